@@ -1,0 +1,46 @@
+//! `mailseal decrypt`: PGP/MIME or inline PGP in, cleartext MIME out.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use mailseal::openpgp::{self, verify::Keys};
+use mailseal::output::Output;
+use mailseal::{Error, Result};
+
+use super::{read_input, Context};
+
+/// Decrypt a message; report its signatures on stderr (or with --json).
+///
+/// Protected headers (RFC 9788) are restored. Nothing is written unless the
+/// whole message decrypted and passed its integrity check.
+///
+/// Examples:
+///   mailseal decrypt sealed.eml > message.eml
+///   mailseal --json decrypt sealed.eml -o message.eml
+#[derive(clap::Args)]
+pub struct Args {
+    /// The message to decrypt [default: stdin].
+    file: Option<PathBuf>,
+    /// Write the cleartext message to OUT (only when everything succeeded).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(context: &Context, args: Args) -> Result<u8> {
+    let message = read_input(args.file.as_deref())?;
+    let store = context.cert_store()?;
+    let own = context.secret_keys().all()?;
+    let keys = Keys {
+        store: &store,
+        own: &own,
+        unlocker: &context.unlocker,
+    };
+    let opened = openpgp::decrypt_message(&message, &keys)?;
+    let mut output = Output::open(args.output.as_deref())?;
+    output
+        .write_all(&opened.message)
+        .map_err(|e| Error::io("writing the decrypted message", e))?;
+    output.commit()?;
+    super::verify::report(context, &opened.signatures, args.output.is_none())?;
+    Ok(0)
+}

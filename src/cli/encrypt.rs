@@ -1,0 +1,150 @@
+//! `mailseal encrypt`: RFC 5322 in, PGP/MIME multipart/encrypted out.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use mailseal::message::header::read_headers;
+use mailseal::openpgp::{self, EncryptOptions};
+use mailseal::output::Output;
+use mailseal::{seal, Error, Result};
+
+use super::Context;
+
+/// Encrypt a message for its recipients (PGP/MIME, RFC 3156).
+///
+/// Recipients are taken from To, Cc and Bcc unless -r is given. Bcc
+/// recipients are removed from the output and encrypted to with hidden key
+/// IDs. The message is signed when the sender (From or --from) has a secret
+/// key, unless --no-sign. The real Subject and other headers travel inside
+/// the encryption (RFC 9788); the outer Subject reads "[...]".
+///
+/// Examples:
+///   mailseal encrypt message.eml > sealed.eml
+///   mailseal encrypt -r bob@example.net -o sealed.eml < message.eml
+#[derive(clap::Args)]
+pub struct Args {
+    /// The message to encrypt [default: stdin].
+    file: Option<PathBuf>,
+    /// Write the sealed message to OUT (only when everything succeeded).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Encrypt to ADDR instead of the message's To, Cc and Bcc (repeatable).
+    #[arg(short = 'r', long = "recipient", value_name = "ADDR")]
+    recipients: Vec<String>,
+    /// Sign as ADDR instead of the From address.
+    #[arg(long, value_name = "ADDR")]
+    from: Option<String>,
+    /// Require a signature (fail if the sender has no secret key).
+    #[arg(long, conflicts_with = "no_sign")]
+    sign: bool,
+    /// Do not sign.
+    #[arg(long)]
+    no_sign: bool,
+}
+
+/// Opens FILE, or stdin when it is absent or `-`.
+fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>> {
+    match path.filter(|p| *p != Path::new("-")) {
+        Some(path) => std::fs::File::open(path)
+            .map(|f| Box::new(std::io::BufReader::with_capacity(1 << 16, f)) as Box<dyn Read>)
+            .map_err(|source| Error::InputMissing {
+                path: path.to_path_buf(),
+                source,
+            }),
+        None => Ok(Box::new(std::io::stdin().lock())),
+    }
+}
+
+pub fn run(context: &Context, args: Args) -> Result<u8> {
+    let mut input = open_input(args.file.as_deref())?;
+    let (headers, body_start) = read_headers(&mut input)?;
+    let recipients = seal::recipients(&headers, &args.recipients);
+    if recipients.is_empty() {
+        return Err(Error::Usage(
+            "the message has no recipients: add To, Cc or Bcc, or name them with -r ADDR".into(),
+        ));
+    }
+    let store = context.cert_store()?;
+    let own = context.secret_keys();
+    let policy = &context.config.policy;
+    let sender = args
+        .from
+        .clone()
+        .or_else(|| headers.addresses("From").into_iter().next());
+
+    let sender_keys = match &sender {
+        Some(address) => {
+            seal::sender_keys(&own, context.config.openpgp_identity(address), address)?
+        }
+        None => Vec::new(),
+    };
+    let want_signature = args.sign || (!args.no_sign && policy.sign);
+    let signer = if want_signature {
+        openpgp::signing_key(&sender_keys, &context.unlocker)?
+    } else {
+        None
+    };
+    if args.sign && signer.is_none() {
+        return Err(Error::NoKey {
+            recipient: sender.unwrap_or_else(|| "the sender".into()),
+            reason: "--sign was given but there is no usable own signing key for this address"
+                .into(),
+        });
+    }
+
+    let candidates: Vec<Vec<_>> = recipients
+        .iter()
+        .map(|r| seal::candidate_certs(&store, &own, &r.address))
+        .collect::<Result<_>>()?;
+    let mut keys = recipients
+        .iter()
+        .zip(&candidates)
+        .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
+        .collect::<Result<Vec<_>>>()?;
+    let self_certs: Vec<_> = sender_keys
+        .iter()
+        .map(|c| c.clone().strip_secret_key_material())
+        .collect();
+    if policy.encrypt_to_self {
+        if let Some(sender) = &sender {
+            if let Ok(own_keys) = openpgp::encryption_keys(sender, &self_certs, false) {
+                if !keys
+                    .iter()
+                    .any(|k| k.cert.fingerprint() == own_keys.cert.fingerprint())
+                {
+                    keys.push(own_keys);
+                }
+            }
+        }
+    }
+
+    let signed_by = signer.as_ref().map(|(cert, _)| cert.fingerprint().to_hex());
+    let mut output = Output::open(args.output.as_deref())?;
+    let mut body = std::io::Cursor::new(body_start).chain(input);
+    openpgp::encrypt_message(
+        &headers,
+        &mut body,
+        &keys,
+        signer.map(|(_, pair)| pair),
+        EncryptOptions {
+            protect_headers: policy.protect_headers,
+        },
+        &mut output,
+    )?;
+    output.commit()?;
+
+    let hidden = keys.iter().filter(|k| k.hidden).count();
+    context.note(&format!(
+        "mailseal: encrypted to {} recipient(s){}{}",
+        keys.len(),
+        if hidden > 0 {
+            format!(", {hidden} hidden")
+        } else {
+            String::new()
+        },
+        signed_by
+            .map(|f| format!("; signed by {f}"))
+            .unwrap_or_else(|| "; not signed".into()),
+    ));
+    Ok(0)
+}

@@ -1,0 +1,193 @@
+//! `mailseal key`: own secret keys.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use mailseal::keys::{parse_certs, CertSummary};
+use mailseal::output::Output;
+use mailseal::{Error, Result};
+use sequoia_openpgp::cert::{CertBuilder, CipherSuite};
+use sequoia_openpgp::crypto::Password;
+use sequoia_openpgp::serialize::Serialize;
+use sequoia_openpgp::types::KeyFlags;
+use sequoia_openpgp::Profile;
+
+use super::{read_input, Context};
+
+/// Manage your own secret keys (OpenPGP).
+#[derive(Subcommand)]
+pub enum Command {
+    /// Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise).
+    ///
+    /// With --passphrase-file the key is protected with that passphrase.
+    ///
+    /// Examples:
+    ///   mailseal key generate alice@example.org
+    ///   mailseal --passphrase-file pass.txt key generate alice@example.org --algo rsa3072
+    Generate {
+        /// The address the key is for.
+        address: String,
+        /// Key algorithm.
+        #[arg(long, value_enum, default_value_t = Algorithm::Cv25519)]
+        algo: Algorithm,
+        /// OpenPGP version: rfc4880 (v4, read by gpg 2.2) or rfc9580 (v6).
+        #[arg(long, value_enum, default_value_t = KeyProfile::Rfc4880)]
+        profile: KeyProfile,
+        /// A display name for the user ID ("Alice <alice@example.org>").
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary).
+    ///
+    /// Example: gpg --export-secret-keys alice@example.org | mailseal key import
+    Import {
+        /// The key file [default: stdin].
+        file: Option<PathBuf>,
+    },
+    /// List your secret keys.
+    List,
+    /// Export a secret key (or with --public its certificate), armored.
+    ///
+    /// Example: mailseal key export alice@example.org --public > alice.asc
+    Export {
+        /// Fingerprint, key ID or address.
+        id: String,
+        /// Export only the public certificate, to give to correspondents.
+        #[arg(long)]
+        public: bool,
+        /// Write to OUT instead of stdout.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Key algorithms `key generate` offers.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Algorithm {
+    /// Ed25519 signing, X25519 encryption.
+    Cv25519,
+    /// RSA 3072 (slower; RSA has a timing advisory, see SECURITY.md).
+    Rsa3072,
+}
+
+/// OpenPGP key versions.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeyProfile {
+    Rfc4880,
+    Rfc9580,
+}
+
+pub fn run(context: &Context, command: Command) -> Result<u8> {
+    let keys = context.secret_keys();
+    match command {
+        Command::Generate {
+            address,
+            algo,
+            profile,
+            name,
+        } => {
+            if !address.contains('@') {
+                return Err(Error::Usage(format!(
+                    "{address:?} is not an e-mail address"
+                )));
+            }
+            let user_id = match name {
+                Some(name) => format!("{name} <{address}>"),
+                None => format!("<{address}>"),
+            };
+            let password = match &context.unlocker.passphrase_file {
+                Some(path) => {
+                    let data = mailseal::home::read_private_file(path)?;
+                    let text = String::from_utf8_lossy(&data);
+                    Some(Password::from(text.lines().next().unwrap_or("")))
+                }
+                None => None,
+            };
+            let (cert, _) = CertBuilder::new()
+                .set_cipher_suite(match algo {
+                    Algorithm::Cv25519 => CipherSuite::Cv25519,
+                    Algorithm::Rsa3072 => CipherSuite::RSA3k,
+                })
+                .set_profile(match profile {
+                    KeyProfile::Rfc4880 => Profile::RFC4880,
+                    KeyProfile::Rfc9580 => Profile::RFC9580,
+                })
+                .map_err(Error::OpenPgp)?
+                .add_userid(user_id)
+                .add_signing_subkey()
+                .add_subkey(
+                    KeyFlags::empty()
+                        .set_transport_encryption()
+                        .set_storage_encryption(),
+                    None,
+                    None,
+                )
+                .set_password(password)
+                .generate()
+                .map_err(Error::OpenPgp)?;
+            keys.insert(&cert)?;
+            if context.json {
+                context.print_json(&CertSummary::of(&cert))?;
+            } else {
+                println!("{}", CertSummary::of(&cert).describe());
+            }
+            Ok(0)
+        }
+        Command::Import { file } => {
+            let data = read_input(file.as_deref())?;
+            let mut imported = 0;
+            for cert in parse_certs(&data)? {
+                if !cert.is_tsk() {
+                    context.note(&format!(
+                        "mailseal: skipping {}: no secret key material (use `mailseal cert import` for certificates)",
+                        cert.fingerprint()
+                    ));
+                    continue;
+                }
+                keys.insert(&cert)?;
+                imported += 1;
+                context.note(&format!(
+                    "mailseal: imported secret key {}",
+                    cert.fingerprint()
+                ));
+            }
+            if imported == 0 {
+                return Err(Error::Malformed(
+                    "the input holds no secret key: to import someone's certificate use `mailseal cert import`"
+                        .into(),
+                ));
+            }
+            Ok(0)
+        }
+        Command::List => {
+            let summaries: Vec<CertSummary> = keys.all()?.iter().map(CertSummary::of).collect();
+            if context.json {
+                context.print_json(&summaries)?;
+            } else {
+                for s in &summaries {
+                    println!("{}", s.describe());
+                }
+            }
+            Ok(0)
+        }
+        Command::Export { id, public, output } => {
+            let found = keys.find(&id)?;
+            if found.is_empty() {
+                return Err(Error::NotFound(format!("no own key matches {id:?}")));
+            }
+            let mut out = Output::open(output.as_deref())?;
+            for cert in &found {
+                let written = if public {
+                    cert.armored().serialize(&mut out)
+                } else {
+                    cert.as_tsk().armored().serialize(&mut out)
+                };
+                written.map_err(Error::OpenPgp)?;
+            }
+            out.flush().map_err(|e| Error::io("writing the key", e))?;
+            out.commit()?;
+            Ok(0)
+        }
+    }
+}

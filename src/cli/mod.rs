@@ -1,0 +1,169 @@
+//! Command-line definitions (clap derive) and dispatch; one file per command.
+
+mod cert;
+mod completions;
+mod decrypt;
+mod encrypt;
+mod key;
+mod sign;
+mod verify;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use mailseal::config::Config;
+use mailseal::home::Home;
+use mailseal::keys::{CertStore, SecretKeys, Unlocker};
+use mailseal::{Error, Result};
+
+/// Seal email end to end: sign and encrypt RFC 5322 messages with OpenPGP
+/// (PGP/MIME), and open them again.
+#[derive(Parser)]
+#[command(name = "mailseal", version, about, long_about = None)]
+#[command(after_help = "Examples:
+  mailseal encrypt message.eml > sealed.eml
+  mailseal decrypt sealed.eml -o message.eml
+  mailseal key generate alice@example.org
+  mailseal cert import bob.asc
+
+Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
+66 input missing, 67 no usable key, 74 I/O error, 77 refused (permissions,
+passphrase), 78 bad configuration.")]
+pub struct Cli {
+    /// Directory for configuration and state [default: XDG directories].
+    #[arg(long, global = true, env = "MAILSEAL_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// Machine-readable output on stdout, for commands that report.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Read the passphrase of protected keys from the first line of FILE
+    /// (the file must not be readable by others).
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+
+    /// Say less: only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Encrypt(encrypt::Args),
+    Sign(sign::Args),
+    Decrypt(decrypt::Args),
+    Verify(verify::Args),
+    #[command(subcommand)]
+    Key(key::Command),
+    #[command(subcommand)]
+    Cert(cert::Command),
+    Completions(completions::Args),
+}
+
+/// What every command needs: the home, the configuration, output style.
+pub struct Context {
+    pub home: Home,
+    pub config: Config,
+    pub json: bool,
+    pub quiet: bool,
+    pub unlocker: Unlocker,
+}
+
+impl Context {
+    /// Others' certificates.
+    pub fn cert_store(&self) -> Result<CertStore> {
+        CertStore::open(&self.home.cert_dir(), &self.home.cert_index_file())
+    }
+
+    /// Own secret keys.
+    pub fn secret_keys(&self) -> SecretKeys {
+        SecretKeys::new(&self.home.openpgp_key_dir())
+    }
+
+    /// A note for the person on stderr, unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints `value` as JSON on stdout.
+    pub fn print_json(&self, value: &impl serde::Serialize) -> Result<()> {
+        let text = serde_json::to_string_pretty(value).expect("serializable");
+        writeln!(std::io::stdout(), "{text}").map_err(|e| Error::io("writing to stdout", e))
+    }
+}
+
+/// Reads FILE, or stdin when it is absent or `-`.
+pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    match path.filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            data = std::fs::read(path).map_err(|source| Error::InputMissing {
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| Error::io("reading stdin", e))?;
+        }
+    }
+    Ok(data)
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    if let Ok(store) = linux_keyutils_keyring_store::Store::new() {
+        keyring_core::set_default_store(store);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("mailseal: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args, &mut Cli::command());
+    }
+    let home = Home::locate(cli.home)?;
+    let context = Context {
+        config: home.load_config()?,
+        home,
+        json: cli.json,
+        quiet: cli.quiet,
+        unlocker: Unlocker {
+            passphrase_file: cli.passphrase_file,
+        },
+    };
+    match cli.command {
+        Command::Encrypt(args) => encrypt::run(&context, args),
+        Command::Sign(args) => sign::run(&context, args),
+        Command::Decrypt(args) => decrypt::run(&context, args),
+        Command::Verify(args) => verify::run(&context, args),
+        Command::Key(command) => key::run(&context, command),
+        Command::Cert(command) => cert::run(&context, command),
+        Command::Completions(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,62 @@
+//! `mailseal sign`: RFC 5322 in, PGP/MIME multipart/signed out.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use mailseal::message::header::split_entity;
+use mailseal::message::Headers;
+use mailseal::openpgp;
+use mailseal::output::Output;
+use mailseal::{seal, Error, Result};
+
+use super::{read_input, Context};
+
+/// Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256).
+///
+/// Parts that could be changed in transit (8-bit text, long lines, trailing
+/// white space, "From " at a line start) are re-encoded as quoted-printable
+/// or base64 first, so the signed bytes are exactly the bytes sent.
+///
+/// Examples:
+///   mailseal sign message.eml > signed.eml
+///   mailseal sign --from alice@example.org -o signed.eml message.eml
+#[derive(clap::Args)]
+pub struct Args {
+    /// The message to sign [default: stdin].
+    file: Option<PathBuf>,
+    /// Write the signed message to OUT (only when everything succeeded).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Sign as ADDR instead of the From address.
+    #[arg(long, value_name = "ADDR")]
+    from: Option<String>,
+}
+
+pub fn run(context: &Context, args: Args) -> Result<u8> {
+    let message = read_input(args.file.as_deref())?;
+    let headers = Headers::parse(split_entity(&message).0)?;
+    let sender = args
+        .from
+        .or_else(|| headers.addresses("From").into_iter().next())
+        .ok_or_else(|| {
+            Error::Usage("the message has no From address: add one or pass --from ADDR".into())
+        })?;
+    let own = context.secret_keys();
+    let candidates = seal::sender_keys(&own, context.config.openpgp_identity(&sender), &sender)?;
+    let Some((cert, keypair)) = openpgp::signing_key(&candidates, &context.unlocker)? else {
+        return Err(Error::NoKey {
+            recipient: sender,
+            reason: "there is no usable own signing key for this address (see `mailseal key list`)"
+                .into(),
+        });
+    };
+    let fingerprint = cert.fingerprint().to_hex();
+    let signed = openpgp::sign_message(&message, keypair, context.config.policy.protect_headers)?;
+    let mut output = Output::open(args.output.as_deref())?;
+    output
+        .write_all(&signed)
+        .map_err(|e| Error::io("writing the signed message", e))?;
+    output.commit()?;
+    context.note(&format!("mailseal: signed by {fingerprint}"));
+    Ok(0)
+}

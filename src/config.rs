@@ -1,0 +1,230 @@
+//! `config.toml`: identities, relays, policy and the other settings of
+//! DESIGN.md §4, parsed into typed structs that reject unknown keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Own identities by address: which keys sign and decrypt for them.
+    pub identity: BTreeMap<String, Identity>,
+    /// Submission relays by name.
+    pub relay: BTreeMap<String, Relay>,
+    /// What protection messages get.
+    pub policy: Policy,
+    /// S/MIME settings.
+    pub smime: Smime,
+    /// Key discovery settings.
+    pub discovery: Discovery,
+    /// Network overrides (extra roots, static resolution, DNS servers).
+    pub network: Network,
+    /// The local submission agent.
+    pub agent: Agent,
+}
+
+impl Config {
+    /// Parses `text`, naming `path`, the line and the key in any error.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            let position = e
+                .span()
+                .map(|span| {
+                    let line = text[..span.start].matches('\n').count() + 1;
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            Error::Config {
+                path: path.to_path_buf(),
+                message: format!("{position}{}", e.message()),
+            }
+        })
+    }
+
+    /// The OpenPGP fingerprint configured for `address`, if any.
+    pub fn openpgp_identity(&self, address: &str) -> Option<&str> {
+        self.identity
+            .iter()
+            .find(|(addr, _)| addr.eq_ignore_ascii_case(address))
+            .and_then(|(_, id)| id.openpgp.as_deref())
+    }
+}
+
+/// Keys used for one of the user's own addresses.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Fingerprint of the OpenPGP key that signs and decrypts.
+    pub openpgp: Option<String>,
+    /// SHA-256 of the S/MIME certificate.
+    pub smime: Option<String>,
+}
+
+/// How a relay is reached. There is deliberately no plaintext variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    Starttls,
+    /// TLS from the first byte (RFC 8314, port 465).
+    Implicit,
+}
+
+/// A submission server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: Tls,
+    pub username: Option<String>,
+    /// `keyring`, `env:VAR` or `command:...`; never the password itself.
+    pub password: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub pin: Option<String>,
+}
+
+/// What a message to a recipient must get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protection {
+    RequireEncryption,
+    EncryptIfPossible,
+    SignOnly,
+    Plain,
+}
+
+/// Which technology to use when a recipient has keys for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Technology {
+    Openpgp,
+    Smime,
+}
+
+/// The `[policy]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    pub default: Protection,
+    pub prefer: Technology,
+    /// Sign when the sender has a key.
+    pub sign: bool,
+    /// Also encrypt to the sender's own key, so the sent copy stays readable.
+    pub encrypt_to_self: bool,
+    /// RFC 9788 header protection.
+    pub protect_headers: bool,
+    /// Per-address (`alice@x`) or per-domain (`@x`) overrides.
+    pub recipients: BTreeMap<String, Protection>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            default: Protection::EncryptIfPossible,
+            prefer: Technology::Openpgp,
+            sign: true,
+            encrypt_to_self: true,
+            protect_headers: true,
+            recipients: BTreeMap::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// The protection `address` must get: an exact match, else its domain,
+    /// else the default.
+    pub fn protection_for(&self, address: &str) -> Protection {
+        let find = |key: &str| {
+            self.recipients
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, p)| *p)
+        };
+        let domain = address.rsplit_once('@').map(|(_, d)| format!("@{d}"));
+        find(address)
+            .or_else(|| domain.as_deref().and_then(find))
+            .unwrap_or(self.default)
+    }
+}
+
+/// The `[smime]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smime {
+    pub trust_anchors: Vec<PathBuf>,
+    pub content_cipher: Option<String>,
+}
+
+/// The `[discovery]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Discovery {
+    pub auto: Option<bool>,
+    pub methods: Option<Vec<String>>,
+    pub keyservers: Option<Vec<String>>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// The `[network]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub ca_file: Option<PathBuf>,
+    pub resolve: BTreeMap<String, String>,
+    pub nameservers: Vec<String>,
+}
+
+/// The `[agent]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Agent {
+    pub listen: Option<String>,
+    pub auth: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = Config::parse("[policy]\nsign = true\nsgin = false\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("sgin"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_relay_is_not_a_value() {
+        let err = Config::parse(
+            "[relay.x]\nhost = \"h\"\ntls = \"none\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+    }
+
+    #[test]
+    fn domain_policy_applies_to_its_addresses() {
+        let config = Config::parse(
+            "[policy.recipients]\n\"@bank.example\" = \"require-encryption\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.policy.protection_for("Me@bank.example"),
+            Protection::RequireEncryption
+        );
+        assert_eq!(
+            config.policy.protection_for("me@other.example"),
+            Protection::EncryptIfPossible
+        );
+    }
+}

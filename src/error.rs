@@ -1,0 +1,147 @@
+//! Typed errors that carry a recovery hint and a sysexits exit code.
+
+use std::path::PathBuf;
+
+/// A result with mailseal's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, phrased for the person at the keyboard.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line or its combination of options makes no sense.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The input is not what the command expects (not a message, broken MIME,
+    /// damaged OpenPGP data).
+    #[error("malformed input: {0}")]
+    Malformed(String),
+
+    /// An input file does not exist or cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    InputMissing {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A recipient has no key that can be used.
+    #[error("no usable key for {recipient}: {reason}")]
+    NoKey { recipient: String, reason: String },
+
+    /// None of our secret keys can decrypt the message.
+    #[error("cannot decrypt: {0}")]
+    NoSecretKey(String),
+
+    /// The ciphertext failed its integrity check; nothing was released.
+    #[error("decryption failed: {0}")]
+    Integrity(String),
+
+    /// A signature is bad, missing, or made by an unknown key.
+    #[error("verification failed: {0}")]
+    Verification(String),
+
+    /// A protected key could not be unlocked.
+    #[error("cannot unlock key {fingerprint}: {reason}")]
+    Passphrase { fingerprint: String, reason: String },
+
+    /// A secret file is readable by others, or similar.
+    #[error("refusing to use {}: {reason}", path.display())]
+    UnsafePermissions { path: PathBuf, reason: String },
+
+    /// The configuration file is invalid.
+    #[error("bad configuration in {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+
+    /// The home directory cannot be used.
+    #[error("cannot use home directory {}: {reason}", path.display())]
+    Home { path: PathBuf, reason: String },
+
+    /// The requested key or certificate is not in the store.
+    #[error("{0}")]
+    NotFound(String),
+
+    /// Reading or writing a file failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+
+    /// The OpenPGP engine reported something unexpected.
+    #[error("OpenPGP: {0:#}")]
+    OpenPgp(anyhow::Error),
+}
+
+impl Error {
+    /// The sysexits exit code a command should end with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Verification(_) => 1,
+            Error::Usage(_) => 64,
+            Error::Malformed(_) | Error::Integrity(_) => 65,
+            Error::InputMissing { .. } | Error::NotFound(_) => 66,
+            Error::NoKey { .. } | Error::NoSecretKey(_) => 67,
+            Error::OpenPgp(_) => 70,
+            Error::Io { .. } => 74,
+            Error::Passphrase { .. } | Error::UnsafePermissions { .. } => 77,
+            Error::Config { .. } | Error::Home { .. } => 78,
+        }
+    }
+
+    /// What the user can do next, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Usage(_) => "see `mailseal --help`".into(),
+            Error::Malformed(_) => {
+                "check that the input is a complete RFC 5322 message (headers, blank line, body)"
+                    .into()
+            }
+            Error::InputMissing { .. } => "check the file name, or pipe the message on stdin".into(),
+            Error::NoKey { recipient, .. } => format!(
+                "import a certificate for {recipient} with `mailseal cert import FILE`, or leave them out with -r"
+            ),
+            Error::NoSecretKey(_) => {
+                "import the secret key with `mailseal key import FILE` (e.g. from `gpg --export-secret-keys`)"
+                    .into()
+            }
+            Error::Integrity(_) => {
+                "the message was modified or truncated in transit; ask the sender to send it again"
+                    .into()
+            }
+            Error::Verification(_) => {
+                "do not trust this message; if the signer is unknown, import their certificate with `mailseal cert import`"
+                    .into()
+            }
+            Error::Passphrase { .. } => {
+                "give the passphrase with --passphrase-file FILE (mode 0600), MAILSEAL_PASSPHRASE, the OS keyring, or run on a terminal"
+                    .into()
+            }
+            Error::UnsafePermissions { path, .. } => {
+                format!("run `chmod 600 {}` and try again", path.display())
+            }
+            Error::Config { .. } => {
+                "fix the file; the keys it accepts are listed in the README under Configuration"
+                    .into()
+            }
+            Error::Home { .. } => {
+                "pass --home DIR or set MAILSEAL_HOME to a directory you own".into()
+            }
+            Error::NotFound(_) => "list what is there with `mailseal key list` or `mailseal cert list`".into(),
+            Error::Io { .. } | Error::OpenPgp(_) => return None,
+        })
+    }
+
+    /// An I/O error with a short description of what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::OpenPgp(e)
+    }
+}

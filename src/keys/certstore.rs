@@ -1,0 +1,261 @@
+//! Others' certificates in an openpgp-cert-d directory (the format `sq`
+//! uses), with an address and key index that stays valid as long as the
+//! directory's tag does not change, so lookups stay fast with many
+//! thousands of certificates.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use openpgp_cert_d::{CertD, MergeResult};
+use sequoia_openpgp::cert::Cert;
+use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::serialize::SerializeInto;
+use sequoia_openpgp::KeyHandle;
+
+use super::addresses;
+use crate::home::{create_private_dir, write_private_file};
+use crate::{Error, Result};
+
+const INDEX_HEADER: &str = "mailseal-cert-index 1";
+
+/// What an import did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportOutcome {
+    New,
+    Updated,
+    Unchanged,
+}
+
+/// The certificate store.
+pub struct CertStore {
+    certd: CertD,
+    index_file: PathBuf,
+    index: Index,
+}
+
+#[derive(Default)]
+struct Index {
+    tag: u64,
+    /// Normalized address → primary fingerprints.
+    by_address: HashMap<String, Vec<String>>,
+    /// Fingerprint or key ID of any (sub)key, uppercase hex → primary fingerprint.
+    by_key: HashMap<String, String>,
+}
+
+impl Index {
+    fn add(&mut self, cert: &Cert) {
+        let primary = cert.fingerprint().to_hex();
+        for address in addresses(cert) {
+            let list = self.by_address.entry(address).or_default();
+            if !list.contains(&primary) {
+                list.push(primary.clone());
+            }
+        }
+        for key in cert.keys() {
+            self.by_key
+                .insert(key.key().fingerprint().to_hex(), primary.clone());
+            self.by_key
+                .insert(key.key().keyid().to_hex(), primary.clone());
+        }
+    }
+
+    fn remove(&mut self, primary: &str) {
+        self.by_address.retain(|_, list| {
+            list.retain(|f| f != primary);
+            !list.is_empty()
+        });
+        self.by_key.retain(|_, p| p != primary);
+    }
+
+    fn load(path: &Path, tag: u64) -> Option<Index> {
+        let text = fs::read_to_string(path).ok()?;
+        let mut lines = text.lines();
+        let header = lines.next()?;
+        let stored_tag: u64 = header.strip_prefix(INDEX_HEADER)?.trim().parse().ok()?;
+        if stored_tag != tag {
+            return None;
+        }
+        let mut index = Index {
+            tag,
+            ..Index::default()
+        };
+        for line in lines {
+            let mut fields = line.split('\t');
+            match (fields.next(), fields.next(), fields.next()) {
+                (Some("a"), Some(address), Some(fpr)) => index
+                    .by_address
+                    .entry(address.to_string())
+                    .or_default()
+                    .push(fpr.to_string()),
+                (Some("k"), Some(key), Some(fpr)) => {
+                    index.by_key.insert(key.to_string(), fpr.to_string());
+                }
+                _ => return None,
+            }
+        }
+        Some(index)
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let mut text = format!("{INDEX_HEADER} {}\n", self.tag);
+        for (address, fprs) in &self.by_address {
+            for fpr in fprs {
+                text.push_str(&format!("a\t{address}\t{fpr}\n"));
+            }
+        }
+        for (key, fpr) in &self.by_key {
+            text.push_str(&format!("k\t{key}\t{fpr}\n"));
+        }
+        write_private_file(path, text.as_bytes())
+    }
+}
+
+impl CertStore {
+    /// Opens (creating if needed) the store in `dir`, with its index in
+    /// `index_file`.
+    pub fn open(dir: &Path, index_file: &Path) -> Result<CertStore> {
+        create_private_dir(dir)?;
+        // openpgp-cert-d only lists certificates under an absolute base.
+        let dir = &std::path::absolute(dir)
+            .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
+        let certd = CertD::with_base_dir(dir).map_err(|e| Error::Home {
+            path: dir.to_path_buf(),
+            reason: format!("not a certificate directory: {e}"),
+        })?;
+        let tag = certd.tag().0;
+        let mut store = CertStore {
+            certd,
+            index_file: index_file.to_path_buf(),
+            index: Index::default(),
+        };
+        store.index = match Index::load(index_file, tag) {
+            Some(index) => index,
+            None => store.rebuild_index(tag)?,
+        };
+        Ok(store)
+    }
+
+    fn rebuild_index(&self, tag: u64) -> Result<Index> {
+        let mut index = Index {
+            tag,
+            ..Index::default()
+        };
+        for cert in self.all()? {
+            index.add(&cert);
+        }
+        // A read-only home still works; it only rebuilds the index each time.
+        let _ = index.save(&self.index_file);
+        Ok(index)
+    }
+
+    /// Adds or merges `cert` (secret key material is stripped).
+    pub fn insert(&mut self, cert: &Cert) -> Result<ImportOutcome> {
+        let public = cert.clone().strip_secret_key_material();
+        let fpr = public.fingerprint().to_hex().to_lowercase();
+        let data = public.to_vec().map_err(Error::OpenPgp)?;
+        let mut outcome = ImportOutcome::New;
+        let (_, merged) = self
+            .certd
+            .insert(&fpr, data, true, |new, old| {
+                let Some(old) = old else {
+                    return Ok(MergeResult::Data(new));
+                };
+                let old_cert = Cert::from_bytes(old)?;
+                let merged = old_cert.merge_public(public.clone())?.to_vec()?;
+                outcome = if merged == old {
+                    ImportOutcome::Unchanged
+                } else {
+                    ImportOutcome::Updated
+                };
+                Ok(MergeResult::Data(merged))
+            })
+            .map_err(|e| Error::io("writing the certificate store", std::io::Error::other(e)))?;
+        if let Some(merged) = merged {
+            let merged = Cert::from_bytes(&merged).map_err(Error::OpenPgp)?;
+            self.index.remove(&merged.fingerprint().to_hex());
+            self.index.add(&merged);
+        }
+        self.index.tag = self.certd.tag().0;
+        self.index.save(&self.index_file)?;
+        Ok(outcome)
+    }
+
+    /// Removes the certificate with primary fingerprint `fpr`.
+    pub fn remove(&mut self, cert: &Cert) -> Result<()> {
+        let fpr = cert.fingerprint().to_hex();
+        let path = self
+            .certd
+            .get_path_by_fingerprint(&fpr)
+            .map_err(|e| Error::NotFound(format!("{fpr}: {e}")))?;
+        fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        self.index.remove(&fpr);
+        self.index.tag = self.certd.tag().0;
+        self.index.save(&self.index_file)
+    }
+
+    /// The certificate with primary fingerprint `fpr` (hex).
+    pub fn get(&self, fpr: &str) -> Result<Option<Cert>> {
+        let found = self
+            .certd
+            .get(&fpr.to_lowercase())
+            .map_err(|e| Error::io("reading the certificate store", std::io::Error::other(e)))?;
+        match found {
+            Some((_, data)) => Ok(Some(Cert::from_bytes(&data).map_err(Error::OpenPgp)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Certificates with a user ID for `address` (not yet validated).
+    pub fn by_address(&self, address: &str) -> Result<Vec<Cert>> {
+        let fprs = self
+            .index
+            .by_address
+            .get(&super::normalize_address(address))
+            .cloned()
+            .unwrap_or_default();
+        fprs.iter()
+            .filter_map(|f| self.get(f).transpose())
+            .collect()
+    }
+
+    /// The certificate containing the (sub)key `handle`.
+    pub fn by_key_handle(&self, handle: &KeyHandle) -> Result<Option<Cert>> {
+        let key = match handle {
+            KeyHandle::Fingerprint(f) => f.to_hex(),
+            KeyHandle::KeyID(k) => k.to_hex(),
+        };
+        match self.index.by_key.get(&key) {
+            Some(fpr) => self.get(fpr),
+            None => Ok(None),
+        }
+    }
+
+    /// Every certificate in the store.
+    pub fn all(&self) -> Result<Vec<Cert>> {
+        let mut certs = Vec::new();
+        for item in self.certd.iter() {
+            let (_, _, data) = item.map_err(|e| {
+                Error::io("reading the certificate store", std::io::Error::other(e))
+            })?;
+            if let Ok(cert) = Cert::from_bytes(&data) {
+                certs.push(cert);
+            }
+        }
+        Ok(certs)
+    }
+
+    /// Certificates matching `query`: a fingerprint, a key ID or an address.
+    pub fn find(&self, query: &str) -> Result<Vec<Cert>> {
+        if query.contains('@') {
+            return self.by_address(query);
+        }
+        let handle: KeyHandle = query.parse().map_err(|_| {
+            Error::Usage(format!(
+                "{query:?} is neither an address, a fingerprint nor a key ID"
+            ))
+        })?;
+        Ok(self.by_key_handle(&handle)?.into_iter().collect())
+    }
+}

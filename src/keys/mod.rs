@@ -1,0 +1,142 @@
+//! Keys: others' OpenPGP certificates (an openpgp-cert-d directory with an
+//! address index), own secret keys (TSK files, 0600), and the passphrases
+//! that unlock them.
+
+pub mod certstore;
+pub mod passphrase;
+pub mod secret;
+
+use sequoia_openpgp::cert::prelude::*;
+use sequoia_openpgp::parse::{PacketParserResult, Parse};
+
+use crate::{Error, Result};
+
+pub use certstore::CertStore;
+pub use passphrase::Unlocker;
+pub use secret::SecretKeys;
+
+/// Parses one or many certificates or keys, armored or binary (e.g. the
+/// output of `gpg --export` or `gpg --export-secret-keys`).
+pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>> {
+    let looks_like_openpgp = !matches!(
+        sequoia_openpgp::parse::PacketParser::from_bytes(data),
+        Err(_) | Ok(PacketParserResult::EOF(_))
+    );
+    if !looks_like_openpgp {
+        return Err(Error::Malformed(
+            "no OpenPGP certificate or key found in the input".into(),
+        ));
+    }
+    let certs = CertParser::from_bytes(data)
+        .map_err(|e| Error::Malformed(format!("cannot parse OpenPGP data: {e}")))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Malformed(format!("cannot parse OpenPGP data: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Malformed(
+            "no OpenPGP certificate or key found in the input".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// The normalized e-mail addresses in a certificate's user IDs.
+pub fn addresses(cert: &Cert) -> Vec<String> {
+    let mut out: Vec<String> = cert
+        .userids()
+        .filter_map(|u| u.userid().email_normalized().ok().flatten())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Lowercases the domain and the local part, as `email_normalized` does,
+/// so addresses compare equal to those in the index.
+pub fn normalize_address(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// What `key list` and `cert list` show about a certificate.
+#[derive(Debug, serde::Serialize)]
+pub struct CertSummary {
+    pub fingerprint: String,
+    pub user_ids: Vec<String>,
+    pub algorithm: String,
+    pub created: String,
+    pub expires: Option<String>,
+    /// `valid`, `expired`, `revoked` or `invalid: …`.
+    pub status: String,
+    /// Whether secret key material is present, and whether it is protected.
+    pub secret: bool,
+    pub protected: bool,
+}
+
+impl CertSummary {
+    /// Summarizes `cert` as of now.
+    pub fn of(cert: &Cert) -> CertSummary {
+        use sequoia_openpgp::types::RevocationStatus;
+        let policy = crate::openpgp::policy();
+        let time = |t: std::time::SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+        let (status, expires) = match cert.with_policy(policy, None) {
+            Ok(valid) => {
+                let expires = valid.primary_key().key_expiration_time().map(time);
+                let status = if let RevocationStatus::Revoked(_) = valid.revocation_status() {
+                    "revoked".to_string()
+                } else if valid.alive().is_err() {
+                    "expired".to_string()
+                } else {
+                    "valid".to_string()
+                };
+                (status, expires)
+            }
+            Err(e) => (format!("invalid: {e}"), None),
+        };
+        let primary = cert.primary_key().key();
+        CertSummary {
+            fingerprint: cert.fingerprint().to_hex(),
+            user_ids: cert
+                .userids()
+                .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
+                .collect(),
+            algorithm: format!(
+                "{}{}",
+                primary.pk_algo(),
+                primary
+                    .mpis()
+                    .bits()
+                    .map(|b| format!(" {b} bits"))
+                    .unwrap_or_default()
+            ),
+            created: time(primary.creation_time()),
+            expires,
+            status,
+            secret: cert.is_tsk(),
+            protected: cert
+                .keys()
+                .secret()
+                .any(|k| !k.key().has_unencrypted_secret()),
+        }
+    }
+
+    /// Two lines for people.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{}  {}  created {}{}  [{}]",
+            self.fingerprint,
+            self.algorithm,
+            &self.created[..10],
+            self.expires
+                .as_deref()
+                .map(|e| format!(", expires {}", &e[..10]))
+                .unwrap_or_default(),
+            self.status
+        );
+        if self.protected {
+            text.push_str(" (passphrase-protected)");
+        }
+        for uid in &self.user_ids {
+            text.push_str(&format!("\n    {uid}"));
+        }
+        text
+    }
+}

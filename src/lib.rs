@@ -1,0 +1,20 @@
+//! mailseal: seal email end to end.
+//!
+//! The library turns RFC 5322 messages into signed and encrypted PGP/MIME
+//! messages and back. It never prints and never exits: every failure is an
+//! [`Error`] that says what went wrong, what the user can do about it, and
+//! which sysexits code a command should end with.
+//!
+//! Data flows one way: bytes in, [`message`] (parse, canonicalize), [`seal`]
+//! (choose keys per recipient), [`openpgp`] (encrypt, sign), bytes out.
+
+pub mod config;
+pub mod error;
+pub mod home;
+pub mod keys;
+pub mod message;
+pub mod openpgp;
+pub mod output;
+pub mod seal;
+
+pub use error::{Error, Result};

@@ -1,0 +1,135 @@
+//! The PGP/MIME envelopes of RFC 3156: building multipart/encrypted and
+//! multipart/signed messages, and taking received ones apart.
+
+use crate::message::header::split_entity;
+use crate::message::{canon, mime, Field, Headers};
+use crate::{Error, Result};
+
+/// The header fields and opening of a multipart/encrypted message, up to
+/// where the armored OpenPGP message starts.
+pub fn encrypted_head(outer: &Headers, boundary: &str) -> Vec<u8> {
+    let mut headers = outer.clone();
+    headers.set("MIME-Version", "1.0");
+    headers.push(Field::new(
+        "Content-Type",
+        &format!("multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n boundary=\"{boundary}\""),
+    ));
+    let mut out = headers.to_bytes();
+    out.extend_from_slice(
+        format!(
+            "\r\nThis is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n\
+             --{boundary}\r\n\
+             Content-Type: application/pgp-encrypted\r\n\
+             Content-Description: PGP/MIME version identification\r\n\
+             \r\n\
+             Version: 1\r\n\
+             \r\n\
+             --{boundary}\r\n\
+             Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
+             Content-Description: OpenPGP encrypted message\r\n\
+             Content-Disposition: inline; filename=\"encrypted.asc\"\r\n\
+             \r\n"
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// The end of a multipart/encrypted message, after the armored message.
+pub fn encrypted_tail(boundary: &str) -> Vec<u8> {
+    format!("\r\n--{boundary}--\r\n").into_bytes()
+}
+
+/// A multipart/signed message: `entity` exactly as signed, then the armored
+/// detached signature.
+pub fn signed_message(outer: &Headers, boundary: &str, entity: &[u8], signature: &[u8]) -> Vec<u8> {
+    let mut headers = outer.clone();
+    headers.set("MIME-Version", "1.0");
+    headers.push(Field::new(
+        "Content-Type",
+        &format!("multipart/signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"{boundary}\""),
+    ));
+    let mut out = headers.to_bytes();
+    out.extend_from_slice(
+        format!(
+            "\r\nThis is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{boundary}\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(entity);
+    out.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\n\
+             Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
+             Content-Description: OpenPGP digital signature\r\n\
+             Content-Disposition: attachment; filename=\"signature.asc\"\r\n\
+             \r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&canon::to_crlf(signature));
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
+}
+
+/// A received message, taken apart.
+#[derive(Debug)]
+pub enum Received<'a> {
+    /// multipart/encrypted: the outer fields and the OpenPGP message.
+    Encrypted {
+        outer: Headers,
+        ciphertext: &'a [u8],
+    },
+    /// multipart/signed: the outer fields, the signed bytes, the signature.
+    Signed {
+        outer: Headers,
+        signed: &'a [u8],
+        signature: &'a [u8],
+    },
+    /// Anything else; it may hold inline PGP.
+    Other { headers: Headers, body: &'a [u8] },
+}
+
+/// Takes apart `message`, which must already be CRLF canonical.
+pub fn parse(message: &[u8]) -> Result<Received<'_>> {
+    let (header_bytes, body) = split_entity(message);
+    let headers = Headers::parse(header_bytes)?;
+    if headers.fields().is_empty() {
+        return Err(Error::Malformed(
+            "not an RFC 5322 message: it has no header fields".into(),
+        ));
+    }
+    let content_type = headers.content_type();
+    let protocol = content_type
+        .param("protocol")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let boundary = content_type.param("boundary");
+    match (content_type.mime.as_str(), protocol.as_str(), boundary) {
+        ("multipart/encrypted", "application/pgp-encrypted", Some(boundary)) => {
+            let parts = mime::split(body, boundary)?.parts;
+            let payload = parts.get(1).ok_or_else(|| {
+                Error::Malformed("multipart/encrypted has no encrypted part".into())
+            })?;
+            Ok(Received::Encrypted {
+                outer: headers,
+                ciphertext: split_entity(payload).1,
+            })
+        }
+        ("multipart/signed", "application/pgp-signature", Some(boundary)) => {
+            let parts = mime::split(body, boundary)?.parts;
+            if parts.len() != 2 {
+                return Err(Error::Malformed(format!(
+                    "multipart/signed must have 2 parts, this one has {}",
+                    parts.len()
+                )));
+            }
+            Ok(Received::Signed {
+                outer: headers,
+                signed: parts[0],
+                signature: split_entity(parts[1]).1,
+            })
+        }
+        _ => Ok(Received::Other { headers, body }),
+    }
+}

@@ -1,0 +1,54 @@
+//! `sign`: a message in, a PGP/MIME multipart/signed message out. What is
+//! signed is byte for byte what is emitted.
+
+use sequoia_openpgp::armor;
+use sequoia_openpgp::crypto::KeyPair;
+use sequoia_openpgp::serialize::stream::{Armorer, Message, Signer};
+use sequoia_openpgp::types::HashAlgorithm;
+use std::io::Write;
+
+use super::pgpmime;
+use crate::message::header::split_entity;
+use crate::message::{canon, mime, protect, transfer, Headers};
+use crate::{Error, Result};
+
+/// Signs `message` (LF or CRLF) with `signer`. With `protect_headers`, a
+/// copy of the header fields is signed inside (RFC 9788, `hp="clear"`).
+pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> Result<Vec<u8>> {
+    let message = canon::to_crlf(message);
+    let (header_bytes, body) = split_entity(&message);
+    let headers = Headers::parse(header_bytes)?;
+    let split = protect::for_signing(&headers, protect_headers);
+    let mut entity = split.inner.to_bytes();
+    entity.extend_from_slice(b"\r\n");
+    entity.extend_from_slice(body);
+    let entity = transfer::seven_bit_safe(&entity)?;
+
+    let signature = detached_signature(&entity, signer)?;
+    Ok(pgpmime::signed_message(
+        &split.outer,
+        &mime::new_boundary(),
+        &entity,
+        &signature,
+    ))
+}
+
+/// An armored detached SHA-256 signature over `data` (micalg=pgp-sha256).
+fn detached_signature(data: &[u8], signer: KeyPair) -> Result<Vec<u8>> {
+    let engine = |e: anyhow::Error| Error::OpenPgp(e);
+    let mut armored = Vec::new();
+    let message = Message::new(&mut armored);
+    let message = Armorer::new(message)
+        .kind(armor::Kind::Signature)
+        .build()
+        .map_err(engine)?;
+    let mut signer = Signer::new(message, signer)
+        .and_then(|s| s.hash_algo(HashAlgorithm::SHA256))
+        .and_then(|s| s.detached().build())
+        .map_err(engine)?;
+    signer
+        .write_all(data)
+        .map_err(|e| Error::io("signing", e))?;
+    signer.finalize().map_err(engine)?;
+    Ok(armored)
+}
