@@ -1,0 +1,167 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mailseal_global_optspecs
+    string join \n home= json passphrase-file= q/quiet h/help V/version
+end
+
+function __fish_mailseal_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mailseal_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mailseal_using_subcommand
+    set -l cmd (__fish_mailseal_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mailseal -n "__fish_mailseal_needs_command" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_needs_command" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_needs_command" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_needs_command" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_needs_command" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_needs_command" -s V -l version -d 'Print version'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "verify" -d 'Check the signatures of a message'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s o -l output -d 'Write the sealed message to OUT (only when everything succeeded)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s r -l recipient -d 'Encrypt to ADDR instead of the message\'s To, Cc and Bcc (repeatable)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l from -d 'Sign as ADDR instead of the From address' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l sign -d 'Require a signature (fail if the sender has no secret key)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l no-sign -d 'Do not sign'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s o -l output -d 'Write the signed message to OUT (only when everything succeeded)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l from -d 'Sign as ADDR instead of the From address' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s o -l output -d 'Write the cleartext message to OUT (only when everything succeeded)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "list" -d 'List your secret keys'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l algo -d 'Key algorithm' -r -f -a "cv25519\t'Ed25519 signing, X25519 encryption'
+rsa3072\t'RSA 3072 (slower; RSA has a timing advisory, see SECURITY.md)'"
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l profile -d 'OpenPGP version: rfc4880 (v4, read by gpg 2.2) or rfc9580 (v6)' -r -f -a "rfc4880\t''
+rfc9580\t''"
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l name -d 'A display name for the user ID ("Alice <alice@example.org>")' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from import" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from import" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from import" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from list" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from list" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to OUT instead of stdout' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -l public -d 'Export only the public certificate, to give to correspondents'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your secret keys'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -f -a "list" -d 'List the certificates in the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -f -a "remove" -d 'Remove a certificate from the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from import" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from import" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from import" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from list" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from list" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to OUT instead of stdout' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the certificates in the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a certificate from the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "verify" -d 'Check the signatures of a message'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List your secret keys'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "list" -d 'List the certificates in the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "remove" -d 'Remove a certificate from the store'

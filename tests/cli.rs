@@ -1,0 +1,146 @@
+//! The command line contract: completions kept fresh, usage errors,
+//! listing, exporting and removing, the README demo.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn committed_completions_are_fresh() {
+    let home = Home::new();
+    for (shell, file) in [
+        ("bash", "mailseal.bash"),
+        ("zsh", "_mailseal"),
+        ("fish", "mailseal.fish"),
+    ] {
+        let generated = home.run(&["completions", shell], b"").ok().stdout;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("completions")
+            .join(file);
+        if std::env::var_os("MAILSEAL_UPDATE_COMPLETIONS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "completions/{file} is stale: run `MAILSEAL_UPDATE_COMPLETIONS=1 cargo test --test cli` and commit it"
+        );
+    }
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    Home::new()
+        .run(&["encrypt", "--frobnicate"], b"")
+        .expect_code(64);
+}
+
+#[test]
+fn message_without_recipients_is_a_usage_error() {
+    let home = Home::new();
+    let run = home
+        .run(&["encrypt"], b"From: a@example.org\nSubject: x\n\nbody\n")
+        .expect_code(64);
+    assert!(run.stderr.contains("-r ADDR"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_input_file() {
+    Home::new()
+        .run(&["encrypt", "/nonexistent/message.eml"], b"")
+        .expect_code(66);
+}
+
+#[test]
+fn keys_and_certs_list_export_and_remove() {
+    let (alice, _) = alice_and_bob();
+    let keys: serde_json::Value =
+        serde_json::from_slice(&alice.run(&["key", "list", "--json"], b"").ok().stdout).unwrap();
+    assert_eq!(keys[0]["secret"], true);
+    assert!(keys[0]["user_ids"][0]
+        .as_str()
+        .unwrap()
+        .contains("alice@example.org"));
+
+    let certs: serde_json::Value =
+        serde_json::from_slice(&alice.run(&["--json", "cert", "list"], b"").ok().stdout).unwrap();
+    assert_eq!(certs.as_array().unwrap().len(), 1);
+    assert_eq!(certs[0]["status"], "valid");
+    assert_eq!(certs[0]["secret"], false);
+
+    let exported = alice
+        .run(&["cert", "export", "bob@example.net"], b"")
+        .ok()
+        .stdout_text();
+    assert!(exported.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+    let secret = alice
+        .run(&["key", "export", "alice@example.org"], b"")
+        .ok()
+        .stdout_text();
+    assert!(secret.starts_with("-----BEGIN PGP PRIVATE KEY BLOCK-----"));
+
+    // Re-importing is recognised as unchanged.
+    let again = alice
+        .run(&["--json", "cert", "import"], exported.as_bytes())
+        .ok();
+    assert!(
+        again.stdout_text().contains("unchanged"),
+        "{}",
+        again.stdout_text()
+    );
+
+    let fpr = certs[0]["fingerprint"].as_str().unwrap();
+    alice.run(&["cert", "remove", fpr], b"").ok();
+    alice
+        .run(&["cert", "export", "bob@example.net"], b"")
+        .expect_code(66);
+    let run = alice.run(
+        &["encrypt", "-r", "bob@example.net"],
+        &std::fs::read(testdata("messages/hello.eml")).unwrap(),
+    );
+    run.expect_code(67);
+}
+
+#[test]
+fn many_certificates_are_found_through_the_index() {
+    let home = Home::new();
+    let mut bundle = Vec::new();
+    for i in 0..40 {
+        let (cert, _) = sequoia_openpgp::cert::CertBuilder::general_purpose(Some(format!(
+            "<user{i}@example.org>"
+        )))
+        .generate()
+        .unwrap();
+        sequoia_openpgp::serialize::Serialize::serialize(&cert, &mut bundle).unwrap();
+    }
+    home.run(&["cert", "import"], &bundle).ok();
+    // A stale index (another tool changed the directory) is rebuilt.
+    std::fs::remove_file(home.path().join("cert-index")).unwrap();
+    let message =
+        b"From: me@example.org\nTo: user17@example.org, user33@example.org\nSubject: s\n\nhi\n";
+    let run = home.run(&["encrypt"], message).ok();
+    assert!(
+        run.stderr.contains("encrypted to 2 recipient(s)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn readme_demo_encrypts_to_the_shipped_certificate() {
+    let demo = testdata("demo-home");
+    let output = mailseal()
+        .args(["--home", demo.to_str().unwrap(), "encrypt"])
+        .arg(testdata("messages/hello.eml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("multipart/encrypted"));
+    assert!(text.contains("Subject: [...]"));
+}
