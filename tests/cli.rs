@@ -144,3 +144,25 @@ fn readme_demo_encrypts_to_the_shipped_certificate() {
     assert!(text.contains("multipart/encrypted"));
     assert!(text.contains("Subject: [...]"));
 }
+
+#[test]
+fn secret_material_is_private_at_rest() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    home.run(&["key", "generate", "me@example.org"], b"").ok();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = home.path().join("keys/openpgp");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&home.path().join("keys")), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&files[0]), 0o600);
+    // A world-readable passphrase file is refused too.
+    let pass = home.write("pass", b"secret\n");
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    home.run(
+        &["--passphrase-file", pass.to_str().unwrap(), "key", "generate", "you@example.org"],
+        b"",
+    )
+    .expect_code(77);
+}
