@@ -19,7 +19,8 @@ cargo build --release --quiet --bin mailseal --example gen_certs
 ms=$PWD/target/release/mailseal
 export GNUPGHOME=$work/gpg
 mkdir -m 700 "$GNUPGHOME"
-g() { gpg --batch --no-tty --quiet --trust-model always "$@"; }
+G=(gpg --batch --no-tty --quiet --trust-model always)
+g() { "${G[@]}" "$@"; }
 
 # measure LABEL CMD... : best wall time and the peak RSS of that run.
 measure() {
@@ -47,7 +48,7 @@ msg_big=$work/big.eml
   head -c $((SIZE_MB * 1024 * 1024 * 3 / 4)) /dev/urandom | base64 -w 76; } >"$msg_big"
 sed 's/bob@example.net/carol@example.net/' "$msg_big" >"$work/big6.eml"
 echo "== ${SIZE_MB} MB-class message ($(du -m "$msg_big" | cut -f1) MiB), armored, no compression"
-measure "gpg -a -z 0 -e (v4 recipient)" g -a -z 0 -e -r bob@example.net -o - "$msg_big"
+measure "gpg -a -z 0 -e (v4 recipient)" "${G[@]}" -a -z 0 -e -r bob@example.net -o - "$msg_big"
 measure "mailseal encrypt --no-sign (v4 recipient, SEIPDv1)" "$ms" -q --home "$v4" encrypt --no-sign "$msg_big"
 measure "mailseal encrypt --no-sign (RFC 9580 recipient, SEIPDv2)" "$ms" -q --home "$v6" encrypt --no-sign "$work/big6.eml"
 
@@ -58,5 +59,5 @@ g --import "$work/certs.pgp" 2>/dev/null || true
 msg_small=$work/small.eml
 { printf 'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: small\r\n\r\n'
   head -c 3000 /dev/urandom | base64 -w 76; } >"$msg_small"
-measure "gpg -a -e (4 KB, $CERTS certs)" g -a -e -r bob@example.net -o - "$msg_small"
+measure "gpg -a -e (4 KB, $CERTS certs)" "${G[@]}" -a -e -r bob@example.net -o - "$msg_small"
 measure "mailseal encrypt --no-sign (4 KB, $CERTS certs)" "$ms" -q --home "$v4" encrypt --no-sign "$msg_small"

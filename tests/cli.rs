@@ -154,15 +154,62 @@ fn secret_material_is_private_at_rest() {
     let dir = home.path().join("keys/openpgp");
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&home.path().join("keys")), 0o700);
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1);
     assert_eq!(mode(&files[0]), 0o600);
     // A world-readable passphrase file is refused too.
     let pass = home.write("pass", b"secret\n");
     std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o644)).unwrap();
     home.run(
-        &["--passphrase-file", pass.to_str().unwrap(), "key", "generate", "you@example.org"],
+        &[
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "key",
+            "generate",
+            "you@example.org",
+        ],
         b"",
     )
     .expect_code(77);
+}
+
+#[test]
+fn pgp_cert_d_is_shared_with_other_tools() {
+    let home = Home::new();
+    let shared = tempfile::tempdir().unwrap();
+    let mut import = home.command(&["cert", "import"]);
+    import.env("PGP_CERT_D", shared.path());
+    let output = import
+        .stdin(std::process::Stdio::from(
+            std::fs::File::open(testdata("keys/bob.pub.asc")).unwrap(),
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stored: Vec<_> = walk(shared.path());
+    assert_eq!(
+        stored.len(),
+        1,
+        "one certificate file in $PGP_CERT_D: {stored:?}"
+    );
+    assert!(
+        !home.path().join("certs").exists(),
+        "the home's own store was used"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.file_name().is_some_and(|n| n.len() >= 38) {
+            files.push(path);
+        }
+    }
+    files
 }

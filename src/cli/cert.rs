@@ -52,6 +52,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 }));
                 context.note(&format!("mailseal: {} {:?}", cert.fingerprint(), outcome));
             }
+            store.save_index()?;
             if context.json {
                 context.print_json(&outcomes)?;
             }
@@ -87,6 +88,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             match found.as_slice() {
                 [cert] => {
                     store.remove(cert)?;
+                    store.save_index()?;
                     context.note(&format!("mailseal: removed {}", cert.fingerprint()));
                     Ok(0)
                 }

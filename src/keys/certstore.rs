@@ -3,7 +3,6 @@
 //! directory's tag does not change, so lookups stay fast with many
 //! thousands of certificates.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -35,79 +34,78 @@ pub struct CertStore {
     index: Index,
 }
 
-#[derive(Default)]
+/// The index, kept as the text it is stored as and searched on demand:
+/// loading is one read, a lookup one substring search, whatever the size.
+///
+/// After a header line `mailseal-cert-index 1 TAG`, each line is
+/// `a<TAB>ADDRESS<TAB>FPR` (normalized address) or `k<TAB>KEY<TAB>FPR` (any
+/// (sub)key's fingerprint or key ID, uppercase hex), FPR being the primary
+/// fingerprint.
 struct Index {
     tag: u64,
-    /// Normalized address → primary fingerprints.
-    by_address: HashMap<String, Vec<String>>,
-    /// Fingerprint or key ID of any (sub)key, uppercase hex → primary fingerprint.
-    by_key: HashMap<String, String>,
+    entries: String,
 }
 
 impl Index {
+    fn empty(tag: u64) -> Index {
+        Index {
+            tag,
+            entries: String::from("\n"),
+        }
+    }
+
     fn add(&mut self, cert: &Cert) {
         let primary = cert.fingerprint().to_hex();
         for address in addresses(cert) {
-            let list = self.by_address.entry(address).or_default();
-            if !list.contains(&primary) {
-                list.push(primary.clone());
-            }
+            self.entries.push_str(&format!("a\t{address}\t{primary}\n"));
         }
         for key in cert.keys() {
-            self.by_key
-                .insert(key.key().fingerprint().to_hex(), primary.clone());
-            self.by_key
-                .insert(key.key().keyid().to_hex(), primary.clone());
+            let key = key.key();
+            self.entries
+                .push_str(&format!("k\t{}\t{primary}\n", key.fingerprint().to_hex()));
+            self.entries
+                .push_str(&format!("k\t{}\t{primary}\n", key.keyid().to_hex()));
         }
     }
 
     fn remove(&mut self, primary: &str) {
-        self.by_address.retain(|_, list| {
-            list.retain(|f| f != primary);
-            !list.is_empty()
-        });
-        self.by_key.retain(|_, p| p != primary);
+        let suffix = format!("\t{primary}");
+        let mut kept = String::with_capacity(self.entries.len());
+        kept.push('\n');
+        for line in self.entries.lines() {
+            if !line.is_empty() && !line.ends_with(&suffix) {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        self.entries = kept;
+    }
+
+    /// The primary fingerprints recorded for `kind` (`a` or `k`) and `key`.
+    fn lookup(&self, kind: char, key: &str) -> Vec<String> {
+        let needle = format!("\n{kind}\t{key}\t");
+        let mut found: Vec<String> = memchr::memmem::find_iter(self.entries.as_bytes(), &needle)
+            .filter_map(|at| {
+                let rest = &self.entries[at + needle.len()..];
+                rest.split('\n').next().map(str::to_string)
+            })
+            .collect();
+        found.dedup();
+        found
     }
 
     fn load(path: &Path, tag: u64) -> Option<Index> {
         let text = fs::read_to_string(path).ok()?;
-        let mut lines = text.lines();
-        let header = lines.next()?;
+        let (header, entries) = text.split_once('\n')?;
         let stored_tag: u64 = header.strip_prefix(INDEX_HEADER)?.trim().parse().ok()?;
-        if stored_tag != tag {
-            return None;
-        }
-        let mut index = Index {
+        (stored_tag == tag).then(|| Index {
             tag,
-            ..Index::default()
-        };
-        for line in lines {
-            let mut fields = line.split('\t');
-            match (fields.next(), fields.next(), fields.next()) {
-                (Some("a"), Some(address), Some(fpr)) => index
-                    .by_address
-                    .entry(address.to_string())
-                    .or_default()
-                    .push(fpr.to_string()),
-                (Some("k"), Some(key), Some(fpr)) => {
-                    index.by_key.insert(key.to_string(), fpr.to_string());
-                }
-                _ => return None,
-            }
-        }
-        Some(index)
+            entries: format!("\n{entries}"),
+        })
     }
 
     fn save(&self, path: &Path) -> Result<()> {
-        let mut text = format!("{INDEX_HEADER} {}\n", self.tag);
-        for (address, fprs) in &self.by_address {
-            for fpr in fprs {
-                text.push_str(&format!("a\t{address}\t{fpr}\n"));
-            }
-        }
-        for (key, fpr) in &self.by_key {
-            text.push_str(&format!("k\t{key}\t{fpr}\n"));
-        }
+        let text = format!("{INDEX_HEADER} {}{}", self.tag, self.entries);
         write_private_file(path, text.as_bytes())
     }
 }
@@ -128,7 +126,7 @@ impl CertStore {
         let mut store = CertStore {
             certd,
             index_file: index_file.to_path_buf(),
-            index: Index::default(),
+            index: Index::empty(tag),
         };
         store.index = match Index::load(index_file, tag) {
             Some(index) => index,
@@ -138,10 +136,7 @@ impl CertStore {
     }
 
     fn rebuild_index(&self, tag: u64) -> Result<Index> {
-        let mut index = Index {
-            tag,
-            ..Index::default()
-        };
+        let mut index = Index::empty(tag);
         for cert in self.all()? {
             index.add(&cert);
         }
@@ -150,7 +145,8 @@ impl CertStore {
         Ok(index)
     }
 
-    /// Adds or merges `cert` (secret key material is stripped).
+    /// Adds or merges `cert` (secret key material is stripped). Call
+    /// [`CertStore::save_index`] when done changing the store.
     pub fn insert(&mut self, cert: &Cert) -> Result<ImportOutcome> {
         let public = cert.clone().strip_secret_key_material();
         let fpr = public.fingerprint().to_hex().to_lowercase();
@@ -172,17 +168,23 @@ impl CertStore {
                 Ok(MergeResult::Data(merged))
             })
             .map_err(|e| Error::io("writing the certificate store", std::io::Error::other(e)))?;
-        if let Some(merged) = merged {
+        if let Some(merged) = merged.filter(|_| outcome != ImportOutcome::Unchanged) {
             let merged = Cert::from_bytes(&merged).map_err(Error::OpenPgp)?;
-            self.index.remove(&merged.fingerprint().to_hex());
+            if outcome == ImportOutcome::Updated {
+                self.index.remove(&merged.fingerprint().to_hex());
+            }
             self.index.add(&merged);
         }
-        self.index.tag = self.certd.tag().0;
-        self.index.save(&self.index_file)?;
         Ok(outcome)
     }
 
-    /// Removes the certificate with primary fingerprint `fpr`.
+    /// Writes the index, valid for the directory as it is now.
+    pub fn save_index(&mut self) -> Result<()> {
+        self.index.tag = self.certd.tag().0;
+        self.index.save(&self.index_file)
+    }
+
+    /// Removes `cert`. Call [`CertStore::save_index`] when done.
     pub fn remove(&mut self, cert: &Cert) -> Result<()> {
         let fpr = cert.fingerprint().to_hex();
         let path = self
@@ -191,8 +193,7 @@ impl CertStore {
             .map_err(|e| Error::NotFound(format!("{fpr}: {e}")))?;
         fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         self.index.remove(&fpr);
-        self.index.tag = self.certd.tag().0;
-        self.index.save(&self.index_file)
+        Ok(())
     }
 
     /// The certificate with primary fingerprint `fpr` (hex).
@@ -209,12 +210,7 @@ impl CertStore {
 
     /// Certificates with a user ID for `address` (not yet validated).
     pub fn by_address(&self, address: &str) -> Result<Vec<Cert>> {
-        let fprs = self
-            .index
-            .by_address
-            .get(&super::normalize_address(address))
-            .cloned()
-            .unwrap_or_default();
+        let fprs = self.index.lookup('a', &super::normalize_address(address));
         fprs.iter()
             .filter_map(|f| self.get(f).transpose())
             .collect()
@@ -226,7 +222,7 @@ impl CertStore {
             KeyHandle::Fingerprint(f) => f.to_hex(),
             KeyHandle::KeyID(k) => k.to_hex(),
         };
-        match self.index.by_key.get(&key) {
+        match self.index.lookup('k', &key).first() {
             Some(fpr) => self.get(fpr),
             None => Ok(None),
         }

@@ -3,9 +3,12 @@
 use std::io::{self, Write};
 
 /// Converts every bare LF written through it into CRLF; CRLF passes as is.
+/// Each `write` reaches the inner writer as one `write_all`, so that long
+/// streams of short lines do not turn into millions of small writes.
 pub struct CrlfWriter<W: Write> {
     inner: W,
     last_was_cr: bool,
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> CrlfWriter<W> {
@@ -14,6 +17,7 @@ impl<W: Write> CrlfWriter<W> {
         CrlfWriter {
             inner,
             last_was_cr: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -25,25 +29,32 @@ impl<W: Write> CrlfWriter<W> {
 
 impl<W: Write> Write for CrlfWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        while let Some(pos) = memchr(b'\n', rest) {
-            let preceded_by_cr = if pos == 0 {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.scratch.clear();
+        let mut copied = 0;
+        let mut inserted = false;
+        for lf in memchr::memchr_iter(b'\n', buf) {
+            let preceded_by_cr = if lf == 0 {
                 self.last_was_cr
             } else {
-                rest[pos - 1] == b'\r'
+                buf[lf - 1] == b'\r'
             };
-            if preceded_by_cr {
-                self.inner.write_all(&rest[..=pos])?;
-            } else {
-                self.inner.write_all(&rest[..pos])?;
-                self.inner.write_all(b"\r\n")?;
+            if !preceded_by_cr {
+                self.scratch.reserve(buf.len() - copied + 64);
+                self.scratch.extend_from_slice(&buf[copied..lf]);
+                self.scratch.extend_from_slice(b"\r");
+                copied = lf;
+                inserted = true;
             }
-            self.last_was_cr = false;
-            rest = &rest[pos + 1..];
         }
-        if !rest.is_empty() {
-            self.inner.write_all(rest)?;
-            self.last_was_cr = rest.ends_with(b"\r");
+        self.last_was_cr = buf.ends_with(b"\r");
+        if !inserted {
+            self.inner.write_all(buf)?;
+        } else {
+            self.scratch.extend_from_slice(&buf[copied..]);
+            self.inner.write_all(&self.scratch)?;
         }
         Ok(buf.len())
     }
@@ -51,10 +62,6 @@ impl<W: Write> Write for CrlfWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 /// `data` with every bare LF turned into CRLF.
@@ -76,5 +83,11 @@ mod tests {
         w.write_all(b"a\nb\r").unwrap();
         w.write_all(b"\nc\n\n").unwrap();
         assert_eq!(out, b"a\r\nb\r\nc\r\n\r\n");
+    }
+
+    #[test]
+    fn lone_lf_at_the_start_of_a_write() {
+        assert_eq!(to_crlf(b"\n"), b"\r\n");
+        assert_eq!(to_crlf(b"\nx\r\ny\n"), b"\r\nx\r\ny\r\n");
     }
 }

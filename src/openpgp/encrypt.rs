@@ -1,13 +1,15 @@
 //! `encrypt`: a message in, a PGP/MIME multipart/encrypted message out,
-//! streamed so that memory stays flat whatever the body's size.
+//! streamed so that memory stays flat whatever the body's size, with
+//! encryption and armoring on two threads.
 
 use std::io::{self, Read, Write};
+use std::sync::{mpsc, Mutex};
 
+use sequoia_openpgp::armor;
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::crypto::KeyPair;
-use sequoia_openpgp::serialize::stream::{
-    Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer,
-};
+use sequoia_openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Recipient, Signer};
+use sequoia_openpgp::Profile;
 
 use super::{pgpmime, policy, RecipientKeys};
 use crate::message::canon::CrlfWriter;
@@ -34,7 +36,6 @@ pub fn encrypt_message<W: Write + Send + Sync>(
 ) -> Result<()> {
     let split = protect::for_encryption(headers, options.protect_headers);
     let boundary = mime::new_boundary();
-    let engine = |e: anyhow::Error| Error::OpenPgp(e);
     let write_err = |e: io::Error| Error::io("writing the encrypted message", e);
 
     output
@@ -42,21 +43,75 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         .map_err(write_err)?;
 
     let mut openpgp_recipients = Vec::new();
+    // Sequoia uses SEIPDv2 when every recipient announces support for it
+    // (a certificate without a features subpacket counts as supporting it).
+    let mut all_support_seipdv2 = true;
     for recipient in recipients {
         let features = recipient
             .cert
             .with_policy(policy(), None)
             .ok()
             .and_then(|valid| valid.features());
+        all_support_seipdv2 &= features.as_ref().is_none_or(|f| f.supports_seipdv2());
         for key in &recipient.keys {
             let handle = (!recipient.hidden).then(|| key.key_handle());
             openpgp_recipients.push(Recipient::new(features.clone(), handle, *key));
         }
     }
 
-    let message = Message::new(CrlfWriter::new(&mut *output));
-    let message = Armorer::new(message).build().map_err(engine)?;
-    let message = Encryptor::for_recipients(message, openpgp_recipients)
+    // Encryption runs here, armoring (base64, CRLF) on a second thread:
+    // the two halves of the work each get a core.
+    let profile = if all_support_seipdv2 {
+        Profile::RFC9580
+    } else {
+        Profile::RFC4880
+    };
+    let armored_output = &mut *output;
+    std::thread::scope(|scope| -> Result<()> {
+        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+        let armorer = scope.spawn(move || -> Result<()> {
+            let mut armor =
+                armor::Writer::new(CrlfWriter::new(armored_output), armor::Kind::Message)
+                    .map_err(write_err)?;
+            armor.set_profile(profile).map_err(write_err)?;
+            for mut chunk in received {
+                armor.write_all(&chunk).map_err(write_err)?;
+                chunk.clear();
+                let _ = recycle.try_send(chunk);
+            }
+            armor.finalize().map_err(write_err)?;
+            Ok(())
+        });
+        let mut sender = ChunkSender {
+            channel: chunks,
+            recycled: Mutex::new(recycled),
+            buffer: Vec::with_capacity(CHUNK),
+        };
+        let sealed = seal_into(&mut sender, openpgp_recipients, signer, &split.inner, body);
+        let sent = sealed.and_then(|()| sender.finish());
+        let armored = armorer.join().expect("the armoring thread panicked");
+        // An armoring failure explains a failed send; report it first.
+        armored.and(sent)
+    })?;
+
+    output
+        .write_all(&pgpmime::encrypted_tail(&boundary))
+        .map_err(write_err)
+}
+
+/// Encrypts (and signs) the inner entity, headers then body, into `sink`.
+fn seal_into(
+    sink: &mut ChunkSender,
+    recipients: Vec<Recipient>,
+    signer: Option<KeyPair>,
+    inner: &Headers,
+    body: &mut dyn Read,
+) -> Result<()> {
+    let engine = |e: anyhow::Error| Error::OpenPgp(e);
+    let write_err = |e: io::Error| Error::io("encrypting the message", e);
+    let message = Message::new(sink);
+    let message = Encryptor::for_recipients(message, recipients)
         .build()
         .map_err(engine)?;
     let message = match signer {
@@ -67,14 +122,60 @@ pub fn encrypt_message<W: Write + Send + Sync>(
     };
     let literal = LiteralWriter::new(message).build().map_err(engine)?;
     let mut plaintext = CrlfWriter::new(literal);
-    plaintext
-        .write_all(&split.inner.to_bytes())
-        .map_err(write_err)?;
+    plaintext.write_all(&inner.to_bytes()).map_err(write_err)?;
     plaintext.write_all(b"\r\n").map_err(write_err)?;
     io::copy(body, &mut plaintext).map_err(|e| Error::io("reading the message body", e))?;
-    plaintext.into_inner().finalize().map_err(engine)?;
+    plaintext.into_inner().finalize().map_err(engine)
+}
 
-    output
-        .write_all(&pgpmime::encrypted_tail(&boundary))
-        .map_err(write_err)
+/// A writer that hands its data to another thread in 64 KiB chunks, reusing
+/// the buffers that thread gives back so memory stays flat.
+struct ChunkSender {
+    channel: mpsc::SyncSender<Vec<u8>>,
+    // A Mutex only because sequoia needs a Sync writer; it is never contended.
+    recycled: Mutex<mpsc::Receiver<Vec<u8>>>,
+    buffer: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+/// Enough to take one of sequoia's 4 MiB bursts while the armoring thread
+/// works on the previous one; this is what lets the two threads overlap.
+const CHUNKS_IN_FLIGHT: usize = 64;
+
+impl ChunkSender {
+    fn send_buffer(&mut self) -> io::Result<()> {
+        let next = self
+            .recycled
+            .get_mut()
+            .ok()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+        let chunk = std::mem::replace(&mut self.buffer, next);
+        self.channel
+            .send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the output stopped"))
+    }
+
+    /// Sends what is left; dropping `self` then ends the other thread's loop.
+    fn finish(mut self) -> Result<()> {
+        self.send_buffer()
+            .map_err(|e| Error::io("writing the encrypted message", e))
+    }
+}
+
+impl Write for ChunkSender {
+    /// Takes at most what fits in the current chunk: sequoia writes in
+    /// bursts of up to 4 MiB, which must not all queue up at once.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let taken = buf.len().min(CHUNK - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..taken]);
+        if self.buffer.len() == CHUNK {
+            self.send_buffer()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
