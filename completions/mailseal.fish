@@ -36,6 +36,10 @@ complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "decrypt" -d 'Decr
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "verify" -d 'Check the signatures of a message'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "send" -d 'Seal a message per policy and submit it to a relay over TLS'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "sendmail" -d 'Read a message on stdin and send it, sendmail style (sysexits codes)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "relay" -d 'Relays ([relay.NAME] in config.toml)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "secret" -d 'Relay passwords in the OS keyring (service "mailseal", account = relay)'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s o -l output -d 'Write the sealed message to OUT (only when everything succeeded)' -r -F
@@ -144,19 +148,71 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a certificate from the store'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l relay -d 'Submit through [relay.NAME]' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s f -l from -d 'Envelope sender (MAIL FROM) instead of the From address' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s o -d 'Sendmail option; -oi is -i, others are accepted and ignored' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s f -d 'Envelope sender (MAIL FROM)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s F -d 'Full name of the sender, used when the message has no From header' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s B -d 'Body type (7BIT, 8BITMIME): accepted and ignored, the relay\'s capabilities decide' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s b -d 'Mode: only -bm (read a message and deliver it) is supported' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l relay -d 'Submit through [relay.NAME]' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s t -d 'Take recipients from the To, Cc and Bcc headers'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s i -d 'Do not treat a line with a single "." as the end of the message'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Connect, verify TLS and log in (when a username is configured) without sending mail; report TLS version, cipher, the certificate\'s SPKI pin and the AUTH mechanisms offered inside TLS'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "check" -d 'Connect, verify TLS and log in (when a username is configured) without sending mail; report TLS version, cipher, the certificate\'s SPKI pin and the AUTH mechanisms offered inside TLS'
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -s h -l help -d 'Print help'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -f -a "set" -d 'Store the password of [relay.RELAY] in the OS keyring, from a prompt on a terminal or the first line of stdin. Use it with `password = "keyring"`'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and not __fish_seen_subcommand_from set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from set" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from set" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from set" -l json -d 'Machine-readable output on stdout, for commands that report'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Say less: only errors'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store the password of [relay.RELAY] in the OS keyring, from a prompt on a terminal or the first line of stdin. Use it with `password = "keyring"`'
+complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156)'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256)'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json)'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "verify" -d 'Check the signatures of a message'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "verify" -d 'Check the signatures of a message'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "send" -d 'Seal a message per policy and submit it to a relay over TLS'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "sendmail" -d 'Read a message on stdin and send it, sendmail style (sysexits codes)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "relay" -d 'Relays ([relay.NAME] in config.toml)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "secret" -d 'Relay passwords in the OS keyring (service "mailseal", account = relay)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List your secret keys'
@@ -165,3 +221,5 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "list" -d 'List the certificates in the store'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "remove" -d 'Remove a certificate from the store'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "check" -d 'Connect, verify TLS and log in (when a username is configured) without sending mail; report TLS version, cipher, the certificate\'s SPKI pin and the AUTH mechanisms offered inside TLS'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "set" -d 'Store the password of [relay.RELAY] in the OS keyring, from a prompt on a terminal or the first line of stdin. Use it with `password = "keyring"`'

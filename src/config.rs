@@ -87,6 +87,13 @@ pub struct Relay {
     pub password: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub pin: Option<String>,
+    /// AUTH mechanism: `plain`, `login`, `xoauth2` or `oauthbearer` (the
+    /// password source then yields the OAuth 2 access token) [default:
+    /// PLAIN if offered, else LOGIN].
+    pub auth: Option<String>,
+    /// Seconds each stage of a submission (connect, every reply, the TLS
+    /// handshake) may take before the attempt fails with exit 75 [default: 60].
+    pub timeout_secs: Option<u64>,
 }
 
 /// What a message to a recipient must get.

@@ -70,6 +70,27 @@ pub enum Error {
     /// The OpenPGP engine reported something unexpected.
     #[error("OpenPGP: {0:#}")]
     OpenPgp(anyhow::Error),
+
+    /// The relay's TLS is missing, failed, or did not verify; nothing more
+    /// was sent.
+    #[error("refused by TLS policy: {0}")]
+    TlsRefused(String),
+
+    /// The relay refused our login, or offers no way to log in inside TLS.
+    #[error("authentication refused: {0}")]
+    AuthRefused(String),
+
+    /// The relay answered 4xx, a timeout or a network failure: try later.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+
+    /// The relay answered 5xx: the message was not accepted.
+    #[error("not accepted: {0}")]
+    Unavailable(String),
+
+    /// A relay password could not be obtained (the message never holds it).
+    #[error("cannot get the password for relay {relay}: {reason}")]
+    Secret { relay: String, reason: String },
 }
 
 impl Error {
@@ -84,7 +105,10 @@ impl Error {
             Error::OpenPgp(_) => 70,
             Error::Io { .. } => 74,
             Error::Passphrase { .. } | Error::UnsafePermissions { .. } => 77,
-            Error::Config { .. } | Error::Home { .. } => 78,
+            Error::Config { .. } | Error::Home { .. } | Error::Secret { .. } => 78,
+            Error::Unavailable(_) => 69,
+            Error::Temporary(_) => 75,
+            Error::TlsRefused(_) | Error::AuthRefused(_) => 77,
         }
     }
 
@@ -127,6 +151,22 @@ impl Error {
                 "pass --home DIR or set MAILSEAL_HOME to a directory you own".into()
             }
             Error::NotFound(_) => "list what is there with `mailseal key list` or `mailseal cert list`".into(),
+            Error::TlsRefused(_) => {
+                "nothing was sent; check the relay's host, port and tls setting, its ca_file and pin, or whether something on the path strips STARTTLS"
+                    .into()
+            }
+            Error::AuthRefused(_) => {
+                "check the relay's username and password source (`mailseal secret set RELAY` stores one in the keyring)"
+                    .into()
+            }
+            Error::Temporary(_) => "nothing was retried; send again later".into(),
+            Error::Unavailable(_) => {
+                "the relay's words above say why; fix the message or the addresses and send again"
+                    .into()
+            }
+            Error::Secret { relay, .. } => format!(
+                "set `password` in [relay.{relay}] to \"keyring\", \"env:VAR\" or \"command:PROGRAM ARGS\"; `mailseal secret set {relay}` stores one in the keyring"
+            ),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })
     }

@@ -16,5 +16,7 @@ pub mod message;
 pub mod openpgp;
 pub mod output;
 pub mod seal;
+pub mod secrets;
+pub mod submit;
 
 pub use error::{Error, Result};

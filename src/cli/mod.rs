@@ -5,6 +5,10 @@ mod completions;
 mod decrypt;
 mod encrypt;
 mod key;
+mod relay;
+mod secret;
+mod send;
+mod sendmail;
 mod sign;
 mod verify;
 
@@ -63,6 +67,12 @@ enum Command {
     Key(key::Command),
     #[command(subcommand)]
     Cert(cert::Command),
+    Send(send::Args),
+    Sendmail(sendmail::Args),
+    #[command(subcommand)]
+    Relay(relay::Command),
+    #[command(subcommand)]
+    Secret(secret::Command),
     Completions(completions::Args),
 }
 
@@ -124,7 +134,7 @@ pub fn main() -> ExitCode {
     if let Ok(store) = linux_keyutils_keyring_store::Store::new() {
         keyring_core::set_default_store(store);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(sendmail_argv(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -141,6 +151,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Invoked as `sendmail` (a link named so): `mailseal sendmail ARGS...`.
+fn sendmail_argv(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let invoked_as_sendmail = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|name| name == "sendmail");
+    if invoked_as_sendmail {
+        argv.splice(0..1, ["mailseal".into(), "sendmail".into()]);
+    }
+    argv
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -164,6 +186,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => verify::run(&context, args),
         Command::Key(command) => key::run(&context, command),
         Command::Cert(command) => cert::run(&context, command),
+        Command::Send(args) => send::run(&context, args),
+        Command::Sendmail(args) => sendmail::run(&context, args),
+        Command::Relay(command) => relay::run(&context, command),
+        Command::Secret(command) => secret::run(&context, command),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -1,0 +1,760 @@
+//! SMTP submission that cannot be downgraded.
+//!
+//! A small hand-written client on tokio + tokio-rustls rather than
+//! mail-send: the safety properties are then visible in the types instead
+//! of resting on "only ever call `connect()`", and every stage can carry
+//! its own timeout. The guarantees:
+//!
+//! - A relay is [`Tls::Starttls`] or [`Tls::Implicit`]; there is no
+//!   plaintext mode to fall back to.
+//! - Before TLS the only type is [`PlainConnection`], which can read the
+//!   greeting, send EHLO and STARTTLS, and nothing else: it has no method
+//!   that sends AUTH, MAIL, RCPT or DATA. Those are methods of
+//!   [`TlsSession`], which exists only after a verified handshake.
+//! - If STARTTLS is not advertised, is refused, or the handshake or the
+//!   certificate check fails, the client sends nothing more and fails with
+//!   [`Error::TlsRefused`] (exit 77). Bytes the server sent after its
+//!   STARTTLS reply (response injection) also abort.
+//! - After STARTTLS, whatever was learned in clear is dropped with the
+//!   plain connection and EHLO is sent again.
+//! - Every read, write, the connect and the handshake have a timeout.
+//!   4xx replies are [`Error::Temporary`] (exit 75), 5xx
+//!   [`Error::Unavailable`] (exit 69), with the server's words. Nothing is
+//!   retried, so nothing is sent twice.
+//! - The password is a [`Secret`]; no error or report includes a command
+//!   line that carried it.
+//!
+//! Commands are sent one at a time (PIPELINING is not used: it would save
+//! round trips but make a half-accepted transaction harder to reason about).
+
+mod reply;
+mod tls;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use rustls::pki_types::ServerName;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+pub use reply::Reply;
+pub use tls::{cert_info, spki_pin, CertInfo, Pin};
+
+use crate::config::{Config, Tls};
+use crate::secrets::{self, Secret};
+use crate::{Error, Result};
+
+/// How long each stage may take when the relay sets no `timeout_secs`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything needed to reach and log in to one relay.
+#[derive(Debug)]
+pub struct Settings {
+    /// The relay's name in the configuration (`[relay.NAME]`).
+    pub name: String,
+    /// Host name: connected to, sent as SNI and verified in the certificate.
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The AUTH mechanism to use (upper case); `None`: PLAIN, else LOGIN.
+    pub auth: Option<String>,
+    pub ca_files: Vec<PathBuf>,
+    pub pin: Option<Pin>,
+    pub timeout: Duration,
+    /// Connect here instead of resolving `host` (`[network] resolve`).
+    pub connect_to: Option<String>,
+}
+
+impl Settings {
+    /// The settings of relay `name` from `config`, fetching its password.
+    pub fn from_config(config: &Config, config_path: &Path, name: &str) -> Result<Settings> {
+        let relay = config.relay.get(name).ok_or_else(|| Error::Config {
+            path: config_path.to_path_buf(),
+            message: format!("there is no [relay.{name}]"),
+        })?;
+        let bad = |message: String| Error::Config {
+            path: config_path.to_path_buf(),
+            message,
+        };
+        let port = relay.port.unwrap_or(match relay.tls {
+            Tls::Starttls => 587,
+            Tls::Implicit => 465,
+        });
+        let pin = relay
+            .pin
+            .as_deref()
+            .map(Pin::parse)
+            .transpose()
+            .map_err(|e| bad(format!("[relay.{name}] {e}")))?;
+        if relay.password.is_some() && relay.username.is_none() {
+            return Err(bad(format!(
+                "[relay.{name}] has a password but no username"
+            )));
+        }
+        let auth = match relay.auth.as_deref().map(str::to_ascii_uppercase) {
+            None => None,
+            Some(m) if ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"].contains(&m.as_str()) => {
+                Some(m)
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "[relay.{name}] auth = {other:?}: use plain, login, xoauth2 or oauthbearer"
+                )))
+            }
+        };
+        let password = match &relay.username {
+            Some(_) => secrets::relay_password(name, relay.password.as_deref())?,
+            None => None,
+        };
+        if relay.username.is_some() && password.is_none() {
+            return Err(bad(format!(
+                "[relay.{name}] has a username but no password source"
+            )));
+        }
+        let mut ca_files: Vec<PathBuf> = relay.ca_file.iter().cloned().collect();
+        ca_files.extend(config.network.ca_file.iter().cloned());
+        let connect_to = config
+            .network
+            .resolve
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&format!("{}:{port}", relay.host)))
+            .map(|(_, v)| v.clone());
+        Ok(Settings {
+            name: name.to_string(),
+            host: relay.host.clone(),
+            port,
+            tls: relay.tls,
+            username: relay.username.clone(),
+            password,
+            auth,
+            ca_files,
+            pin,
+            timeout: relay
+                .timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            connect_to,
+        })
+    }
+}
+
+/// One mail transaction: envelope and the exact bytes to send.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+/// What the connection to the relay was like.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transport {
+    pub relay: String,
+    pub host: String,
+    pub port: u16,
+    /// `starttls` or `implicit`.
+    pub mode: &'static str,
+    pub tls_version: String,
+    pub cipher_suite: String,
+    /// The name the certificate was verified for.
+    pub server_name_verified: String,
+    /// `sha256/…` of the server certificate's public key (for `pin`).
+    pub spki_pin: Option<String>,
+    /// Whether a configured pin was checked (and matched).
+    pub pin_checked: bool,
+    /// Certificates the server presented, its own first.
+    pub certificate_chain: Vec<CertInfo>,
+    /// AUTH mechanisms offered after TLS.
+    pub auth_mechanisms: Vec<String>,
+    /// Logged in as this user (never the password).
+    pub authenticated_as: Option<String>,
+}
+
+/// A transaction the relay accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accepted {
+    pub recipients: Vec<String>,
+    /// The relay's final reply to the message data.
+    pub reply: String,
+}
+
+/// The result of a submission.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub transport: Transport,
+    pub accepted: Vec<Accepted>,
+}
+
+/// Submits `transactions` over one connection; no transaction is retried.
+pub fn submit_blocking(settings: &Settings, transactions: &[Transaction]) -> Result<Outcome> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the network runtime", e))?
+        .block_on(submit(settings, transactions))
+}
+
+/// Submits `transactions` over one connection to the relay.
+pub async fn submit(settings: &Settings, transactions: &[Transaction]) -> Result<Outcome> {
+    for tx in transactions {
+        for address in std::iter::once(&tx.from).chain(&tx.to) {
+            check_address(address)?;
+        }
+        if tx.to.is_empty() {
+            return Err(Error::Usage("a transaction has no recipients".into()));
+        }
+    }
+    let mut session = open(settings).await?;
+    session.login(settings).await?;
+    let mut accepted = Vec::new();
+    for tx in transactions {
+        match session.send(tx).await {
+            Ok(reply) => accepted.push(Accepted {
+                recipients: tx.to.clone(),
+                reply: reply.text(),
+            }),
+            Err(e) => return Err(with_progress(e, &accepted)),
+        }
+    }
+    session.quit().await;
+    Ok(Outcome {
+        transport: session.transport,
+        accepted,
+    })
+}
+
+/// Connects, checks TLS and logs in (when configured), without sending
+/// mail: `mailseal relay check`.
+pub fn check_blocking(settings: &Settings) -> Result<Transport> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the network runtime", e))?
+        .block_on(async {
+            let mut session = open(settings).await?;
+            session.login(settings).await?;
+            session.quit().await;
+            Ok(session.transport)
+        })
+}
+
+/// A TLS session per the relay's mode.
+async fn open(settings: &Settings) -> Result<TlsSession> {
+    let ca_files: Vec<&Path> = settings.ca_files.iter().map(PathBuf::as_path).collect();
+    let config = tls::client_config(&ca_files)?;
+    match settings.tls {
+        Tls::Starttls => {
+            PlainConnection::connect(settings)
+                .await?
+                .starttls(settings, config)
+                .await
+        }
+        Tls::Implicit => {
+            let tcp = tcp_connect(settings).await?;
+            let mut session = TlsSession::handshake(settings, config, tcp, "implicit").await?;
+            let greeting = session.wire.reply("greeting").await?;
+            expect(&greeting, "greeting", |c| c == 220)?;
+            session.ehlo().await?;
+            Ok(session)
+        }
+    }
+}
+
+/// Refuses addresses that could smuggle SMTP syntax.
+fn check_address(address: &str) -> Result<()> {
+    let bad = address.is_empty()
+        || address
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
+    if bad {
+        return Err(Error::Usage(format!("not a usable address: {address:?}")));
+    }
+    Ok(())
+}
+
+/// Adds to a failure which earlier transactions were already accepted.
+fn with_progress(error: Error, accepted: &[Accepted]) -> Error {
+    if accepted.is_empty() {
+        return error;
+    }
+    let done: Vec<String> = accepted.iter().flat_map(|a| a.recipients.clone()).collect();
+    let note = format!(" (already accepted, do not resend to: {})", done.join(", "));
+    match error {
+        Error::Temporary(m) => Error::Temporary(m + &note),
+        Error::Unavailable(m) => Error::Unavailable(m + &note),
+        Error::AuthRefused(m) => Error::AuthRefused(m + &note),
+        Error::TlsRefused(m) => Error::TlsRefused(m + &note),
+        other => other,
+    }
+}
+
+async fn tcp_connect(settings: &Settings) -> Result<TcpStream> {
+    let target = settings
+        .connect_to
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", settings.host, settings.port));
+    let stage = format!("connecting to {target}");
+    match tokio::time::timeout(settings.timeout, TcpStream::connect(&target)).await {
+        Ok(Ok(tcp)) => Ok(tcp),
+        Ok(Err(e)) => Err(Error::Temporary(format!("{stage}: {e}"))),
+        Err(_) => Err(Error::Temporary(format!(
+            "{stage}: no connection within {}s",
+            settings.timeout.as_secs()
+        ))),
+    }
+}
+
+/// Maps a reply that is not the one wanted to the error its class calls for.
+fn expect(reply: &Reply, stage: &str, ok: impl Fn(u16) -> bool) -> Result<()> {
+    if ok(reply.code) {
+        return Ok(());
+    }
+    let message = format!("{stage}: the relay answered {}", reply.text());
+    Err(if reply.is_transient() {
+        Error::Temporary(message)
+    } else {
+        Error::Unavailable(message)
+    })
+}
+
+/// A buffered connection with a timeout on every read and write.
+struct Wire<S> {
+    io: BufReader<S>,
+    timeout: Duration,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
+    fn new(stream: S, timeout: Duration) -> Self {
+        Wire {
+            io: BufReader::new(stream),
+            timeout,
+        }
+    }
+
+    fn timed_out(&self, stage: &str) -> Error {
+        Error::Temporary(format!(
+            "{stage}: no answer from the relay within {}s",
+            self.timeout.as_secs()
+        ))
+    }
+
+    async fn reply(&mut self, stage: &str) -> Result<Reply> {
+        match tokio::time::timeout(self.timeout, reply::read_reply(&mut self.io)).await {
+            Err(_) => Err(self.timed_out(stage)),
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(reply::ReadError::Closed)) => Err(Error::Temporary(format!(
+                "{stage}: the relay closed the connection"
+            ))),
+            Ok(Err(reply::ReadError::Io(e))) => Err(Error::Temporary(format!("{stage}: {e}"))),
+            Ok(Err(reply::ReadError::Malformed(m))) => {
+                Err(Error::Unavailable(format!("{stage}: {m}")))
+            }
+        }
+    }
+
+    /// Writes `bytes`; `stage` names it in errors (never the bytes).
+    async fn write(&mut self, bytes: &[u8], stage: &str) -> Result<()> {
+        let stream = self.io.get_mut();
+        let io = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(self.timeout, io).await {
+            Err(_) => Err(self.timed_out(stage)),
+            Ok(Err(e)) => Err(Error::Temporary(format!("{stage}: {e}"))),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    async fn command(&mut self, line: &str, stage: &str) -> Result<Reply> {
+        self.write(format!("{line}\r\n").as_bytes(), stage).await?;
+        self.reply(stage).await
+    }
+}
+
+/// What the server announced in its EHLO reply.
+#[derive(Debug, Default)]
+struct Capabilities {
+    starttls: bool,
+    auth: Vec<String>,
+    size: Option<u64>,
+    eight_bit_mime: bool,
+    smtputf8: bool,
+}
+
+impl Capabilities {
+    fn parse(reply: &Reply) -> Capabilities {
+        let mut caps = Capabilities::default();
+        for line in reply.lines.iter().skip(1) {
+            let mut words = line.split_whitespace();
+            let Some(keyword) = words.next() else {
+                continue;
+            };
+            match keyword.to_ascii_uppercase().as_str() {
+                "STARTTLS" => caps.starttls = true,
+                "AUTH" => caps.auth.extend(words.map(|w| w.to_ascii_uppercase())),
+                "SIZE" => caps.size = words.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0),
+                "8BITMIME" => caps.eight_bit_mime = true,
+                "SMTPUTF8" => caps.smtputf8 = true,
+                _ => {}
+            }
+        }
+        caps
+    }
+}
+
+const EHLO: &str = "EHLO localhost";
+
+/// A connection before TLS. It can greet, EHLO and ask for STARTTLS; it has
+/// no way to send credentials or mail.
+pub struct PlainConnection {
+    wire: Wire<TcpStream>,
+}
+
+impl PlainConnection {
+    async fn connect(settings: &Settings) -> Result<PlainConnection> {
+        let tcp = tcp_connect(settings).await?;
+        Ok(PlainConnection {
+            wire: Wire::new(tcp, settings.timeout),
+        })
+    }
+
+    /// Greeting, EHLO, STARTTLS (which must be advertised and accepted),
+    /// handshake, and EHLO again inside TLS.
+    async fn starttls(
+        mut self,
+        settings: &Settings,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Result<TlsSession> {
+        let greeting = self.wire.reply("greeting").await?;
+        expect(&greeting, "greeting", |c| c == 220)?;
+        let ehlo = self.wire.command(EHLO, "EHLO").await?;
+        expect(&ehlo, "EHLO", |c| c == 250)?;
+        if !Capabilities::parse(&ehlo).starttls {
+            return Err(Error::TlsRefused(format!(
+                "{} does not offer STARTTLS (or something on the path removed it)",
+                settings.host
+            )));
+        }
+        let reply = self.wire.command("STARTTLS", "STARTTLS").await?;
+        if reply.code != 220 {
+            return Err(Error::TlsRefused(format!(
+                "{} answered STARTTLS with {}",
+                settings.host,
+                reply.text()
+            )));
+        }
+        if !self.wire.io.buffer().is_empty() {
+            return Err(Error::TlsRefused(
+                "the relay sent data after its STARTTLS reply, before TLS (injection)".into(),
+            ));
+        }
+        // Everything learned in clear goes away with the plain connection.
+        let tcp = self.wire.io.into_inner();
+        let mut session = TlsSession::handshake(settings, config, tcp, "starttls").await?;
+        session.ehlo().await?;
+        Ok(session)
+    }
+}
+
+/// A verified TLS session: the only place AUTH, MAIL, RCPT and DATA exist.
+pub struct TlsSession {
+    wire: Wire<TlsStream<TcpStream>>,
+    caps: Capabilities,
+    transport: Transport,
+}
+
+impl TlsSession {
+    async fn handshake(
+        settings: &Settings,
+        config: Arc<rustls::ClientConfig>,
+        tcp: TcpStream,
+        mode: &'static str,
+    ) -> Result<TlsSession> {
+        let name = ServerName::try_from(settings.host.clone()).map_err(|e| {
+            Error::TlsRefused(format!(
+                "{:?} is not a valid server name: {e}",
+                settings.host
+            ))
+        })?;
+        let connector = TlsConnector::from(config);
+        let stream =
+            match tokio::time::timeout(settings.timeout, connector.connect(name, tcp)).await {
+                Err(_) => {
+                    return Err(Error::TlsRefused(format!(
+                        "TLS handshake with {} did not finish within {}s",
+                        settings.host,
+                        settings.timeout.as_secs()
+                    )))
+                }
+                Ok(Err(e)) => {
+                    return Err(Error::TlsRefused(format!(
+                        "TLS handshake with {} failed: {e}",
+                        settings.host
+                    )))
+                }
+                Ok(Ok(stream)) => stream,
+            };
+        let (_, conn) = stream.get_ref();
+        let chain = conn.peer_certificates().unwrap_or_default();
+        let spki = chain.first().and_then(|c| spki_pin(c));
+        if let Some(pin) = &settings.pin {
+            let wanted = format!(
+                "sha256/{}",
+                base64::engine::general_purpose::STANDARD.encode(pin.0)
+            );
+            if spki.as_deref() != Some(wanted.as_str()) {
+                return Err(Error::TlsRefused(format!(
+                    "the certificate of {} does not match the configured pin (it has {})",
+                    settings.host,
+                    spki.as_deref().unwrap_or("no readable public key")
+                )));
+            }
+        }
+        let transport = Transport {
+            relay: settings.name.clone(),
+            host: settings.host.clone(),
+            port: settings.port,
+            mode,
+            tls_version: conn
+                .protocol_version()
+                .map(tls::version_name)
+                .unwrap_or_default(),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            server_name_verified: settings.host.clone(),
+            spki_pin: spki,
+            pin_checked: settings.pin.is_some(),
+            certificate_chain: chain.iter().map(|c| cert_info(c)).collect(),
+            auth_mechanisms: Vec::new(),
+            authenticated_as: None,
+        };
+        Ok(TlsSession {
+            wire: Wire::new(stream, settings.timeout),
+            caps: Capabilities::default(),
+            transport,
+        })
+    }
+
+    async fn ehlo(&mut self) -> Result<()> {
+        let reply = self.wire.command(EHLO, "EHLO").await?;
+        expect(&reply, "EHLO", |c| c == 250)?;
+        self.caps = Capabilities::parse(&reply);
+        self.transport.auth_mechanisms = self.caps.auth.clone();
+        Ok(())
+    }
+
+    /// Logs in with PLAIN or LOGIN when the relay has a username.
+    async fn login(&mut self, settings: &Settings) -> Result<()> {
+        let (Some(user), Some(password)) = (&settings.username, &settings.password) else {
+            return Ok(());
+        };
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        let auth_error = |reply: &Reply| {
+            let message = format!("the relay answered {}", reply.text());
+            if reply.is_transient() {
+                Error::Temporary(format!("AUTH: {message}"))
+            } else {
+                Error::AuthRefused(message)
+            }
+        };
+        let offered = |m: &str| self.caps.auth.iter().any(|o| o == m);
+        let mechanism = match &settings.auth {
+            Some(m) if offered(m) => m.as_str(),
+            None if offered("PLAIN") => "PLAIN",
+            None if offered("LOGIN") => "LOGIN",
+            wanted => {
+                return Err(Error::AuthRefused(format!(
+                    "{} offers no AUTH {} inside TLS (offered: {})",
+                    settings.host,
+                    wanted.as_deref().unwrap_or("PLAIN or LOGIN"),
+                    if self.caps.auth.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.caps.auth.join(" ")
+                    }
+                )))
+            }
+        };
+        let stage = format!("AUTH {mechanism}");
+        let reply = match mechanism {
+            "LOGIN" => {
+                let reply = self.wire.command("AUTH LOGIN", &stage).await?;
+                if reply.code != 334 {
+                    return Err(auth_error(&reply));
+                }
+                let reply = self.wire.command(&b64(user.as_bytes()), &stage).await?;
+                if reply.code != 334 {
+                    return Err(auth_error(&reply));
+                }
+                self.wire
+                    .command(&b64(password.expose().as_bytes()), &stage)
+                    .await?
+            }
+            _ => {
+                let token = match mechanism {
+                    "XOAUTH2" => {
+                        format!("user={user}\x01auth=Bearer {}\x01\x01", password.expose())
+                    }
+                    "OAUTHBEARER" => format!(
+                        "n,a={},\x01auth=Bearer {}\x01\x01",
+                        user.replace('=', "=3D").replace(',', "=2C"),
+                        password.expose()
+                    ),
+                    _ => format!("\0{user}\0{}", password.expose()),
+                };
+                let reply = self
+                    .wire
+                    .command(&format!("{stage} {}", b64(token.as_bytes())), &stage)
+                    .await?;
+                if reply.code == 334 {
+                    // An OAuth error challenge: acknowledge it to get the
+                    // final reply (RFC 7628 §3.2.3).
+                    let ack = if mechanism == "OAUTHBEARER" {
+                        "AQ=="
+                    } else {
+                        ""
+                    };
+                    self.wire.command(ack, &stage).await?
+                } else {
+                    reply
+                }
+            }
+        };
+        if reply.code != 235 {
+            return Err(auth_error(&reply));
+        }
+        self.transport.authenticated_as = Some(user.clone());
+        Ok(())
+    }
+
+    /// One transaction: MAIL, RCPT for each recipient, DATA.
+    async fn send(&mut self, tx: &Transaction) -> Result<Reply> {
+        let data = dot_stuff(&tx.data);
+        let mut params = String::new();
+        if let Some(limit) = self.caps.size {
+            if data.len() as u64 > limit {
+                return Err(Error::Unavailable(format!(
+                    "the message is {} bytes; the relay accepts at most {limit}",
+                    data.len()
+                )));
+            }
+            params.push_str(&format!(" SIZE={}", data.len()));
+        }
+        if self.caps.eight_bit_mime && tx.data.iter().any(|b| *b >= 0x80) {
+            params.push_str(" BODY=8BITMIME");
+        }
+        let non_ascii = std::iter::once(&tx.from)
+            .chain(&tx.to)
+            .any(|a| !a.is_ascii());
+        if non_ascii {
+            if !self.caps.smtputf8 {
+                return Err(Error::Unavailable(
+                    "an address is not ASCII and the relay does not offer SMTPUTF8".into(),
+                ));
+            }
+            params.push_str(" SMTPUTF8");
+        }
+        let reply = self
+            .wire
+            .command(&format!("MAIL FROM:<{}>{params}", tx.from), "MAIL FROM")
+            .await?;
+        expect(&reply, "MAIL FROM", |c| c == 250)?;
+        for rcpt in &tx.to {
+            let stage = format!("RCPT TO:<{rcpt}>");
+            let reply = self.wire.command(&stage, &stage).await?;
+            if let Err(e) = expect(&reply, &stage, |c| c == 250 || c == 251) {
+                // Leave the transaction so nothing is half-delivered.
+                let _ = self.wire.command("RSET", "RSET").await;
+                return Err(e);
+            }
+        }
+        let reply = self.wire.command("DATA", "DATA").await?;
+        expect(&reply, "DATA", |c| c == 354)?;
+        // Chunked, so the timeout bounds a stall, not the size of the message.
+        for chunk in data.chunks(64 * 1024) {
+            self.wire.write(chunk, "message data").await?;
+        }
+        let reply = self.wire.reply("end of data").await?;
+        expect(&reply, "end of data", |c| c == 250)?;
+        Ok(reply)
+    }
+
+    async fn quit(&mut self) {
+        let _ = self.wire.command("QUIT", "QUIT").await;
+        let _ = tokio::time::timeout(self.wire.timeout, self.wire.io.get_mut().shutdown()).await;
+    }
+}
+
+/// The message with CRLF line ends, leading dots doubled, and the final
+/// `.` line.
+fn dot_stuff(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 50 + 5);
+    let mut at_line_start = true;
+    for (i, &b) in data.iter().enumerate() {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        if b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        if b == b'\r' && data.get(i + 1) != Some(&b'\n') {
+            // A bare CR becomes a line end too.
+            out.extend_from_slice(b"\r\n");
+            at_line_start = true;
+            continue;
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    if !at_line_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_and_line_ends() {
+        assert_eq!(dot_stuff(b"a\n.b\n..\nc"), b"a\r\n..b\r\n...\r\nc\r\n.\r\n");
+        assert_eq!(dot_stuff(b".\r\n"), b"..\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+    }
+
+    #[test]
+    fn smuggling_addresses_are_refused() {
+        assert!(check_address("a@b").is_ok());
+        for bad in ["a@b>\r\nRCPT TO:<c@d", "a b@c", "", "<a@b>"] {
+            assert_eq!(check_address(bad).unwrap_err().exit_code(), 64, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn capabilities_are_parsed() {
+        let reply = Reply::parse(&[
+            "250-mx hello".into(),
+            "250-AUTH PLAIN login".into(),
+            "250-SIZE 1000".into(),
+            "250 8BITMIME".into(),
+        ])
+        .unwrap();
+        let caps = Capabilities::parse(&reply);
+        assert!(!caps.starttls);
+        assert_eq!(caps.auth, ["PLAIN", "LOGIN"]);
+        assert_eq!(caps.size, Some(1000));
+        assert!(caps.eight_bit_mime);
+    }
+}
