@@ -18,6 +18,7 @@ use super::{read_input, Context};
 ///   mailseal decrypt sealed.eml > message.eml
 ///   mailseal --json decrypt sealed.eml -o message.eml
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The message to decrypt [default: stdin].
     file: Option<PathBuf>,
@@ -41,6 +42,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         .write_all(&opened.message)
         .map_err(|e| Error::io("writing the decrypted message", e))?;
     output.commit()?;
+    if opened.signatures.is_empty() {
+        context.note("mailseal: the message was not signed: nothing proves who sent it");
+    }
     super::verify::report(context, &opened.signatures, args.output.is_none())?;
     Ok(0)
 }

@@ -22,6 +22,7 @@ use super::Context;
 ///   mailseal encrypt message.eml > sealed.eml
 ///   mailseal encrypt -r bob@example.net -o sealed.eml < message.eml
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The message to encrypt [default: stdin].
     file: Option<PathBuf>,

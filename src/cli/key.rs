@@ -25,6 +25,7 @@ pub enum Command {
     /// Examples:
     ///   mailseal key generate alice@example.org
     ///   mailseal --passphrase-file pass.txt key generate alice@example.org --algo rsa3072
+    #[command(verbatim_doc_comment)]
     Generate {
         /// The address the key is for.
         address: String,

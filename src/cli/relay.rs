@@ -16,6 +16,7 @@ pub enum Command {
     /// Examples:
     ///   mailseal relay check
     ///   mailseal relay check work --json
+    #[command(verbatim_doc_comment)]
     Check {
         /// The relay [default: default].
         #[arg(default_value = "default")]

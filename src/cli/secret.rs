@@ -17,6 +17,7 @@ pub enum Command {
     /// Examples:
     ///   mailseal secret set default
     ///   pass show mail | mailseal secret set work
+    #[command(verbatim_doc_comment)]
     Set {
         /// The relay's name.
         relay: String,

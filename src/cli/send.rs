@@ -37,6 +37,7 @@ use super::{read_input, Context};
 ///   mailseal send message.eml
 ///   mailseal send --relay work --json < message.eml
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The message to send [default: stdin].
     file: Option<PathBuf>,

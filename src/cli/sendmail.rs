@@ -22,6 +22,7 @@ use super::{read_input, send, Context};
 ///   mailseal sendmail -f alice@example.org bob@example.net < message.eml
 ///   ln -s "$(command -v mailseal)" ~/bin/sendmail
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Take recipients from the To, Cc and Bcc headers.
     #[arg(short = 't')]

@@ -21,6 +21,7 @@ use super::{read_input, Context};
 ///   mailseal sign message.eml > signed.eml
 ///   mailseal sign --from alice@example.org -o signed.eml message.eml
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The message to sign [default: stdin].
     file: Option<PathBuf>,

@@ -16,6 +16,7 @@ use super::{read_input, Context};
 ///   mailseal verify signed.eml
 ///   mailseal --json verify signed.eml
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The message to check [default: stdin].
     file: Option<PathBuf>,
