@@ -1,6 +1,7 @@
 //! The TLS side of submission: rustls (ring provider) with TLS 1.2/1.3 and
-//! rustls' default AEAD + (EC)DHE suites, roots from webpki-roots (the
-//! Mozilla bundle) plus the relay's and `[network]`'s `ca_file`, hostname
+//! rustls' default AEAD + (EC)DHE suites, the system's roots (webpki-roots,
+//! the Mozilla bundle, where the system has none) plus the relay's and
+//! `[network]`'s `ca_file`, hostname
 //! verification, and an optional SPKI SHA-256 pin checked after the
 //! handshake.
 
@@ -15,10 +16,15 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// A client configuration trusting the bundled roots and `extra_ca_files`.
+/// A client configuration trusting the system roots and `extra_ca_files`.
 pub fn client_config(extra_ca_files: &[&Path]) -> Result<Arc<ClientConfig>> {
     let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable system certificates are skipped; rustls rejects bad ones.
+    let system = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(system.certs);
+    if added == 0 {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
     for path in extra_ca_files {
         let bad = |reason: String| Error::Config {
             path: path.to_path_buf(),
