@@ -251,9 +251,7 @@ impl<'a> Sealer<'a> {
             if let Some((_, keypair)) =
                 openpgp::signing_key(&self.sender_keys, &self.context.unlocker)?
             {
-                let mut message = headers.to_bytes();
-                message.extend_from_slice(b"\r\n");
-                message.extend_from_slice(body);
+                let message = headers.with_body(body);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
                 return Ok(Copy {
                     recipients: group,
@@ -262,9 +260,7 @@ impl<'a> Sealer<'a> {
                 });
             }
         }
-        let mut data = headers.to_bytes();
-        data.extend_from_slice(b"\r\n");
-        data.extend_from_slice(body);
+        let data = headers.with_body(body);
         Ok(Copy {
             recipients: group,
             data,

@@ -130,6 +130,15 @@ impl Headers {
             .collect()
     }
 
+    /// An entity: this section, the blank line, then `body`.
+    pub fn with_body(&self, body: &[u8]) -> Vec<u8> {
+        let mut entity = self.to_bytes();
+        entity.reserve(body.len() + 2);
+        entity.extend_from_slice(b"\r\n");
+        entity.extend_from_slice(body);
+        entity
+    }
+
     /// The addresses in every field called `name` (groups flattened),
     /// lowercased domain kept as written.
     pub fn addresses(&self, name: &str) -> Vec<String> {

@@ -48,10 +48,7 @@ pub fn seven_bit_safe(entity: &[u8]) -> Result<Vec<u8>> {
             base64_lines(&decoded)
         }
     };
-    let mut out = headers.to_bytes();
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&new_body);
-    Ok(out)
+    Ok(headers.with_body(&new_body))
 }
 
 fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {

@@ -43,11 +43,8 @@ pub fn decrypt_message(message: &[u8], keys: &Keys) -> Result<Opened> {
             let inner = Headers::parse(inner_bytes)?;
             let restored = protect::restore(&outer, &inner);
             bind_to_sender(&mut signatures, &restored);
-            let mut out = restored.to_bytes();
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(body);
             Ok(Opened {
-                message: out,
+                message: restored.with_body(body),
                 signatures,
             })
         }

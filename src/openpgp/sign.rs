@@ -19,10 +19,7 @@ pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> R
     let (header_bytes, body) = split_entity(&message);
     let headers = Headers::parse(header_bytes)?;
     let split = protect::for_signing(&headers, protect_headers);
-    let mut entity = split.inner.to_bytes();
-    entity.extend_from_slice(b"\r\n");
-    entity.extend_from_slice(body);
-    let entity = transfer::seven_bit_safe(&entity)?;
+    let entity = transfer::seven_bit_safe(&split.inner.with_body(body))?;
 
     let signature = detached_signature(&entity, signer)?;
     Ok(pgpmime::signed_message(

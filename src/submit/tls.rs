@@ -111,25 +111,11 @@ fn tlv(data: &[u8]) -> Option<Tlv<'_>> {
 
 /// The DER SubjectPublicKeyInfo inside an X.509 certificate.
 fn spki_of(cert: &[u8]) -> Option<&[u8]> {
-    let (0x30, _, certificate, _) = tlv(cert)? else {
-        return None;
-    };
-    let (0x30, _, tbs, _) = tlv(certificate)? else {
-        return None;
-    };
-    let mut rest = tbs;
-    // [0] version is optional.
-    if rest.first() == Some(&0xa0) {
-        rest = tlv(rest)?.3;
-    }
-    // serial, signature algorithm, issuer, validity, subject.
-    for _ in 0..5 {
-        rest = tlv(rest)?.3;
-    }
-    let (0x30, spki, _, _) = tlv(rest)? else {
-        return None;
-    };
-    Some(spki)
+    // serial, signature algorithm, issuer, validity, subject, then the SPKI.
+    tbs_fields(cert)?
+        .get(5)
+        .copied()
+        .filter(|spki| spki.first() == Some(&0x30))
 }
 
 /// What `relay check` shows of one certificate in the server's chain.
