@@ -157,6 +157,16 @@ fn keyring_entry(
 }
 
 /// Stores `password` for `relay` in the OS keyring.
+/// The secret stored in the OS keyring under `account` (service
+/// `mailseal`), if a keyring is available and holds one.
+pub fn keyring_secret(account: &str) -> Option<Secret> {
+    keyring_core::get_default_store()?;
+    keyring_entry(None, account)
+        .and_then(|entry| entry.get_password())
+        .ok()
+        .map(Secret::new)
+}
+
 pub fn store_in_keyring(relay: &str, password: &Secret) -> Result<()> {
     store_in(None, relay, password)
 }

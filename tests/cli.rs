@@ -213,3 +213,16 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn the_sender_can_read_her_own_sent_copy() {
+    let (alice, _) = alice_and_bob();
+    let hello = std::fs::read(testdata("messages/hello.eml")).unwrap();
+    let sealed = alice.run(&["encrypt"], &hello).ok().stdout;
+    let opened = alice.run(&["decrypt"], &sealed).ok().stdout_text();
+    assert!(opened.contains("Subject: Hello from mailseal"));
+
+    alice.write("config.toml", b"[policy]\nencrypt_to_self = false\n");
+    let sealed = alice.run(&["encrypt"], &hello).ok().stdout;
+    alice.run(&["decrypt"], &sealed).expect_code(67);
+}

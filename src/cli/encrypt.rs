@@ -102,21 +102,8 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         .zip(&candidates)
         .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
         .collect::<Result<Vec<_>>>()?;
-    let self_certs: Vec<_> = sender_keys
-        .iter()
-        .map(|c| c.clone().strip_secret_key_material())
-        .collect();
-    if policy.encrypt_to_self {
-        if let Some(sender) = &sender {
-            if let Ok(own_keys) = openpgp::encryption_keys(sender, &self_certs, false) {
-                if !keys
-                    .iter()
-                    .any(|k| k.cert.fingerprint() == own_keys.cert.fingerprint())
-                {
-                    keys.push(own_keys);
-                }
-            }
-        }
+    if let (true, Some(sender)) = (policy.encrypt_to_self, &sender) {
+        openpgp::add_encrypt_to_self(&mut keys, sender, &sender_keys);
     }
 
     let signed_by = signer.as_ref().map(|(cert, _)| cert.fingerprint().to_hex());

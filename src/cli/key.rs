@@ -8,7 +8,6 @@ use mailseal::keys::{parse_certs, CertSummary};
 use mailseal::output::Output;
 use mailseal::{Error, Result};
 use sequoia_openpgp::cert::{CertBuilder, CipherSuite};
-use sequoia_openpgp::crypto::Password;
 use sequoia_openpgp::serialize::Serialize;
 use sequoia_openpgp::types::KeyFlags;
 use sequoia_openpgp::Profile;
@@ -97,14 +96,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 Some(name) => format!("{name} <{address}>"),
                 None => format!("<{address}>"),
             };
-            let password = match &context.unlocker.passphrase_file {
-                Some(path) => {
-                    let data = mailseal::home::read_private_file(path)?;
-                    let text = String::from_utf8_lossy(&data);
-                    Some(Password::from(text.lines().next().unwrap_or("")))
-                }
-                None => None,
-            };
+            let password = context.unlocker.passphrase_from_file()?;
             let (cert, _) = CertBuilder::new()
                 .set_cipher_suite(match algo {
                     Algorithm::Cv25519 => CipherSuite::Cv25519,

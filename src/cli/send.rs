@@ -193,27 +193,20 @@ struct Sealer<'a> {
     store: CertStore,
     own: SecretKeys,
     sender: String,
-    /// The sender's own keys (secret material included, for signing).
+    /// The sender's own keys: they sign, and are encrypted to (to self).
     sender_keys: Vec<Cert>,
-    /// The same, public parts only (encrypt to self).
-    self_certs: Vec<Cert>,
 }
 
 impl<'a> Sealer<'a> {
     fn new(context: &'a Context, sender: &str) -> Result<Sealer<'a>> {
         let own = context.secret_keys();
         let sender_keys = seal::sender_keys(&own, context.config.openpgp_identity(sender), sender)?;
-        let self_certs = sender_keys
-            .iter()
-            .map(|c| c.clone().strip_secret_key_material())
-            .collect();
         Ok(Sealer {
             context,
             store: context.cert_store()?,
             own,
             sender: sender.to_string(),
             sender_keys,
-            self_certs,
         })
     }
 
@@ -277,14 +270,7 @@ impl<'a> Sealer<'a> {
     ) -> Result<Copy> {
         let policy = &self.context.config.policy;
         if policy.encrypt_to_self {
-            if let Ok(own_keys) = openpgp::encryption_keys(&self.sender, &self.self_certs, false) {
-                if !keys
-                    .iter()
-                    .any(|k| k.cert.fingerprint() == own_keys.cert.fingerprint())
-                {
-                    keys.push(own_keys);
-                }
-            }
+            openpgp::add_encrypt_to_self(&mut keys, &self.sender, &self.sender_keys);
         }
         let signer = if policy.sign {
             openpgp::signing_key(&self.sender_keys, &self.context.unlocker)?

@@ -11,12 +11,11 @@ use sequoia_openpgp::packet::key::{SecretParts, UnspecifiedRole};
 use sequoia_openpgp::packet::Key;
 
 use crate::home::read_private_file;
+use crate::secrets::keyring_secret;
 use crate::{Error, Result};
 
 /// The environment variable that may hold a key passphrase.
 pub const PASSPHRASE_ENV: &str = "MAILSEAL_PASSPHRASE";
-/// The keyring service name.
-pub const KEYRING_SERVICE: &str = "mailseal";
 
 /// Turns secret keys into usable key pairs, asking for passphrases where
 /// needed.
@@ -63,18 +62,25 @@ impl Unlocker {
             })
     }
 
+    /// The first line of `--passphrase-file`, when one was given.
+    pub fn passphrase_from_file(&self) -> Result<Option<Password>> {
+        let Some(path) = &self.passphrase_file else {
+            return Ok(None);
+        };
+        let data = read_private_file(path)?;
+        let text = String::from_utf8_lossy(&data);
+        Ok(Some(text.lines().next().unwrap_or("").into()))
+    }
+
     fn passphrase_for(&self, fingerprint: &str) -> Result<(Source, Password)> {
-        if let Some(path) = &self.passphrase_file {
-            let data = read_private_file(path)?;
-            let text = String::from_utf8_lossy(&data);
-            let line = text.lines().next().unwrap_or("");
-            return Ok((Source::File, line.into()));
+        if let Some(password) = self.passphrase_from_file()? {
+            return Ok((Source::File, password));
         }
         if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
             return Ok((Source::Environment, value.as_str().into()));
         }
-        if let Some(value) = keyring_passphrase(fingerprint) {
-            return Ok((Source::Keyring, value.as_str().into()));
+        if let Some(value) = keyring_secret(&format!("openpgp:{fingerprint}")) {
+            return Ok((Source::Keyring, value.expose().into()));
         }
         if std::io::stdin().is_terminal() {
             let value =
@@ -87,16 +93,6 @@ impl Unlocker {
             reason: "it is passphrase-protected and no passphrase was given (stdin is not a terminal, so there is no prompt)".into(),
         })
     }
-}
-
-/// The passphrase stored in the OS keyring for a key, if a keyring is
-/// available and holds one.
-fn keyring_passphrase(fingerprint: &str) -> Option<String> {
-    keyring_core::get_default_store()?;
-    keyring_core::Entry::new(KEYRING_SERVICE, &format!("openpgp:{fingerprint}"))
-        .ok()?
-        .get_password()
-        .ok()
 }
 
 #[cfg(test)]
@@ -119,7 +115,7 @@ mod tests {
             .role_into_unspecified();
         keyring_core::set_default_store(keyring_core::mock::Store::new().unwrap());
         keyring_core::Entry::new(
-            KEYRING_SERVICE,
+            crate::secrets::KEYRING_SERVICE,
             &format!("openpgp:{}", key.fingerprint().to_hex()),
         )
         .unwrap()

@@ -13,7 +13,7 @@ use sequoia_openpgp::policy::StandardPolicy;
 
 pub use decrypt::{decrypt_message, Opened};
 pub use encrypt::{encrypt_message, EncryptOptions};
-pub use recipients::{encryption_keys, signing_key, RecipientKeys};
+pub use recipients::{add_encrypt_to_self, encryption_keys, signing_key, RecipientKeys};
 pub use sign::sign_message;
 pub use verify::{verify_message, SignatureReport, SignatureStatus};
 

@@ -111,6 +111,24 @@ pub fn encryption_keys<'a>(
     })
 }
 
+/// Adds the sender's own encryption keys from `own_keys`, so the sent copy
+/// stays readable, unless a recipient already has that certificate. An own
+/// key that cannot encrypt is skipped: encrypting to self is a convenience.
+pub fn add_encrypt_to_self<'a>(
+    keys: &mut Vec<RecipientKeys<'a>>,
+    sender: &str,
+    own_keys: &'a [Cert],
+) {
+    if let Ok(own) = encryption_keys(sender, own_keys, false) {
+        if !keys
+            .iter()
+            .any(|k| k.cert.fingerprint() == own.cert.fingerprint())
+        {
+            keys.push(own);
+        }
+    }
+}
+
 /// An unlocked signing key pair from the first usable own key among
 /// `candidates`, with the certificate it belongs to.
 pub fn signing_key<'a>(
