@@ -4,6 +4,7 @@
 
 use sequoia_openpgp::cert::Cert;
 
+use crate::discover::Discovery;
 use crate::keys::{normalize_address, CertStore, SecretKeys};
 use crate::message::Headers;
 use crate::Result;
@@ -58,13 +59,21 @@ pub fn recipients(headers: &Headers, explicit: &[String]) -> Vec<Recipient> {
 
 /// Candidate certificates for each recipient, from the store and from own
 /// keys (so that writing to oneself works without importing one's own
-/// certificate).
-pub fn candidate_certs(store: &CertStore, own: &SecretKeys, address: &str) -> Result<Vec<Cert>> {
+/// certificate), and from key discovery when none of those is usable.
+pub fn candidate_certs(
+    store: &CertStore,
+    own: &SecretKeys,
+    discovery: Option<&Discovery>,
+    address: &str,
+) -> Result<Vec<Cert>> {
     let mut certs = store.by_address(address)?;
     for key in own.find(address)? {
         if !certs.iter().any(|c| c.fingerprint() == key.fingerprint()) {
             certs.push(key.strip_secret_key_material());
         }
+    }
+    if let Some(discovery) = discovery {
+        certs.extend(discovery.for_sealing(address, &certs));
     }
     Ok(certs)
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use mailseal::config::Protection;
+use mailseal::discover::Discovery;
 use mailseal::keys::{CertStore, SecretKeys};
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
@@ -192,6 +193,7 @@ struct Sealer<'a> {
     context: &'a Context,
     store: CertStore,
     own: SecretKeys,
+    discovery: Option<Discovery>,
     sender: String,
     /// The sender's own keys: they sign, and are encrypted to (to self).
     sender_keys: Vec<Cert>,
@@ -205,6 +207,7 @@ impl<'a> Sealer<'a> {
             context,
             store: context.cert_store()?,
             own,
+            discovery: context.discovery()?,
             sender: sender.to_string(),
             sender_keys,
         })
@@ -227,8 +230,16 @@ impl<'a> Sealer<'a> {
         if rank(strictest) >= 2 {
             let candidates: Vec<Vec<Cert>> = group
                 .iter()
-                .map(|r| seal::candidate_certs(&self.store, &self.own, &r.address))
+                .map(|r| {
+                    seal::candidate_certs(
+                        &self.store,
+                        &self.own,
+                        self.discovery.as_ref(),
+                        &r.address,
+                    )
+                })
                 .collect::<Result<_>>()?;
+            self.context.discovery_notes(self.discovery.as_ref());
             let keys: Result<Vec<RecipientKeys>> = group
                 .iter()
                 .zip(&candidates)

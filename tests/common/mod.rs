@@ -86,10 +86,14 @@ pub struct Home {
 }
 
 impl Home {
+    /// A home whose config keeps key discovery off the network: tests must
+    /// never reach a real resolver or keyserver.
     pub fn new() -> Home {
-        Home {
+        let home = Home {
             dir: tempfile::tempdir().expect("tempdir"),
-        }
+        };
+        home.write("config.toml", b"");
+        home
     }
 
     pub fn path(&self) -> &Path {
@@ -113,10 +117,16 @@ impl Home {
         run_with_stdin(self.command(args), stdin)
     }
 
-    /// Writes `data` to a file in the scratch directory (mode 0600).
+    /// Writes `data` to a file in the scratch directory (mode 0600). A
+    /// `config.toml` without a [discovery] table gets one that allows the
+    /// store only.
     pub fn write(&self, name: &str, data: &[u8]) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = self.file(name);
+        let mut data = data.to_vec();
+        if name == "config.toml" && !String::from_utf8_lossy(&data).contains("[discovery]") {
+            data.extend_from_slice(b"\n[discovery]\nmethods = [\"store\"]\n");
+        }
         std::fs::write(&path, data).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
