@@ -154,6 +154,22 @@ pub fn select(address: &str, certs: Vec<Cert>) -> std::result::Result<Cert, Stri
     })
 }
 
+/// `local@domain` with a host name as the domain, so that nothing else
+/// ends up in a URL or a DNS query.
+pub fn plausible_address(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !local.chars().any(|c| c.is_control() || c.is_whitespace())
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// One method tried, and what came of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
@@ -307,7 +323,12 @@ impl Discovery {
     /// methods and returns what they imported. Never fails: what was tried
     /// is kept for [`Discovery::take_notes`].
     pub fn for_sealing(&self, address: &str, candidates: &[Cert]) -> Vec<Cert> {
-        if !self.settings.auto || openpgp::encryption_keys(address, candidates, false).is_ok() {
+        let networked = self.methods.iter().any(|m| *m != Method::Store);
+        if !self.settings.auto
+            || !networked
+            || !plausible_address(address)
+            || openpgp::encryption_keys(address, candidates, false).is_ok()
+        {
             return Vec::new();
         }
         let options = Options {
@@ -345,9 +366,9 @@ impl Discovery {
     /// Looks `address` up with `options`, importing what is found when it
     /// may be used.
     pub fn locate(&self, address: &str, options: &Options) -> Result<Located> {
-        if !address.contains('@') {
+        if !plausible_address(address) {
             return Err(Error::Usage(format!(
-                "{address:?} is not an e-mail address"
+                "{address:?} is not an e-mail address (local@domain.example)"
             )));
         }
         let mut store = CertStore::open(&self.home.cert_dir(), &self.home.cert_index_file())?;
@@ -609,6 +630,24 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_must_have_a_host_name() {
+        assert!(plausible_address("bob@example.org"));
+        assert!(plausible_address("Bob.Smith+tag@Mail.Example.ORG"));
+        for bad in [
+            "bob",
+            "@example.org",
+            "bob@",
+            "bob@localhost",
+            "bob@ex ample.org",
+            "bob@example.org/x",
+            "bob@a..b",
+            "b\nob@example.org",
+        ] {
+            assert!(!plausible_address(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn methods_parse() {
