@@ -586,3 +586,82 @@ fn smime_cert(address: &str, expired: bool) -> Vec<u8> {
     }
     params.self_signed(&key).unwrap().der().to_vec()
 }
+
+#[test]
+fn only_the_user_id_for_the_address_is_imported_and_state_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new("\"wkd\"", vec![], Signing::Trusted);
+    let bob = CertBuilder::general_purpose(Some("Bob <bob@example.org>"))
+        .add_userid("Bob <bob@work.example>")
+        .generate()
+        .unwrap()
+        .0;
+    world.https.route(
+        "openpgpkey.example.org",
+        &advanced_path(),
+        Reply::Body(bytes(&bob)),
+    );
+    let run = world.home.run(&["cert", "locate", BOB], b"").ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "imported {} from wkd https://openpgpkey.example.org/",
+            bob.fingerprint().to_hex()
+        )),
+        "{}",
+        run.stderr
+    );
+    let list = cert_list(&world.home);
+    assert_eq!(list[0]["user_ids"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["user_ids"][0], "Bob <bob@example.org>");
+    for name in ["provenance.json", "discovery-cache.json"] {
+        let mode = std::fs::metadata(world.home.file(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
+
+#[test]
+fn an_untrusted_https_certificate_is_refused() {
+    let https = Https::start(HOSTS);
+    let home = Home::new();
+    // No ca_file: the test CA is not trusted. The DNS server is never
+    // reached because the host is resolved statically.
+    let config = format!(
+        "[discovery]\nmethods = [\"wkd\"]\ntimeout_secs = 2\n[network]\nnameservers = [\"127.0.0.1:9\"]\n[network.resolve]\n{}",
+        https.resolve_toml(HOSTS)
+    );
+    home.write("config.toml", config.as_bytes());
+    https.route(
+        "openpgpkey.example.org",
+        &advanced_path(),
+        Reply::Body(bytes(&cert_for(BOB))),
+    );
+    let run = home
+        .run(&["--json", "cert", "locate", BOB], b"")
+        .expect_code(67);
+    let text = json(&run)[0]["tried"].to_string();
+    assert!(text.contains("certificate"), "{text}");
+    assert!(cert_list(&home).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn disabled_methods_send_nothing() {
+    let world = World::new("\"wkd\"", vec![], Signing::Trusted);
+    world.locate(&[BOB]).expect_code(67);
+    let requests = world.https.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].starts_with("openpgpkey.example.org "),
+        "{requests:?}"
+    );
+
+    let world = World::new("\"store\"", vec![], Signing::Trusted);
+    let run = world.locate(&[BOB]).expect_code(67);
+    assert_eq!(world.https.count(), 0);
+    assert_eq!(json(&run)[0]["tried"][0]["method"], "store");
+
+    let run = world.locate(&["--method", "ldap", BOB]).expect_code(64);
+    assert!(run.stderr.contains("ldap"), "{}", run.stderr);
+}

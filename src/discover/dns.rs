@@ -203,3 +203,18 @@ impl reqwest::dns::Resolve for Resolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameservers_parse() {
+        assert_eq!(
+            parse_nameserver("127.0.0.1:5353"),
+            Some("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(parse_nameserver("::1"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(parse_nameserver("dns.example"), None);
+    }
+}

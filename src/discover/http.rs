@@ -195,3 +195,30 @@ fn parse_resolve(network: &Network) -> Result<Vec<(String, SocketAddr)>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_entries_parse() {
+        let mut network = Network::default();
+        network
+            .resolve
+            .insert("OpenPGPkey.Example.org:443".into(), "127.0.0.1:8443".into());
+        assert_eq!(
+            parse_resolve(&network).unwrap(),
+            vec![(
+                "openpgpkey.example.org".to_string(),
+                "127.0.0.1:8443".parse().unwrap()
+            )]
+        );
+        network
+            .resolve
+            .insert("nohost".into(), "127.0.0.1:1".into());
+        assert!(parse_resolve(&network).is_err());
+        let mut network = Network::default();
+        network.resolve.insert("h:443".into(), "somewhere".into());
+        assert_eq!(parse_resolve(&network).unwrap_err().exit_code(), 78);
+    }
+}
