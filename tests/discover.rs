@@ -8,6 +8,8 @@ mod common;
 mod common_dns;
 #[path = "common/https.rs"]
 mod common_https;
+#[path = "common/smtp.rs"]
+mod smtp;
 
 use std::time::{Duration, Instant};
 
@@ -664,4 +666,45 @@ fn disabled_methods_send_nothing() {
 
     let run = world.locate(&["--method", "ldap", BOB]).expect_code(64);
     assert!(run.stderr.contains("ldap"), "{}", run.stderr);
+}
+
+#[test]
+fn send_encrypts_to_a_discovered_key_under_require_encryption() {
+    let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
+    let world = World::new("\"store\", \"wkd\"", vec![], Signing::Trusted);
+    let bob = cert_for(BOB);
+    world.https.route(
+        "openpgpkey.example.org",
+        &advanced_path(),
+        Reply::Body(bytes(&bob)),
+    );
+    let discovery = std::fs::read_to_string(world.home.file("config.toml")).unwrap();
+    let config = format!(
+        "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"command:echo {}\"\nca_file = {:?}\ntimeout_secs = 5\n[policy]\ndefault = \"require-encryption\"\n{discovery}",
+        server.port,
+        smtp::PASSWORD,
+        server.ca_file,
+    );
+    world.home.write("config.toml", config.as_bytes());
+    let run = world
+        .home
+        .run(
+            &["send"],
+            b"From: alice@example.net\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nhi\r\n",
+        )
+        .ok();
+    assert!(
+        run.stderr
+            .contains("found a key for bob@example.org via wkd"),
+        "{}",
+        run.stderr
+    );
+    let messages = server.record.lock().unwrap().messages.clone();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].data.contains("multipart/encrypted"),
+        "{}",
+        messages[0].data
+    );
+    assert_eq!(world.https.count(), 1);
 }
