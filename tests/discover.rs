@@ -708,3 +708,20 @@ fn send_encrypts_to_a_discovered_key_under_require_encryption() {
     );
     assert_eq!(world.https.count(), 1);
 }
+
+#[test]
+fn a_dns_server_that_never_answers_times_out() {
+    // A socket that takes queries and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let home = Home::new();
+    let config = format!(
+        "[discovery]\nmethods = [\"dane\"]\ntimeout_secs = 1\n[network]\nnameservers = [\"{}\"]\n",
+        silent.local_addr().unwrap()
+    );
+    home.write("config.toml", config.as_bytes());
+    let start = Instant::now();
+    let run = home.run(&["--json", "cert", "locate", BOB], b"").expect_code(67);
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    let text = json(&run)[0]["tried"].to_string();
+    assert!(text.contains("in time") || text.contains("timed out"), "{text}");
+}
