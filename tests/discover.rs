@@ -98,6 +98,12 @@ impl World {
         }
     }
 
+    /// Answers Bob's WKD advanced-method URL with `reply`.
+    fn wkd(&self, reply: Reply) {
+        self.https
+            .route("openpgpkey.example.org", &advanced_path(), reply);
+    }
+
     fn locate(&self, args: &[&str]) -> Run {
         let mut all = vec!["--json", "cert", "locate"];
         all.extend_from_slice(args);
@@ -118,11 +124,7 @@ fn cert_list(home: &Home) -> Value {
 fn wkd_advanced_method_finds_and_imports_with_provenance() {
     let world = World::new("\"wkd\"", vec![], Signing::Trusted);
     let bob = cert_for("Bob <bob@example.org>");
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
     let run = world.locate(&[BOB]).ok();
     let out = json(&run);
     assert_eq!(out[0]["status"], "imported", "{out}");
@@ -143,7 +145,7 @@ fn wkd_advanced_method_finds_and_imports_with_provenance() {
     assert!(prov["fetched_at"].as_str().unwrap().starts_with("20"));
     let human = world.home.run(&["cert", "list"], b"").ok().stdout_text();
     assert!(
-        human.contains("via wkd at https://openpgpkey.example.org/"),
+        human.contains("via wkd https://openpgpkey.example.org/"),
         "{human}"
     );
 }
@@ -281,11 +283,7 @@ fn refused(world: &World, expected: &str) {
 fn wkd_key_without_the_address_is_refused() {
     let world = World::new("\"wkd\"", vec![], Signing::Trusted);
     let mallory = cert_for("Bob <bob@example.org.evil.example>");
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&mallory)),
-    );
+    world.wkd(Reply::Body(bytes(&mallory)));
     refused(&world, "no valid user ID for bob@example.org");
 }
 
@@ -309,20 +307,14 @@ fn wkd_response_over_the_size_cap_is_refused() {
         HOSTS,
         "max_response_bytes = 100000",
     );
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Huge(1 << 20),
-    );
+    world.wkd(Reply::Huge(1 << 20));
     refused(&world, "larger than 100000 bytes");
 }
 
 #[test]
 fn a_server_that_never_answers_times_out() {
     let world = World::new("\"wkd\"", vec![], Signing::Trusted);
-    world
-        .https
-        .route("openpgpkey.example.org", &advanced_path(), Reply::Stall);
+    world.wkd(Reply::Stall);
     let start = Instant::now();
     refused(&world, "timed out after 2 s");
     assert!(
@@ -341,11 +333,7 @@ fn garbage_and_truncated_responses_are_refused() {
         bob[..bob.len() / 3].to_vec(),
         vec![0x99; 5000],
     ] {
-        world.https.route(
-            "openpgpkey.example.org",
-            &advanced_path(),
-            Reply::Body(body),
-        );
+        world.wkd(Reply::Body(body));
         let run = world
             .locate(&["--refresh", "--method", "wkd", BOB])
             .expect_code(67);
@@ -364,11 +352,7 @@ fn expired_and_revoked_keys_are_refused() {
         .generate()
         .unwrap()
         .0;
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&expired)),
-    );
+    world.wkd(Reply::Body(bytes(&expired)));
     refused(&world, "expired");
 
     let world = World::new("\"wkd\"", vec![], Signing::Trusted);
@@ -376,11 +360,7 @@ fn expired_and_revoked_keys_are_refused() {
         .generate()
         .unwrap();
     let revoked = cert.insert_packets(revocation).unwrap().0;
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&revoked)),
-    );
+    world.wkd(Reply::Body(bytes(&revoked)));
     refused(&world, "revoked");
 }
 
@@ -394,11 +374,7 @@ fn a_changed_key_is_reported_and_needs_accept() {
         .home
         .run(&["cert", "import", old_file.to_str().unwrap()], b"")
         .ok();
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&new)),
-    );
+    world.wkd(Reply::Body(bytes(&new)));
 
     // The store answers first: no lookup at all.
     assert_eq!(json(&world.locate(&[BOB]).ok())[0]["status"], "in-store");
@@ -426,11 +402,7 @@ fn a_changed_key_is_reported_and_needs_accept() {
 fn the_cache_prevents_repeated_lookups() {
     let world = World::new("\"wkd\"", vec![], Signing::Trusted);
     let bob = cert_for("bob@example.org");
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
     world.locate(&[BOB]).ok();
     assert_eq!(world.https.count(), 1);
     let out = json(&world.locate(&[BOB]).ok());
@@ -474,11 +446,7 @@ fn the_cache_prevents_repeated_lookups() {
 fn encrypt_discovers_a_missing_key_and_status_explains() {
     let world = World::new("\"store\", \"wkd\"", vec![], Signing::Trusted);
     let bob = cert_for("bob@example.org");
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
 
     let status = json(&world.home.run(&["--json", "status", BOB], b"").ok());
     assert_eq!(status[0]["verdict"], "encrypt", "{status}");
@@ -511,11 +479,7 @@ fn encrypt_discovers_a_missing_key_and_status_explains() {
 fn encrypt_without_auto_discovery_does_not_look() {
     let world = World::with("\"wkd\"", vec![], Signing::Trusted, HOSTS, "auto = false");
     let bob = cert_for("bob@example.org");
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
     world
         .home
         .run(
@@ -598,11 +562,7 @@ fn only_the_user_id_for_the_address_is_imported_and_state_is_private() {
         .generate()
         .unwrap()
         .0;
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
     let run = world.home.run(&["cert", "locate", BOB], b"").ok();
     assert!(
         run.stderr.contains(&format!(
@@ -673,11 +633,7 @@ fn send_encrypts_to_a_discovered_key_under_require_encryption() {
     let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
     let world = World::new("\"store\", \"wkd\"", vec![], Signing::Trusted);
     let bob = cert_for(BOB);
-    world.https.route(
-        "openpgpkey.example.org",
-        &advanced_path(),
-        Reply::Body(bytes(&bob)),
-    );
+    world.wkd(Reply::Body(bytes(&bob)));
     let discovery = std::fs::read_to_string(world.home.file("config.toml")).unwrap();
     let config = format!(
         "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"command:echo {}\"\nca_file = {:?}\ntimeout_secs = 5\n[policy]\ndefault = \"require-encryption\"\n{discovery}",
@@ -720,8 +676,17 @@ fn a_dns_server_that_never_answers_times_out() {
     );
     home.write("config.toml", config.as_bytes());
     let start = Instant::now();
-    let run = home.run(&["--json", "cert", "locate", BOB], b"").expect_code(67);
-    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    let run = home
+        .run(&["--json", "cert", "locate", BOB], b"")
+        .expect_code(67);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
     let text = json(&run)[0]["tried"].to_string();
-    assert!(text.contains("in time") || text.contains("timed out"), "{text}");
+    assert!(
+        text.contains("in time") || text.contains("timed out"),
+        "{text}"
+    );
 }

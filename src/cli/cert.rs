@@ -88,23 +88,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 for l in &listed {
                     println!("{}", l.summary.describe());
                     for p in &l.provenance {
-                        println!(
-                            "    found for {} via {} at {} on {}{}{}",
-                            p.address,
-                            p.method,
-                            p.source,
-                            p.fetched_at,
-                            if p.dnssec == "secure" {
-                                ", DNSSEC-validated"
-                            } else {
-                                ""
-                            },
-                            match (p.verifies_address, p.accepted) {
-                                (false, _) => ", unverified source, accepted by you",
-                                (true, true) => ", accepted by you",
-                                _ => "",
-                            }
-                        );
+                        println!("    found for {} via {}", p.address, p.describe());
                     }
                 }
             }

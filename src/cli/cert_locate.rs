@@ -78,18 +78,7 @@ fn describe(l: &Located) -> String {
     let source = l
         .provenance
         .as_ref()
-        .map(|p| {
-            format!(
-                "{} {}{}",
-                p.method,
-                p.source,
-                if p.dnssec == "secure" {
-                    " (DNSSEC)"
-                } else {
-                    ""
-                }
-            )
-        })
+        .map(|p| p.describe())
         .unwrap_or_else(|| "the store".into());
     match l.status {
         Status::InStore => format!("{}: {fpr} in the store (from {source})", l.address),

@@ -126,16 +126,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
             println!("    policy {:?}; {}", r.policy, r.reason);
             if let Some(p) = &r.provenance {
                 println!(
-                    "    key {} via {} {} at {}{}",
+                    "    key {} via {}",
                     r.fingerprint.as_deref().unwrap_or_default(),
-                    p.method,
-                    p.source,
-                    p.fetched_at,
-                    if p.dnssec == "secure" {
-                        " (DNSSEC)"
-                    } else {
-                        ""
-                    }
+                    p.describe()
                 );
             } else if let Some(f) = &r.fingerprint {
                 println!("    key {f}");

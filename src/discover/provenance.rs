@@ -32,6 +32,23 @@ pub struct Provenance {
     pub accepted: bool,
 }
 
+impl Provenance {
+    /// `wkd https://… at TIME, DNSSEC-validated, accepted by you`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} {} at {}", self.method, self.source, self.fetched_at);
+        if self.dnssec == "secure" {
+            text.push_str(", DNSSEC-validated");
+        }
+        if !self.verifies_address {
+            text.push_str(", unverified source");
+        }
+        if self.accepted {
+            text.push_str(", accepted by you");
+        }
+        text
+    }
+}
+
 /// The current time as RFC 3339.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()

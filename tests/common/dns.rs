@@ -138,22 +138,15 @@ impl Dns {
         let port = udp.local_addr().unwrap().port();
         udp.set_nonblocking(true).unwrap();
         tcp.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut server = Server::new(catalog);
-                server.register_socket(tokio::net::UdpSocket::from_std(udp).unwrap());
-                server.register_listener(
-                    tokio::net::TcpListener::from_std(tcp).unwrap(),
-                    Duration::from_secs(5),
-                    1 << 16,
-                );
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(60), server.block_until_done()).await;
-            });
+        crate::common::spawn_server(Duration::from_secs(60), move || async move {
+            let mut server = Server::new(catalog);
+            server.register_socket(tokio::net::UdpSocket::from_std(udp).unwrap());
+            server.register_listener(
+                tokio::net::TcpListener::from_std(tcp).unwrap(),
+                Duration::from_secs(5),
+                1 << 16,
+            );
+            let _ = server.block_until_done().await;
         });
         Dns {
             port,

@@ -83,33 +83,20 @@ impl Https {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let routes = Arc::new(Mutex::new(HashMap::new()));
         let (seen, table) = (requests.clone(), routes.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let _ = tokio::time::timeout(Duration::from_secs(60), async {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else {
+        crate::common::spawn_server(Duration::from_secs(60), move || async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, seen, table) = (acceptor.clone(), seen.clone(), table.clone());
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(20), async move {
+                        let Ok(mut tls) = acceptor.accept(tcp).await else {
                             return;
                         };
-                        let (acceptor, seen, table) =
-                            (acceptor.clone(), seen.clone(), table.clone());
-                        tokio::spawn(async move {
-                            let _ = tokio::time::timeout(Duration::from_secs(20), async move {
-                                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                                    return;
-                                };
-                                serve(&mut tls, seen, table).await;
-                            })
-                            .await;
-                        });
-                    }
-                })
-                .await;
-            });
+                        serve(&mut tls, seen, table).await;
+                    })
+                    .await;
+                });
+            }
         });
         Https {
             port,

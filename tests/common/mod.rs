@@ -274,3 +274,21 @@ pub fn armored_block(message: &[u8], label: &str) -> Vec<u8> {
     let stop = text[start..].find(&end).expect("armor end") + start + end.len();
     text[start..stop].as_bytes().to_vec()
 }
+
+/// Runs the future `server` makes on a thread of its own (a current-thread
+/// tokio runtime, so sockets are registered there), for at most `lifetime`.
+pub fn spawn_server<F, Fut>(lifetime: std::time::Duration, server: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let _ = tokio::time::timeout(lifetime, server()).await;
+        });
+    });
+}
