@@ -690,3 +690,35 @@ fn a_dns_server_that_never_answers_times_out() {
         "{text}"
     );
 }
+
+#[test]
+fn the_newest_valid_certificate_wins() {
+    let world = World::new("\"wkd\"", vec![], Signing::Trusted);
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86400);
+    let older = CertBuilder::general_purpose(Some("bob@example.org"))
+        .set_creation_time(day_ago)
+        .generate()
+        .unwrap()
+        .0;
+    let newer = cert_for("bob@example.org");
+    let stranger = cert_for("someone@else.example");
+    let mut body = bytes(&older);
+    body.extend(bytes(&newer));
+    body.extend(bytes(&stranger));
+    world.wkd(Reply::Body(body));
+    let out = json(&world.locate(&[BOB]).ok());
+    assert_eq!(out[0]["fingerprint"], newer.fingerprint().to_hex(), "{out}");
+    assert_eq!(cert_list(&world.home).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_dane_record_that_is_not_a_key_is_refused() {
+    let world = World::new(
+        "\"dane\"",
+        vec![(dane_name("_openpgpkey"), openpgpkey(b"\x99\x01garbage"))],
+        Signing::Trusted,
+    );
+    let run = world.locate(&[BOB]).expect_code(67);
+    let text = json(&run)[0]["tried"].to_string();
+    assert!(text.contains("_openpgpkey.example.org"), "{text}");
+}
