@@ -119,7 +119,7 @@ impl Resolver {
         };
         let options: &mut ResolverOpts = builder.options_mut();
         options.timeout = Duration::from_secs(timeout_secs.max(1));
-        options.attempts = 1;
+        options.attempts = 2;
         options.cache_size = 64;
         if let Some(anchor) = trust_anchor {
             let anchors = match anchor {

@@ -376,7 +376,7 @@ impl Discovery {
         let mut cache = Cache::load(&self.home.discovery_cache_file());
         let mut provenance = self.provenance();
         let mut tried = Vec::new();
-        let mut runtime = None;
+        let mut rt = None;
         let located =
             |status, cert: Option<Cert>, prov: Option<Provenance>, previous, tried| Located {
                 address: address.to_string(),
@@ -439,14 +439,9 @@ impl Discovery {
                     }
                 }
             }
-            let rt = match &mut runtime {
+            let rt = match &mut rt {
                 Some(rt) => rt,
-                None => runtime.insert(
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| Error::io("starting the network runtime", e))?,
-                ),
+                None => rt.insert(runtime()?),
             };
             let fetched = rt.block_on(self.fetch(method, address))?;
             let fetched = match fetched {
@@ -597,9 +592,15 @@ impl Discovery {
         &self,
         address: &str,
     ) -> Result<std::result::Result<(SmimeaAnswer, Provenance), String>> {
-        let resolver = self.validating_resolver_in_runtime()?;
-        let (rt, resolver) = resolver;
-        let answer = rt.block_on(dane::smimea(&resolver, address));
+        if !plausible_address(address) {
+            return Err(Error::Usage(format!(
+                "{address:?} is not an e-mail address"
+            )));
+        }
+        let answer = runtime()?.block_on(async {
+            let resolver = self.validating_resolver()?;
+            Ok::<_, Error>(dane::smimea(&resolver, address).await)
+        })?;
         Ok(answer.map(|answer| {
             let prov = Provenance {
                 address: normalize_address(address),
@@ -613,18 +614,14 @@ impl Discovery {
             (answer, prov)
         }))
     }
+}
 
-    fn validating_resolver_in_runtime(&self) -> Result<(tokio::runtime::Runtime, dns::Resolver)> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("starting the network runtime", e))?;
-        let resolver = {
-            let _guard = rt.enter();
-            self.validating_resolver()?
-        };
-        Ok((rt, resolver))
-    }
+/// A private runtime for one command's network work.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the network runtime", e))
 }
 
 #[cfg(test)]
