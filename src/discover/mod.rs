@@ -11,14 +11,15 @@ pub mod dane;
 pub mod dns;
 pub mod http;
 pub mod keyserver;
+pub mod outcome;
 pub mod provenance;
+pub mod validate;
 pub mod wkd;
 pub mod x509;
 
 use std::sync::Mutex;
 
-use sequoia_openpgp::cert::{Cert, CertParser};
-use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
 use crate::config::{Config, Discovery as Settings, Network};
@@ -27,10 +28,9 @@ use crate::keys::{normalize_address, CertStore};
 use crate::{openpgp, Error, Result};
 
 pub use dane::{SmimeaAnswer, SmimeaCert, SmimeaRecord};
+pub use outcome::{Attempt, Located, Status};
 pub use provenance::{Cache, Provenance, ProvenanceStore};
-
-/// At most this many certificates are read from one response.
-pub const MAX_CERTS: usize = 32;
+pub use validate::{parse_certs, plausible_address, select, MAX_CERTS};
 
 /// A way to find a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,172 +90,6 @@ pub struct Fetched {
     pub dnssec: String,
     /// Whether the source verifies that the address owner published it.
     pub verifies_address: bool,
-}
-
-/// Parses up to [`MAX_CERTS`] certificates from a response body; garbage,
-/// truncated data and empty bodies are errors, never panics.
-pub fn parse_certs(data: &[u8]) -> std::result::Result<Vec<Cert>, String> {
-    if data.is_empty() {
-        return Err("the response is empty".into());
-    }
-    let parser = CertParser::from_bytes(data).map_err(|e| format!("not OpenPGP data: {e}"))?;
-    let mut certs = Vec::new();
-    let mut first_error = None;
-    for item in parser.take(MAX_CERTS) {
-        match item {
-            Ok(cert) => certs.push(cert),
-            Err(e) => {
-                first_error.get_or_insert_with(|| e.to_string());
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(format!(
-            "no OpenPGP certificate in the response{}",
-            first_error.map(|e| format!(": {e}")).unwrap_or_default()
-        ));
-    }
-    Ok(certs)
-}
-
-/// Keeps only `cert`'s user IDs for `address`: a source vouches for the
-/// address it was asked about and nothing else.
-fn only_address(cert: Cert, address: &str) -> Cert {
-    let wanted = normalize_address(address);
-    cert.retain_userids(|u| {
-        u.userid().email_normalized().ok().flatten().as_deref() == Some(wanted.as_str())
-    })
-}
-
-/// The newest certificate among `certs` that is bound to `address` and
-/// can receive encrypted mail now; else why none can.
-pub fn select(address: &str, certs: Vec<Cert>) -> std::result::Result<Cert, String> {
-    let mut usable = Vec::new();
-    let mut reasons = Vec::new();
-    for cert in certs {
-        let cert = only_address(cert, address);
-        let one = [cert];
-        match openpgp::encryption_keys(address, &one, false) {
-            Ok(_) => {
-                let [cert] = one;
-                usable.push(cert);
-            }
-            Err(Error::NoKey { reason, .. }) => reasons.push(reason),
-            Err(e) => reasons.push(e.to_string()),
-        }
-    }
-    usable.sort_by_key(|c| std::cmp::Reverse(c.primary_key().key().creation_time()));
-    usable.into_iter().next().ok_or_else(|| {
-        if reasons.is_empty() {
-            "no certificate in the response".into()
-        } else {
-            reasons.join("; ")
-        }
-    })
-}
-
-/// `local@domain` with a host name as the domain, so that nothing else
-/// ends up in a URL or a DNS query.
-pub fn plausible_address(address: &str) -> bool {
-    let Some((local, domain)) = address.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !local.chars().any(|c| c.is_control() || c.is_whitespace())
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-/// One method tried, and what came of it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub method: &'static str,
-    pub outcome: String,
-}
-
-/// What a lookup ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// A usable certificate was already in the store.
-    InStore,
-    /// A certificate was found and imported.
-    Imported,
-    /// Found only on a keyserver that does not verify addresses: not
-    /// imported without `--accept`.
-    Unverified,
-    /// Found a different certificate than the one stored for the address:
-    /// not imported without `--accept`.
-    Changed,
-    /// Nothing usable anywhere.
-    NotFound,
-}
-
-/// The result of looking up one address.
-#[derive(Debug, Clone, Serialize)]
-pub struct Located {
-    pub address: String,
-    pub status: Status,
-    /// The certificate found (imported or not).
-    pub fingerprint: Option<String>,
-    pub provenance: Option<Provenance>,
-    /// Stored certificates for the address that differ from the one found
-    /// (with `Changed`), or that it replaced (with `--accept`).
-    pub previous: Vec<String>,
-    pub tried: Vec<Attempt>,
-    #[serde(skip)]
-    pub cert: Option<Cert>,
-}
-
-impl Located {
-    /// Whether a usable certificate is now in the store.
-    pub fn usable(&self) -> bool {
-        matches!(self.status, Status::InStore | Status::Imported)
-    }
-
-    /// The error a command reports when the lookup found nothing usable.
-    pub fn error(&self) -> Option<Error> {
-        let fingerprint = self.fingerprint.clone().unwrap_or_default();
-        let source = self
-            .provenance
-            .as_ref()
-            .map(|p| format!("{} {}", p.method, p.source))
-            .unwrap_or_default();
-        match self.status {
-            Status::InStore | Status::Imported => None,
-            Status::Changed => Some(Error::KeyChanged {
-                address: self.address.clone(),
-                stored: self.previous.join(", "),
-                found: fingerprint,
-                origin: source,
-            }),
-            Status::Unverified => Some(Error::UnverifiedKey {
-                address: self.address.clone(),
-                fingerprint,
-                origin: source,
-            }),
-            Status::NotFound => Some(Error::NoKey {
-                recipient: self.address.clone(),
-                reason: self.tried_text(),
-            }),
-        }
-    }
-
-    /// `method: outcome; ...`.
-    pub fn tried_text(&self) -> String {
-        if self.tried.is_empty() {
-            return "no discovery method is enabled".into();
-        }
-        self.tried
-            .iter()
-            .map(|a| format!("{}: {}", a.method, a.outcome))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
 }
 
 /// How one lookup runs.
@@ -629,57 +463,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_must_have_a_host_name() {
-        assert!(plausible_address("bob@example.org"));
-        assert!(plausible_address("Bob.Smith+tag@Mail.Example.ORG"));
-        for bad in [
-            "bob",
-            "@example.org",
-            "bob@",
-            "bob@localhost",
-            "bob@ex ample.org",
-            "bob@example.org/x",
-            "bob@a..b",
-            "b\nob@example.org",
-        ] {
-            assert!(!plausible_address(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn methods_parse() {
         assert_eq!(
             Method::parse_list(&["store", "WKD", "dane", "keyserver", "wkd"]).unwrap(),
             vec![Method::Store, Method::Wkd, Method::Dane, Method::Keyserver]
         );
         assert!(Method::parse_list(&["ldap"]).unwrap_err().contains("ldap"));
-    }
-
-    /// Fuzz-style: garbage, truncation and size never panic and always
-    /// give a reason.
-    #[test]
-    fn response_parser_survives_garbage() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        assert!(parse_certs(b"").is_err());
-        assert!(parse_certs(b"<html>404</html>").is_err());
-        assert!(parse_certs(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n").is_err());
-        for len in [1usize, 2, 3, 7, 64, 1000, 65_536] {
-            for _ in 0..20 {
-                let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-                let _ = parse_certs(&data);
-                // OpenPGP-looking packet tags with random bodies.
-                let mut tagged = data.clone();
-                tagged[0] = 0x99;
-                let _ = parse_certs(&tagged);
-            }
-        }
-        let huge = vec![0xc6u8; 2 << 20];
-        assert!(parse_certs(&huge).is_err());
     }
 }
