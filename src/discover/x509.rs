@@ -53,7 +53,7 @@ pub fn check_recipient_cert(cert_der: &[u8], address: &str) -> Result<(), String
     let found = addresses(&cert);
     if !found.contains(&wanted) {
         return Err(format!(
-            "the certificate is for {} , not {address}",
+            "the certificate is for {}, not {address}",
             if found.is_empty() {
                 "no address".to_string()
             } else {
