@@ -52,10 +52,7 @@ impl Server {
     pub async fn fetch(&self, http: &Http, address: &str) -> Result<Fetched, String> {
         match self {
             Server::Vks(base) => {
-                let url = base
-                    .join("vks/v1/by-email/")
-                    .and_then(|u| u.join(&percent_encode(address)))
-                    .map_err(|e| e.to_string())?;
+                let url = vks_url(base, address)?;
                 let body = http.get(&url).await.map_err(|e| format!("{url}: {e}"))?;
                 Ok(Fetched {
                     certs: parse_certs(&body).map_err(|e| format!("{url}: {e}"))?,
@@ -92,16 +89,15 @@ impl Server {
     }
 }
 
-/// Percent-encodes everything but unreserved characters and `@`.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `BASE/vks/v1/by-email/ADDRESS`, the address encoded as one path
+/// segment by the url crate.
+fn vks_url(base: &url::Url, address: &str) -> Result<url::Url, String> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|_| format!("{base} cannot have a path"))?
+        .clear()
+        .extend(["vks", "v1", "by-email", address]);
+    Ok(url)
 }
 
 /// Lets sequoia-net's HKP client use the capped https-only client.
@@ -146,6 +142,10 @@ mod tests {
             .unwrap_err()
             .contains("plaintext"));
         assert!(Server::parse("ldap://x").is_err());
-        assert_eq!(percent_encode("a+b@x.org"), "a%2Bb@x.org");
+        let base = url::Url::parse("https://keys.example/").unwrap();
+        assert_eq!(
+            vks_url(&base, "a b/c@x.org").unwrap().as_str(),
+            "https://keys.example/vks/v1/by-email/a%20b%2Fc@x.org"
+        );
     }
 }
