@@ -49,6 +49,9 @@ _mailseal() {
             mailseal,sign)
                 cmd="mailseal__subcmd__sign"
                 ;;
+            mailseal,status)
+                cmd="mailseal__subcmd__status"
+                ;;
             mailseal,verify)
                 cmd="mailseal__subcmd__verify"
                 ;;
@@ -64,6 +67,9 @@ _mailseal() {
             mailseal__subcmd__cert,list)
                 cmd="mailseal__subcmd__cert__subcmd__list"
                 ;;
+            mailseal__subcmd__cert,locate)
+                cmd="mailseal__subcmd__cert__subcmd__locate"
+                ;;
             mailseal__subcmd__cert,remove)
                 cmd="mailseal__subcmd__cert__subcmd__remove"
                 ;;
@@ -78,6 +84,9 @@ _mailseal() {
                 ;;
             mailseal__subcmd__cert__subcmd__help,list)
                 cmd="mailseal__subcmd__cert__subcmd__help__subcmd__list"
+                ;;
+            mailseal__subcmd__cert__subcmd__help,locate)
+                cmd="mailseal__subcmd__cert__subcmd__help__subcmd__locate"
                 ;;
             mailseal__subcmd__cert__subcmd__help,remove)
                 cmd="mailseal__subcmd__cert__subcmd__help__subcmd__remove"
@@ -115,6 +124,9 @@ _mailseal() {
             mailseal__subcmd__help,sign)
                 cmd="mailseal__subcmd__help__subcmd__sign"
                 ;;
+            mailseal__subcmd__help,status)
+                cmd="mailseal__subcmd__help__subcmd__status"
+                ;;
             mailseal__subcmd__help,verify)
                 cmd="mailseal__subcmd__help__subcmd__verify"
                 ;;
@@ -126,6 +138,9 @@ _mailseal() {
                 ;;
             mailseal__subcmd__help__subcmd__cert,list)
                 cmd="mailseal__subcmd__help__subcmd__cert__subcmd__list"
+                ;;
+            mailseal__subcmd__help__subcmd__cert,locate)
+                cmd="mailseal__subcmd__help__subcmd__cert__subcmd__locate"
                 ;;
             mailseal__subcmd__help__subcmd__cert,remove)
                 cmd="mailseal__subcmd__help__subcmd__cert__subcmd__remove"
@@ -209,7 +224,7 @@ _mailseal() {
 
     case "${cmd}" in
         mailseal)
-            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret completions help"
+            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -231,7 +246,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__cert)
-            opts="-q -h --home --json --passphrase-file --quiet --help import list export remove help"
+            opts="-q -h --home --json --passphrase-file --quiet --help import list export locate remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,7 +298,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__cert__subcmd__help)
-            opts="import list export remove help"
+            opts="import list export locate remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +367,20 @@ _mailseal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mailseal__subcmd__cert__subcmd__help__subcmd__locate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mailseal__subcmd__cert__subcmd__help__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -395,6 +424,32 @@ _mailseal() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__cert__subcmd__locate)
+            opts="-q -h --method --accept --refresh --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -527,7 +582,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help)
-            opts="encrypt sign decrypt verify key cert send sendmail relay secret completions help"
+            opts="encrypt sign decrypt verify key cert send sendmail relay secret status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,7 +596,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help__subcmd__cert)
-            opts="import list export remove"
+            opts="import list export locate remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,6 +638,20 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help__subcmd__cert__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__cert__subcmd__locate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -821,6 +890,20 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help__subcmd__sign)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1333,6 +1416,28 @@ _mailseal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__status)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

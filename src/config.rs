@@ -97,7 +97,7 @@ pub struct Relay {
 }
 
 /// What a message to a recipient must get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protection {
     RequireEncryption,
@@ -168,23 +168,68 @@ pub struct Smime {
     pub content_cipher: Option<String>,
 }
 
-/// The `[discovery]` table.
-#[derive(Debug, Default, Deserialize)]
+/// The `[discovery]` table: how missing certificates are found.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Discovery {
-    pub auto: Option<bool>,
-    pub methods: Option<Vec<String>>,
-    pub keyservers: Option<Vec<String>>,
-    pub timeout_secs: Option<u64>,
+    /// Look up missing keys while sealing (`encrypt`, `send`, `status`).
+    pub auto: bool,
+    /// Methods in the order they are tried: `store`, `wkd`, `dane`,
+    /// `keyserver`.
+    pub methods: Vec<String>,
+    /// Keyservers asked by the `keyserver` method: `vks+https://HOST` (or
+    /// `https://HOST`) for a verifying VKS server, `hkps://HOST` for HKP.
+    /// `hkps://keys.openpgp.org` is known to verify and is asked over VKS.
+    pub keyservers: Vec<String>,
+    /// Use keys from keyservers that do not verify addresses without
+    /// `cert locate --accept`.
+    pub accept_unverified: bool,
+    /// Seconds one HTTP request or DNS query may take.
+    pub timeout_secs: u64,
+    /// Seconds a found key is trusted without asking again (1 day).
+    pub cache_ttl_secs: u64,
+    /// Seconds a miss or failure is remembered (1 hour).
+    pub negative_ttl_secs: u64,
+    /// Largest response accepted, in bytes (1 MiB).
+    pub max_response_bytes: u64,
+    /// DNSSEC trust anchors: a file of DNSKEY records (zone-file syntax);
+    /// the IANA root keys when absent.
+    pub dnssec_trust_anchor: Option<PathBuf>,
 }
 
-/// The `[network]` table.
-#[derive(Debug, Default, Deserialize)]
+impl Default for Discovery {
+    fn default() -> Self {
+        Discovery {
+            auto: true,
+            methods: ["store", "wkd", "dane", "keyserver"]
+                .map(String::from)
+                .to_vec(),
+            keyservers: vec!["hkps://keys.openpgp.org".into()],
+            accept_unverified: false,
+            timeout_secs: 10,
+            cache_ttl_secs: 86_400,
+            negative_ttl_secs: 3_600,
+            max_response_bytes: 1 << 20,
+            dnssec_trust_anchor: None,
+        }
+    }
+}
+
+/// The `[network]` table: also how tests point mailseal at servers on
+/// 127.0.0.1 without touching /etc.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
+    /// Extra trust anchors (PEM) for HTTPS, beside the system roots.
     pub ca_file: Option<PathBuf>,
+    /// `"host:port" = "address:port"`, like curl's --resolve.
     pub resolve: BTreeMap<String, String>,
+    /// DNS servers to ask (`address` or `address:port`) instead of the
+    /// system's resolv.conf.
     pub nameservers: Vec<String>,
+    /// Seconds a TCP connection may take to open [default: the
+    /// discovery timeout].
+    pub connect_timeout_secs: Option<u64>,
 }
 
 /// The `[agent]` table.

@@ -44,6 +44,25 @@ pub enum Error {
     #[error("cannot unlock key {fingerprint}: {reason}")]
     Passphrase { fingerprint: String, reason: String },
 
+    /// Discovery found a different certificate than the one stored for
+    /// the address; nothing was imported.
+    #[error("the key for {address} has changed: stored {stored}, {origin} offers {found}; nothing was imported")]
+    KeyChanged {
+        address: String,
+        stored: String,
+        found: String,
+        origin: String,
+    },
+
+    /// Only a keyserver that does not verify addresses has a key; it was
+    /// not imported.
+    #[error("only an unverified key was found for {address}: {fingerprint} from {origin} (anyone can upload a key with any address there)")]
+    UnverifiedKey {
+        address: String,
+        fingerprint: String,
+        origin: String,
+    },
+
     /// A secret file is readable by others, or similar.
     #[error("refusing to use {}: {reason}", path.display())]
     UnsafePermissions { path: PathBuf, reason: String },
@@ -101,7 +120,8 @@ impl Error {
             Error::Usage(_) => 64,
             Error::Malformed(_) | Error::Integrity(_) => 65,
             Error::InputMissing { .. } | Error::NotFound(_) => 66,
-            Error::NoKey { .. } | Error::NoSecretKey(_) => 67,
+            Error::NoKey { .. } | Error::NoSecretKey(_) | Error::UnverifiedKey { .. } => 67,
+            Error::KeyChanged { .. } => 77,
             Error::OpenPgp(_) => 70,
             Error::Io { .. } => 74,
             Error::Passphrase { .. } | Error::UnsafePermissions { .. } => 77,
@@ -122,7 +142,13 @@ impl Error {
             }
             Error::InputMissing { .. } => "check the file name, or pipe the message on stdin".into(),
             Error::NoKey { recipient, .. } => format!(
-                "import a certificate for {recipient} with `mailseal cert import FILE`, or leave them out with -r"
+                "import a certificate for {recipient} with `mailseal cert import FILE` (or find one with `mailseal cert locate {recipient}`), or leave them out with -r"
+            ),
+            Error::KeyChanged { address, .. } => format!(
+                "like SSH's changed host key: check the new fingerprint with {address} over another channel, then `mailseal cert locate --accept {address}` (or `mailseal cert import FILE`)"
+            ),
+            Error::UnverifiedKey { address, .. } => format!(
+                "check the fingerprint with {address} over another channel, then `mailseal cert locate --accept {address}`"
             ),
             Error::NoSecretKey(_) => {
                 "import the secret key with `mailseal key import FILE` (e.g. from `gpg --export-secret-keys`)"

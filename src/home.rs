@@ -80,6 +80,16 @@ impl Home {
         self.data_dir.join("cert-index")
     }
 
+    /// Where discovered certificates came from (JSON, 0600).
+    pub fn provenance_file(&self) -> PathBuf {
+        self.data_dir.join("provenance.json")
+    }
+
+    /// Remembered discovery lookups (JSON, 0600).
+    pub fn discovery_cache_file(&self) -> PathBuf {
+        self.data_dir.join("discovery-cache.json")
+    }
+
     /// Own OpenPGP secret keys, one TSK file per key.
     pub fn openpgp_key_dir(&self) -> PathBuf {
         self.data_dir.join("keys").join("openpgp")

@@ -9,6 +9,7 @@
 //! (choose keys per recipient), [`openpgp`] (encrypt, sign), bytes out.
 
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod home;
 pub mod keys;

@@ -8,6 +8,7 @@ use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
 use crate::config::{Config, Protection};
+use crate::discover::Discovery;
 use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
 use crate::message::Headers;
 use crate::openpgp::{self, EncryptOptions, RecipientKeys};
@@ -63,13 +64,21 @@ pub fn recipients(headers: &Headers, explicit: &[String]) -> Vec<Recipient> {
 
 /// Candidate certificates for each recipient, from the store and from own
 /// keys (so that writing to oneself works without importing one's own
-/// certificate).
-pub fn candidate_certs(store: &CertStore, own: &SecretKeys, address: &str) -> Result<Vec<Cert>> {
+/// certificate), and from key discovery when none of those is usable.
+pub fn candidate_certs(
+    store: &CertStore,
+    own: &SecretKeys,
+    discovery: Option<&Discovery>,
+    address: &str,
+) -> Result<Vec<Cert>> {
     let mut certs = store.by_address(address)?;
     for key in own.find(address)? {
         if !certs.iter().any(|c| c.fingerprint() == key.fingerprint()) {
             certs.push(key.strip_secret_key_material());
         }
+    }
+    if let Some(discovery) = discovery {
+        certs.extend(discovery.for_sealing(address, &certs));
     }
     Ok(certs)
 }
@@ -143,18 +152,21 @@ pub struct Sealer<'a> {
     unlocker: &'a Unlocker,
     store: &'a CertStore,
     own: &'a SecretKeys,
+    discovery: Option<&'a Discovery>,
     sender: String,
     /// The sender's own keys: they sign, and are encrypted to (to self).
     sender_keys: Vec<Cert>,
 }
 
 impl<'a> Sealer<'a> {
-    /// A sealer for messages from `sender`.
+    /// A sealer for messages from `sender`; `discovery` looks up keys the
+    /// store lacks (None: store and own keys only).
     pub fn new(
         config: &'a Config,
         unlocker: &'a Unlocker,
         store: &'a CertStore,
         own: &'a SecretKeys,
+        discovery: Option<&'a Discovery>,
         sender: &str,
     ) -> Result<Sealer<'a>> {
         let sender_keys = sender_keys(own, config.openpgp_identity(sender), sender)?;
@@ -163,6 +175,7 @@ impl<'a> Sealer<'a> {
             unlocker,
             store,
             own,
+            discovery,
             sender: sender.to_string(),
             sender_keys,
         })
@@ -190,7 +203,7 @@ impl<'a> Sealer<'a> {
         if rank(strictest) >= 2 {
             let candidates: Vec<Vec<Cert>> = group
                 .iter()
-                .map(|r| candidate_certs(self.store, self.own, &r.address))
+                .map(|r| candidate_certs(self.store, self.own, self.discovery, &r.address))
                 .collect::<Result<_>>()?;
             let keys: Result<Vec<RecipientKeys>> = group
                 .iter()

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use mailseal::discover::{Provenance, ProvenanceStore};
 use mailseal::keys::{parse_certs, CertSummary};
 use mailseal::output::Output;
 use mailseal::{Error, Result};
@@ -21,7 +22,8 @@ pub enum Command {
         /// The certificate file [default: stdin].
         file: Option<PathBuf>,
     },
-    /// List the certificates in the store.
+    /// List the certificates in the store, with where discovered ones
+    /// came from.
     List,
     /// Export the certificates for an address (or fingerprint), armored.
     Export {
@@ -31,6 +33,7 @@ pub enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    Locate(super::cert_locate::Args),
     /// Remove a certificate from the store.
     Remove {
         /// Fingerprint or key ID (an address when it matches exactly one).
@@ -38,7 +41,18 @@ pub enum Command {
     },
 }
 
+/// A listed certificate and its provenance.
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    summary: CertSummary,
+    provenance: Vec<Provenance>,
+}
+
 pub fn run(context: &Context, command: Command) -> Result<u8> {
+    if let Command::Locate(args) = command {
+        return super::cert_locate::run(context, args);
+    }
     let mut store = context.cert_store()?;
     match command {
         Command::Import { file } => {
@@ -59,12 +73,23 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             Ok(0)
         }
         Command::List => {
-            let summaries: Vec<CertSummary> = store.all()?.iter().map(CertSummary::of).collect();
+            let provenance = ProvenanceStore::load(&context.home.provenance_file());
+            let listed: Vec<Listed> = store
+                .all()?
+                .iter()
+                .map(|cert| Listed {
+                    summary: CertSummary::of(cert),
+                    provenance: provenance.get(&cert.fingerprint().to_hex()).to_vec(),
+                })
+                .collect();
             if context.json {
-                context.print_json(&summaries)?;
+                context.print_json(&listed)?;
             } else {
-                for s in &summaries {
-                    println!("{}", s.describe());
+                for l in &listed {
+                    println!("{}", l.summary.describe());
+                    for p in &l.provenance {
+                        println!("    found for {} via {}", p.address, p.describe());
+                    }
                 }
             }
             Ok(0)
@@ -83,12 +108,15 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             out.commit()?;
             Ok(0)
         }
+        Command::Locate(_) => unreachable!("handled above"),
         Command::Remove { id } => {
             let found = store.find(&id)?;
             match found.as_slice() {
                 [cert] => {
                     store.remove(cert)?;
                     store.save_index()?;
+                    ProvenanceStore::load(&context.home.provenance_file())
+                        .forget(&cert.fingerprint().to_hex())?;
                     context.note(&format!("mailseal: removed {}", cert.fingerprint()));
                     Ok(0)
                 }

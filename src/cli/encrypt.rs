@@ -93,10 +93,12 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         });
     }
 
+    let discovery = context.discovery()?;
     let candidates: Vec<Vec<_>> = recipients
         .iter()
-        .map(|r| seal::candidate_certs(&store, &own, &r.address))
+        .map(|r| seal::candidate_certs(&store, &own, discovery.as_ref(), &r.address))
         .collect::<Result<_>>()?;
+    context.discovery_notes(discovery.as_ref());
     let mut keys = recipients
         .iter()
         .zip(&candidates)

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and dispatch; one file per command.
 
 mod cert;
+mod cert_locate;
 mod completions;
 mod decrypt;
 mod encrypt;
@@ -10,6 +11,7 @@ mod secret;
 mod send;
 mod sendmail;
 mod sign;
+mod status;
 mod verify;
 
 use std::io::{Read, Write};
@@ -18,6 +20,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use mailseal::config::Config;
+use mailseal::discover::Discovery;
 use mailseal::home::Home;
 use mailseal::keys::{CertStore, SecretKeys, Unlocker};
 use mailseal::{Error, Result};
@@ -31,6 +34,8 @@ use mailseal::{Error, Result};
   mailseal decrypt sealed.eml -o message.eml
   mailseal key generate alice@example.org
   mailseal cert import bob.asc
+  mailseal cert locate bob@example.net
+  mailseal status bob@example.net
 
 Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
 66 input missing, 67 no usable key, 74 I/O error, 77 refused (permissions,
@@ -73,6 +78,7 @@ enum Command {
     Relay(relay::Command),
     #[command(subcommand)]
     Secret(secret::Command),
+    Status(status::Args),
     Completions(completions::Args),
 }
 
@@ -94,6 +100,21 @@ impl Context {
     /// Own secret keys.
     pub fn secret_keys(&self) -> SecretKeys {
         SecretKeys::new(&self.home.openpgp_key_dir())
+    }
+
+    /// Key discovery while sealing, when `discovery.auto` is on.
+    pub fn discovery(&self) -> Result<Option<Discovery>> {
+        if !self.config.discovery.auto {
+            return Ok(None);
+        }
+        Discovery::new(&self.home, &self.config).map(Some)
+    }
+
+    /// Prints what discovery did while sealing.
+    pub fn discovery_notes(&self, discovery: Option<&Discovery>) {
+        for note in discovery.map(Discovery::take_notes).unwrap_or_default() {
+            self.note(&note);
+        }
     }
 
     /// A note for the person on stderr, unless `--quiet`.
@@ -190,6 +211,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Sendmail(args) => sendmail::run(&context, args),
         Command::Relay(command) => relay::run(&context, command),
         Command::Secret(command) => secret::run(&context, command),
+        Command::Status(args) => status::run(&context, args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -101,11 +101,21 @@ pub fn deliver(
     // everything with nothing sent.
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let sealer = Sealer::new(&context.config, &context.unlocker, &store, &own, &sender)?;
-    let copies: Vec<SealedCopy> = seal::copies(&recipients)
+    let discovery = context.discovery()?;
+    let sealer = Sealer::new(
+        &context.config,
+        &context.unlocker,
+        &store,
+        &own,
+        discovery.as_ref(),
+        &sender,
+    )?;
+    let copies: Result<Vec<SealedCopy>> = seal::copies(&recipients)
         .into_iter()
         .map(|group| sealer.seal(&headers, body, group))
-        .collect::<Result<_>>()?;
+        .collect();
+    context.discovery_notes(discovery.as_ref());
+    let copies = copies?;
 
     let settings = Settings::from_config(&context.config, &context.home.config_file(), relay)?;
     let transactions: Vec<Transaction> = copies

@@ -28,7 +28,7 @@
 //! round trips but make a half-accepted transaction harder to reason about).
 
 mod reply;
-mod tls;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -86,10 +86,14 @@ pub struct Home {
 }
 
 impl Home {
+    /// A home whose config keeps key discovery off the network: tests must
+    /// never reach a real resolver or keyserver.
     pub fn new() -> Home {
-        Home {
+        let home = Home {
             dir: tempfile::tempdir().expect("tempdir"),
-        }
+        };
+        home.write("config.toml", b"");
+        home
     }
 
     pub fn path(&self) -> &Path {
@@ -113,10 +117,16 @@ impl Home {
         run_with_stdin(self.command(args), stdin)
     }
 
-    /// Writes `data` to a file in the scratch directory (mode 0600).
+    /// Writes `data` to a file in the scratch directory (mode 0600). A
+    /// `config.toml` without a [discovery] table gets one that allows the
+    /// store only.
     pub fn write(&self, name: &str, data: &[u8]) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = self.file(name);
+        let mut data = data.to_vec();
+        if name == "config.toml" && !String::from_utf8_lossy(&data).contains("[discovery]") {
+            data.extend_from_slice(b"\n[discovery]\nmethods = [\"store\"]\n");
+        }
         std::fs::write(&path, data).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         path
@@ -263,4 +273,22 @@ pub fn armored_block(message: &[u8], label: &str) -> Vec<u8> {
     let start = text.find(&begin).expect("armor begin");
     let stop = text[start..].find(&end).expect("armor end") + start + end.len();
     text[start..stop].as_bytes().to_vec()
+}
+
+/// Runs the future `server` makes on a thread of its own (a current-thread
+/// tokio runtime, so sockets are registered there), for at most `lifetime`.
+pub fn spawn_server<F, Fut>(lifetime: std::time::Duration, server: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let _ = tokio::time::timeout(lifetime, server()).await;
+        });
+    });
 }
