@@ -16,6 +16,7 @@ pub mod message;
 pub mod openpgp;
 pub mod output;
 pub mod seal;
+pub mod smime;
 pub mod secrets;
 pub mod submit;
 

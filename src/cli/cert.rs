@@ -43,6 +43,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
     match command {
         Command::Import { file } => {
             let data = read_input(file.as_deref())?;
+            if mailseal::smime::certs::looks_like_x509(&data) {
+                return super::smime::import_certs_file(context, &data, file.as_deref());
+            }
             let mut outcomes = Vec::new();
             for cert in parse_certs(&data)? {
                 let outcome = store.insert(&cert)?;
@@ -60,10 +63,24 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::List => {
             let summaries: Vec<CertSummary> = store.all()?.iter().map(CertSummary::of).collect();
+            let x509 = context.smime_certs();
+            let smime: Vec<super::smime::X509Summary> = x509
+                .all()?
+                .iter()
+                .map(|c| super::smime::X509Summary::of(c, None, x509.provenance(&c.fingerprint())))
+                .collect();
             if context.json {
-                context.print_json(&summaries)?;
+                let mut all: Vec<serde_json::Value> = summaries
+                    .iter()
+                    .map(|s| serde_json::to_value(s).expect("serializable"))
+                    .collect();
+                all.extend(smime.iter().map(|s| serde_json::to_value(s).expect("serializable")));
+                context.print_json(&all)?;
             } else {
                 for s in &summaries {
+                    println!("{}", s.describe());
+                }
+                for s in &smime {
                     println!("{}", s.describe());
                 }
             }

@@ -129,6 +129,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::Import { file } => {
             let data = read_input(file.as_deref())?;
+            if mailseal::smime::certs::looks_like_x509(&data) || super::smime::looks_like_pkcs12(&data) {
+                return super::smime::import_key(context, &data);
+            }
             let mut imported = 0;
             for cert in parse_certs(&data)? {
                 if !cert.is_tsk() {
@@ -155,10 +158,24 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::List => {
             let summaries: Vec<CertSummary> = keys.all()?.iter().map(CertSummary::of).collect();
+            let smime: Vec<super::smime::X509Summary> = context
+                .smime_keys()
+                .all()?
+                .iter()
+                .map(|id| super::smime::X509Summary::of(&id.cert, Some(id.key.algorithm()), None))
+                .collect();
             if context.json {
-                context.print_json(&summaries)?;
+                let mut all: Vec<serde_json::Value> = summaries
+                    .iter()
+                    .map(|s| serde_json::to_value(s).expect("serializable"))
+                    .collect();
+                all.extend(smime.iter().map(|s| serde_json::to_value(s).expect("serializable")));
+                context.print_json(&all)?;
             } else {
                 for s in &summaries {
+                    println!("{}", s.describe());
+                }
+                for s in &smime {
                     println!("{}", s.describe());
                 }
             }

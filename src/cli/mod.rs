@@ -10,6 +10,7 @@ mod secret;
 mod send;
 mod sendmail;
 mod sign;
+mod smime;
 mod verify;
 
 use std::io::{Read, Write};
@@ -94,6 +95,16 @@ impl Context {
     /// Own secret keys.
     pub fn secret_keys(&self) -> SecretKeys {
         SecretKeys::new(&self.home.openpgp_key_dir())
+    }
+
+    /// Own S/MIME keys.
+    pub fn smime_keys(&self) -> mailseal::smime::certs::OwnKeys {
+        mailseal::smime::certs::OwnKeys::new(&self.home.smime_key_dir())
+    }
+
+    /// Others' X.509 certificates.
+    pub fn smime_certs(&self) -> mailseal::smime::certs::CertStore {
+        mailseal::smime::certs::CertStore::new(&self.home.smime_cert_dir())
     }
 
     /// A note for the person on stderr, unless `--quiet`.
