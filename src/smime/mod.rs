@@ -93,6 +93,8 @@ pub mod oid {
     pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
     /// dhSinglePass-stdDH-sha256kdf-scheme (RFC 5753)
     pub const ECDH_SHA256_KDF: Oid = Oid::new_unwrap("1.3.132.1.11.1");
+    /// dhSinglePass-stdDH-sha1kdf-scheme (read only)
+    pub const ECDH_SHA1_KDF: Oid = Oid::new_unwrap("1.3.133.16.840.63.0.2");
     pub const ECDH_SHA384_KDF: Oid = Oid::new_unwrap("1.3.132.1.11.2");
     pub const ECDH_SHA512_KDF: Oid = Oid::new_unwrap("1.3.132.1.11.3");
     pub const EMAIL_ADDRESS: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");

@@ -177,6 +177,14 @@ pub(crate) fn x963_kdf(
                 .chain_update(&shared_info)
                 .finalize()
                 .to_vec()
+        } else if scheme == oid::ECDH_SHA1_KDF {
+            // Read only: OpenSSL's default when no KDF digest is chosen.
+            sha1_011::Sha1::new()
+                .chain_update(z)
+                .chain_update(counter.to_be_bytes())
+                .chain_update(&shared_info)
+                .finalize()
+                .to_vec()
         } else if scheme == oid::ECDH_SHA384_KDF {
             sha2_11::Sha384::new()
                 .chain_update(z)

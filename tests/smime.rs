@@ -1,0 +1,544 @@
+//! S/MIME 4.0: interop with the real `openssl cms` both ways (RSA-2048,
+//! RSA-3072, OAEP and PKCS#1 v1.5, P-256 ECDH, GCM and CBC, detached and
+//! opaque signatures, sign+encrypt in both orders), with `gpgsm`, and the
+//! bad-input cases, each with its DESIGN.md exit code and no output file.
+//!
+//! The PKI is made per test run with the openssl CLI (a root, a second
+//! untrusted root, leaf certificates, an expired one).
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const BODY: &str = "S/MIME test body for mailseal.";
+
+fn openssl(args: &[&str], dir: &Path) -> Run {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "openssl {args:?} failed:\n{}", run.stderr);
+    run
+}
+
+/// Test certificates and keys: `NAME.pem` and `NAME.key` in `dir`.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_string()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(name)).unwrap()
+    }
+}
+
+fn leaf(dir: &Path, name: &str, address: &str, key: &[&str], usage: &str, ca: &str, days: &str) {
+    let ext = format!(
+        "subjectAltName=email:{address}\nkeyUsage=critical,digitalSignature,{usage}\nextendedKeyUsage=emailProtection\nbasicConstraints=CA:FALSE\n"
+    );
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    let mut args = vec!["req", "-new", "-nodes"];
+    args.extend_from_slice(key);
+    let keyout = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let subject = format!("/CN={name}");
+    args.extend_from_slice(&["-keyout", &keyout, "-out", &csr, "-subj", &subject]);
+    openssl(&args, dir);
+    let ca_pem = format!("{ca}.pem");
+    let ca_key = format!("{ca}.key");
+    let out = format!("{name}.pem");
+    let extfile = format!("{name}.ext");
+    openssl(
+        &[
+            "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial", "-out", &out,
+            "-days", days, "-extfile", &extfile,
+        ],
+        dir,
+    );
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("smime-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rsa2048: &[&str] = &["-newkey", "rsa:2048"];
+        let rsa3072: &[&str] = &["-newkey", "rsa:3072"];
+        let p256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        for (ca, cn) in [("ca", "mailseal Test Root"), ("rogue", "Untrusted Root")] {
+            openssl(
+                &[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{ca}.key"), "-out",
+                    &format!("{ca}.pem"), "-days", "3650", "-subj", &format!("/CN={cn}"), "-addext",
+                    "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+                &dir,
+            );
+        }
+        leaf(&dir, "alice", "alice@example.org", p256, "keyAgreement", "ca", "365");
+        leaf(&dir, "bob", "bob@example.net", rsa2048, "keyEncipherment", "ca", "365");
+        leaf(&dir, "carol", "carol@example.net", rsa3072, "keyEncipherment", "ca", "365");
+        leaf(&dir, "dave", "dave@example.net", p256, "keyAgreement", "ca", "365");
+        leaf(&dir, "erin", "erin@example.net", rsa2048, "keyEncipherment", "ca", "365");
+        leaf(&dir, "mallory", "mallory@example.net", rsa2048, "keyEncipherment", "rogue", "365");
+        leaf(&dir, "old", "old@example.net", rsa2048, "keyEncipherment", "ca", "-1");
+        Pki { dir }
+    })
+}
+
+/// A home trusting the test root, holding `own`'s key and everyone's
+/// certificates.
+fn home_with(own: &[&str]) -> Home {
+    let pki = pki();
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        format!("[smime]\ntrust_anchors = [{:?}]\n", pki.path("ca.pem")).as_bytes(),
+    );
+    for name in own {
+        let mut bundle = pki.read(&format!("{name}.key"));
+        bundle.extend(pki.read(&format!("{name}.pem")));
+        home.run(&["key", "import"], &bundle).ok();
+    }
+    for name in ["alice", "bob", "carol", "dave", "erin", "mallory", "old"] {
+        home.run(&["cert", "import", &pki.path(&format!("{name}.pem"))], b"").ok();
+    }
+    home
+}
+
+fn message(from: &str, to: &str) -> Vec<u8> {
+    format!("From: {from}\nTo: {to}\nSubject: quarterly numbers\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <t1@example.org>\n\n{BODY}\n")
+        .into_bytes()
+}
+
+/// Runs `openssl cms ARGS` on `input` in the PKI directory.
+fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
+    let pki = pki();
+    let file = pki.dir.join(format!("in-{}-{:?}.eml", std::process::id(), std::thread::current().id()));
+    std::fs::write(&file, input).unwrap();
+    let mut full = vec!["cms"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["-in", file.to_str().unwrap()]);
+    let output = Command::new("openssl").args(&full).current_dir(&pki.dir).output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+fn assert_openssl_ok(run: &Run) {
+    assert_eq!(run.code, 0, "openssl failed:\n{}", run.stderr);
+}
+
+#[test]
+fn mailseal_encrypts_openssl_decrypts() {
+    let alice = home_with(&["alice"]);
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("bob", "bob@example.net", "rsa-pkcs1v15", "aes256-gcm"),
+        ("bob", "bob@example.net", "rsa-oaep", "aes256-gcm"),
+        ("bob", "bob@example.net", "rsa-pkcs1v15", "aes256-cbc"),
+        ("bob", "bob@example.net", "rsa-oaep", "aes256-cbc"),
+        ("carol", "carol@example.net", "rsa-pkcs1v15", "aes256-gcm"),
+        ("carol", "carol@example.net", "rsa-oaep", "aes256-cbc"),
+        ("dave", "dave@example.net", "rsa-pkcs1v15", "aes256-gcm"),
+        ("dave", "dave@example.net", "rsa-pkcs1v15", "aes256-cbc"),
+    ];
+    for (name, address, transport, cipher) in cases {
+        let sealed = alice
+            .run(
+                &["encrypt", "--smime", "--no-sign", "--key-transport", transport, "--content-cipher", cipher],
+                &message("alice@example.org", address),
+            )
+            .ok()
+            .stdout;
+        let text = String::from_utf8_lossy(&sealed);
+        let smime_type = if *cipher == "aes256-gcm" { "authEnveloped-data" } else { "enveloped-data" };
+        assert!(text.contains(&format!("smime-type={smime_type}")), "{text}");
+        assert!(text.contains("Subject: [...]"), "header protection: {text}");
+        let pki = pki();
+        let opened = openssl_cms(
+            &["-decrypt", "-recip", &pki.path(&format!("{name}.pem")), "-inkey", &pki.path(&format!("{name}.key"))],
+            &sealed,
+        );
+        assert_openssl_ok(&opened);
+        let plain = opened.stdout_text();
+        assert!(plain.contains(BODY), "{name} {transport} {cipher}: {plain}");
+        assert!(plain.contains("Subject: quarterly numbers"), "{plain}");
+        // Encrypt-to-self: the sender opens her own copy.
+        let own = alice.run(&["decrypt"], &sealed).ok().stdout_text();
+        assert!(own.contains(BODY) && own.contains("Subject: quarterly numbers"), "{own}");
+    }
+}
+
+#[test]
+fn openssl_encrypts_mailseal_decrypts() {
+    let pki = pki();
+    let cases: &[(&str, &[&str])] = &[
+        ("bob", &["-aes-256-gcm"]),
+        ("bob", &["-aes256"]),
+        ("bob", &["-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"]),
+        ("carol", &["-aes256"]),
+        ("carol", &["-aes-256-gcm", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"]),
+        ("dave", &["-aes-256-gcm"]),
+        ("dave", &["-aes256", "-keyopt", "ecdh_kdf_md:sha256"]),
+    ];
+    for (name, options) in cases {
+        let home = home_with(&[name]);
+        let address = format!("{name}@example.net");
+        let cert = pki.path(&format!("{name}.pem"));
+        let (cipher, keyopts) = options.split_at(1);
+        let mut args = vec!["-encrypt", cipher[0], "-recip", cert.as_str()];
+        args.extend_from_slice(keyopts);
+        let sealed = openssl_cms(&args, &crlf(&message("alice@example.org", &address)));
+        assert_openssl_ok(&sealed);
+        let out = home.file("plain.eml");
+        let run = home.run(&["decrypt", "-o", out.to_str().unwrap()], &sealed.stdout).ok();
+        let plain = String::from_utf8(std::fs::read(&out).unwrap()).unwrap();
+        assert!(plain.contains(BODY), "{name} {options:?}: {plain}");
+        assert!(run.stderr.contains("not signed"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn mailseal_signs_openssl_verifies() {
+    for (signer, address, config) in [
+        ("bob", "bob@example.net", ""),
+        ("bob", "bob@example.net", "rsa_signature = \"rsa-pss\"\n"),
+        ("dave", "dave@example.net", ""),
+    ] {
+        let home = home_with(&[signer]);
+        if !config.is_empty() {
+            home.write(
+                "config.toml",
+                format!("[smime]\ntrust_anchors = [{:?}]\n{config}", pki().path("ca.pem")).as_bytes(),
+            );
+        }
+        let signed = home
+            .run(&["sign", "--smime"], &message(address, "erin@example.net"))
+            .ok()
+            .stdout;
+        let text = String::from_utf8_lossy(&signed);
+        assert!(text.contains("protocol=\"application/pkcs7-signature\"; micalg=sha-256"), "{text}");
+        let verified = openssl_cms(&["-verify", "-CAfile", &pki().path("ca.pem")], &signed);
+        assert_openssl_ok(&verified);
+        assert!(verified.stdout_text().contains(BODY));
+        // Our own verifier agrees, and binds the signature to From.
+        let run = home.run(&["verify"], &signed).ok();
+        assert!(run.stderr.contains(&format!("Good signature from {address}")), "{}", run.stderr);
+        // The signature report names signer, address and signing time.
+        let json: serde_json::Value =
+            serde_json::from_slice(&home.run(&["--json", "verify"], &signed).ok().stdout).unwrap();
+        let report = &json["signatures"][0];
+        assert_eq!(report["status"], "good");
+        assert_eq!(report["addresses"][0], address);
+        assert!(report["created"].as_str().unwrap().starts_with("20"));
+    }
+}
+
+#[test]
+fn openssl_signs_mailseal_verifies_detached_and_opaque() {
+    let pki = pki();
+    let erin = home_with(&["erin"]);
+    for extra in [&[][..], &["-nodetach"][..]] {
+        let cert = pki.path("bob.pem");
+        let key = pki.path("bob.key");
+        let mut args = vec!["-sign", "-signer", &cert, "-inkey", &key];
+        args.extend_from_slice(extra);
+        let signed = openssl_cms(&args, &crlf(&message("bob@example.net", "erin@example.net")));
+        assert_openssl_ok(&signed);
+        let run = erin.run(&["verify"], &signed.stdout).ok();
+        assert!(run.stderr.contains("Good signature from bob@example.net"), "{extra:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn sign_then_encrypt_and_encrypt_then_sign() {
+    let pki = pki();
+    let bob = home_with(&["bob"]);
+    let erin = home_with(&["erin"]);
+    // mailseal signs inside the encryption; openssl decrypts then verifies.
+    let sealed = bob
+        .run(&["encrypt", "--smime", "--sign"], &message("bob@example.net", "erin@example.net"))
+        .ok()
+        .stdout;
+    let opened = openssl_cms(&["-decrypt", "-recip", &pki.path("erin.pem"), "-inkey", &pki.path("erin.key")], &sealed);
+    assert_openssl_ok(&opened);
+    let verified = openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &opened.stdout);
+    assert_openssl_ok(&verified);
+    assert!(verified.stdout_text().contains(BODY));
+    // ... and mailseal opens it with the signature reported.
+    let run = erin.run(&["decrypt"], &sealed).ok();
+    assert!(run.stdout_text().contains(BODY) && run.stdout_text().contains("Subject: quarterly numbers"));
+    assert!(run.stderr.contains("Good signature from bob@example.net"), "{}", run.stderr);
+
+    // openssl: encrypt, then sign the encrypted message (opaque).
+    let encrypted = openssl_cms(&["-encrypt", "-aes256", "-recip", &pki.path("erin.pem")], &crlf(&message("bob@example.net", "erin@example.net")));
+    assert_openssl_ok(&encrypted);
+    let mut outer = crlf(b"From: bob@example.net\nTo: erin@example.net\n");
+    outer.extend_from_slice(&encrypted.stdout);
+    let signed = openssl_cms(&["-sign", "-nodetach", "-signer", &pki.path("bob.pem"), "-inkey", &pki.path("bob.key")], &outer);
+    assert_openssl_ok(&signed);
+    let mut whole = crlf(b"From: bob@example.net\nTo: erin@example.net\n");
+    whole.extend_from_slice(&signed.stdout);
+    let run = erin.run(&["decrypt"], &whole).ok();
+    assert!(run.stdout_text().contains(BODY), "{}", run.stdout_text());
+    assert!(run.stderr.contains("Good signature from bob@example.net"), "{}", run.stderr);
+}
+
+#[test]
+fn bcc_needs_separate_copies() {
+    let pki = pki();
+    let alice = home_with(&["alice"]);
+    let msg = b"From: alice@example.org\nTo: bob@example.net\nBcc: dave@example.net\nSubject: s\n\nbody\n";
+    let run = alice.run(&["encrypt", "--smime", "--no-sign"], msg).expect_code(64);
+    assert!(run.stderr.contains("--bcc-copies"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+
+    let dir = alice.file("bcc");
+    let out = alice.file("main.eml");
+    alice
+        .run(&["encrypt", "--smime", "--no-sign", "--bcc-copies", dir.to_str().unwrap(), "-o", out.to_str().unwrap()], msg)
+        .ok();
+    let main = std::fs::read(&out).unwrap();
+    assert!(!String::from_utf8_lossy(&main).contains("dave"), "the main copy names the Bcc recipient");
+    // Dave cannot open the main copy but can open his own.
+    let not_for_dave = openssl_cms(&["-decrypt", "-recip", &pki.path("dave.pem"), "-inkey", &pki.path("dave.key")], &main);
+    assert_ne!(not_for_dave.code, 0);
+    let copy = std::fs::read(dir.join("dave@example.net.eml")).unwrap();
+    let opened = openssl_cms(&["-decrypt", "-recip", &pki.path("dave.pem"), "-inkey", &pki.path("dave.key")], &copy);
+    assert_openssl_ok(&opened);
+    assert!(!opened.stdout_text().contains("Bcc"), "{}", opened.stdout_text());
+    assert!(opened.stdout_text().contains("body"));
+}
+
+#[test]
+fn pkcs12_import_modern_and_legacy_and_wrong_password() {
+    let pki = pki();
+    for legacy in [false, true] {
+        let p12 = pki.dir.join(format!("bob-{legacy}.p12"));
+        let mut args = vec![
+            "pkcs12", "-export", "-inkey", "bob.key", "-in", "bob.pem", "-certfile", "ca.pem", "-passout",
+            "pass:correct horse", "-out",
+        ];
+        let p12s = p12.to_str().unwrap().to_string();
+        args.push(&p12s);
+        if legacy {
+            args.push("-legacy");
+        }
+        openssl(&args, &pki.dir);
+        let home = home_with(&[]);
+        let wrong = home.write("wrong.txt", b"battery staple\n");
+        let out = home.file("never.eml");
+        home.run(&["--passphrase-file", wrong.to_str().unwrap(), "key", "import", &p12s], b"")
+            .expect_code(77);
+        let good = home.write("good.txt", b"correct horse\n");
+        home.run(&["--passphrase-file", good.to_str().unwrap(), "key", "import", &p12s], b"").ok();
+        let keys = home.run(&["key", "list"], b"").ok().stdout_text();
+        assert!(keys.contains("bob@example.net") && keys.contains("secret key"), "{keys}");
+        // The imported key decrypts.
+        let sealed = openssl_cms(&["-encrypt", "-aes-256-gcm", "-recip", &pki.path("bob.pem")], &crlf(&message("x@example.org", "bob@example.net")));
+        home.run(&["decrypt", "-o", out.to_str().unwrap()], &sealed.stdout).ok();
+        assert!(String::from_utf8(std::fs::read(&out).unwrap()).unwrap().contains(BODY));
+    }
+}
+
+/// Flips one byte of the base64-decoded CMS object at `offset_from_end`
+/// and re-encodes it.
+fn tamper(sealed: &[u8], offset_from_end: usize) -> Vec<u8> {
+    tamper_with(sealed, |der| vec![der.len() - offset_from_end])
+}
+
+/// Flips the byte of the decoded CMS object that `at` picks.
+fn tamper_with(sealed: &[u8], at: impl Fn(&[u8]) -> Vec<usize>) -> Vec<u8> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(sealed);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let clean: String = body.split_whitespace().collect();
+    let mut der = base64::engine::general_purpose::STANDARD.decode(clean).unwrap();
+    for i in at(&der) {
+        der[i] ^= 0x01;
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&der);
+    let mut out = format!("{head}\r\n\r\n").into_bytes();
+    for line in encoded.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[test]
+fn tampered_ciphertexts_fail_alike_with_no_output() {
+    let bob = home_with(&["bob"]);
+    let erin = home_with(&["erin"]);
+    let gcm = bob
+        .run(&["encrypt", "--smime", "--no-sign", "--content-cipher", "aes256-gcm"], &message("bob@example.net", "erin@example.net"))
+        .ok()
+        .stdout;
+    let cbc = bob
+        .run(&["encrypt", "--smime", "--no-sign", "--content-cipher", "aes256-cbc"], &message("bob@example.net", "erin@example.net"))
+        .ok()
+        .stdout;
+    let out = erin.file("out.eml");
+    let out_arg = out.to_str().unwrap();
+    let mut errors = Vec::new();
+    // The GCM tag sits just before the 6 end-of-contents pairs; the last
+    // CBC block just before 10 octets of end-of-contents.
+    for (what, tampered) in [
+        ("GCM tag", tamper(&gcm, 10 + 1)),
+        ("GCM ciphertext", tamper(&gcm, 10 + 18 + 4 + 5)),
+        ("CBC last block (padding)", tamper(&cbc, 10 + 1)),
+        ("CBC padding byte via the previous block", tamper(&cbc, 10 + 17)),
+        ("RSA-wrapped key (PKCS#1 v1.5)", tamper_with(&gcm, |der| {
+            // Every RSA-2048 encrypted key (erin's and the sender's own).
+            let keys: Vec<usize> = der
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == [0x04, 0x82, 0x01, 0x00])
+                .map(|(i, _)| i + 4 + 100)
+                .collect();
+            assert_eq!(keys.len(), 2);
+            keys
+        })),
+    ] {
+        let run = erin.run(&["decrypt", "-o", out_arg], &tampered);
+        assert_eq!(run.code, 65, "{what}: {}", run.stderr);
+        assert!(!out.exists(), "{what}: output written");
+        assert!(run.stdout.is_empty());
+        errors.push(run.stderr);
+    }
+    // One error for every failure: nothing tells padding from MAC from key.
+    // (A flip inside a CBC block other than the first or the last goes
+    // undetected by CBC itself: enveloped-data has no integrity check,
+    // which is why GCM is the default; see SECURITY.md.)
+    assert!(errors.iter().all(|e| *e == errors[0]), "{errors:#?}");
+    assert!(errors[0].contains("no plaintext was released"));
+}
+
+#[test]
+fn truncated_and_garbage_der_are_malformed() {
+    let bob = home_with(&["bob"]);
+    let erin = home_with(&["erin"]);
+    let sealed = bob
+        .run(&["encrypt", "--smime", "--no-sign"], &message("bob@example.net", "erin@example.net"))
+        .ok()
+        .stdout;
+    let text = String::from_utf8_lossy(&sealed).into_owned();
+    let cut = &text[..text.len() / 2];
+    let cut = &cut[..cut.rfind("\r\n").unwrap() + 2];
+    let out = erin.file("out.eml");
+    let out_arg = out.to_str().unwrap();
+    erin.run(&["decrypt", "-o", out_arg], cut.as_bytes()).expect_code(65);
+    assert!(!out.exists());
+    let garbage = b"From: a@x\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIBAAAAAAAAAAAA\r\n";
+    let run = erin.run(&["decrypt", "-o", out_arg], garbage).expect_code(65);
+    assert!(run.stderr.contains("not a CMS object"), "{}", run.stderr);
+    erin.run(&["verify"], garbage).expect_code(65);
+    assert!(!out.exists());
+}
+
+#[test]
+fn modified_signed_content_wrong_sender_expired_and_untrusted() {
+    let pki = pki();
+    let bob = home_with(&["bob"]);
+    let erin = home_with(&["erin"]);
+    let signed = bob.run(&["sign", "--smime"], &message("bob@example.net", "erin@example.net")).ok().stdout;
+    // Modified content.
+    let modified = String::from_utf8_lossy(&signed).replace(BODY, "S/MIME test body for mallory.");
+    let run = erin.run(&["verify"], modified.as_bytes()).expect_code(1);
+    assert!(run.stderr.contains("modified"), "{}", run.stderr);
+    // A good signature by someone other than From.
+    let other = bob.run(&["sign", "--smime", "--from", "bob@example.net"], &message("alice@example.org", "erin@example.net")).ok().stdout;
+    let run = erin.run(&["verify"], &other).expect_code(1);
+    assert!(run.stderr.contains("not the sender"), "{}", run.stderr);
+    // Expired signer (openssl signs with a certificate that has expired).
+    let expired = openssl_cms(&["-sign", "-signer", &pki.path("old.pem"), "-inkey", &pki.path("old.key")], &crlf(&message("old@example.net", "erin@example.net")));
+    assert_openssl_ok(&expired);
+    let run = erin.run(&["verify"], &expired.stdout).expect_code(1);
+    assert!(run.stderr.contains("validity") && run.stderr.contains("expired"), "{}", run.stderr);
+    // Untrusted root.
+    let rogue = openssl_cms(&["-sign", "-signer", &pki.path("mallory.pem"), "-inkey", &pki.path("mallory.key")], &crlf(&message("mallory@example.net", "erin@example.net")));
+    assert_openssl_ok(&rogue);
+    let run = erin.run(&["verify"], &rogue.stdout).expect_code(1);
+    assert!(run.stderr.contains("path") && run.stderr.contains("trust_anchors"), "{}", run.stderr);
+}
+
+#[test]
+fn encryption_refuses_expired_and_untrusted_certificates() {
+    let alice = home_with(&["alice"]);
+    let out = alice.file("out.eml");
+    let out_arg = out.to_str().unwrap();
+    let run = alice
+        .run(&["encrypt", "--smime", "--no-sign", "-o", out_arg], &message("alice@example.org", "old@example.net"))
+        .expect_code(77);
+    assert!(run.stderr.contains("validity") && run.stderr.contains("expired"), "{}", run.stderr);
+    let run = alice
+        .run(&["encrypt", "--smime", "--no-sign", "-o", out_arg], &message("alice@example.org", "mallory@example.net"))
+        .expect_code(77);
+    assert!(run.stderr.contains("path:"), "{}", run.stderr);
+    let run = alice
+        .run(&["encrypt", "--smime", "--no-sign", "-o", out_arg], &message("alice@example.org", "nobody@example.net"))
+        .expect_code(67);
+    assert!(run.stderr.contains("nobody@example.net"), "{}", run.stderr);
+    assert!(!out.exists());
+}
+
+#[test]
+fn technology_is_chosen_per_recipient_and_by_preference() {
+    let alice = home_with(&["alice"]);
+    // Only S/MIME certificates exist for bob: S/MIME without asking.
+    let sealed = alice.run(&["encrypt", "--no-sign"], &message("alice@example.org", "bob@example.net")).ok().stdout_text();
+    assert!(sealed.contains("application/pkcs7-mime"), "{sealed}");
+    // --openpgp insists, and there is no OpenPGP key.
+    alice.run(&["encrypt", "--openpgp", "--no-sign"], &message("alice@example.org", "bob@example.net")).expect_code(67);
+}
+
+#[test]
+fn x509_lists_show_smime_entries() {
+    let alice = home_with(&["alice"]);
+    let keys: serde_json::Value = serde_json::from_slice(&alice.run(&["--json", "key", "list"], b"").ok().stdout).unwrap();
+    let key = keys.as_array().unwrap().iter().find(|k| k["technology"] == "smime").unwrap();
+    assert_eq!(key["user_ids"][0], "alice@example.org");
+    assert_eq!(key["secret"], true);
+    let certs: serde_json::Value = serde_json::from_slice(&alice.run(&["--json", "cert", "list"], b"").ok().stdout).unwrap();
+    let old = certs.as_array().unwrap().iter().find(|c| c["user_ids"][0] == "old@example.net").unwrap();
+    assert_eq!(old["status"], "expired");
+    assert_eq!(old["provenance"]["method"], "import");
+    // Private files are 0600 in 0700 directories.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = alice.path().join("keys/smime");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let d = entry.unwrap().path();
+        assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
+        let key = d.join("key.der");
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn verify_import_certs_collects_signer_certificates() {
+    let pki = pki();
+    let home = Home::new();
+    home.write("config.toml", format!("[smime]\ntrust_anchors = [{:?}]\n", pki.path("ca.pem")).as_bytes());
+    let signed = openssl_cms(&["-sign", "-signer", &pki.path("bob.pem"), "-inkey", &pki.path("bob.key")], &crlf(&message("bob@example.net", "erin@example.net")));
+    home.run(&["verify", "--import-certs"], &signed.stdout).ok();
+    let list = home.run(&["cert", "list"], b"").ok().stdout_text();
+    assert!(list.contains("bob@example.net") && list.contains("message"), "{list}");
+}
