@@ -3,15 +3,11 @@
 
 use std::path::PathBuf;
 
-use mailseal::config::Protection;
-use mailseal::keys::{CertStore, SecretKeys};
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
-use mailseal::openpgp::{self, EncryptOptions, RecipientKeys};
-use mailseal::seal::{self, Recipient};
+use mailseal::seal::{self, Recipient, SealedCopy, Sealer};
 use mailseal::submit::{self, Settings, Transaction, Transport};
 use mailseal::{Error, Result};
-use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
 use super::{read_input, Context};
@@ -76,13 +72,6 @@ struct Report {
     transport: Transport,
 }
 
-/// One copy to send: its recipients, sealed bytes and protection.
-struct Copy {
-    recipients: Vec<Recipient>,
-    data: Vec<u8>,
-    protection: &'static str,
-}
-
 /// Seals `message` for `recipients` per policy and submits it through
 /// relay `relay`. `silent` leaves stdout and stderr empty on success
 /// (sendmail).
@@ -110,19 +99,10 @@ pub fn deliver(
 
     // Plan and seal every copy before connecting: a missing key stops
     // everything with nothing sent.
-    let mut groups: Vec<Vec<Recipient>> = Vec::new();
-    let visible: Vec<Recipient> = recipients.iter().filter(|r| !r.hidden).cloned().collect();
-    if !visible.is_empty() {
-        groups.push(visible);
-    }
-    groups.extend(
-        recipients
-            .iter()
-            .filter(|r| r.hidden)
-            .map(|r| vec![r.clone()]),
-    );
-    let sealer = Sealer::new(context, &sender)?;
-    let copies: Vec<Copy> = groups
+    let store = context.cert_store()?;
+    let own = context.secret_keys();
+    let sealer = Sealer::new(&context.config, &context.unlocker, &store, &own, &sender)?;
+    let copies: Vec<SealedCopy> = seal::copies(&recipients)
         .into_iter()
         .map(|group| sealer.seal(&headers, body, group))
         .collect::<Result<_>>()?;
@@ -144,8 +124,8 @@ pub fn deliver(
             reports.push(RecipientReport {
                 address: r.address.clone(),
                 bcc: r.hidden,
-                protection: copy.protection,
-                technology: (copy.protection != "plain").then_some("openpgp"),
+                protection: copy.sealing.as_str(),
+                technology: copy.sealing.technology(),
                 accepted: accepted.reply.clone(),
             });
         }
@@ -185,118 +165,4 @@ pub fn deliver(
         ));
     }
     Ok(0)
-}
-
-/// Keys and policy for sealing the copies of one message.
-struct Sealer<'a> {
-    context: &'a Context,
-    store: CertStore,
-    own: SecretKeys,
-    sender: String,
-    /// The sender's own keys: they sign, and are encrypted to (to self).
-    sender_keys: Vec<Cert>,
-}
-
-impl<'a> Sealer<'a> {
-    fn new(context: &'a Context, sender: &str) -> Result<Sealer<'a>> {
-        let own = context.secret_keys();
-        let sender_keys = seal::sender_keys(&own, context.config.openpgp_identity(sender), sender)?;
-        Ok(Sealer {
-            context,
-            store: context.cert_store()?,
-            own,
-            sender: sender.to_string(),
-            sender_keys,
-        })
-    }
-
-    fn seal(&self, headers: &Headers, body: &[u8], group: Vec<Recipient>) -> Result<Copy> {
-        let policy = &self.context.config.policy;
-        let rank = |p: Protection| match p {
-            Protection::RequireEncryption => 3,
-            Protection::EncryptIfPossible => 2,
-            Protection::SignOnly => 1,
-            Protection::Plain => 0,
-        };
-        let strictest = group
-            .iter()
-            .map(|r| policy.protection_for(&r.address))
-            .max_by_key(|p| rank(*p))
-            .unwrap_or(policy.default);
-
-        if rank(strictest) >= 2 {
-            let candidates: Vec<Vec<Cert>> = group
-                .iter()
-                .map(|r| seal::candidate_certs(&self.store, &self.own, &r.address))
-                .collect::<Result<_>>()?;
-            let keys: Result<Vec<RecipientKeys>> = group
-                .iter()
-                .zip(&candidates)
-                .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, false))
-                .collect();
-            match keys {
-                Ok(keys) => return self.encrypt(headers, body, keys, group),
-                Err(e) if strictest == Protection::RequireEncryption => return Err(e),
-                Err(_) => {}
-            }
-        }
-        if rank(strictest) >= 1 && policy.sign {
-            if let Some((_, keypair)) =
-                openpgp::signing_key(&self.sender_keys, &self.context.unlocker)?
-            {
-                let message = headers.with_body(body);
-                let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
-                return Ok(Copy {
-                    recipients: group,
-                    data,
-                    protection: "signed",
-                });
-            }
-        }
-        let data = headers.with_body(body);
-        Ok(Copy {
-            recipients: group,
-            data,
-            protection: "plain",
-        })
-    }
-
-    fn encrypt<'k>(
-        &'k self,
-        headers: &Headers,
-        body: &[u8],
-        mut keys: Vec<RecipientKeys<'k>>,
-        group: Vec<Recipient>,
-    ) -> Result<Copy> {
-        let policy = &self.context.config.policy;
-        if policy.encrypt_to_self {
-            openpgp::add_encrypt_to_self(&mut keys, &self.sender, &self.sender_keys);
-        }
-        let signer = if policy.sign {
-            openpgp::signing_key(&self.sender_keys, &self.context.unlocker)?
-        } else {
-            None
-        };
-        let signed = signer.is_some();
-        let mut data = Vec::new();
-        openpgp::encrypt_message(
-            headers,
-            &mut std::io::Cursor::new(body),
-            &keys,
-            signer.map(|(_, pair)| pair),
-            EncryptOptions {
-                protect_headers: policy.protect_headers,
-            },
-            &mut data,
-        )?;
-        Ok(Copy {
-            recipients: group,
-            data,
-            protection: if signed {
-                "encrypted+signed"
-            } else {
-                "encrypted"
-            },
-        })
-    }
 }
