@@ -8,6 +8,9 @@
 
 mod common;
 use common::*;
+#[path = "common/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -541,4 +544,78 @@ fn verify_import_certs_collects_signer_certificates() {
     home.run(&["verify", "--import-certs"], &signed.stdout).ok();
     let list = home.run(&["cert", "list"], b"").ok().stdout_text();
     assert!(list.contains("bob@example.net") && list.contains("message"), "{list}");
+}
+
+#[test]
+fn send_picks_the_technology_per_recipient() {
+    let pki = pki();
+    let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
+    let alice = home_with(&["alice"]);
+    alice.write(
+        "config.toml",
+        format!(
+            "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n[policy]\ndefault = \"require-encryption\"\n[smime]\ntrust_anchors = [{:?}]\n",
+            server.port,
+            server.ca_file.display(),
+            pki.path("ca.pem")
+        )
+        .as_bytes(),
+    );
+    // bob has only an OpenPGP certificate, carol only an S/MIME one.
+    alice.import_cert("bob");
+    let bob_x509 = alice.run(&["--json", "cert", "list"], b"").ok().stdout;
+    let list: serde_json::Value = serde_json::from_slice(&bob_x509).unwrap();
+    let fpr = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["technology"] == "smime" && c["user_ids"][0] == "bob@example.net")
+        .unwrap()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    alice.run(&["cert", "remove", &fpr], b"").ok();
+    let pem = alice.run(&["cert", "export", "carol@example.net"], b"").ok().stdout_text();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let mut command = alice.command(&["send", "--json"]);
+    command.env("TEST_PW", smtp::PASSWORD);
+    let msg = b"From: alice@example.org\r\nTo: bob@example.net, carol@example.net\r\nSubject: s\r\n\r\nbody\r\n";
+    let run = {
+        use std::io::Write;
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(msg).unwrap();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    .ok();
+    let messages = server.messages();
+    assert_eq!(messages.len(), 2, "{}", run.stderr);
+    let to_bob = messages.iter().find(|m| m.to == ["bob@example.net"]).unwrap();
+    let to_carol = messages.iter().find(|m| m.to == ["carol@example.net"]).unwrap();
+    assert!(to_bob.data.contains("multipart/encrypted"), "{}", to_bob.data);
+    assert!(to_carol.data.contains("application/pkcs7-mime"), "{}", to_carol.data);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let techs: Vec<&str> = report["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["technology"].as_str().unwrap())
+        .collect();
+    assert!(techs.contains(&"openpgp") && techs.contains(&"smime"), "{techs:?}");
+    // Carol opens hers with openssl.
+    let opened = openssl_cms(
+        &["-decrypt", "-recip", &pki.path("carol.pem"), "-inkey", &pki.path("carol.key")],
+        to_carol.data.as_bytes(),
+    );
+    assert_openssl_ok(&opened);
+    assert!(opened.stdout_text().contains("body"));
 }

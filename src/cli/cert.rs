@@ -88,6 +88,21 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::Export { id, output } => {
             let found = store.find(&id)?;
+            let x509: Vec<_> = context
+                .smime_certs()
+                .all()?
+                .into_iter()
+                .filter(|c| c.has_address(&id) || (id.len() >= 8 && c.fingerprint().starts_with(&id.to_lowercase())))
+                .collect();
+            if found.is_empty() && !x509.is_empty() {
+                let mut out = Output::open(output.as_deref())?;
+                for cert in &x509 {
+                    out.write_all(cert.to_pem().as_bytes())
+                        .map_err(|e| Error::io("writing the certificate", e))?;
+                }
+                out.commit()?;
+                return Ok(0);
+            }
             if found.is_empty() {
                 return Err(Error::NotFound(format!("no certificate matches {id:?}")));
             }
@@ -101,6 +116,10 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             Ok(0)
         }
         Command::Remove { id } => {
+            if context.smime_certs().remove(&id)? {
+                context.note(&format!("mailseal: removed X.509 certificate {id}"));
+                return Ok(0);
+            }
             let found = store.find(&id)?;
             match found.as_slice() {
                 [cert] => {

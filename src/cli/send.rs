@@ -101,8 +101,10 @@ pub fn deliver(
     // everything with nothing sent.
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let sealer = Sealer::new(&context.config, &context.unlocker, &store, &own, &sender)?;
-    let copies: Vec<SealedCopy> = seal::copies(&recipients)
+    let sealer = Sealer::new(&context.config, &context.unlocker, &store, &own, &sender)?
+        .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?);
+    let copies: Vec<SealedCopy> = sealer
+        .copies(&recipients)
         .into_iter()
         .map(|group| sealer.seal(&headers, body, group))
         .collect::<Result<_>>()?;
@@ -125,7 +127,7 @@ pub fn deliver(
                 address: r.address.clone(),
                 bcc: r.hidden,
                 protection: copy.sealing.as_str(),
-                technology: copy.sealing.technology(),
+                technology: copy.technology,
                 accepted: accepted.reply.clone(),
             });
         }
