@@ -376,3 +376,76 @@ pub fn encode_info(info: &RecipientInfo) -> Result<Vec<u8>> {
 pub fn parse_info(der: &[u8]) -> Result<RecipientInfo> {
     RecipientInfo::from_der(der).map_err(|e| Error::Malformed(format!("bad RecipientInfo: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smime::certs::OwnIdentity;
+
+    /// A self-signed P-256 certificate for `address` and its own identity.
+    fn p256_identity(address: &str) -> (SmimeCert, OwnIdentity) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![rcgen::SanType::Rfc822Name(address.try_into().unwrap())];
+        let cert = params.self_signed(&key).unwrap();
+        let cert = SmimeCert::from_der(cert.der()).unwrap();
+        let own = OwnKey::parse(&key.serialize_der()).unwrap();
+        (
+            cert.clone(),
+            OwnIdentity {
+                key: own,
+                cert,
+                chain: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn ecdh_key_is_not_wrapped_under_an_all_zero_kek() {
+        let (cert, identity) = p256_identity("dave@example.net");
+        let cek = [0x42u8; 32];
+        let info = recipient_info(&cert, &cek, KeyTransport::RsaPkcs1v15).unwrap();
+        let RecipientInfo::Kari(kari) = &info else {
+            panic!("a P-256 recipient gets a KeyAgreeRecipientInfo")
+        };
+        let wrapped = kari.recipient_enc_keys[0].enc_key.as_bytes();
+        assert_eq!(wrapped.len(), 40);
+        // The bug in cms 0.3.0-rc.0's KeyAgreeRecipientInfoBuilder: the key
+        // opened under an all-zero KEK. It must not, at any KEK size.
+        for size in [16, 24, 32] {
+            assert!(
+                aes_unwrap(&vec![0u8; size], wrapped).is_none(),
+                "the content key opens under an all-zero {size}-byte KEK"
+            );
+        }
+        // The recipient's own key opens it.
+        let opened = unwrap_content_key(std::slice::from_ref(&info), &[identity], 32)
+            .ok()
+            .expect("the recipient unwraps the key");
+        assert_eq!(&opened[..], &cek);
+        // RFC 5753 parameters: dhSinglePass-stdDH-sha256kdf-scheme with
+        // AES-256 key wrap, an ephemeral uncompressed P-256 point.
+        assert_eq!(kari.key_enc_alg.oid, oid::ECDH_SHA256_KDF);
+        let wrap: AlgorithmIdentifierOwned = kari.key_enc_alg.parameters.as_ref().unwrap().decode_as().unwrap();
+        assert_eq!(wrap.oid, oid::AES256_WRAP);
+        let OriginatorIdentifierOrKey::OriginatorKey(originator) = &kari.originator else {
+            panic!("ephemeral-static: the originator is a public key")
+        };
+        assert_eq!(originator.public_key.raw_bytes().len(), 65);
+        // Ephemeral: two encryptions use two different originator keys.
+        let again = recipient_info(&cert, &cek, KeyTransport::RsaPkcs1v15).unwrap();
+        assert_ne!(encode_info(&info).unwrap(), encode_info(&again).unwrap());
+    }
+
+    #[test]
+    fn a_different_key_cannot_unwrap() {
+        let (cert, _) = p256_identity("dave@example.net");
+        let (_, other) = p256_identity("dave@example.net");
+        let info = recipient_info(&cert, &[7u8; 32], KeyTransport::RsaPkcs1v15).unwrap();
+        // Same address, different certificate: not addressed to `other`.
+        assert!(matches!(
+            unwrap_content_key(&[info], &[other], 32),
+            Err(Unwrap::NotForUs)
+        ));
+    }
+}

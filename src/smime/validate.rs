@@ -259,3 +259,41 @@ pub fn load_anchors(paths: &[std::path::PathBuf]) -> Result<Vec<SmimeCert>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(address: &str, ca: bool) -> SmimeCert {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![rcgen::SanType::Rfc822Name(address.try_into().unwrap())];
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        SmimeCert::from_der(params.self_signed(&key).unwrap().der()).unwrap()
+    }
+
+    #[test]
+    fn each_failure_names_its_check() {
+        let cert = self_signed("a@example.org", false);
+        let now = SystemTime::now();
+        let check = |r: Result<Vec<SmimeCert>>| match r {
+            Err(Error::Untrusted { check, .. }) => check,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let anchors = std::slice::from_ref(&cert);
+        assert!(check(validate(&cert, Some("b@example.org"), Usage::Encrypt, &[], anchors, now)).starts_with("address:"));
+        assert!(check(validate(&cert, Some("a@example.org"), Usage::Encrypt, &[], &[], now)).starts_with("path:"));
+        let later = now + std::time::Duration::from_secs(3600 * 24 * 365 * 200);
+        assert!(check(validate(&cert, None, Usage::Sign, &[], anchors, later)).starts_with("validity:"));
+        // A root with the issuer's name but another key: the signature
+        // along the chain does not verify.
+        let other_root = self_signed("root@example.org", true);
+        assert!(check(validate(&cert, None, Usage::Sign, &[], &[other_root], now)).starts_with("signature:"));
+        // A pinned anchor is a path of one.
+        assert_eq!(validate(&cert, Some("A@example.org"), Usage::Sign, &[], anchors, now).unwrap().len(), 1);
+    }
+}
