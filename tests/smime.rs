@@ -619,3 +619,97 @@ fn send_picks_the_technology_per_recipient() {
     assert_openssl_ok(&opened);
     assert!(opened.stdout_text().contains("body"));
 }
+
+/// A scratch gpgsm home trusting the test root, without CRL checks.
+struct Gpgsm {
+    home: tempfile::TempDir,
+}
+
+impl Gpgsm {
+    fn new() -> Gpgsm {
+        // Short, under /tmp: gpg-agent's socket path has a length limit.
+        let home = tempfile::Builder::new().prefix("gpgsm").tempdir_in("/tmp").unwrap();
+        std::fs::write(home.path().join("gpgsm.conf"), "disable-crl-checks\ndisable-policy-checks\n").unwrap();
+        let gpgsm = Gpgsm { home };
+        let pki = pki();
+        gpgsm.run(&["--import", &pki.path("ca.pem"), &pki.path("erin.pem")]);
+        let list = gpgsm.run(&["--with-colons", "--list-keys", "CN=mailseal Test Root"]).stdout_text();
+        let fpr = list
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .map(str::to_string)
+            .unwrap();
+        std::fs::write(gpgsm.home.path().join("trustlist.txt"), format!("{fpr} S relax\n")).unwrap();
+        gpgsm
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new("gpgsm")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--batch", "--status-fd", "2"])
+            .args(args)
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Gpgsm {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .output();
+    }
+}
+
+#[test]
+fn gpgsm_encrypts_mailseal_decrypts_and_verifies_mailseal_signatures() {
+    let gpgsm = Gpgsm::new();
+    let erin = home_with(&["erin"]);
+    // gpgsm encrypts (its default AES-128-CBC, and AES-256) to erin.
+    for cipher in [None, Some("AES256")] {
+        let inner = gpgsm.home.path().join("inner.txt");
+        std::fs::write(&inner, b"Content-Type: text/plain\r\n\r\nhello from gpgsm\r\n").unwrap();
+        let out = gpgsm.home.path().join("out.p7m");
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec!["--base64", "--encrypt", "-r", "erin@example.net", "-o", out.to_str().unwrap()];
+        if let Some(c) = cipher {
+            args.extend_from_slice(&["--cipher-algo", c]);
+        }
+        args.push(inner.to_str().unwrap());
+        let run = gpgsm.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let armored = std::fs::read_to_string(&out).unwrap();
+        let body: String = armored.lines().filter(|l| !l.starts_with("-----")).map(|l| format!("{l}\r\n")).collect();
+        let message = format!(
+            "From: x@example.org\r\nTo: erin@example.net\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}"
+        );
+        let plain = erin.run(&["decrypt"], message.as_bytes()).ok().stdout_text();
+        assert!(plain.contains("hello from gpgsm"), "{cipher:?}: {plain}");
+    }
+    // mailseal signs as erin; gpgsm checks the detached signature over the
+    // exact signed part.
+    let signed = erin.run(&["sign", "--smime"], &message("erin@example.net", "bob@example.net")).ok().stdout;
+    let text = String::from_utf8(signed).unwrap();
+    let boundary = text.split("boundary=\"").nth(1).unwrap().split('"').next().unwrap();
+    let parts: Vec<&str> = text.split(&format!("--{boundary}")).collect();
+    let signed_part = &parts[1]["\r\n".len()..parts[1].len() - 2];
+    let signature_b64: String = parts[2].split("\r\n\r\n").nth(1).unwrap().split_whitespace().collect();
+    use base64::Engine;
+    let signature = base64::engine::general_purpose::STANDARD.decode(signature_b64).unwrap();
+    let content_file = gpgsm.home.path().join("signed.part");
+    let sig_file = gpgsm.home.path().join("sig.p7s");
+    std::fs::write(&content_file, signed_part).unwrap();
+    std::fs::write(&sig_file, signature).unwrap();
+    let run = gpgsm.run(&["--verify", sig_file.to_str().unwrap(), content_file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("[GNUPG:] GOODSIG") && run.stderr.contains("TRUST_FULLY"), "{}", run.stderr);
+}

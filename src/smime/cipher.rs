@@ -1,6 +1,7 @@
 //! Content encryption: AES-256-GCM (RFC 5084, 12-byte nonce, 16-byte ICV)
 //! and AES-256-CBC (PKCS#7 padding), streaming on the way out, whole-buffer
-//! on the way in (plaintext is released only after the check).
+//! on the way in (plaintext is released only after the check). AES-128
+//! (GCM and CBC) is read too, as gpgsm and some clients send it.
 //!
 //! Streaming GCM is composed here from AES-CTR and GHASH (NIST SP 800-38D
 //! §7.1) because `aes-gcm` only seals whole buffers; a unit test checks it
@@ -127,16 +128,20 @@ impl ContentEncryptor {
 /// and the buffer is wiped.
 pub fn gcm_open(key: &[u8], nonce: &[u8], tag: &[u8], data: &mut Vec<u8>) -> Result<(), ()> {
     use aes_gcm::aead::AeadInOut;
-    if key.len() != 32 || nonce.len() != 12 || tag.len() != 16 {
+    if nonce.len() != 12 || tag.len() != 16 {
         return Err(());
     }
-    let cipher = aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| ())?;
-    let result = cipher.decrypt_inout_detached(
-        nonce.try_into().map_err(|_| ())?,
-        b"",
-        data.as_mut_slice().into(),
-        tag.try_into().map_err(|_| ())?,
-    );
+    let nonce = nonce.try_into().map_err(|_| ())?;
+    let tag = tag.try_into().map_err(|_| ())?;
+    let result = match key.len() {
+        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
+            .map_err(|_| ())?
+            .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
+        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
+            .map_err(|_| ())?
+            .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
+        _ => return Err(()),
+    };
     if result.is_err() {
         data.fill(0);
         data.clear();
@@ -148,12 +153,22 @@ pub fn gcm_open(key: &[u8], nonce: &[u8], tag: &[u8], data: &mut Vec<u8>) -> Res
 /// Decrypts CBC content and removes its padding. Any failure is `Err(())`.
 pub fn cbc_open(key: &[u8], iv: &[u8], data: &mut Vec<u8>) -> Result<(), ()> {
     use aes::cipher::block_padding::Pkcs7;
-    if key.len() != 32 || iv.len() != 16 || data.is_empty() || data.len() % 16 != 0 {
+    if iv.len() != 16 || data.is_empty() || data.len() % 16 != 0 {
         return Err(());
     }
-    let dec = cbc::Decryptor::<Aes256>::new_from_slices(key, iv).map_err(|_| ())?;
-    let len = match dec.decrypt_padded::<Pkcs7>(data) {
-        Ok(plain) => plain.len(),
+    let decrypted = match key.len() {
+        32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv)
+            .map_err(|_| ())?
+            .decrypt_padded::<Pkcs7>(data)
+            .map(|p| p.len()),
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(|_| ())?
+            .decrypt_padded::<Pkcs7>(data)
+            .map(|p| p.len()),
+        _ => return Err(()),
+    };
+    let len = match decrypted {
+        Ok(len) => len,
         Err(_) => {
             data.fill(0);
             data.clear();

@@ -205,15 +205,18 @@ pub fn decrypt_cms(
             )));
         };
     let alg = &eci.content_enc_alg;
+    let is_gcm = alg.oid == oid::AES256_GCM || alg.oid == oid::AES128_GCM;
     let key_len = if alg.oid == oid::AES256_GCM || alg.oid == oid::AES256_CBC {
         32
+    } else if alg.oid == oid::AES128_GCM || alg.oid == oid::AES128_CBC {
+        16
     } else {
         return Err(Error::Malformed(format!(
-            "unsupported content encryption {} (mailseal reads AES-256-GCM and AES-256-CBC)",
+            "unsupported content encryption {} (mailseal reads AES-GCM and AES-CBC, 128 and 256 bits)",
             alg.oid
         )));
     };
-    if (alg.oid == oid::AES256_GCM) != mac.is_some() {
+    if is_gcm != mac.is_some() {
         return Err(Error::Malformed("the content cipher does not match the envelope type".into()));
     }
     let cek = match recipient::unwrap_content_key(&infos, own, key_len) {
