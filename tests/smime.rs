@@ -713,3 +713,40 @@ fn gpgsm_encrypts_mailseal_decrypts_and_verifies_mailseal_signatures() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("[GNUPG:] GOODSIG") && run.stderr.contains("TRUST_FULLY"), "{}", run.stderr);
 }
+
+#[test]
+fn rfc9216_alice_signature_and_key() {
+    let dir = testdata("smime/rfc9216");
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        format!("[smime]\ntrust_anchors = [{:?}]\nrsa_signature = \"rsa-pss\"\n", dir.join("alice.crt")).as_bytes(),
+    );
+    // The RFC's RSASSA-PSS signed-data, as an opaque S/MIME message.
+    let pem = std::fs::read_to_string(dir.join("alice-signed-rsapss.cms.pem")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).map(|l| format!("{l}\r\n")).collect();
+    let message = format!(
+        "From: alice@smime.example\r\nTo: bob@smime.example\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}"
+    );
+    let run = home.run(&["verify"], message.as_bytes()).ok();
+    assert!(run.stderr.contains("Good signature from alice@smime.example"), "{}", run.stderr);
+    // Tampered: flip a byte of the signature value (near the end).
+    let mut bad = b64.clone().into_bytes();
+    let n = bad.len();
+    bad[n - 10] = if bad[n - 10] == b'A' { b'B' } else { b'A' };
+    let bad_message = message.replace(&b64, std::str::from_utf8(&bad).unwrap());
+    home.run(&["verify"], bad_message.as_bytes()).expect_code(1);
+
+    // Alice's RFC 9216 key signs (RSA-PSS); openssl and mailseal accept it.
+    let mut bundle = std::fs::read(dir.join("alice.key")).unwrap();
+    bundle.extend(std::fs::read(dir.join("alice.crt")).unwrap());
+    home.run(&["key", "import"], &bundle).ok();
+    let signed = home.run(&["sign", "--smime"], &message_from("alice@smime.example")).ok().stdout;
+    assert!(home.run(&["verify"], &signed).ok().stderr.contains("Good signature from alice@smime.example"));
+    let checked = openssl_cms(&["-verify", "-noverify"], &signed);
+    assert_openssl_ok(&checked);
+}
+
+fn message_from(from: &str) -> Vec<u8> {
+    message(from, "bob@smime.example")
+}

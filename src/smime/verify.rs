@@ -197,8 +197,14 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
     let mut certificates = Vec::new();
     let mut was_encrypted = false;
     let mut entity = message.clone();
-    for _ in 0..8 {
-        let next = match framing::parse(&entity)? {
+    for depth in 0..8 {
+        let layer = match framing::parse(&entity) {
+            Ok(layer) => layer,
+            // Inner content need not be a MIME entity.
+            Err(_) if depth > 0 => break,
+            Err(e) => return Err(e),
+        };
+        let next = match layer {
             framing::Received::Pkcs7Mime { cms, .. } => {
                 let (content_type, content) = envelope::parse_content_info(&cms)?;
                 if content_type == oid::SIGNED_DATA {
@@ -230,12 +236,16 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
         };
         entity = next;
     }
-    let (inner_bytes, body) = split_entity(&entity);
-    let inner = Headers::parse(inner_bytes)?;
-    let restored = if std::ptr::eq(&entity, &message) || entity == message {
-        outer.clone()
-    } else {
-        protect::restore(&outer, &inner)
+    // Content that is not a MIME entity (a bare text in signed-data) is
+    // the body under the outer header fields.
+    let (restored, body) = match Headers::parse(split_entity(&entity).0) {
+        _ if entity == message => (outer.clone(), split_entity(&entity).1),
+        Ok(inner) => (protect::restore(&outer, &inner), split_entity(&entity).1),
+        Err(_) => {
+            let mut headers = outer.clone();
+            headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
+            (headers, entity.as_slice())
+        }
     };
     bind_to_sender(&mut signatures, &restored);
     Ok(Opened {
