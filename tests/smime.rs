@@ -624,3 +624,35 @@ fn rfc9216_alice_signature_and_key() {
 fn message_from(from: &str) -> Vec<u8> {
     message(from, "bob@smime.example")
 }
+
+#[test]
+fn key_generate_smime_makes_a_csr_a_ca_can_sign() {
+    let pki = pki();
+    let home = home_with(&[]);
+    let csr = home.file("new.csr");
+    home.run(&["key", "generate", "frank@example.net", "--smime", "--csr", csr.to_str().unwrap()], b"")
+        .ok();
+    let text = std::fs::read_to_string(&csr).unwrap();
+    assert!(text.starts_with("-----BEGIN CERTIFICATE REQUEST-----"), "{text}");
+    openssl(&["req", "-verify", "-noout", "-in", csr.to_str().unwrap()], &pki.dir);
+    // The self-signed certificate works for signing right away (verified
+    // by openssl without a chain).
+    let signed = home.run(&["sign", "--smime"], &message("frank@example.net", "bob@example.net")).ok().stdout;
+    assert_openssl_ok(&openssl_cms(&["-verify", "-noverify"], &signed));
+    // The CA signs the request; importing its answer replaces the
+    // self-signed certificate.
+    let ext = pki.dir.join("frank.ext");
+    std::fs::write(&ext, "subjectAltName=email:frank@example.net\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=emailProtection\n").unwrap();
+    let issued = home.file("frank.pem");
+    openssl(
+        &["x509", "-req", "-in", csr.to_str().unwrap(), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30", "-extfile", ext.to_str().unwrap(), "-out", issued.to_str().unwrap()],
+        &pki.dir,
+    );
+    home.run(&["key", "import", issued.to_str().unwrap()], b"").ok();
+    let keys: serde_json::Value = serde_json::from_slice(&home.run(&["--json", "key", "list"], b"").ok().stdout).unwrap();
+    let smime: Vec<&serde_json::Value> = keys.as_array().unwrap().iter().filter(|k| k["technology"] == "smime").collect();
+    assert_eq!(smime.len(), 1, "{keys:#}");
+    assert_eq!(smime[0]["issuer"], "CN=mailseal Test Root");
+    let signed = home.run(&["sign", "--smime"], &message("frank@example.net", "bob@example.net")).ok().stdout;
+    assert_openssl_ok(&openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &signed));
+}

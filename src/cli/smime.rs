@@ -374,8 +374,37 @@ pub fn looks_like_pkcs12(data: &[u8]) -> bool {
     data.first() == Some(&0x30) && data.get(skip..skip + 3) == Some(&[0x02, 0x01, 0x03])
 }
 
-/// `key import` of a PEM key with its certificate chain, or a PKCS#12 file.
+/// `key import` of a PEM key with its certificate chain, a PKCS#12 file,
+/// or (without a key) the certificate a CA issued for an own key.
 pub fn import_key(context: &Context, data: &[u8]) -> Result<u8> {
+    let has_key = smime::certs::pem_blocks(data)
+        .map(|b| b.iter().any(|(l, _)| l.ends_with("PRIVATE KEY")))
+        .unwrap_or(false);
+    if !has_key && !looks_like_pkcs12(data) {
+        let certs = smime::certs::parse_certs(data)?;
+        for mut identity in context.smime_keys().all()? {
+            if let Some(position) = certs.iter().position(|c| identity.key.matches(c)) {
+                let old = identity.cert.fingerprint();
+                let mut chain = certs.clone();
+                identity.cert = chain.remove(position);
+                identity.chain = chain;
+                context.smime_keys().insert(&identity)?;
+                if old != identity.cert.fingerprint() {
+                    context.smime_keys().remove(&old)?;
+                }
+                context.note(&format!(
+                    "mailseal: certificate {} ({}) now goes with own key for {}",
+                    identity.cert.fingerprint(),
+                    identity.cert.issuer(),
+                    identity.cert.addresses().join(", ")
+                ));
+                return Ok(0);
+            }
+        }
+        return Err(Error::Malformed(
+            "the input holds certificates but no private key, and none belongs to an own key: others' certificates go to `mailseal cert import`".into(),
+        ));
+    }
     let (key, certs) = if looks_like_pkcs12(data) {
         let password = pkcs12_password(context)?;
         smime::pkcs12::parse(data, &password)?
@@ -445,5 +474,30 @@ pub fn import_certs_file(context: &Context, data: &[u8], file: Option<&std::path
     if context.json {
         context.print_json(&outcomes)?;
     }
+    Ok(0)
+}
+
+/// `key generate --smime`: a P-256 key, a self-signed certificate (kept as
+/// the key's certificate until a CA's is imported) and a CSR.
+pub fn generate(
+    context: &Context,
+    address: &str,
+    name: Option<&str>,
+    csr_file: Option<&std::path::Path>,
+) -> Result<u8> {
+    use std::io::Write;
+    if !address.contains('@') {
+        return Err(Error::Usage(format!("{address:?} is not an e-mail address")));
+    }
+    let generated = smime::generate::self_signed(address, name)?;
+    context.smime_keys().insert(&generated.identity)?;
+    let mut out = Output::open(csr_file)?;
+    out.write_all(generated.csr_pem.as_bytes())
+        .map_err(|e| Error::io("writing the CSR", e))?;
+    out.commit()?;
+    context.note(&format!(
+        "mailseal: made S/MIME key {} for {address} with a self-signed certificate; send the CSR to your CA and import its answer with `mailseal key import`",
+        generated.identity.cert.fingerprint()
+    ));
     Ok(0)
 }

@@ -311,6 +311,16 @@ impl OwnKeys {
         write_private_file(&dir.join("chain.pem"), pem.as_bytes())
     }
 
+    /// Removes the identity stored for certificate `fingerprint`.
+    pub fn remove(&self, fingerprint: &str) -> Result<()> {
+        let dir = self.dir.join(fingerprint);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
     /// Every own identity.
     pub fn all(&self) -> Result<Vec<OwnIdentity>> {
         let entries = match std::fs::read_dir(&self.dir) {

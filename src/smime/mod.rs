@@ -20,6 +20,7 @@ pub mod certs;
 pub mod cipher;
 pub mod envelope;
 pub mod framing;
+pub mod generate;
 pub mod pkcs12;
 pub mod plan;
 pub mod recipient;
