@@ -14,16 +14,21 @@ use super::{read_input, Context};
 /// Manage others' certificates (the keys you encrypt to and verify with).
 #[derive(Subcommand)]
 pub enum Command {
-    /// Import one or many certificates (armored or binary, e.g. `gpg --export`).
+    /// Import one or many certificates: OpenPGP (armored or binary, e.g.
+    /// `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).
     ///
-    /// Example: gpg --export bob@example.net | mailseal cert import
+    /// Examples:
+    ///   gpg --export bob@example.net | mailseal cert import
+    ///   mailseal cert import bob-smime.pem
+    #[command(verbatim_doc_comment)]
     Import {
         /// The certificate file [default: stdin].
         file: Option<PathBuf>,
     },
     /// List the certificates in the store.
     List,
-    /// Export the certificates for an address (or fingerprint), armored.
+    /// Export the certificates for an address (or fingerprint), armored
+    /// (OpenPGP) or PEM (X.509, when there is no OpenPGP certificate).
     Export {
         /// Address, fingerprint or key ID.
         id: String,
@@ -33,7 +38,8 @@ pub enum Command {
     },
     /// Remove a certificate from the store.
     Remove {
-        /// Fingerprint or key ID (an address when it matches exactly one).
+        /// Fingerprint or key ID (an address when it matches exactly one);
+        /// for X.509, the SHA-256 fingerprint (at least 8 hex digits).
         id: String,
     },
 }

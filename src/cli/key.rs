@@ -56,6 +56,7 @@ pub enum Command {
     /// Examples:
     ///   gpg --export-secret-keys alice@example.org | mailseal key import
     ///   mailseal --passphrase-file p12pass.txt key import alice.p12
+    #[command(verbatim_doc_comment)]
     Import {
         /// The key file [default: stdin].
         file: Option<PathBuf>,

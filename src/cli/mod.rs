@@ -24,7 +24,7 @@ use mailseal::keys::{CertStore, SecretKeys, Unlocker};
 use mailseal::{Error, Result};
 
 /// Seal email end to end: sign and encrypt RFC 5322 messages with OpenPGP
-/// (PGP/MIME), and open them again.
+/// (PGP/MIME) or S/MIME, and open them again.
 #[derive(Parser)]
 #[command(name = "mailseal", version, about, long_about = None)]
 #[command(after_help = "Examples:
@@ -32,6 +32,7 @@ use mailseal::{Error, Result};
   mailseal decrypt sealed.eml -o message.eml
   mailseal key generate alice@example.org
   mailseal cert import bob.asc
+  mailseal encrypt --smime message.eml > sealed.eml
 
 Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
 66 input missing, 67 no usable key, 74 I/O error, 77 refused (permissions,
