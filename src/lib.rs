@@ -16,8 +16,8 @@ pub mod message;
 pub mod openpgp;
 pub mod output;
 pub mod seal;
-pub mod smime;
 pub mod secrets;
+pub mod smime;
 pub mod submit;
 
 pub use error::{Error, Result};

@@ -287,15 +287,18 @@ impl<'a> Sealer<'a> {
                 .zip(&candidates)
                 .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, false))
                 .collect();
-            let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> = self.smime.as_ref().map(|s| {
-                group
-                    .iter()
-                    .map(|r| s.keyring().encryption_cert(&r.address))
-                    .collect()
-            });
+            let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> =
+                self.smime.as_ref().map(|s| {
+                    group
+                        .iter()
+                        .map(|r| s.keyring().encryption_cert(&r.address))
+                        .collect()
+                });
             let smime_ok = matches!(smime_certs, Some(Ok(_)));
             if smime_ok && (prefer_smime || keys.is_err()) {
-                let Some(Ok(certs)) = smime_certs else { unreachable!() };
+                let Some(Ok(certs)) = smime_certs else {
+                    unreachable!()
+                };
                 return self.encrypt_smime(headers, body, certs, group);
             }
             match keys {

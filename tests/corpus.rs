@@ -154,7 +154,11 @@ fn smime_encrypt_then_decrypt_gives_back_every_byte() {
             "{name}: outer subject not obscured"
         );
         let opened = bob.run(&["decrypt"], &sealed).ok();
-        assert!(opened.stderr.contains("Good signature"), "{name}: {}", opened.stderr);
+        assert!(
+            opened.stderr.contains("Good signature"),
+            "{name}: {}",
+            opened.stderr
+        );
         // The signature inside the encryption is a multipart/signed, whose
         // signed part is made 7-bit safe first: 8-bit parts come back
         // quoted-printable or base64, with the same content.
@@ -163,19 +167,39 @@ fn smime_encrypt_then_decrypt_gives_back_every_byte() {
             let text = String::from_utf8_lossy(m).into_owned();
             let head = text.split("\r\n\r\n").next().unwrap().to_string();
             head.split("\r\n")
-                .filter(|l| !l.to_ascii_lowercase().starts_with("content-transfer-encoding:"))
+                .filter(|l| {
+                    !l.to_ascii_lowercase()
+                        .starts_with("content-transfer-encoding:")
+                })
                 .map(str::to_string)
                 .collect()
         };
-        assert_eq!(header_lines(&opened.stdout), header_lines(&expected), "{name}: header fields differ");
-        assert_eq!(leaf_contents(&opened.stdout), leaf_contents(&expected), "{name}: content differs");
+        assert_eq!(
+            header_lines(&opened.stdout),
+            header_lines(&expected),
+            "{name}: header fields differ"
+        );
+        assert_eq!(
+            leaf_contents(&opened.stdout),
+            leaf_contents(&expected),
+            "{name}: content differs"
+        );
         // openssl opens it too, and the signature inside verifies.
         let decrypted = smime_pki::openssl_cms(
-            &["-decrypt", "-recip", &pki.path("bob.pem"), "-inkey", &pki.path("bob.key")],
+            &[
+                "-decrypt",
+                "-recip",
+                &pki.path("bob.pem"),
+                "-inkey",
+                &pki.path("bob.key"),
+            ],
             &sealed,
         );
         smime_pki::assert_openssl_ok(&decrypted);
-        let verified = smime_pki::openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &decrypted.stdout);
+        let verified = smime_pki::openssl_cms(
+            &["-verify", "-CAfile", &pki.path("ca.pem")],
+            &decrypted.stdout,
+        );
         smime_pki::assert_openssl_ok(&verified);
     }
 }
@@ -188,7 +212,8 @@ fn smime_sign_then_verify_keeps_the_content() {
     for (name, original) in corpus() {
         let signed = alice.run(&["sign", "--smime"], &original).ok().stdout;
         bob.run(&["verify"], &signed).ok();
-        let verified = smime_pki::openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &signed);
+        let verified =
+            smime_pki::openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &signed);
         smime_pki::assert_openssl_ok(&verified);
         let part = signed_part(&signed);
         let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
@@ -198,6 +223,10 @@ fn smime_sign_then_verify_keeps_the_content() {
                 .all(|l| l.len() <= 999 && l.is_ascii() && !l.starts_with(b"From ")),
             "{name}: signed body is not 7-bit safe"
         );
-        assert_eq!(leaf_contents(&part), leaf_contents(&original), "{name}: signed content differs");
+        assert_eq!(
+            leaf_contents(&part),
+            leaf_contents(&original),
+            "{name}: signed content differs"
+        );
     }
 }

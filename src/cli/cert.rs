@@ -80,7 +80,11 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                     .iter()
                     .map(|s| serde_json::to_value(s).expect("serializable"))
                     .collect();
-                all.extend(smime.iter().map(|s| serde_json::to_value(s).expect("serializable")));
+                all.extend(
+                    smime
+                        .iter()
+                        .map(|s| serde_json::to_value(s).expect("serializable")),
+                );
                 context.print_json(&all)?;
             } else {
                 for s in &summaries {
@@ -98,7 +102,10 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 .smime_certs()
                 .all()?
                 .into_iter()
-                .filter(|c| c.has_address(&id) || (id.len() >= 8 && c.fingerprint().starts_with(&id.to_lowercase())))
+                .filter(|c| {
+                    c.has_address(&id)
+                        || (id.len() >= 8 && c.fingerprint().starts_with(&id.to_lowercase()))
+                })
                 .collect();
             if found.is_empty() && !x509.is_empty() {
                 let mut out = Output::open(output.as_deref())?;

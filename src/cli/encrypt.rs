@@ -97,7 +97,13 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let policy = &context.config.policy;
     if use_smime(context, &args, &recipients, &store, &own)? {
         let mut body = std::io::Cursor::new(body_start).chain(input);
-        return super::smime::encrypt(context, &args.smime_args(), &headers, &recipients, &mut body);
+        return super::smime::encrypt(
+            context,
+            &args.smime_args(),
+            &headers,
+            &recipients,
+            &mut body,
+        );
     }
     if args.bcc_copies.is_some() {
         return Err(Error::Usage(

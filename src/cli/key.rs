@@ -150,7 +150,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::Import { file } => {
             let data = read_input(file.as_deref())?;
-            if mailseal::smime::certs::looks_like_x509(&data) || super::smime::looks_like_pkcs12(&data) {
+            if mailseal::smime::certs::looks_like_x509(&data)
+                || super::smime::looks_like_pkcs12(&data)
+            {
                 return super::smime::import_key(context, &data);
             }
             let mut imported = 0;
@@ -190,7 +192,11 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                     .iter()
                     .map(|s| serde_json::to_value(s).expect("serializable"))
                     .collect();
-                all.extend(smime.iter().map(|s| serde_json::to_value(s).expect("serializable")));
+                all.extend(
+                    smime
+                        .iter()
+                        .map(|s| serde_json::to_value(s).expect("serializable")),
+                );
                 context.print_json(&all)?;
             } else {
                 for s in &summaries {

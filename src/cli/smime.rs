@@ -61,7 +61,13 @@ fn add_unique(certs: &mut Vec<SmimeCert>, cert: SmimeCert) {
 fn copy_name(address: &str) -> String {
     let safe: String = address
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "@._+-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{safe}.eml")
 }
@@ -87,9 +93,16 @@ pub fn encrypt(
         .from
         .clone()
         .or_else(|| headers.addresses("From").into_iter().next());
-    let own_for_sender = sender.as_deref().and_then(|s| keyring.own_identity(s)).cloned();
+    let own_for_sender = sender
+        .as_deref()
+        .and_then(|s| keyring.own_identity(s))
+        .cloned();
     let want_signature = args.sign || (!args.no_sign && policy.sign);
-    let signer = if want_signature { own_for_sender.clone() } else { None };
+    let signer = if want_signature {
+        own_for_sender.clone()
+    } else {
+        None
+    };
     if args.sign && signer.is_none() {
         return Err(Error::NoKey {
             recipient: sender.unwrap_or_else(|| "the sender".into()),
@@ -121,13 +134,17 @@ pub fn encrypt(
     let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
     let cipher = match &args.content_cipher {
         Some(name) => ContentCipher::parse(name).ok_or_else(|| {
-            Error::Usage(format!("--content-cipher {name:?}: use aes256-gcm or aes256-cbc"))
+            Error::Usage(format!(
+                "--content-cipher {name:?}: use aes256-gcm or aes256-cbc"
+            ))
         })?,
         None => settings::content_cipher(&context.config.smime, &addresses)?,
     };
     let transport = match &args.key_transport {
         Some(name) => KeyTransport::parse(name).ok_or_else(|| {
-            Error::Usage(format!("--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"))
+            Error::Usage(format!(
+                "--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"
+            ))
         })?,
         None => settings::key_transport(&context.config.smime)?,
     };
@@ -142,7 +159,14 @@ pub fn encrypt(
     let mut outputs = Vec::new();
     if bcc_certs.is_empty() {
         let mut output = Output::open(args.output.as_deref())?;
-        smime::seal_message(headers, body, &visible_certs, signer_ref, options, &mut output)?;
+        smime::seal_message(
+            headers,
+            body,
+            &visible_certs,
+            signer_ref,
+            options,
+            &mut output,
+        )?;
         outputs.push(output);
     } else {
         // Every copy needs the body: read it once.
@@ -150,9 +174,17 @@ pub fn encrypt(
         body.read_to_end(&mut data)
             .map_err(|e| Error::io("reading the message body", e))?;
         let dir = args.bcc_copies.as_ref().expect("checked above");
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let mut output = Output::open(args.output.as_deref())?;
-        smime::seal_message(headers, &mut data.as_slice(), &visible_certs, signer_ref, options, &mut output)?;
+        smime::seal_message(
+            headers,
+            &mut data.as_slice(),
+            &visible_certs,
+            signer_ref,
+            options,
+            &mut output,
+        )?;
         outputs.push(output);
         for (address, cert) in &bcc_certs {
             let mut certs = vec![cert.clone()];
@@ -161,7 +193,14 @@ pub fn encrypt(
             }
             let path = dir.join(copy_name(address));
             let mut copy = Output::open(Some(&path))?;
-            smime::seal_message(headers, &mut data.as_slice(), &certs, signer_ref, options, &mut copy)?;
+            smime::seal_message(
+                headers,
+                &mut data.as_slice(),
+                &certs,
+                signer_ref,
+                options,
+                &mut copy,
+            )?;
             outputs.push(copy);
         }
     }
@@ -204,7 +243,11 @@ fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
             },
         )?;
         if new {
-            context.note(&format!("mailseal: imported certificate {} ({})", cert.fingerprint(), cert.subject()));
+            context.note(&format!(
+                "mailseal: imported certificate {} ({})",
+                cert.fingerprint(),
+                cert.subject()
+            ));
         }
     }
     Ok(())
@@ -254,7 +297,12 @@ pub fn verify(
 }
 
 /// `sign` for S/MIME.
-pub fn sign(context: &Context, message: &[u8], sender: &str, output: Option<&std::path::Path>) -> Result<u8> {
+pub fn sign(
+    context: &Context,
+    message: &[u8],
+    sender: &str,
+    output: Option<&std::path::Path>,
+) -> Result<u8> {
     use std::io::Write;
     let keys = Keys::load(context)?;
     let Some(identity) = keys.keyring().own_identity(sender).cloned() else {
@@ -273,7 +321,10 @@ pub fn sign(context: &Context, message: &[u8], sender: &str, output: Option<&std
     out.write_all(&signed)
         .map_err(|e| Error::io("writing the signed message", e))?;
     out.commit()?;
-    context.note(&format!("mailseal: S/MIME signed by {}", identity.cert.fingerprint()));
+    context.note(&format!(
+        "mailseal: S/MIME signed by {}",
+        identity.cert.fingerprint()
+    ));
     Ok(0)
 }
 
@@ -346,12 +397,18 @@ impl X509Summary {
             self.status,
             if self.secret { " (secret key)" } else { "" }
         );
-        text.push_str(&format!("\n    subject {}\n    issuer  {}", self.subject, self.issuer));
+        text.push_str(&format!(
+            "\n    subject {}\n    issuer  {}",
+            self.subject, self.issuer
+        ));
         for address in &self.user_ids {
             text.push_str(&format!("\n    {address}"));
         }
         if let Some(p) = &self.provenance {
-            text.push_str(&format!("\n    from {} ({}, {})", p.source, p.method, p.time));
+            text.push_str(&format!(
+                "\n    from {} ({}, {})",
+                p.source, p.method, p.time
+            ));
         }
         text
     }
@@ -432,7 +489,11 @@ pub fn import_key(context: &Context, data: &[u8]) -> Result<u8> {
         identity.cert.addresses().join(", ")
     ));
     if context.json {
-        context.print_json(&X509Summary::of(&identity.cert, Some(identity.key.algorithm()), None))?;
+        context.print_json(&X509Summary::of(
+            &identity.cert,
+            Some(identity.key.algorithm()),
+            None,
+        ))?;
     }
     Ok(0)
 }
@@ -443,7 +504,11 @@ fn pkcs12_password(context: &Context) -> Result<zeroize::Zeroizing<String>> {
 }
 
 /// `cert import` of X.509 certificates (PEM, DER, bundles).
-pub fn import_certs_file(context: &Context, data: &[u8], file: Option<&std::path::Path>) -> Result<u8> {
+pub fn import_certs_file(
+    context: &Context,
+    data: &[u8],
+    file: Option<&std::path::Path>,
+) -> Result<u8> {
     let store = context.smime_certs();
     let mut outcomes = Vec::new();
     let source = file
@@ -487,7 +552,9 @@ pub fn generate(
 ) -> Result<u8> {
     use std::io::Write;
     if !address.contains('@') {
-        return Err(Error::Usage(format!("{address:?} is not an e-mail address")));
+        return Err(Error::Usage(format!(
+            "{address:?} is not an e-mail address"
+        )));
     }
     let generated = smime::generate::self_signed(address, name)?;
     context.smime_keys().insert(&generated.identity)?;

@@ -28,18 +28,19 @@ pub struct Args {
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
-    let reports = if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
-        super::smime::verify(context, &message, args.import_certs)?
-    } else {
-        let store = context.cert_store()?;
-        let own = context.secret_keys().all()?;
-        let keys = Keys {
-            store: &store,
-            own: &own,
-            unlocker: &context.unlocker,
+    let reports =
+        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
+            super::smime::verify(context, &message, args.import_certs)?
+        } else {
+            let store = context.cert_store()?;
+            let own = context.secret_keys().all()?;
+            let keys = Keys {
+                store: &store,
+                own: &own,
+                unlocker: &context.unlocker,
+            };
+            openpgp::verify_message(&message, &keys)?
         };
-        openpgp::verify_message(&message, &keys)?
-    };
     report(context, &reports, false)?;
     let all_good = !reports.is_empty() && reports.iter().all(SignatureReport::is_good);
     if !all_good && !context.json {

@@ -79,7 +79,9 @@ impl Unlocker {
         if let Some(path) = &self.passphrase_file {
             let data = read_private_file(path)?;
             let text = String::from_utf8_lossy(&data);
-            return Ok(zeroize::Zeroizing::new(text.lines().next().unwrap_or("").to_string()));
+            return Ok(zeroize::Zeroizing::new(
+                text.lines().next().unwrap_or("").to_string(),
+            ));
         }
         if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
             return Ok(zeroize::Zeroizing::new(value));

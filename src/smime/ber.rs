@@ -171,7 +171,12 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.split("\r\n").all(|l| l.len() <= 76));
         let joined: String = text.split("\r\n").collect();
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(joined).unwrap(), data);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .unwrap(),
+            data
+        );
     }
 
     #[test]

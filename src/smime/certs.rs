@@ -50,7 +50,11 @@ impl SmimeCert {
     /// subject; normalized to lower case.
     pub fn addresses(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if let Ok(Some(san)) = self.cert.tbs_certificate().get_extension::<SubjectAltName>() {
+        if let Ok(Some(san)) = self
+            .cert
+            .tbs_certificate()
+            .get_extension::<SubjectAltName>()
+        {
             for name in san.1 .0 {
                 if let GeneralName::Rfc822Name(address) = name {
                     out.push(address.as_str().to_lowercase());
@@ -74,7 +78,7 @@ impl SmimeCert {
     /// Whether the certificate names `address` (case-insensitively).
     pub fn has_address(&self, address: &str) -> bool {
         let wanted = address.trim().to_lowercase();
-        self.addresses().iter().any(|a| *a == wanted)
+        self.addresses().contains(&wanted)
     }
 
     /// The subject, as text.
@@ -112,7 +116,9 @@ impl SmimeCert {
             return p256::PublicKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
                 .map(PublicKey::P256)
                 .map_err(|_| {
-                    Error::Malformed("the EC public key is not on P-256 (the only curve mailseal uses)".into())
+                    Error::Malformed(
+                        "the EC public key is not on P-256 (the only curve mailseal uses)".into(),
+                    )
                 });
         }
         Err(Error::Malformed(format!(
@@ -186,6 +192,7 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<SmimeCert>> {
 
 /// An own private key.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // few, long-lived values
 pub enum OwnKey {
     Rsa(rsa::RsaPrivateKey),
     P256(p256::SecretKey),
@@ -356,7 +363,9 @@ impl OwnKeys {
         Ok(self
             .all()?
             .into_iter()
-            .filter(|id| id.cert.has_address(&q) || (q.len() >= 8 && id.cert.fingerprint().starts_with(&q)))
+            .filter(|id| {
+                id.cert.has_address(&q) || (q.len() >= 8 && id.cert.fingerprint().starts_with(&q))
+            })
             .collect())
     }
 }
@@ -415,7 +424,8 @@ impl CertStore {
         paths
             .iter()
             .map(|p| {
-                let der = std::fs::read(p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+                let der = std::fs::read(p)
+                    .map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
                 SmimeCert::from_der(&der)
             })
             .collect()
@@ -423,7 +433,11 @@ impl CertStore {
 
     /// Certificates for `address`.
     pub fn by_address(&self, address: &str) -> Result<Vec<SmimeCert>> {
-        Ok(self.all()?.into_iter().filter(|c| c.has_address(address)).collect())
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|c| c.has_address(address))
+            .collect())
     }
 
     /// The provenance note of a certificate, if any.
@@ -439,7 +453,8 @@ impl CertStore {
             let fpr = cert.fingerprint();
             if q.len() >= 8 && fpr.starts_with(&q) {
                 let path = self.dir.join(format!("{fpr}.der"));
-                std::fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                std::fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
                 let _ = std::fs::remove_file(path.with_extension("json"));
                 return Ok(true);
             }

@@ -7,7 +7,9 @@
 //! §7.1) because `aes-gcm` only seals whole buffers; a unit test checks it
 //! against `aes-gcm` byte for byte.
 
-use aes::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit, StreamCipher};
+use aes::cipher::{
+    BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit, StreamCipher,
+};
 use aes::Aes256;
 use ghash::universal_hash::UniversalHash;
 use ghash::GHash;
@@ -69,14 +71,19 @@ impl ContentEncryptor {
     }
 
     pub fn cbc(key: &[u8; 32], iv: &[u8; 16]) -> ContentEncryptor {
-        ContentEncryptor::Cbc(Box::new(cbc::Encryptor::<Aes256>::new(key.into(), iv.into())))
+        ContentEncryptor::Cbc(Box::new(cbc::Encryptor::<Aes256>::new(
+            key.into(),
+            iv.into(),
+        )))
     }
 
     /// Encrypts `data` in place; its length must be a multiple of 16.
     pub fn update(&mut self, data: &mut [u8]) {
         debug_assert_eq!(data.len() % 16, 0);
         match self {
-            ContentEncryptor::Gcm { ctr, ghash, length, .. } => {
+            ContentEncryptor::Gcm {
+                ctr, ghash, length, ..
+            } => {
                 ctr.apply_keystream(data);
                 ghash.update_padded(data);
                 *length += data.len() as u64;
@@ -124,55 +131,64 @@ impl ContentEncryptor {
     }
 }
 
-/// Decrypts and authenticates GCM content in place. Any failure is `Err(())`
+/// Decryption or authentication failed; deliberately says nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFailed;
+
+/// Decrypts and authenticates GCM content in place. Any failure is `Err(OpenFailed)`
 /// and the buffer is wiped.
-pub fn gcm_open(key: &[u8], nonce: &[u8], tag: &[u8], data: &mut Vec<u8>) -> Result<(), ()> {
+pub fn gcm_open(
+    key: &[u8],
+    nonce: &[u8],
+    tag: &[u8],
+    data: &mut Vec<u8>,
+) -> Result<(), OpenFailed> {
     use aes_gcm::aead::AeadInOut;
     if nonce.len() != 12 || tag.len() != 16 {
-        return Err(());
+        return Err(OpenFailed);
     }
-    let nonce = nonce.try_into().map_err(|_| ())?;
-    let tag = tag.try_into().map_err(|_| ())?;
+    let nonce = nonce.try_into().map_err(|_| OpenFailed)?;
+    let tag = tag.try_into().map_err(|_| OpenFailed)?;
     let result = match key.len() {
         32 => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| ())?
+            .map_err(|_| OpenFailed)?
             .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
         16 => aes_gcm::Aes128Gcm::new_from_slice(key)
-            .map_err(|_| ())?
+            .map_err(|_| OpenFailed)?
             .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
-        _ => return Err(()),
+        _ => return Err(OpenFailed),
     };
     if result.is_err() {
         data.fill(0);
         data.clear();
-        return Err(());
+        return Err(OpenFailed);
     }
     Ok(())
 }
 
-/// Decrypts CBC content and removes its padding. Any failure is `Err(())`.
-pub fn cbc_open(key: &[u8], iv: &[u8], data: &mut Vec<u8>) -> Result<(), ()> {
+/// Decrypts CBC content and removes its padding. Any failure is `Err(OpenFailed)`.
+pub fn cbc_open(key: &[u8], iv: &[u8], data: &mut Vec<u8>) -> Result<(), OpenFailed> {
     use aes::cipher::block_padding::Pkcs7;
-    if iv.len() != 16 || data.is_empty() || data.len() % 16 != 0 {
-        return Err(());
+    if iv.len() != 16 || data.is_empty() || !data.len().is_multiple_of(16) {
+        return Err(OpenFailed);
     }
     let decrypted = match key.len() {
         32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv)
-            .map_err(|_| ())?
+            .map_err(|_| OpenFailed)?
             .decrypt_padded::<Pkcs7>(data)
             .map(|p| p.len()),
         16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|_| ())?
+            .map_err(|_| OpenFailed)?
             .decrypt_padded::<Pkcs7>(data)
             .map(|p| p.len()),
-        _ => return Err(()),
+        _ => return Err(OpenFailed),
     };
     let len = match decrypted {
         Ok(len) => len,
         Err(_) => {
             data.fill(0);
             data.clear();
-            return Err(());
+            return Err(OpenFailed);
         }
     };
     data.truncate(len);

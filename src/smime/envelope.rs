@@ -12,8 +12,8 @@ use spki::AlgorithmIdentifierOwned;
 
 use super::ber::{self, Base64Lines, ContentWriter, EOC};
 use super::certs::{OwnIdentity, SmimeCert};
-use super::cipher::{self, ContentEncryptor};
 pub use super::cipher::ContentCipher;
+use super::cipher::{self, ContentEncryptor};
 use super::framing;
 use super::oid;
 pub use super::recipient::KeyTransport;
@@ -127,7 +127,10 @@ pub fn encrypt_cms<W: Write>(
         let iv = super::random_bytes::<16>();
         let alg = AlgorithmIdentifierOwned {
             oid: oid::AES256_CBC,
-            parameters: Some(Any::encode_from(&OctetString::new(iv.to_vec()).map_err(encode_err)?).map_err(encode_err)?),
+            parameters: Some(
+                Any::encode_from(&OctetString::new(iv.to_vec()).map_err(encode_err)?)
+                    .map_err(encode_err)?,
+            ),
         };
         head.extend_from_slice(&alg.to_der().map_err(encode_err)?);
         ContentEncryptor::cbc(&cek, &iv)
@@ -165,8 +168,9 @@ pub fn decryption_failed() -> Error {
 
 /// Parses a BER or DER ContentInfo.
 pub fn parse_content_info(data: &[u8]) -> Result<(const_oid::ObjectIdentifier, Vec<u8>)> {
-    let info = ContentInfo::from_ber(data)
-        .map_err(|e| Error::Malformed(format!("not a CMS object (truncated or garbage DER?): {e}")))?;
+    let info = ContentInfo::from_ber(data).map_err(|e| {
+        Error::Malformed(format!("not a CMS object (truncated or garbage DER?): {e}"))
+    })?;
     let content = info
         .content
         .to_der()
@@ -182,7 +186,8 @@ pub fn decrypt_cms(
     content: &[u8],
     own: &[OwnIdentity],
 ) -> Result<Vec<u8>> {
-    let malformed = |e: der::Error| Error::Malformed(format!("cannot read the S/MIME envelope: {e}"));
+    let malformed =
+        |e: der::Error| Error::Malformed(format!("cannot read the S/MIME envelope: {e}"));
     let (infos, eci, mac): (Vec<RecipientInfo>, EncryptedContentInfo, Option<Vec<u8>>) =
         if content_type == oid::AUTH_ENVELOPED_DATA {
             let data = AuthEnvelopedData::from_ber(content).map_err(malformed)?;
@@ -217,7 +222,9 @@ pub fn decrypt_cms(
         )));
     };
     if is_gcm != mac.is_some() {
-        return Err(Error::Malformed("the content cipher does not match the envelope type".into()));
+        return Err(Error::Malformed(
+            "the content cipher does not match the envelope type".into(),
+        ));
     }
     let cek = match recipient::unwrap_content_key(&infos, own, key_len) {
         Ok(cek) => cek,
@@ -248,7 +255,7 @@ pub fn decrypt_cms(
     };
     match opened {
         Ok(()) => Ok(data),
-        Err(()) => Err(decryption_failed()),
+        Err(cipher::OpenFailed) => Err(decryption_failed()),
     }
 }
 
@@ -274,7 +281,9 @@ pub fn decrypt_message(message: &[u8], own: &[OwnIdentity]) -> Result<Decrypted>
                 entity: crate::message::canon::to_crlf(&plaintext),
             })
         }
-        _ => Err(Error::Malformed("the message is not S/MIME encrypted".into())),
+        _ => Err(Error::Malformed(
+            "the message is not S/MIME encrypted".into(),
+        )),
     }
 }
 

@@ -26,7 +26,10 @@ pub fn pkcs7_mime_head(outer: &Headers, smime_type: &str) -> Vec<u8> {
         &format!("application/pkcs7-mime; smime-type={smime_type};\r\n name=\"smime.p7m\""),
     ));
     headers.push(Field::new("Content-Transfer-Encoding", "base64"));
-    headers.push(Field::new("Content-Disposition", "attachment; filename=\"smime.p7m\""));
+    headers.push(Field::new(
+        "Content-Disposition",
+        "attachment; filename=\"smime.p7m\"",
+    ));
     let mut out = headers.to_bytes();
     out.extend_from_slice(b"\r\n");
     out
@@ -57,7 +60,10 @@ fn is_pkcs7_mime(mime: &str) -> bool {
 }
 
 fn is_pkcs7_signature(mime: &str) -> bool {
-    matches!(mime, "application/pkcs7-signature" | "application/x-pkcs7-signature")
+    matches!(
+        mime,
+        "application/pkcs7-signature" | "application/x-pkcs7-signature"
+    )
 }
 
 /// Decodes a body in `Content-Transfer-Encoding` base64 (or binary).
@@ -67,7 +73,11 @@ fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
         .map(|f| f.value().trim().to_ascii_lowercase())
         .unwrap_or_default();
     if encoding == "base64" {
-        let clean: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        let clean: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
         base64::engine::general_purpose::STANDARD
             .decode(&clean)
             .map_err(|e| Error::Malformed(format!("the S/MIME part is not valid base64: {e}")))
@@ -85,7 +95,9 @@ pub fn is_smime(message: &[u8]) -> bool {
     let ct = headers.content_type();
     is_pkcs7_mime(&ct.mime)
         || (ct.mime == "multipart/signed"
-            && ct.param("protocol").is_some_and(|p| is_pkcs7_signature(&p.to_ascii_lowercase())))
+            && ct
+                .param("protocol")
+                .is_some_and(|p| is_pkcs7_signature(&p.to_ascii_lowercase())))
 }
 
 /// Takes apart `message`, which must already be CRLF canonical.
@@ -103,9 +115,11 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
         });
     }
     let protocol = ct.param("protocol").unwrap_or("").to_ascii_lowercase();
-    if let ("multipart/signed", true, Some(boundary)) =
-        (ct.mime.as_str(), is_pkcs7_signature(&protocol), ct.param("boundary"))
-    {
+    if let ("multipart/signed", true, Some(boundary)) = (
+        ct.mime.as_str(),
+        is_pkcs7_signature(&protocol),
+        ct.param("boundary"),
+    ) {
         let parts = mime::split(body, boundary)?.parts;
         if parts.len() != 2 {
             return Err(Error::Malformed(format!(

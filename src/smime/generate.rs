@@ -22,11 +22,10 @@ pub fn self_signed(address: &str, name: Option<&str>) -> Result<Generated> {
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, name.unwrap_or(address));
     params.distinguished_name = dn;
-    params.subject_alt_names = vec![rcgen::SanType::Rfc822Name(
-        address
-            .try_into()
-            .map_err(|_| Error::Usage(format!("{address:?} is not an e-mail address")))?,
-    )];
+    params.subject_alt_names =
+        vec![rcgen::SanType::Rfc822Name(address.try_into().map_err(
+            |_| Error::Usage(format!("{address:?} is not an e-mail address")),
+        )?)];
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::KeyAgreement,

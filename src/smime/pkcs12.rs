@@ -7,10 +7,12 @@ use crate::{Error, Result};
 /// The private key and every certificate in a PKCS#12 file.
 pub fn parse(data: &[u8], password: &str) -> Result<(OwnKey, Vec<SmimeCert>)> {
     let store = p12_keystore::KeyStore::from_pkcs12(data, password).map_err(|e| match e {
-        p12_keystore::error::Error::MacError(_) | p12_keystore::error::Error::UnpadError => Error::Passphrase {
-            fingerprint: "PKCS#12 file".into(),
-            reason: "wrong password (the file's integrity check failed)".into(),
-        },
+        p12_keystore::error::Error::MacError(_) | p12_keystore::error::Error::UnpadError => {
+            Error::Passphrase {
+                fingerprint: "PKCS#12 file".into(),
+                reason: "wrong password (the file's integrity check failed)".into(),
+            }
+        }
         other => Error::Malformed(format!("cannot read the PKCS#12 file: {other}")),
     })?;
     let (_, chain) = store

@@ -33,7 +33,11 @@ impl Keyring<'_> {
     /// says which check.
     pub fn encryption_cert(&self, address: &str) -> Result<SmimeCert> {
         let now = SystemTime::now();
-        let own: Vec<&OwnIdentity> = self.own.iter().filter(|id| id.cert.has_address(address)).collect();
+        let own: Vec<&OwnIdentity> = self
+            .own
+            .iter()
+            .filter(|id| id.cert.has_address(address))
+            .collect();
         if let Some(id) = own.iter().find(|id| {
             let (nb, na) = id.cert.validity();
             nb <= now && now <= na
@@ -52,7 +56,14 @@ impl Keyring<'_> {
         let mut sorted = candidates;
         sorted.sort_by_key(|c| std::cmp::Reverse(c.validity().0));
         for cert in sorted {
-            match validate::validate(&cert, Some(address), Usage::Encrypt, &intermediates, self.anchors, now) {
+            match validate::validate(
+                &cert,
+                Some(address),
+                Usage::Encrypt,
+                &intermediates,
+                self.anchors,
+                now,
+            ) {
                 Ok(_) => return Ok(cert),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -68,7 +79,9 @@ impl Keyring<'_> {
         let now = SystemTime::now();
         self.own
             .iter()
-            .filter(|id| id.cert.has_address(&q) || (q.len() >= 8 && id.cert.fingerprint().starts_with(&q)))
+            .filter(|id| {
+                id.cert.has_address(&q) || (q.len() >= 8 && id.cert.fingerprint().starts_with(&q))
+            })
             .max_by_key(|id| {
                 let (nb, na) = id.cert.validity();
                 (nb <= now && now <= na, nb)

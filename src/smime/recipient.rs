@@ -82,7 +82,11 @@ fn encode_err(e: der::Error) -> Error {
 }
 
 /// The recipient info that carries `cek` to `cert`.
-pub fn recipient_info(cert: &SmimeCert, cek: &[u8; 32], transport: KeyTransport) -> Result<RecipientInfo> {
+pub fn recipient_info(
+    cert: &SmimeCert,
+    cek: &[u8; 32],
+    transport: KeyTransport,
+) -> Result<RecipientInfo> {
     let mut rng = super::rng();
     match cert.public_key()? {
         PublicKey::Rsa(public) => {
@@ -101,7 +105,10 @@ pub fn recipient_info(cert: &SmimeCert, cek: &[u8; 32], transport: KeyTransport)
                         p_source: None,
                     };
                     (
-                        alg(oid::RSAES_OAEP, Some(Any::encode_from(&params).map_err(encode_err)?)),
+                        alg(
+                            oid::RSAES_OAEP,
+                            Some(Any::encode_from(&params).map_err(encode_err)?),
+                        ),
                         public.encrypt(&mut rng, rsa::Oaep::<sha2_11::Sha256>::new(), cek),
                     )
                 }
@@ -121,9 +128,16 @@ pub fn recipient_info(cert: &SmimeCert, cek: &[u8; 32], transport: KeyTransport)
             let ephemeral = p256::SecretKey::from_slice(&super::random_bytes::<32>())
                 .or_else(|_| p256::SecretKey::from_slice(&super::random_bytes::<32>()))
                 .map_err(|_| Error::Malformed("cannot make an ephemeral P-256 key".into()))?;
-            let shared = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), public.as_affine());
+            let shared =
+                p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), public.as_affine());
             let wrap_alg = alg(oid::AES256_WRAP, None);
-            let kek = x963_kdf(oid::ECDH_SHA256_KDF, shared.raw_secret_bytes(), &wrap_alg, None, 32)?;
+            let kek = x963_kdf(
+                oid::ECDH_SHA256_KDF,
+                shared.raw_secret_bytes(),
+                &wrap_alg,
+                None,
+                32,
+            )?;
             let mut wrapped = [0u8; 40];
             aes_kw::KwAes256::new_from_slice(&kek)
                 .expect("32-byte KEK")
@@ -138,9 +152,14 @@ pub fn recipient_info(cert: &SmimeCert, cek: &[u8; 32], transport: KeyTransport)
                     public_key: BitString::from_bytes(point.as_bytes()).map_err(encode_err)?,
                 }),
                 ukm: None,
-                key_enc_alg: alg(oid::ECDH_SHA256_KDF, Some(Any::encode_from(&wrap_alg).map_err(encode_err)?)),
+                key_enc_alg: alg(
+                    oid::ECDH_SHA256_KDF,
+                    Some(Any::encode_from(&wrap_alg).map_err(encode_err)?),
+                ),
                 recipient_enc_keys: vec![RecipientEncryptedKey {
-                    rid: KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(cert.issuer_and_serial()),
+                    rid: KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(
+                        cert.issuer_and_serial(),
+                    ),
                     enc_key: OctetString::new(wrapped.to_vec()).map_err(encode_err)?,
                 }],
             }))
@@ -163,7 +182,8 @@ pub(crate) fn x963_kdf(
     let shared_info = EccCmsSharedInfo {
         key_info: wrap_alg.clone(),
         entity_u_info: ukm.cloned(),
-        supp_pub_info: OctetString::new(((len * 8) as u32).to_be_bytes().to_vec()).map_err(encode_err)?,
+        supp_pub_info: OctetString::new(((len * 8) as u32).to_be_bytes().to_vec())
+            .map_err(encode_err)?,
     }
     .to_der()
     .map_err(encode_err)?;
@@ -243,10 +263,16 @@ pub fn unwrap_content_key(
             match info {
                 RecipientInfo::Ktri(ktri) => {
                     let ours = match &ktri.rid {
-                        RecipientIdentifier::IssuerAndSerialNumber(ias) => rid_matches(ias, &identity.cert),
-                        RecipientIdentifier::SubjectKeyIdentifier(ski) => ski_matches(ski.0.as_bytes(), &identity.cert),
+                        RecipientIdentifier::IssuerAndSerialNumber(ias) => {
+                            rid_matches(ias, &identity.cert)
+                        }
+                        RecipientIdentifier::SubjectKeyIdentifier(ski) => {
+                            ski_matches(ski.0.as_bytes(), &identity.cert)
+                        }
                     };
-                    let OwnKey::Rsa(key) = &identity.key else { continue };
+                    let OwnKey::Rsa(key) = &identity.key else {
+                        continue;
+                    };
                     if !ours {
                         continue;
                     }
@@ -256,13 +282,18 @@ pub fn unwrap_content_key(
                     }
                 }
                 RecipientInfo::Kari(kari) => {
-                    let OwnKey::P256(key) = &identity.key else { continue };
+                    let OwnKey::P256(key) = &identity.key else {
+                        continue;
+                    };
                     for rek in &kari.recipient_enc_keys {
                         let ours = match &rek.rid {
-                            KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(ias) => rid_matches(ias, &identity.cert),
-                            KeyAgreeRecipientIdentifier::RKeyId(rkid) => {
-                                ski_matches(rkid.subject_key_identifier.0.as_bytes(), &identity.cert)
+                            KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(ias) => {
+                                rid_matches(ias, &identity.cert)
                             }
+                            KeyAgreeRecipientIdentifier::RKeyId(rkid) => ski_matches(
+                                rkid.subject_key_identifier.0.as_bytes(),
+                                &identity.cert,
+                            ),
                         };
                         if !ours {
                             continue;
@@ -284,7 +315,11 @@ pub fn unwrap_content_key(
     }
 }
 
-fn rsa_unwrap(ktri: &KeyTransRecipientInfo, key: &rsa::RsaPrivateKey, key_len: usize) -> Option<Zeroizing<Vec<u8>>> {
+fn rsa_unwrap(
+    ktri: &KeyTransRecipientInfo,
+    key: &rsa::RsaPrivateKey,
+    key_len: usize,
+) -> Option<Zeroizing<Vec<u8>>> {
     let mut rng = super::rng();
     let ciphertext = ktri.enc_key.as_bytes();
     let alg = ktri.key_enc_alg.oid;
@@ -300,7 +335,8 @@ fn rsa_unwrap(ktri: &KeyTransRecipientInfo, key: &rsa::RsaPrivateKey, key_len: u
     if alg == oid::RSAES_OAEP {
         let params = ktri.key_enc_alg.parameters.as_ref()?;
         let params: OaepParams = params.decode_as().ok()?;
-        let is_sha256 = |a: &Option<AlgorithmIdentifierOwned>| a.as_ref().is_some_and(|a| a.oid == oid::SHA256);
+        let is_sha256 =
+            |a: &Option<AlgorithmIdentifierOwned>| a.as_ref().is_some_and(|a| a.oid == oid::SHA256);
         let mgf_sha256 = params.mask_gen.as_ref().is_some_and(|m| {
             m.oid == oid::MGF1
                 && m.parameters
@@ -328,7 +364,8 @@ fn ecdh_unwrap(
         return None;
     };
     let peer = p256::PublicKey::from_sec1_bytes(originator.public_key.raw_bytes()).ok()?;
-    let wrap_alg: AlgorithmIdentifierOwned = kari.key_enc_alg.parameters.as_ref()?.decode_as().ok()?;
+    let wrap_alg: AlgorithmIdentifierOwned =
+        kari.key_enc_alg.parameters.as_ref()?.decode_as().ok()?;
     let kek_len = match wrap_alg.oid {
         o if o == oid::AES128_WRAP => 16,
         o if o == oid::AES192_WRAP => 24,
@@ -349,14 +386,23 @@ fn ecdh_unwrap(
 
 /// AES key unwrap (RFC 3394) with a 128-, 192- or 256-bit KEK.
 pub(crate) fn aes_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
         return None;
     }
     let mut buf = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
     let ok = match kek.len() {
-        16 => aes_kw::KwAes128::new_from_slice(kek).ok()?.unwrap_key(wrapped, &mut buf).is_ok(),
-        24 => aes_kw::KwAes192::new_from_slice(kek).ok()?.unwrap_key(wrapped, &mut buf).is_ok(),
-        32 => aes_kw::KwAes256::new_from_slice(kek).ok()?.unwrap_key(wrapped, &mut buf).is_ok(),
+        16 => aes_kw::KwAes128::new_from_slice(kek)
+            .ok()?
+            .unwrap_key(wrapped, &mut buf)
+            .is_ok(),
+        24 => aes_kw::KwAes192::new_from_slice(kek)
+            .ok()?
+            .unwrap_key(wrapped, &mut buf)
+            .is_ok(),
+        32 => aes_kw::KwAes256::new_from_slice(kek)
+            .ok()?
+            .unwrap_key(wrapped, &mut buf)
+            .is_ok(),
         _ => false,
     };
     ok.then_some(buf)
@@ -426,7 +472,13 @@ mod tests {
         // RFC 5753 parameters: dhSinglePass-stdDH-sha256kdf-scheme with
         // AES-256 key wrap, an ephemeral uncompressed P-256 point.
         assert_eq!(kari.key_enc_alg.oid, oid::ECDH_SHA256_KDF);
-        let wrap: AlgorithmIdentifierOwned = kari.key_enc_alg.parameters.as_ref().unwrap().decode_as().unwrap();
+        let wrap: AlgorithmIdentifierOwned = kari
+            .key_enc_alg
+            .parameters
+            .as_ref()
+            .unwrap()
+            .decode_as()
+            .unwrap();
         assert_eq!(wrap.oid, oid::AES256_WRAP);
         let OriginatorIdentifierOrKey::OriginatorKey(originator) = &kari.originator else {
             panic!("ephemeral-static: the originator is a public key")

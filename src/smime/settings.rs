@@ -18,8 +18,11 @@ fn bad(message: String) -> Error {
 /// one copy), else GCM.
 pub fn content_cipher(config: &Smime, recipients: &[String]) -> Result<ContentCipher> {
     let parse = |name: &str| {
-        ContentCipher::parse(name)
-            .ok_or_else(|| bad(format!("smime content cipher {name:?}: use \"aes256-gcm\" or \"aes256-cbc\"")))
+        ContentCipher::parse(name).ok_or_else(|| {
+            bad(format!(
+                "smime content cipher {name:?}: use \"aes256-gcm\" or \"aes256-cbc\""
+            ))
+        })
     };
     let mut cipher = match &config.content_cipher {
         Some(name) => parse(name)?,
@@ -30,10 +33,9 @@ pub fn content_cipher(config: &Smime, recipients: &[String]) -> Result<ContentCi
         let domain = lower.rsplit_once('@').map(|(_, d)| format!("@{d}"));
         for (key, name) in &config.recipient_cipher {
             let key = key.to_lowercase();
-            if key == lower || Some(&key) == domain.as_ref() {
-                if parse(name)? == ContentCipher::Aes256Cbc {
-                    cipher = ContentCipher::Aes256Cbc;
-                }
+            let applies = key == lower || Some(&key) == domain.as_ref();
+            if applies && parse(name)? == ContentCipher::Aes256Cbc {
+                cipher = ContentCipher::Aes256Cbc;
             }
         }
     }
@@ -44,8 +46,11 @@ pub fn content_cipher(config: &Smime, recipients: &[String]) -> Result<ContentCi
 pub fn key_transport(config: &Smime) -> Result<KeyTransport> {
     match &config.key_transport {
         None => Ok(KeyTransport::RsaPkcs1v15),
-        Some(name) => KeyTransport::parse(name)
-            .ok_or_else(|| bad(format!("smime.key_transport {name:?}: use \"rsa-pkcs1v15\" or \"rsa-oaep\""))),
+        Some(name) => KeyTransport::parse(name).ok_or_else(|| {
+            bad(format!(
+                "smime.key_transport {name:?}: use \"rsa-pkcs1v15\" or \"rsa-oaep\""
+            ))
+        }),
     }
 }
 
@@ -68,6 +73,8 @@ pub fn rsa_signature(config: &Smime) -> Result<RsaSignature> {
     match config.rsa_signature.as_deref() {
         None | Some("pkcs1v15") | Some("rsa-pkcs1v15") => Ok(RsaSignature::Pkcs1v15),
         Some("pss") | Some("rsa-pss") => Ok(RsaSignature::Pss),
-        Some(other) => Err(bad(format!("smime.rsa_signature {other:?}: use \"rsa-pkcs1v15\" or \"rsa-pss\""))),
+        Some(other) => Err(bad(format!(
+            "smime.rsa_signature {other:?}: use \"rsa-pkcs1v15\" or \"rsa-pss\""
+        ))),
     }
 }

@@ -23,12 +23,14 @@ use crate::message::header::split_entity;
 use crate::message::{canon, mime, protect, transfer, Field, Headers};
 use crate::{Error, Result};
 
-pub(crate) const CONTENT_TYPE: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-pub(crate) const MESSAGE_DIGEST: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-pub(crate) const SIGNING_TIME: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+pub(crate) const CONTENT_TYPE: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+pub(crate) const MESSAGE_DIGEST: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+pub(crate) const SIGNING_TIME: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 const SMIME_CAPABILITIES: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.15");
-
 
 /// The RSA signature scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +67,11 @@ fn alg(oid: const_oid::ObjectIdentifier, parameters: Option<Any>) -> AlgorithmId
 }
 
 /// A detached SignedData (DER ContentInfo) over `content` by `signer`.
-pub fn sign_detached(content: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignature) -> Result<Vec<u8>> {
+pub fn sign_detached(
+    content: &[u8],
+    signer: &OwnIdentity,
+    rsa_scheme: RsaSignature,
+) -> Result<Vec<u8>> {
     let digest = sha2_11::Sha256::digest(content);
     let capabilities: Vec<AlgorithmIdentifierOwned> = vec![
         alg(oid::AES256_GCM, None),
@@ -77,19 +83,29 @@ pub fn sign_detached(content: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignat
     let time = x509_cert::time::Time::try_from(now).map_err(encode_err)?;
     let mut signed_attrs = SetOfVec::new();
     signed_attrs
-        .insert(attribute(CONTENT_TYPE, Any::encode_from(&oid::DATA).map_err(encode_err)?)?)
+        .insert(attribute(
+            CONTENT_TYPE,
+            Any::encode_from(&oid::DATA).map_err(encode_err)?,
+        )?)
         .map_err(encode_err)?;
     signed_attrs
-        .insert(attribute(SIGNING_TIME, Any::encode_from(&time).map_err(encode_err)?)?)
+        .insert(attribute(
+            SIGNING_TIME,
+            Any::encode_from(&time).map_err(encode_err)?,
+        )?)
         .map_err(encode_err)?;
     signed_attrs
         .insert(attribute(
             MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(encode_err)?).map_err(encode_err)?,
+            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(encode_err)?)
+                .map_err(encode_err)?,
         )?)
         .map_err(encode_err)?;
     signed_attrs
-        .insert(attribute(SMIME_CAPABILITIES, Any::encode_from(&capabilities).map_err(encode_err)?)?)
+        .insert(attribute(
+            SMIME_CAPABILITIES,
+            Any::encode_from(&capabilities).map_err(encode_err)?,
+        )?)
         .map_err(encode_err)?;
     let to_sign = signed_attrs.to_der().map_err(encode_err)?;
 
@@ -101,16 +117,26 @@ pub fn sign_detached(content: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignat
             match rsa_scheme {
                 RsaSignature::Pkcs1v15 => (
                     alg(SHA256_WITH_RSA, Some(Any::null())),
-                    key.sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new::<sha2_11::Sha256>(), &hashed),
+                    key.sign_with_rng(
+                        &mut rng,
+                        rsa::Pkcs1v15Sign::new::<sha2_11::Sha256>(),
+                        &hashed,
+                    ),
                 ),
                 RsaSignature::Pss => {
                     let params = PssParams {
                         hash: alg(oid::SHA256, None),
-                        mask_gen: alg(oid::MGF1, Some(Any::encode_from(&alg(oid::SHA256, None)).map_err(encode_err)?)),
+                        mask_gen: alg(
+                            oid::MGF1,
+                            Some(Any::encode_from(&alg(oid::SHA256, None)).map_err(encode_err)?),
+                        ),
                         salt_length: 32,
                     };
                     (
-                        alg(RSASSA_PSS, Some(Any::encode_from(&params).map_err(encode_err)?)),
+                        alg(
+                            RSASSA_PSS,
+                            Some(Any::encode_from(&params).map_err(encode_err)?),
+                        ),
                         key.sign_with_rng(&mut rng, rsa::Pss::<sha2_11::Sha256>::new(), &hashed),
                     )
                 }
@@ -120,7 +146,10 @@ pub fn sign_detached(content: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignat
             use p256::ecdsa::signature::Signer;
             let signing = p256::ecdsa::SigningKey::from(key);
             let sig: p256::ecdsa::Signature = signing.sign(&to_sign);
-            (alg(ECDSA_WITH_SHA256, None), Ok(sig.to_der().as_bytes().to_vec()))
+            (
+                alg(ECDSA_WITH_SHA256, None),
+                Ok(sig.to_der().as_bytes().to_vec()),
+            )
         }
     };
     let signature = signature.map_err(|e| Error::Malformed(format!("signing failed: {e}")))?;
@@ -128,11 +157,15 @@ pub fn sign_detached(content: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignat
     let mut certificates = SetOfVec::new();
     for cert in std::iter::once(&signer.cert).chain(signer.chain.iter()) {
         certificates
-            .insert(cms::cert::CertificateChoices::Certificate(cert.cert.clone()))
+            .insert(cms::cert::CertificateChoices::Certificate(
+                cert.cert.clone(),
+            ))
             .map_err(encode_err)?;
     }
     let mut digest_algorithms = SetOfVec::new();
-    digest_algorithms.insert(sha256.clone()).map_err(encode_err)?;
+    digest_algorithms
+        .insert(sha256.clone())
+        .map_err(encode_err)?;
     let mut signer_infos = SetOfVec::new();
     signer_infos
         .insert(SignerInfo {
@@ -172,7 +205,9 @@ pub fn multipart_signed(entity: &[u8], signature_der: &[u8]) -> (String, Vec<u8>
         "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\r\n boundary=\"{boundary}\""
     );
     let mut out = Vec::with_capacity(entity.len() + signature_der.len() * 2 + 512);
-    out.extend_from_slice(format!("This is an S/MIME signed message (RFC 8551)\r\n--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(
+        format!("This is an S/MIME signed message (RFC 8551)\r\n--{boundary}\r\n").as_bytes(),
+    );
     out.extend_from_slice(entity);
     out.extend_from_slice(
         format!(
@@ -193,7 +228,11 @@ pub fn multipart_signed(entity: &[u8], signature_der: &[u8]) -> (String, Vec<u8>
 fn base64_lines(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for chunk in data.chunks(57) {
-        out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(chunk).as_bytes());
+        out.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(chunk)
+                .as_bytes(),
+        );
         out.extend_from_slice(b"\r\n");
     }
     out
@@ -201,7 +240,12 @@ fn base64_lines(data: &[u8]) -> Vec<u8> {
 
 /// The inner entity (headers and body, made 7-bit safe) and its
 /// multipart/signed wrapping, for `message` split per `protect_headers`.
-pub fn signed_entity(inner: &Headers, body: &[u8], signer: &OwnIdentity, rsa: RsaSignature) -> Result<Vec<u8>> {
+pub fn signed_entity(
+    inner: &Headers,
+    body: &[u8],
+    signer: &OwnIdentity,
+    rsa: RsaSignature,
+) -> Result<Vec<u8>> {
     let entity = transfer::seven_bit_safe(&inner.with_body(body))?;
     let signature = sign_detached(&entity, signer, rsa)?;
     let (content_type, body) = multipart_signed(&entity, &signature);
@@ -213,7 +257,12 @@ pub fn signed_entity(inner: &Headers, body: &[u8], signer: &OwnIdentity, rsa: Rs
 /// Signs `message` (LF or CRLF): multipart/signed out. With
 /// `protect_headers`, a copy of the header fields is signed inside
 /// (RFC 9788, `hp="clear"`).
-pub fn sign_message(message: &[u8], signer: &OwnIdentity, protect_headers: bool, rsa: RsaSignature) -> Result<Vec<u8>> {
+pub fn sign_message(
+    message: &[u8],
+    signer: &OwnIdentity,
+    protect_headers: bool,
+    rsa: RsaSignature,
+) -> Result<Vec<u8>> {
     let message = canon::to_crlf(message);
     let (header_bytes, body) = split_entity(&message);
     let headers = Headers::parse(header_bytes)?;
@@ -230,5 +279,7 @@ pub fn sign_message(message: &[u8], signer: &OwnIdentity, protect_headers: bool,
 /// Parses a DER SignedData ContentInfo (for tests).
 pub fn parse_signed_data(der: &[u8]) -> Result<SignedData> {
     let info = ContentInfo::from_der(der).map_err(|e| Error::Malformed(e.to_string()))?;
-    info.content.decode_as::<SignedData>().map_err(|e| Error::Malformed(e.to_string()))
+    info.content
+        .decode_as::<SignedData>()
+        .map_err(|e| Error::Malformed(e.to_string()))
 }

@@ -44,7 +44,8 @@ pub fn verify_signature(
     use sha2_11::Digest;
     match key {
         PublicKey::Rsa(public) => {
-            let result = if algorithm == SHA256_WITH_RSA || algorithm == super::oid::RSA_ENCRYPTION {
+            let result = if algorithm == SHA256_WITH_RSA || algorithm == super::oid::RSA_ENCRYPTION
+            {
                 public.verify(
                     rsa::Pkcs1v15Sign::new::<sha2_11::Sha256>(),
                     &sha2_11::Sha256::digest(message),
@@ -79,7 +80,9 @@ pub fn verify_signature(
         PublicKey::P256(public) => {
             use p256::ecdsa::signature::Verifier;
             if algorithm != ECDSA_WITH_SHA256 && algorithm != super::oid::EC_PUBLIC_KEY {
-                return Err(format!("unsupported signature algorithm {algorithm} for a P-256 key"));
+                return Err(format!(
+                    "unsupported signature algorithm {algorithm} for a P-256 key"
+                ));
             }
             let sig = p256::ecdsa::Signature::from_der(signature)
                 .map_err(|_| "the ECDSA signature is malformed".to_string())?;
@@ -102,16 +105,29 @@ fn check_time(cert: &SmimeCert, now: SystemTime, what: &str) -> std::result::Res
     let (not_before, not_after) = cert.validity();
     let show = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
     if now > not_after {
-        return Err(format!("validity: {what} {} expired on {}", cert.subject(), show(not_after)));
+        return Err(format!(
+            "validity: {what} {} expired on {}",
+            cert.subject(),
+            show(not_after)
+        ));
     }
     if now < not_before {
-        return Err(format!("validity: {what} {} is not valid before {}", cert.subject(), show(not_before)));
+        return Err(format!(
+            "validity: {what} {} is not valid before {}",
+            cert.subject(),
+            show(not_before)
+        ));
     }
     Ok(())
 }
 
 fn key_usage(cert: &SmimeCert) -> Option<KeyUsage> {
-    cert.cert.tbs_certificate().get_extension::<KeyUsage>().ok().flatten().map(|(_, ku)| ku)
+    cert.cert
+        .tbs_certificate()
+        .get_extension::<KeyUsage>()
+        .ok()
+        .flatten()
+        .map(|(_, ku)| ku)
 }
 
 fn check_leaf(cert: &SmimeCert, usage: Usage) -> std::result::Result<(), String> {
@@ -125,12 +141,24 @@ fn check_leaf(cert: &SmimeCert, usage: Usage) -> std::result::Result<(), String>
             return Err(format!(
                 "keyUsage: the certificate of {} does not allow {}",
                 cert.subject(),
-                if usage == Usage::Sign { "signing" } else { "encryption" }
+                if usage == Usage::Sign {
+                    "signing"
+                } else {
+                    "encryption"
+                }
             ));
         }
     }
-    if let Ok(Some((_, eku))) = cert.cert.tbs_certificate().get_extension::<ExtendedKeyUsage>() {
-        if !eku.0.iter().any(|o| *o == EMAIL_PROTECTION || *o == ANY_EKU) {
+    if let Ok(Some((_, eku))) = cert
+        .cert
+        .tbs_certificate()
+        .get_extension::<ExtendedKeyUsage>()
+    {
+        if !eku
+            .0
+            .iter()
+            .any(|o| *o == EMAIL_PROTECTION || *o == ANY_EKU)
+        {
             return Err(format!(
                 "extendedKeyUsage: the certificate of {} is not for e-mail protection",
                 cert.subject()
@@ -146,11 +174,17 @@ fn check_ca(cert: &SmimeCert) -> std::result::Result<(), String> {
         Ok(Some((_, bc))) if bc.ca
     );
     if !is_ca {
-        return Err(format!("basicConstraints: {} is not a CA certificate", cert.subject()));
+        return Err(format!(
+            "basicConstraints: {} is not a CA certificate",
+            cert.subject()
+        ));
     }
     if let Some(ku) = key_usage(cert) {
         if !ku.0.contains(KeyUsages::KeyCertSign) {
-            return Err(format!("keyUsage: CA {} may not sign certificates", cert.subject()));
+            return Err(format!(
+                "keyUsage: CA {} may not sign certificates",
+                cert.subject()
+            ));
         }
     }
     Ok(())
@@ -166,8 +200,20 @@ fn signed_by(child: &SmimeCert, issuer: &SmimeCert) -> std::result::Result<(), S
         .public_key()
         .map_err(|e| format!("the key of issuer {} cannot be used: {e}", issuer.subject()))?;
     let alg = child.cert.signature_algorithm();
-    verify_signature(&key, alg.oid, alg.parameters.as_ref(), &tbs, child.cert.signature().raw_bytes())
-        .map_err(|e| format!("signature: {} on the certificate of {}: {e}", issuer.subject(), child.subject()))
+    verify_signature(
+        &key,
+        alg.oid,
+        alg.parameters.as_ref(),
+        &tbs,
+        child.cert.signature().raw_bytes(),
+    )
+    .map_err(|e| {
+        format!(
+            "signature: {} on the certificate of {}: {e}",
+            issuer.subject(),
+            child.subject()
+        )
+    })
 }
 
 /// Checks `cert` for `usage` by `address` (when given) at `now`, building a
@@ -190,7 +236,11 @@ pub fn validate(
             let have = cert.addresses();
             return Err(fail(format!(
                 "address: the certificate is for {}, not {address}",
-                if have.is_empty() { "no e-mail address".to_string() } else { have.join(", ") }
+                if have.is_empty() {
+                    "no e-mail address".to_string()
+                } else {
+                    have.join(", ")
+                }
             )));
         }
     }
@@ -213,7 +263,9 @@ pub fn validate(
             .iter()
             .map(|a| (a, true))
             .chain(intermediates.iter().map(|i| (i, false)))
-            .filter(|(c, _)| *c.cert.tbs_certificate().subject() == issuer_name && c.der != current.der);
+            .filter(|(c, _)| {
+                *c.cert.tbs_certificate().subject() == issuer_name && c.der != current.der
+            });
         let mut next = None;
         for (candidate, is_anchor) in candidates {
             match signed_by(&current, candidate) {
@@ -285,15 +337,41 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         };
         let anchors = std::slice::from_ref(&cert);
-        assert!(check(validate(&cert, Some("b@example.org"), Usage::Encrypt, &[], anchors, now)).starts_with("address:"));
-        assert!(check(validate(&cert, Some("a@example.org"), Usage::Encrypt, &[], &[], now)).starts_with("path:"));
+        assert!(check(validate(
+            &cert,
+            Some("b@example.org"),
+            Usage::Encrypt,
+            &[],
+            anchors,
+            now
+        ))
+        .starts_with("address:"));
+        assert!(check(validate(
+            &cert,
+            Some("a@example.org"),
+            Usage::Encrypt,
+            &[],
+            &[],
+            now
+        ))
+        .starts_with("path:"));
         let later = now + std::time::Duration::from_secs(3600 * 24 * 365 * 200);
-        assert!(check(validate(&cert, None, Usage::Sign, &[], anchors, later)).starts_with("validity:"));
+        assert!(
+            check(validate(&cert, None, Usage::Sign, &[], anchors, later)).starts_with("validity:")
+        );
         // A root with the issuer's name but another key: the signature
         // along the chain does not verify.
         let other_root = self_signed("root@example.org", true);
-        assert!(check(validate(&cert, None, Usage::Sign, &[], &[other_root], now)).starts_with("signature:"));
+        assert!(
+            check(validate(&cert, None, Usage::Sign, &[], &[other_root], now))
+                .starts_with("signature:")
+        );
         // A pinned anchor is a path of one.
-        assert_eq!(validate(&cert, Some("A@example.org"), Usage::Sign, &[], anchors, now).unwrap().len(), 1);
+        assert_eq!(
+            validate(&cert, Some("A@example.org"), Usage::Sign, &[], anchors, now)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

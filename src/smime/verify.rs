@@ -37,7 +37,11 @@ pub struct Opened {
     pub certificates: Vec<SmimeCert>,
 }
 
-fn report(status: SignatureStatus, cert: Option<&SmimeCert>, time: Option<SystemTime>) -> SignatureReport {
+fn report(
+    status: SignatureStatus,
+    cert: Option<&SmimeCert>,
+    time: Option<SystemTime>,
+) -> SignatureReport {
     SignatureReport {
         status,
         signer: cert.map(|c| c.fingerprint()),
@@ -47,7 +51,9 @@ fn report(status: SignatureStatus, cert: Option<&SmimeCert>, time: Option<System
 }
 
 fn bad(reason: impl Into<String>) -> SignatureStatus {
-    SignatureStatus::Bad { reason: reason.into() }
+    SignatureStatus::Bad {
+        reason: reason.into(),
+    }
 }
 
 /// Checks every signer of `signed_data` over `content`.
@@ -63,7 +69,9 @@ fn check_signed_data(
         .iter()
         .flat_map(|set| set.0.iter())
         .filter_map(|choice| match choice {
-            cms::cert::CertificateChoices::Certificate(c) => c.to_der().ok().and_then(|d| SmimeCert::from_der(&d).ok()),
+            cms::cert::CertificateChoices::Certificate(c) => {
+                c.to_der().ok().and_then(|d| SmimeCert::from_der(&d).ok())
+            }
             _ => None,
         })
         .collect();
@@ -95,7 +103,11 @@ fn check_signed_data(
             o if o == oid::SHA384 => sha2_11::Sha384::digest(content).to_vec(),
             o if o == oid::SHA512 => sha2_11::Sha512::digest(content).to_vec(),
             other => {
-                reports.push(report(bad(format!("unsupported digest algorithm {other}")), Some(cert), None));
+                reports.push(report(
+                    bad(format!("unsupported digest algorithm {other}")),
+                    Some(cert),
+                    None,
+                ));
                 continue;
             }
         };
@@ -105,15 +117,22 @@ fn check_signed_data(
                 let mut digest_ok = false;
                 let mut type_ok = false;
                 for attr in attrs.iter() {
-                    let Some(value) = attr.values.iter().next() else { continue };
+                    let Some(value) = attr.values.iter().next() else {
+                        continue;
+                    };
                     if attr.oid == MESSAGE_DIGEST {
-                        digest_ok = value.decode_as::<OctetString>().is_ok_and(|d| d.as_bytes() == digest.as_slice());
+                        digest_ok = value
+                            .decode_as::<OctetString>()
+                            .is_ok_and(|d| d.as_bytes() == digest.as_slice());
                     } else if attr.oid == CONTENT_TYPE {
                         type_ok = value
                             .decode_as::<const_oid::ObjectIdentifier>()
                             .is_ok_and(|t| t == signed_data.encap_content_info.econtent_type);
                     } else if attr.oid == SIGNING_TIME {
-                        signing_time = value.decode_as::<x509_cert::time::Time>().ok().map(|t| t.to_system_time());
+                        signing_time = value
+                            .decode_as::<x509_cert::time::Time>()
+                            .ok()
+                            .map(|t| t.to_system_time());
                     }
                 }
                 if !digest_ok {
@@ -125,10 +144,16 @@ fn check_signed_data(
                     continue;
                 }
                 if !type_ok {
-                    reports.push(report(bad("the content-type attribute does not match"), Some(cert), signing_time));
+                    reports.push(report(
+                        bad("the content-type attribute does not match"),
+                        Some(cert),
+                        signing_time,
+                    ));
                     continue;
                 }
-                attrs.to_der().map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?
+                attrs
+                    .to_der()
+                    .map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?
             }
             None => content.to_vec(),
         };
@@ -158,9 +183,11 @@ fn check_signed_data(
                 certificates.extend(embedded.iter().cloned());
                 reports.push(report(SignatureStatus::Good, Some(cert), signing_time));
             }
-            Err(Error::Untrusted { check, .. }) => {
-                reports.push(report(bad(format!("certificate check failed: {check}")), Some(cert), signing_time))
-            }
+            Err(Error::Untrusted { check, .. }) => reports.push(report(
+                bad(format!("certificate check failed: {check}")),
+                Some(cert),
+                signing_time,
+            )),
             Err(e) => return Err(e),
         }
     }
@@ -172,8 +199,11 @@ fn check_signed_data(
 
 /// Parses BER `data` as a SignedData ContentInfo.
 fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
-    let info = ContentInfo::from_ber(data)
-        .map_err(|e| Error::Malformed(format!("the S/MIME signature is not a CMS object (truncated or garbage DER?): {e}")))?;
+    let info = ContentInfo::from_ber(data).map_err(|e| {
+        Error::Malformed(format!(
+            "the S/MIME signature is not a CMS object (truncated or garbage DER?): {e}"
+        ))
+    })?;
     if info.content_type != oid::SIGNED_DATA {
         return Err(Error::Malformed(format!(
             "the S/MIME signature is {}, not signed-data",
@@ -184,7 +214,8 @@ fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
         .content
         .to_der()
         .map_err(|e| Error::Malformed(format!("bad signed-data: {e}")))?;
-    SignedData::from_ber(&der).map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))
+    SignedData::from_ber(&der)
+        .map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))
 }
 
 /// Opens `message`: removes every S/MIME layer (decrypting with `own`,
@@ -208,18 +239,26 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
             framing::Received::Pkcs7Mime { cms, .. } => {
                 let (content_type, content) = envelope::parse_content_info(&cms)?;
                 if content_type == oid::SIGNED_DATA {
-                    let signed_data = SignedData::from_ber(&content)
-                        .map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))?;
+                    let signed_data = SignedData::from_ber(&content).map_err(|e| {
+                        Error::Malformed(format!("cannot read the signed-data: {e}"))
+                    })?;
                     let econtent = signed_data
                         .encap_content_info
                         .econtent
                         .as_ref()
-                        .ok_or_else(|| Error::Malformed("the opaque signed-data carries no content".into()))?
+                        .ok_or_else(|| {
+                            Error::Malformed("the opaque signed-data carries no content".into())
+                        })?
                         .decode_as::<OctetString>()
                         .map_err(|e| Error::Malformed(format!("bad signed content: {e}")))?
                         .as_bytes()
                         .to_vec();
-                    signatures.extend(check_signed_data(&signed_data, &econtent, keyring, &mut certificates)?);
+                    signatures.extend(check_signed_data(
+                        &signed_data,
+                        &econtent,
+                        keyring,
+                        &mut certificates,
+                    )?);
                     canon::to_crlf(&econtent)
                 } else {
                     let plaintext = envelope::decrypt_cms(content_type, &content, own)?;
@@ -227,9 +266,16 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
                     canon::to_crlf(&plaintext)
                 }
             }
-            framing::Received::Signed { signed, signature, .. } => {
+            framing::Received::Signed {
+                signed, signature, ..
+            } => {
                 let signed_data = parse_signed_data(&signature)?;
-                signatures.extend(check_signed_data(&signed_data, signed, keyring, &mut certificates)?);
+                signatures.extend(check_signed_data(
+                    &signed_data,
+                    signed,
+                    keyring,
+                    &mut certificates,
+                )?);
                 signed.to_vec()
             }
             framing::Received::Other => break,

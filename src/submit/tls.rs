@@ -184,7 +184,10 @@ mod tests {
         let expected = Sha256::digest(key.subject_public_key_info());
         assert_eq!(
             pin,
-            format!("sha256/{}", base64::engine::general_purpose::STANDARD.encode(expected))
+            format!(
+                "sha256/{}",
+                base64::engine::general_purpose::STANDARD.encode(expected)
+            )
         );
     }
 

@@ -57,8 +57,21 @@ fn leaf(dir: &Path, name: &str, address: &str, key: &[&str], usage: &str, ca: &s
     let extfile = format!("{name}.ext");
     openssl(
         &[
-            "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial", "-out", &out,
-            "-days", days, "-extfile", &extfile,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &out,
+            "-days",
+            days,
+            "-extfile",
+            &extfile,
         ],
         dir,
     );
@@ -67,7 +80,8 @@ fn leaf(dir: &Path, name: &str, address: &str, key: &[&str], usage: &str, ca: &s
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("smime-pki-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("smime-pki-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let rsa2048: &[&str] = &["-newkey", "rsa:2048"];
@@ -76,20 +90,90 @@ pub fn pki() -> &'static Pki {
         for (ca, cn) in [("ca", "mailseal Test Root"), ("rogue", "Untrusted Root")] {
             openssl(
                 &[
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{ca}.key"), "-out",
-                    &format!("{ca}.pem"), "-days", "3650", "-subj", &format!("/CN={cn}"), "-addext",
-                    "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.pem"),
+                    "-days",
+                    "3650",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
                 ],
                 &dir,
             );
         }
-        leaf(&dir, "alice", "alice@example.org", p256, "keyAgreement", "ca", "365");
-        leaf(&dir, "bob", "bob@example.net", rsa2048, "keyEncipherment", "ca", "365");
-        leaf(&dir, "carol", "carol@example.net", rsa3072, "keyEncipherment", "ca", "365");
-        leaf(&dir, "dave", "dave@example.net", p256, "keyAgreement", "ca", "365");
-        leaf(&dir, "erin", "erin@example.net", rsa2048, "keyEncipherment", "ca", "365");
-        leaf(&dir, "mallory", "mallory@example.net", rsa2048, "keyEncipherment", "rogue", "365");
-        leaf(&dir, "old", "old@example.net", rsa2048, "keyEncipherment", "ca", "-1");
+        leaf(
+            &dir,
+            "alice",
+            "alice@example.org",
+            p256,
+            "keyAgreement",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "bob",
+            "bob@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "carol",
+            "carol@example.net",
+            rsa3072,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "dave",
+            "dave@example.net",
+            p256,
+            "keyAgreement",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "erin",
+            "erin@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "mallory",
+            "mallory@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "rogue",
+            "365",
+        );
+        leaf(
+            &dir,
+            "old",
+            "old@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "-1",
+        );
         Pki { dir }
     })
 }
@@ -109,7 +193,8 @@ pub fn home_with(own: &[&str]) -> Home {
         home.run(&["key", "import"], &bundle).ok();
     }
     for name in ["alice", "bob", "carol", "dave", "erin", "mallory", "old"] {
-        home.run(&["cert", "import", &pki.path(&format!("{name}.pem"))], b"").ok();
+        home.run(&["cert", "import", &pki.path(&format!("{name}.pem"))], b"")
+            .ok();
     }
     home
 }
@@ -117,12 +202,20 @@ pub fn home_with(own: &[&str]) -> Home {
 /// Runs `openssl cms ARGS` on `input` in the PKI directory.
 pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
     let pki = pki();
-    let file = pki.dir.join(format!("in-{}-{:?}.eml", std::process::id(), std::thread::current().id()));
+    let file = pki.dir.join(format!(
+        "in-{}-{:?}.eml",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::write(&file, input).unwrap();
     let mut full = vec!["cms"];
     full.extend_from_slice(args);
     full.extend_from_slice(&["-in", file.to_str().unwrap()]);
-    let output = Command::new("openssl").args(&full).current_dir(&pki.dir).output().unwrap();
+    let output = Command::new("openssl")
+        .args(&full)
+        .current_dir(&pki.dir)
+        .output()
+        .unwrap();
     let _ = std::fs::remove_file(&file);
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -135,4 +228,3 @@ pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
 pub fn assert_openssl_ok(run: &Run) {
     assert_eq!(run.code, 0, "openssl failed:\n{}", run.stderr);
 }
-
