@@ -1115,3 +1115,53 @@ fn key_generate_smime_makes_a_csr_a_ca_can_sign() {
         &signed,
     ));
 }
+
+#[test]
+fn large_messages_stream_in_many_chunks() {
+    // Several 64 KiB content chunks and a partial one: the indefinite-length
+    // BER and the streaming GCM/CBC must hold across chunk boundaries.
+    let pki = pki();
+    let alice = home_with(&["alice"]);
+    let bob = home_with(&["bob"]);
+    let mut msg = b"From: alice@example.org\nTo: bob@example.net\nSubject: big\n\n".to_vec();
+    for i in 0..6000 {
+        msg.extend_from_slice(
+            format!("line {i:05} of a long message, with some text to fill it up\n").as_bytes(),
+        );
+    }
+    for cipher in ["aes256-gcm", "aes256-cbc"] {
+        let sealed = alice
+            .run(
+                &[
+                    "encrypt",
+                    "--smime",
+                    "--no-sign",
+                    "--content-cipher",
+                    cipher,
+                ],
+                &msg,
+            )
+            .ok()
+            .stdout;
+        let opened = openssl_cms(
+            &[
+                "-decrypt",
+                "-recip",
+                &pki.path("bob.pem"),
+                "-inkey",
+                &pki.path("bob.key"),
+            ],
+            &sealed,
+        );
+        assert_openssl_ok(&opened);
+        assert!(opened
+            .stdout_text()
+            .contains("line 05999 of a long message"));
+        let ours = bob.run(&["decrypt"], &sealed).ok().stdout_text();
+        assert!(
+            ours.ends_with("line 05999 of a long message, with some text to fill it up\r\n"),
+            "{cipher}"
+        );
+        assert_eq!(ours.matches("\r\n").count(), 6000 + 5, "{cipher}");
+    }
+}
