@@ -187,19 +187,14 @@ fn mailseal_signs_openssl_verifies() {
 
 #[test]
 fn openssl_signs_mailseal_verifies_detached_and_opaque() {
-    let pki = pki();
     let erin = home_with(&["erin"]);
     for extra in [&[][..], &["-nodetach"][..]] {
-        let cert = pki.path("bob.pem");
-        let key = pki.path("bob.key");
-        let mut args = vec!["-sign", "-signer", &cert, "-inkey", &key];
-        args.extend_from_slice(extra);
-        let signed = openssl_cms(
-            &args,
+        let signed = openssl_signed(
+            "bob",
             &crlf(&message("bob@example.net", "erin@example.net")),
+            extra,
         );
-        assert_openssl_ok(&signed);
-        let run = erin.run(&["verify"], &signed.stdout).ok();
+        let run = erin.run(&["verify"], &signed).ok();
         assert!(
             run.stderr.contains("Good signature from bob@example.net"),
             "{extra:?}: {}",
@@ -255,20 +250,9 @@ fn sign_then_encrypt_and_encrypt_then_sign() {
     assert_openssl_ok(&encrypted);
     let mut outer = crlf(b"From: bob@example.net\nTo: erin@example.net\n");
     outer.extend_from_slice(&encrypted.stdout);
-    let signed = openssl_cms(
-        &[
-            "-sign",
-            "-nodetach",
-            "-signer",
-            &pki.path("bob.pem"),
-            "-inkey",
-            &pki.path("bob.key"),
-        ],
-        &outer,
-    );
-    assert_openssl_ok(&signed);
+    let signed = openssl_signed("bob", &outer, &["-nodetach"]);
     let mut whole = crlf(b"From: bob@example.net\nTo: erin@example.net\n");
-    whole.extend_from_slice(&signed.stdout);
+    whole.extend_from_slice(&signed);
     let run = erin.run(&["decrypt"], &whole).ok();
     assert!(run.stdout_text().contains(BODY), "{}", run.stdout_text());
     assert!(
@@ -539,7 +523,6 @@ fn truncated_and_garbage_der_are_malformed() {
 
 #[test]
 fn modified_signed_content_wrong_sender_expired_and_untrusted() {
-    let pki = pki();
     let bob = home_with(&["bob"]);
     let erin = home_with(&["erin"]);
     let signed = bob
@@ -564,36 +547,24 @@ fn modified_signed_content_wrong_sender_expired_and_untrusted() {
     let run = erin.run(&["verify"], &other).expect_code(1);
     assert!(run.stderr.contains("not the sender"), "{}", run.stderr);
     // Expired signer (openssl signs with a certificate that has expired).
-    let expired = openssl_cms(
-        &[
-            "-sign",
-            "-signer",
-            &pki.path("old.pem"),
-            "-inkey",
-            &pki.path("old.key"),
-        ],
+    let expired = openssl_signed(
+        "old",
         &crlf(&message("old@example.net", "erin@example.net")),
+        &[],
     );
-    assert_openssl_ok(&expired);
-    let run = erin.run(&["verify"], &expired.stdout).expect_code(1);
+    let run = erin.run(&["verify"], &expired).expect_code(1);
     assert!(
         run.stderr.contains("validity") && run.stderr.contains("expired"),
         "{}",
         run.stderr
     );
     // Untrusted root.
-    let rogue = openssl_cms(
-        &[
-            "-sign",
-            "-signer",
-            &pki.path("mallory.pem"),
-            "-inkey",
-            &pki.path("mallory.key"),
-        ],
+    let rogue = openssl_signed(
+        "mallory",
         &crlf(&message("mallory@example.net", "erin@example.net")),
+        &[],
     );
-    assert_openssl_ok(&rogue);
-    let run = erin.run(&["verify"], &rogue.stdout).expect_code(1);
+    let run = erin.run(&["verify"], &rogue).expect_code(1);
     assert!(
         run.stderr.contains("path") && run.stderr.contains("trust_anchors"),
         "{}",
@@ -703,17 +674,12 @@ fn verify_import_certs_collects_signer_certificates() {
         "config.toml",
         format!("[smime]\ntrust_anchors = [{:?}]\n", pki.path("ca.pem")).as_bytes(),
     );
-    let signed = openssl_cms(
-        &[
-            "-sign",
-            "-signer",
-            &pki.path("bob.pem"),
-            "-inkey",
-            &pki.path("bob.key"),
-        ],
+    let signed = openssl_signed(
+        "bob",
         &crlf(&message("bob@example.net", "erin@example.net")),
+        &[],
     );
-    home.run(&["verify", "--import-certs"], &signed.stdout).ok();
+    home.run(&["verify", "--import-certs"], &signed).ok();
     let list = home.run(&["cert", "list"], b"").ok().stdout_text();
     assert!(
         list.contains("bob@example.net") && list.contains("message"),

@@ -75,25 +75,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 .iter()
                 .map(|c| super::smime::X509Summary::of(c, None, x509.provenance(&c.fingerprint())))
                 .collect();
-            if context.json {
-                let mut all: Vec<serde_json::Value> = summaries
-                    .iter()
-                    .map(|s| serde_json::to_value(s).expect("serializable"))
-                    .collect();
-                all.extend(
-                    smime
-                        .iter()
-                        .map(|s| serde_json::to_value(s).expect("serializable")),
-                );
-                context.print_json(&all)?;
-            } else {
-                for s in &summaries {
-                    println!("{}", s.describe());
-                }
-                for s in &smime {
-                    println!("{}", s.describe());
-                }
-            }
+            super::smime::print_lists(context, &summaries, &smime)?;
             Ok(0)
         }
         Command::Export { id, output } => {

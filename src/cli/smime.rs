@@ -568,3 +568,31 @@ pub fn generate(
     ));
     Ok(0)
 }
+
+/// Prints OpenPGP and X.509 summaries: one JSON array with both, or one
+/// description each for people.
+pub fn print_lists(
+    context: &Context,
+    openpgp: &[mailseal::keys::CertSummary],
+    smime: &[X509Summary],
+) -> Result<()> {
+    if context.json {
+        let mut all: Vec<serde_json::Value> = openpgp
+            .iter()
+            .map(|s| serde_json::to_value(s).expect("serializable"))
+            .collect();
+        all.extend(
+            smime
+                .iter()
+                .map(|s| serde_json::to_value(s).expect("serializable")),
+        );
+        return context.print_json(&all);
+    }
+    for s in openpgp {
+        println!("{}", s.describe());
+    }
+    for s in smime {
+        println!("{}", s.describe());
+    }
+    Ok(())
+}

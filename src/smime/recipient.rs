@@ -178,7 +178,6 @@ pub(crate) fn x963_kdf(
     ukm: Option<&OctetString>,
     len: usize,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    use sha2_11::Digest;
     let shared_info = EccCmsSharedInfo {
         key_info: wrap_alg.clone(),
         entity_u_info: ukm.cloned(),
@@ -191,37 +190,17 @@ pub(crate) fn x963_kdf(
     let mut counter: u32 = 1;
     while out.len() < len {
         let block: Vec<u8> = if scheme == oid::ECDH_SHA256_KDF {
-            sha2_11::Sha256::new()
-                .chain_update(z)
-                .chain_update(counter.to_be_bytes())
-                .chain_update(&shared_info)
-                .finalize()
-                .to_vec()
+            kdf_block::<sha2_11::Sha256>(z, counter, &shared_info)
         } else if scheme == oid::ECDH_SHA1_KDF {
             // Read only: OpenSSL's default when no KDF digest is chosen.
-            sha1_011::Sha1::new()
-                .chain_update(z)
-                .chain_update(counter.to_be_bytes())
-                .chain_update(&shared_info)
-                .finalize()
-                .to_vec()
+            kdf_block::<sha1_011::Sha1>(z, counter, &shared_info)
         } else if scheme == oid::ECDH_SHA384_KDF {
-            sha2_11::Sha384::new()
-                .chain_update(z)
-                .chain_update(counter.to_be_bytes())
-                .chain_update(&shared_info)
-                .finalize()
-                .to_vec()
+            kdf_block::<sha2_11::Sha384>(z, counter, &shared_info)
         } else if scheme == oid::ECDH_SHA512_KDF {
-            sha2_11::Sha512::new()
-                .chain_update(z)
-                .chain_update(counter.to_be_bytes())
-                .chain_update(&shared_info)
-                .finalize()
-                .to_vec()
+            kdf_block::<sha2_11::Sha512>(z, counter, &shared_info)
         } else {
             return Err(Error::Malformed(format!(
-                "unsupported ECDH key agreement scheme {scheme} (mailseal reads the SHA-2 stdDH schemes of RFC 5753)"
+                "unsupported ECDH key agreement scheme {scheme} (mailseal reads the stdDH schemes of RFC 5753)"
             )));
         };
         out.extend_from_slice(&block);
@@ -229,6 +208,16 @@ pub(crate) fn x963_kdf(
     }
     out.truncate(len);
     Ok(out)
+}
+
+/// One X9.63 KDF block: Hash(Z || counter || SharedInfo).
+fn kdf_block<D: sha2_11::Digest>(z: &[u8], counter: u32, shared_info: &[u8]) -> Vec<u8> {
+    D::new()
+        .chain_update(z)
+        .chain_update(counter.to_be_bytes())
+        .chain_update(shared_info)
+        .finalize()
+        .to_vec()
 }
 
 /// Why no key was recovered: either nothing is addressed to us (a clear

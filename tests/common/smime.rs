@@ -228,3 +228,16 @@ pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
 pub fn assert_openssl_ok(run: &Run) {
     assert_eq!(run.code, 0, "openssl failed:\n{}", run.stderr);
 }
+
+/// `message` signed by the PKI's NAME with `openssl cms -sign` (detached
+/// unless `extra` says `-nodetach`).
+pub fn openssl_signed(name: &str, message: &[u8], extra: &[&str]) -> Vec<u8> {
+    let pki = pki();
+    let cert = pki.path(&format!("{name}.pem"));
+    let key = pki.path(&format!("{name}.key"));
+    let mut args = vec!["-sign", "-signer", cert.as_str(), "-inkey", key.as_str()];
+    args.extend_from_slice(extra);
+    let signed = openssl_cms(&args, message);
+    assert_openssl_ok(&signed);
+    signed.stdout
+}
