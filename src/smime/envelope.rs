@@ -183,14 +183,15 @@ pub fn parse_content_info(data: &[u8]) -> Result<(const_oid::ObjectIdentifier, V
 /// when it decrypted and, for GCM, authenticated.
 pub fn decrypt_cms(
     content_type: const_oid::ObjectIdentifier,
-    content: &[u8],
+    content: Vec<u8>,
     own: &[OwnIdentity],
 ) -> Result<Vec<u8>> {
     let malformed =
         |e: der::Error| Error::Malformed(format!("cannot read the S/MIME envelope: {e}"));
     let (infos, eci, mac): (Vec<RecipientInfo>, EncryptedContentInfo, Option<Vec<u8>>) =
         if content_type == oid::AUTH_ENVELOPED_DATA {
-            let data = AuthEnvelopedData::from_ber(content).map_err(malformed)?;
+            let data = AuthEnvelopedData::from_ber(&content).map_err(malformed)?;
+            drop(content);
             if data.auth_attrs.is_some() {
                 return Err(Error::Malformed(
                     "authenticated attributes in AuthEnvelopedData are not supported".into(),
@@ -202,7 +203,8 @@ pub fn decrypt_cms(
                 Some(data.mac.as_bytes().to_vec()),
             )
         } else if content_type == oid::ENVELOPED_DATA {
-            let data = EnvelopedData::from_ber(content).map_err(malformed)?;
+            let data = EnvelopedData::from_ber(&content).map_err(malformed)?;
+            drop(content);
             (data.recip_infos.0.into_vec(), data.encrypted_content, None)
         } else {
             return Err(Error::Malformed(format!(
@@ -237,12 +239,11 @@ pub fn decrypt_cms(
         }
         Err(Unwrap::Failed) => return Err(decryption_failed()),
     };
+    let params = alg.parameters.clone().ok_or_else(decryption_failed)?;
     let mut data = eci
         .encrypted_content
-        .as_ref()
-        .map(|c| c.as_bytes().to_vec())
+        .map(|c| c.into_bytes().into_vec())
         .ok_or_else(|| Error::Malformed("the envelope has no encrypted content".into()))?;
-    let params = alg.parameters.as_ref().ok_or_else(decryption_failed)?;
     let opened = if let Some(mac) = mac {
         let params: GcmParameters = params.decode_as().map_err(|_| decryption_failed())?;
         if params.icv_len.unwrap_or(12) as usize != mac.len() {
@@ -275,7 +276,8 @@ pub fn decrypt_message(message: &[u8], own: &[OwnIdentity]) -> Result<Decrypted>
     match framing::parse(&message)? {
         framing::Received::Pkcs7Mime { outer, cms, .. } => {
             let (content_type, content) = parse_content_info(&cms)?;
-            let plaintext = decrypt_cms(content_type, &content, own)?;
+            drop(cms);
+            let plaintext = decrypt_cms(content_type, content, own)?;
             Ok(Decrypted {
                 outer,
                 entity: crate::message::canon::to_crlf(&plaintext),

@@ -227,9 +227,11 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
     let mut signatures = Vec::new();
     let mut certificates = Vec::new();
     let mut was_encrypted = false;
-    let mut entity = message.clone();
+    // The entity inside the layers removed so far (None: the message).
+    let mut inner: Option<Vec<u8>> = None;
     for depth in 0..8 {
-        let layer = match framing::parse(&entity) {
+        let entity = inner.as_deref().unwrap_or(&message);
+        let layer = match framing::parse(entity) {
             Ok(layer) => layer,
             // Inner content need not be a MIME entity.
             Err(_) if depth > 0 => break,
@@ -238,6 +240,7 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
         let next = match layer {
             framing::Received::Pkcs7Mime { cms, .. } => {
                 let (content_type, content) = envelope::parse_content_info(&cms)?;
+                drop(cms);
                 if content_type == oid::SIGNED_DATA {
                     let signed_data = SignedData::from_ber(&content).map_err(|e| {
                         Error::Malformed(format!("cannot read the signed-data: {e}"))
@@ -261,7 +264,7 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
                     )?);
                     canon::to_crlf(&econtent)
                 } else {
-                    let plaintext = envelope::decrypt_cms(content_type, &content, own)?;
+                    let plaintext = envelope::decrypt_cms(content_type, content, own)?;
                     was_encrypted = true;
                     canon::to_crlf(&plaintext)
                 }
@@ -280,17 +283,18 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
             }
             framing::Received::Other => break,
         };
-        entity = next;
+        inner = Some(next);
     }
+    let entity = inner.as_deref().unwrap_or(&message);
     // Content that is not a MIME entity (a bare text in signed-data) is
     // the body under the outer header fields.
-    let (restored, body) = match Headers::parse(split_entity(&entity).0) {
-        _ if entity == message => (outer.clone(), split_entity(&entity).1),
-        Ok(inner) => (protect::restore(&outer, &inner), split_entity(&entity).1),
+    let (restored, body) = match Headers::parse(split_entity(entity).0) {
+        _ if inner.is_none() => (outer.clone(), split_entity(entity).1),
+        Ok(fields) => (protect::restore(&outer, &fields), split_entity(entity).1),
         Err(_) => {
             let mut headers = outer.clone();
             headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
-            (headers, entity.as_slice())
+            (headers, entity)
         }
     };
     bind_to_sender(&mut signatures, &restored);
