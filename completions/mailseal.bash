@@ -510,7 +510,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__decrypt)
-            opts="-o -q -h --output --home --json --passphrase-file --quiet --help"
+            opts="-o -q -h --output --import-certs --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,7 +540,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__encrypt)
-            opts="-o -r -q -h --output --recipient --from --sign --no-sign --home --json --passphrase-file --quiet --help"
+            opts="-o -r -q -h --output --recipient --from --sign --no-sign --openpgp --smime --bcc-copies --content-cipher --key-transport --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,6 +563,18 @@ _mailseal() {
                     return 0
                     ;;
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bcc-copies)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content-cipher)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-transport)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -984,7 +996,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__key__subcmd__generate)
-            opts="-q -h --algo --profile --name --home --json --passphrase-file --quiet --help"
+            opts="-q -h --algo --profile --name --smime --csr --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -999,6 +1011,10 @@ _mailseal() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --csr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1398,7 +1414,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__sign)
-            opts="-o -q -h --output --from --home --json --passphrase-file --quiet --help"
+            opts="-o -q -h --output --from --openpgp --smime --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1454,7 +1470,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__verify)
-            opts="-q -h --home --json --passphrase-file --quiet --help"
+            opts="-q -h --import-certs --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -30,11 +30,11 @@ complete -c mailseal -n "__fish_mailseal_needs_command" -l json -d 'Machine-read
 complete -c mailseal -n "__fish_mailseal_needs_command" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_needs_command" -s h -l help -d 'Print help'
 complete -c mailseal -n "__fish_mailseal_needs_command" -s V -l version -d 'Print version'
-complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156).'
-complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256).'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156, or S/MIME 4.0, RFC 8551).'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "sign" -d 'Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json).'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "verify" -d 'Check the signatures of a message.'
-complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
+complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "key" -d 'Manage your own secret keys (OpenPGP, and S/MIME keys with certificates)'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "send" -d 'Seal a message per policy and submit it to a relay over TLS.'
 complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "sendmail" -d 'Read a message on stdin and send it, sendmail style (sysexits codes).'
@@ -46,10 +46,15 @@ complete -c mailseal -n "__fish_mailseal_needs_command" -f -a "help" -d 'Print t
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s o -l output -d 'Write the sealed message to OUT (only when everything succeeded)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s r -l recipient -d 'Encrypt to ADDR instead of the message\'s To, Cc and Bcc (repeatable)' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l from -d 'Sign as ADDR instead of the From address' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l bcc-copies -d 'S/MIME: write one separately encrypted copy per Bcc recipient to DIR (DIR/ADDRESS.eml); without it a message with Bcc is refused' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l content-cipher -d 'S/MIME content cipher: aes256-gcm (authEnveloped-data, default) or aes256-cbc (enveloped-data, for old clients) [default: smime.content_cipher]' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l key-transport -d 'S/MIME RSA key transport: rsa-pkcs1v15 (default) or rsa-oaep [default: smime.key_transport]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l sign -d 'Require a signature (fail if the sender has no secret key)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l no-sign -d 'Do not sign'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l openpgp -d 'Use OpenPGP (PGP/MIME)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l smime -d 'Use S/MIME (application/pkcs7-mime)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand encrypt" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -57,17 +62,21 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s o -l output -
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l from -d 'Sign as ADDR instead of the From address' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l openpgp -d 'Use OpenPGP (PGP/MIME) [default unless policy.prefer = "smime"]'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l smime -d 'Use S/MIME (multipart/signed, application/pkcs7-signature)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s o -l output -d 'Write the cleartext message to OUT (only when everything succeeded)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l import-certs -d 'S/MIME: store the certificates of signatures that verified'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l import-certs -d 'S/MIME: store the certificates of signatures that verified'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -77,7 +86,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_se
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -s h -l help -d 'Print help'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise).'
-complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary), an S/MIME PKCS#12 file (password as for passphrases), a PEM private key with its certificate chain, or the certificate a CA issued for a key made with `key generate --smime`.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "list" -d 'List your secret keys'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and not __fish_seen_subcommand_from generate import list export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -86,8 +95,10 @@ rsa3072\t'RSA 3072 (slower; RSA has a timing advisory, see SECURITY.md)'"
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l profile -d 'OpenPGP version: rfc4880 (v4, read by gpg 2.2) or rfc9580 (v6)' -r -f -a "rfc4880\t''
 rfc9580\t''"
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l name -d 'A display name for the user ID ("Alice <alice@example.org>")' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l csr -d 'With --smime: write the CSR to FILE instead of stdout' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l smime -d 'Make an S/MIME key (P-256), a CSR and a self-signed certificate'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -109,7 +120,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_s
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise).'
-complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary), an S/MIME PKCS#12 file (password as for passphrases), a PEM private key with its certificate chain, or the certificate a CA issued for a key made with `key generate --smime`.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "list" -d 'List your secret keys'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
 complete -c mailseal -n "__fish_mailseal_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -118,9 +129,9 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_s
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -s h -l help -d 'Print help'
-complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "import" -d 'Import one or many certificates: OpenPGP (armored or binary, e.g. `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "list" -d 'List the certificates in the store, with where discovered ones came from'
-complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored (OpenPGP) or PEM (X.509, when there is no OpenPGP certificate)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "locate" -d 'Find certificates for addresses (store, WKD, DANE, keyservers), check that they are bound to the address and usable now, and import them with where they came from.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "remove" -d 'Remove a certificate from the store'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and not __fish_seen_subcommand_from import list export locate remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -153,9 +164,9 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
-complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import one or many certificates: OpenPGP (armored or binary, e.g. `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the certificates in the store, with where discovered ones came from'
-complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored (OpenPGP) or PEM (X.509, when there is no OpenPGP certificate)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "locate" -d 'Find certificates for addresses (store, WKD, DANE, keyservers), check that they are bound to the address and usable now, and import them with where they came from.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a certificate from the store'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -217,11 +228,11 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l passph
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156).'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "sign" -d 'Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256).'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "encrypt" -d 'Encrypt a message for its recipients (PGP/MIME, RFC 3156, or S/MIME 4.0, RFC 8551).'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "sign" -d 'Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "decrypt" -d 'Decrypt a message; report its signatures on stderr (or with --json).'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "verify" -d 'Check the signatures of a message.'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "key" -d 'Manage your own secret keys (OpenPGP)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "key" -d 'Manage your own secret keys (OpenPGP, and S/MIME keys with certificates)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "cert" -d 'Manage others\' certificates (the keys you encrypt to and verify with)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "send" -d 'Seal a message per policy and submit it to a relay over TLS.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "sendmail" -d 'Read a message on stdin and send it, sendmail style (sysexits codes).'
@@ -231,12 +242,12 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_s
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "completions" -d 'Print the completion script for SHELL on stdout'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and not __fish_seen_subcommand_from encrypt sign decrypt verify key cert send sendmail relay secret status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "generate" -d 'Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise).'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "import" -d 'Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary), an S/MIME PKCS#12 file (password as for passphrases), a PEM private key with its certificate chain, or the certificate a CA issued for a key made with `key generate --smime`.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List your secret keys'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "export" -d 'Export a secret key (or with --public its certificate), armored'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "import" -d 'Import one or many certificates (armored or binary, e.g. `gpg --export`)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "import" -d 'Import one or many certificates: OpenPGP (armored or binary, e.g. `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "list" -d 'List the certificates in the store, with where discovered ones came from'
-complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored'
+complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "export" -d 'Export the certificates for an address (or fingerprint), armored (OpenPGP) or PEM (X.509, when there is no OpenPGP certificate)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "locate" -d 'Find certificates for addresses (store, WKD, DANE, keyservers), check that they are bound to the address and usable now, and import them with where they came from.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "remove" -d 'Remove a certificate from the store'
 complete -c mailseal -n "__fish_mailseal_using_subcommand help; and __fish_seen_subcommand_from relay" -f -a "check" -d 'Connect, verify TLS and log in (when a username is configured) without sending mail; report TLS version, cipher, the certificate\'s SPKI pin and the AUTH mechanisms offered inside TLS.'

@@ -164,8 +164,19 @@ impl Policy {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Smime {
+    /// Root certificates (PEM or DER files) that S/MIME paths must end in.
     pub trust_anchors: Vec<PathBuf>,
+    /// Also trust the operating system's roots (off by default: they are
+    /// meant for TLS, not for e-mail).
+    pub system_roots: bool,
+    /// `aes256-gcm` (default) or `aes256-cbc`.
     pub content_cipher: Option<String>,
+    /// Per-recipient (`addr` or `@domain`) content cipher overrides.
+    pub recipient_cipher: BTreeMap<String, String>,
+    /// RSA key transport: `rsa-pkcs1v15` (default) or `rsa-oaep`.
+    pub key_transport: Option<String>,
+    /// RSA signatures: `rsa-pkcs1v15` (default) or `rsa-pss`.
+    pub rsa_signature: Option<String>,
 }
 
 /// The `[discovery]` table: how missing certificates are found.

@@ -40,6 +40,10 @@ pub enum Error {
     #[error("verification failed: {0}")]
     Verification(String),
 
+    /// A certificate failed validation; `check` names the check.
+    #[error("refusing the certificate of {subject}: {check}")]
+    Untrusted { subject: String, check: String },
+
     /// A protected key could not be unlocked.
     #[error("cannot unlock key {fingerprint}: {reason}")]
     Passphrase { fingerprint: String, reason: String },
@@ -125,6 +129,7 @@ impl Error {
             Error::OpenPgp(_) => 70,
             Error::Io { .. } => 74,
             Error::Passphrase { .. } | Error::UnsafePermissions { .. } => 77,
+            Error::Untrusted { .. } => 77,
             Error::Config { .. } | Error::Home { .. } | Error::Secret { .. } => 78,
             Error::Unavailable(_) => 69,
             Error::Temporary(_) => 75,
@@ -164,6 +169,10 @@ impl Error {
             }
             Error::Passphrase { .. } => {
                 "give the passphrase with --passphrase-file FILE (mode 0600), MAILSEAL_PASSPHRASE, the OS keyring, or run on a terminal"
+                    .into()
+            }
+            Error::Untrusted { .. } => {
+                "add the issuing root to smime.trust_anchors in config.toml, or ask the owner for a current certificate for this address"
                     .into()
             }
             Error::UnsafePermissions { path, .. } => {

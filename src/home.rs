@@ -90,6 +90,16 @@ impl Home {
         self.data_dir.join("discovery-cache.json")
     }
 
+    /// Own S/MIME keys, one directory per certificate (key 0600, chain).
+    pub fn smime_key_dir(&self) -> PathBuf {
+        self.data_dir.join("keys").join("smime")
+    }
+
+    /// Others' X.509 certificates, one DER file each with a provenance note.
+    pub fn smime_cert_dir(&self) -> PathBuf {
+        self.data_dir.join("smime-certs")
+    }
+
     /// Own OpenPGP secret keys, one TSK file per key.
     pub fn openpgp_key_dir(&self) -> PathBuf {
         self.data_dir.join("keys").join("openpgp")

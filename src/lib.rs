@@ -18,6 +18,7 @@ pub mod openpgp;
 pub mod output;
 pub mod seal;
 pub mod secrets;
+pub mod smime;
 pub mod submit;
 
 pub use error::{Error, Result};

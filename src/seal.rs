@@ -1,13 +1,15 @@
 //! Planning and sealing a message: who the recipients are, which copies
 //! go out (the visible recipients share one, every Bcc recipient gets its
 //! own), and what each copy gets under `[policy]`: which technology, which
-//! keys, who signs. OpenPGP is the one technology so far; the [`Sealer`] is
-//! where S/MIME joins it.
+//! keys, who signs. OpenPGP and S/MIME: each copy uses the technology its
+//! recipients all have keys for, `policy.prefer` deciding when both fit;
+//! [`Sealer::copies`] splits visible recipients who need different
+//! technologies into one copy per technology.
 
 use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
-use crate::config::{Config, Protection};
+use crate::config::{Config, Protection, Technology};
 use crate::discover::Discovery;
 use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
 use crate::message::Headers;
@@ -132,9 +134,38 @@ impl Sealing {
         }
     }
 
-    /// The technology that sealed it, if any.
+    /// The technology that sealed an OpenPGP copy, if any (see
+    /// [`SealedCopy::technology`] for any copy).
     pub fn technology(self) -> Option<&'static str> {
         (self != Sealing::Plain).then_some("openpgp")
+    }
+}
+
+/// S/MIME keys for the [`Sealer`]: others' certificates, own identities
+/// and trust anchors.
+pub struct SmimeKeys {
+    pub store: crate::smime::certs::CertStore,
+    pub own: Vec<crate::smime::certs::OwnIdentity>,
+    pub anchors: Vec<crate::smime::SmimeCert>,
+}
+
+impl SmimeKeys {
+    /// Loads them from `home` under `config`.
+    pub fn load(home: &crate::home::Home, config: &Config) -> Result<SmimeKeys> {
+        Ok(SmimeKeys {
+            store: crate::smime::certs::CertStore::new(&home.smime_cert_dir()),
+            own: crate::smime::certs::OwnKeys::new(&home.smime_key_dir()).all()?,
+            anchors: crate::smime::settings::trust_anchors(&config.smime)?,
+        })
+    }
+
+    /// The view the S/MIME planner uses.
+    pub fn keyring(&self) -> crate::smime::plan::Keyring<'_> {
+        crate::smime::plan::Keyring {
+            store: &self.store,
+            own: &self.own,
+            anchors: &self.anchors,
+        }
     }
 }
 
@@ -144,6 +175,8 @@ pub struct SealedCopy {
     pub recipients: Vec<Recipient>,
     pub data: Vec<u8>,
     pub sealing: Sealing,
+    /// `openpgp` or `smime`; `None` for a plain copy.
+    pub technology: Option<&'static str>,
 }
 
 /// Seals copies of one sender's message under `[policy]`.
@@ -156,6 +189,8 @@ pub struct Sealer<'a> {
     sender: String,
     /// The sender's own keys: they sign, and are encrypted to (to self).
     sender_keys: Vec<Cert>,
+    /// S/MIME, when enabled with [`Sealer::with_smime`].
+    smime: Option<SmimeKeys>,
 }
 
 impl<'a> Sealer<'a> {
@@ -178,7 +213,61 @@ impl<'a> Sealer<'a> {
             discovery,
             sender: sender.to_string(),
             sender_keys,
+            smime: None,
         })
+    }
+
+    /// Lets copies go out as S/MIME too.
+    pub fn with_smime(mut self, keys: SmimeKeys) -> Sealer<'a> {
+        self.smime = Some(keys);
+        self
+    }
+
+    fn has_openpgp(&self, address: &str) -> bool {
+        candidate_certs(self.store, self.own, self.discovery, address)
+            .map(|certs| openpgp::encryption_keys(address, &certs, false).is_ok())
+            .unwrap_or(false)
+    }
+
+    fn has_smime(&self, address: &str) -> bool {
+        self.smime
+            .as_ref()
+            .is_some_and(|s| s.keyring().encryption_cert(address).is_ok())
+    }
+
+    /// Like [`copies`], but visible recipients that cannot share one
+    /// technology (some have only OpenPGP keys, others only S/MIME
+    /// certificates) get one copy per technology: every copy still shows
+    /// the same To and Cc, and goes on the wire only to its own recipients.
+    pub fn copies(&self, recipients: &[Recipient]) -> Vec<Vec<Recipient>> {
+        let mut out = Vec::new();
+        for group in copies(recipients) {
+            if group.len() < 2 || self.smime.is_none() {
+                out.push(group);
+                continue;
+            }
+            let pgp: Vec<bool> = group.iter().map(|r| self.has_openpgp(&r.address)).collect();
+            let smime: Vec<bool> = group.iter().map(|r| self.has_smime(&r.address)).collect();
+            if pgp.iter().all(|x| *x) || smime.iter().all(|x| *x) {
+                out.push(group);
+                continue;
+            }
+            let prefer_smime = self.config.policy.prefer == Technology::Smime;
+            // Recipients who have the preferred technology go in the first
+            // copy (with those who have neither, for the policy to judge);
+            // those with only the other technology get the second.
+            let (mut first, mut second) = (Vec::new(), Vec::new());
+            for ((r, p), m) in group.into_iter().zip(pgp).zip(smime) {
+                let (preferred, other) = if prefer_smime { (m, p) } else { (p, m) };
+                if !preferred && other {
+                    second.push(r);
+                } else {
+                    first.push(r);
+                }
+            }
+            out.extend([first, second].into_iter().filter(|g| !g.is_empty()));
+        }
+        out
     }
 
     /// Seals `headers` + `body` (Bcc already removed) for the recipients
@@ -200,6 +289,7 @@ impl<'a> Sealer<'a> {
             .max_by_key(|p| rank(*p))
             .unwrap_or(policy.default);
 
+        let prefer_smime = policy.prefer == Technology::Smime;
         if rank(strictest) >= 2 {
             let candidates: Vec<Vec<Cert>> = group
                 .iter()
@@ -210,13 +300,56 @@ impl<'a> Sealer<'a> {
                 .zip(&candidates)
                 .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, false))
                 .collect();
+            let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> =
+                self.smime.as_ref().map(|s| {
+                    group
+                        .iter()
+                        .map(|r| s.keyring().encryption_cert(&r.address))
+                        .collect()
+                });
+            let smime_ok = matches!(smime_certs, Some(Ok(_)));
+            if smime_ok && (prefer_smime || keys.is_err()) {
+                let Some(Ok(certs)) = smime_certs else {
+                    unreachable!()
+                };
+                return self.encrypt_smime(headers, body, certs, group);
+            }
             match keys {
                 Ok(keys) => return self.encrypt(headers, body, keys, group),
-                Err(e) if strictest == Protection::RequireEncryption => return Err(e),
+                Err(e) if strictest == Protection::RequireEncryption => {
+                    // Name what was tried for S/MIME when it was the
+                    // preferred technology.
+                    return Err(match smime_certs {
+                        Some(Err(s)) if prefer_smime => s,
+                        _ => e,
+                    });
+                }
                 Err(_) => {}
             }
         }
         if rank(strictest) >= 1 && policy.sign {
+            let smime_signer = self
+                .smime
+                .as_ref()
+                .and_then(|s| s.keyring().own_identity(&self.sender).cloned());
+            let pgp_first = !prefer_smime || smime_signer.is_none();
+            if !pgp_first || self.sender_keys.is_empty() {
+                if let Some(identity) = &smime_signer {
+                    let message = headers.with_body(body);
+                    let data = crate::smime::sign_message(
+                        &message,
+                        identity,
+                        policy.protect_headers,
+                        crate::smime::settings::rsa_signature(&self.config.smime)?,
+                    )?;
+                    return Ok(SealedCopy {
+                        recipients: group,
+                        data,
+                        sealing: Sealing::Signed,
+                        technology: Some("smime"),
+                    });
+                }
+            }
             if let Some((_, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
                 let message = headers.with_body(body);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
@@ -224,6 +357,7 @@ impl<'a> Sealer<'a> {
                     recipients: group,
                     data,
                     sealing: Sealing::Signed,
+                    technology: Some("openpgp"),
                 });
             }
         }
@@ -231,6 +365,51 @@ impl<'a> Sealer<'a> {
             recipients: group,
             data: headers.with_body(body),
             sealing: Sealing::Plain,
+            technology: None,
+        })
+    }
+
+    fn encrypt_smime(
+        &self,
+        headers: &Headers,
+        body: &[u8],
+        mut certs: Vec<crate::smime::SmimeCert>,
+        group: Vec<Recipient>,
+    ) -> Result<SealedCopy> {
+        let policy = &self.config.policy;
+        let smime = self.smime.as_ref().expect("called with S/MIME keys");
+        let own = smime.keyring().own_identity(&self.sender).cloned();
+        if let (true, Some(id)) = (policy.encrypt_to_self, &own) {
+            if !certs.iter().any(|c| c.der == id.cert.der) {
+                certs.push(id.cert.clone());
+            }
+        }
+        let signer = if policy.sign { own } else { None };
+        let addresses: Vec<String> = group.iter().map(|r| r.address.clone()).collect();
+        let options = crate::smime::EncryptOptions {
+            protect_headers: policy.protect_headers,
+            cipher: crate::smime::settings::content_cipher(&self.config.smime, &addresses)?,
+            transport: crate::smime::settings::key_transport(&self.config.smime)?,
+            rsa_signature: crate::smime::settings::rsa_signature(&self.config.smime)?,
+        };
+        let mut data = Vec::new();
+        crate::smime::seal_message(
+            headers,
+            &mut std::io::Cursor::new(body),
+            &certs,
+            signer.as_ref(),
+            options,
+            &mut data,
+        )?;
+        Ok(SealedCopy {
+            recipients: group,
+            data,
+            sealing: if signer.is_some() {
+                Sealing::EncryptedSigned
+            } else {
+                Sealing::Encrypted
+            },
+            technology: Some("smime"),
         })
     }
 
@@ -270,6 +449,7 @@ impl<'a> Sealer<'a> {
             recipients: group,
             data,
             sealing,
+            technology: Some("openpgp"),
         })
     }
 }

@@ -1,7 +1,10 @@
 //! Every message of the corpus round-trips encrypt→decrypt to the same
-//! bytes (CRLF canonical, Bcc removed) and sign→verify to the same content.
+//! bytes (CRLF canonical, Bcc removed) and sign→verify to the same content,
+//! with OpenPGP and with S/MIME (where openssl also opens every message).
 
 mod common;
+#[path = "common/smime.rs"]
+mod smime_pki;
 
 use common::*;
 use mail_parser::MessageParser;
@@ -120,6 +123,99 @@ fn sign_then_verify_keeps_the_content() {
         let part = signed_part(&signed);
         // Raw UTF-8 header fields (RFC 6532) stay as written, as they are
         // outside; every body line must be 7-bit and short.
+        let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(
+            part[body_start..]
+                .split(|&b| b == b'\n')
+                .all(|l| l.len() <= 999 && l.is_ascii() && !l.starts_with(b"From ")),
+            "{name}: signed body is not 7-bit safe"
+        );
+        assert_eq!(
+            leaf_contents(&part),
+            leaf_contents(&original),
+            "{name}: signed content differs"
+        );
+    }
+}
+
+#[test]
+fn smime_encrypt_then_decrypt_gives_back_every_byte() {
+    let alice = smime_pki::home_with(&["alice"]);
+    let bob = smime_pki::home_with(&["bob"]);
+    let pki = smime_pki::pki();
+    for (name, original) in corpus() {
+        let sealed = alice
+            .run(&["encrypt", "--smime", "-r", "bob@example.net"], &original)
+            .ok()
+            .stdout;
+        let sealed_text = String::from_utf8_lossy(&sealed);
+        assert!(
+            sealed_text.contains("Subject: [...]") || !sealed_text.contains("Subject:"),
+            "{name}: outer subject not obscured"
+        );
+        let opened = bob.run(&["decrypt"], &sealed).ok();
+        assert!(
+            opened.stderr.contains("Good signature"),
+            "{name}: {}",
+            opened.stderr
+        );
+        // The signature inside the encryption is a multipart/signed, whose
+        // signed part is made 7-bit safe first: 8-bit parts come back
+        // quoted-printable or base64, with the same content.
+        let expected = expected_after_decryption(&original);
+        let header_lines = |m: &[u8]| -> Vec<String> {
+            let text = String::from_utf8_lossy(m).into_owned();
+            let head = text.split("\r\n\r\n").next().unwrap().to_string();
+            head.split("\r\n")
+                .filter(|l| {
+                    !l.to_ascii_lowercase()
+                        .starts_with("content-transfer-encoding:")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(
+            header_lines(&opened.stdout),
+            header_lines(&expected),
+            "{name}: header fields differ"
+        );
+        assert_eq!(
+            leaf_contents(&opened.stdout),
+            leaf_contents(&expected),
+            "{name}: content differs"
+        );
+        // openssl opens it too, and the signature inside verifies.
+        let decrypted = smime_pki::openssl_cms(
+            &[
+                "-decrypt",
+                "-recip",
+                &pki.path("bob.pem"),
+                "-inkey",
+                &pki.path("bob.key"),
+            ],
+            &sealed,
+        );
+        smime_pki::assert_openssl_ok(&decrypted);
+        let verified = smime_pki::openssl_cms(
+            &["-verify", "-CAfile", &pki.path("ca.pem")],
+            &decrypted.stdout,
+        );
+        smime_pki::assert_openssl_ok(&verified);
+    }
+}
+
+#[test]
+fn smime_sign_then_verify_keeps_the_content() {
+    let alice = smime_pki::home_with(&["alice"]);
+    let bob = smime_pki::home_with(&["bob"]);
+    let pki = smime_pki::pki();
+    for (name, original) in corpus() {
+        let signed = alice.run(&["sign", "--smime"], &original).ok().stdout;
+        bob.run(&["verify"], &signed).ok();
+        let verified =
+            smime_pki::openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &signed);
+        smime_pki::assert_openssl_ok(&verified);
+        let part = signed_part(&signed);
         let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert!(
             part[body_start..]

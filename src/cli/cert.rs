@@ -15,9 +15,13 @@ use super::{read_input, Context};
 /// Manage others' certificates (the keys you encrypt to and verify with).
 #[derive(Subcommand)]
 pub enum Command {
-    /// Import one or many certificates (armored or binary, e.g. `gpg --export`).
+    /// Import one or many certificates: OpenPGP (armored or binary, e.g.
+    /// `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).
     ///
-    /// Example: gpg --export bob@example.net | mailseal cert import
+    /// Examples:
+    ///   gpg --export bob@example.net | mailseal cert import
+    ///   mailseal cert import bob-smime.pem
+    #[command(verbatim_doc_comment)]
     Import {
         /// The certificate file [default: stdin].
         file: Option<PathBuf>,
@@ -25,7 +29,8 @@ pub enum Command {
     /// List the certificates in the store, with where discovered ones
     /// came from.
     List,
-    /// Export the certificates for an address (or fingerprint), armored.
+    /// Export the certificates for an address (or fingerprint), armored
+    /// (OpenPGP) or PEM (X.509, when there is no OpenPGP certificate).
     Export {
         /// Address, fingerprint or key ID.
         id: String,
@@ -36,7 +41,8 @@ pub enum Command {
     Locate(super::cert_locate::Args),
     /// Remove a certificate from the store.
     Remove {
-        /// Fingerprint or key ID (an address when it matches exactly one).
+        /// Fingerprint or key ID (an address when it matches exactly one);
+        /// for X.509, the SHA-256 fingerprint (at least 8 hex digits).
         id: String,
     },
 }
@@ -49,6 +55,17 @@ struct Listed {
     provenance: Vec<Provenance>,
 }
 
+impl Listed {
+    /// The summary, then one line per place the certificate was found.
+    fn describe(&self) -> String {
+        let mut text = self.summary.describe();
+        for p in &self.provenance {
+            text.push_str(&format!("\n    found for {} via {}", p.address, p.describe()));
+        }
+        text
+    }
+}
+
 pub fn run(context: &Context, command: Command) -> Result<u8> {
     if let Command::Locate(args) = command {
         return super::cert_locate::run(context, args);
@@ -57,6 +74,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
     match command {
         Command::Import { file } => {
             let data = read_input(file.as_deref())?;
+            if mailseal::smime::certs::looks_like_x509(&data) {
+                return super::smime::import_certs_file(context, &data, file.as_deref());
+            }
             let mut outcomes = Vec::new();
             for cert in parse_certs(&data)? {
                 let outcome = store.insert(&cert)?;
@@ -82,20 +102,35 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                     provenance: provenance.get(&cert.fingerprint().to_hex()).to_vec(),
                 })
                 .collect();
-            if context.json {
-                context.print_json(&listed)?;
-            } else {
-                for l in &listed {
-                    println!("{}", l.summary.describe());
-                    for p in &l.provenance {
-                        println!("    found for {} via {}", p.address, p.describe());
-                    }
-                }
-            }
+            let x509 = context.smime_certs();
+            let smime: Vec<super::smime::X509Summary> = x509
+                .all()?
+                .iter()
+                .map(|c| super::smime::X509Summary::of(c, None, x509.provenance(&c.fingerprint())))
+                .collect();
+            super::smime::print_lists(context, &listed, Listed::describe, &smime)?;
             Ok(0)
         }
         Command::Export { id, output } => {
             let found = store.find(&id)?;
+            let x509: Vec<_> = context
+                .smime_certs()
+                .all()?
+                .into_iter()
+                .filter(|c| {
+                    c.has_address(&id)
+                        || (id.len() >= 8 && c.fingerprint().starts_with(&id.to_lowercase()))
+                })
+                .collect();
+            if found.is_empty() && !x509.is_empty() {
+                let mut out = Output::open(output.as_deref())?;
+                for cert in &x509 {
+                    out.write_all(cert.to_pem().as_bytes())
+                        .map_err(|e| Error::io("writing the certificate", e))?;
+                }
+                out.commit()?;
+                return Ok(0);
+            }
             if found.is_empty() {
                 return Err(Error::NotFound(format!("no certificate matches {id:?}")));
             }
@@ -110,6 +145,10 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::Locate(_) => unreachable!("handled above"),
         Command::Remove { id } => {
+            if context.smime_certs().remove(&id)? {
+                context.note(&format!("mailseal: removed X.509 certificate {id}"));
+                return Ok(0);
+            }
             let found = store.find(&id)?;
             match found.as_slice() {
                 [cert] => {

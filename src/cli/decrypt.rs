@@ -1,4 +1,4 @@
-//! `mailseal decrypt`: PGP/MIME or inline PGP in, cleartext MIME out.
+//! `mailseal decrypt`: PGP/MIME, inline PGP or S/MIME in, cleartext MIME out.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use super::{read_input, Context};
 
 /// Decrypt a message; report its signatures on stderr (or with --json).
 ///
+/// OpenPGP (PGP/MIME, inline) and S/MIME are recognised by themselves.
 /// Protected headers (RFC 9788) are restored. Nothing is written unless the
 /// whole message decrypted and passed its integrity check.
 ///
@@ -25,10 +26,16 @@ pub struct Args {
     /// Write the cleartext message to OUT (only when everything succeeded).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
+    /// S/MIME: store the certificates of signatures that verified.
+    #[arg(long)]
+    import_certs: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
+    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
+        return super::smime::decrypt(context, &message, args.output.as_deref(), args.import_certs);
+    }
     let store = context.cert_store()?;
     let own = context.secret_keys().all()?;
     let keys = Keys {

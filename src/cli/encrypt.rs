@@ -1,4 +1,5 @@
-//! `mailseal encrypt`: RFC 5322 in, PGP/MIME multipart/encrypted out.
+//! `mailseal encrypt`: RFC 5322 in, PGP/MIME multipart/encrypted or S/MIME
+//! application/pkcs7-mime out.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -10,17 +11,25 @@ use mailseal::{seal, Error, Result};
 
 use super::Context;
 
-/// Encrypt a message for its recipients (PGP/MIME, RFC 3156).
+/// Encrypt a message for its recipients (PGP/MIME, RFC 3156, or S/MIME 4.0,
+/// RFC 8551).
 ///
 /// Recipients are taken from To, Cc and Bcc unless -r is given. Bcc
-/// recipients are removed from the output and encrypted to with hidden key
-/// IDs. The message is signed when the sender (From or --from) has a secret
-/// key, unless --no-sign. The real Subject and other headers travel inside
-/// the encryption (RFC 9788); the outer Subject reads "[...]".
+/// recipients are removed from the output; with OpenPGP they are encrypted
+/// to with hidden key IDs. S/MIME names every recipient's certificate, so a
+/// message with Bcc needs --bcc-copies DIR: one separate copy per Bcc
+/// recipient. The message is signed when the sender (From or --from) has a
+/// secret key, unless --no-sign. The real Subject and other headers travel
+/// inside the encryption (RFC 9788); the outer Subject reads "[...]".
+///
+/// Without --openpgp or --smime, S/MIME is used when every recipient has a
+/// valid S/MIME certificate and either policy.prefer is "smime" or not
+/// every recipient has an OpenPGP certificate.
 ///
 /// Examples:
 ///   mailseal encrypt message.eml > sealed.eml
 ///   mailseal encrypt -r bob@example.net -o sealed.eml < message.eml
+///   mailseal encrypt --smime --bcc-copies bcc/ message.eml -o sealed.eml
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -41,6 +50,24 @@ pub struct Args {
     /// Do not sign.
     #[arg(long)]
     no_sign: bool,
+    /// Use OpenPGP (PGP/MIME).
+    #[arg(long, conflicts_with = "smime")]
+    openpgp: bool,
+    /// Use S/MIME (application/pkcs7-mime).
+    #[arg(long)]
+    smime: bool,
+    /// S/MIME: write one separately encrypted copy per Bcc recipient to DIR
+    /// (DIR/ADDRESS.eml); without it a message with Bcc is refused.
+    #[arg(long, value_name = "DIR")]
+    bcc_copies: Option<PathBuf>,
+    /// S/MIME content cipher: aes256-gcm (authEnveloped-data, default) or
+    /// aes256-cbc (enveloped-data, for old clients) [default: smime.content_cipher].
+    #[arg(long, value_name = "CIPHER")]
+    content_cipher: Option<String>,
+    /// S/MIME RSA key transport: rsa-pkcs1v15 (default) or rsa-oaep
+    /// [default: smime.key_transport].
+    #[arg(long, value_name = "SCHEME")]
+    key_transport: Option<String>,
 }
 
 /// Opens FILE, or stdin when it is absent or `-`.
@@ -68,6 +95,21 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let policy = &context.config.policy;
+    if use_smime(context, &args, &recipients, &store, &own)? {
+        let mut body = std::io::Cursor::new(body_start).chain(input);
+        return super::smime::encrypt(
+            context,
+            &args.smime_args(),
+            &headers,
+            &recipients,
+            &mut body,
+        );
+    }
+    if args.bcc_copies.is_some() {
+        return Err(Error::Usage(
+            "--bcc-copies is for S/MIME; OpenPGP hides Bcc recipients in the one message".into(),
+        ));
+    }
     let sender = args
         .from
         .clone()
@@ -137,4 +179,50 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
             .unwrap_or_else(|| "; not signed".into()),
     ));
     Ok(0)
+}
+
+impl Args {
+    fn smime_args(&self) -> super::smime::EncryptArgs {
+        super::smime::EncryptArgs {
+            output: self.output.clone(),
+            from: self.from.clone(),
+            sign: self.sign,
+            no_sign: self.no_sign,
+            bcc_copies: self.bcc_copies.clone(),
+            content_cipher: self.content_cipher.clone(),
+            key_transport: self.key_transport.clone(),
+        }
+    }
+}
+
+/// Whether this message goes out as S/MIME.
+fn use_smime(
+    context: &Context,
+    args: &Args,
+    recipients: &[seal::Recipient],
+    store: &mailseal::keys::CertStore,
+    own: &mailseal::keys::SecretKeys,
+) -> Result<bool> {
+    if args.smime {
+        return Ok(true);
+    }
+    if args.openpgp {
+        return Ok(false);
+    }
+    let keyring = super::smime::Keys::load(context)?;
+    let all_smime = recipients
+        .iter()
+        .all(|r| keyring.keyring().encryption_cert(&r.address).is_ok());
+    if !all_smime {
+        return Ok(false);
+    }
+    if context.config.policy.prefer == mailseal::config::Technology::Smime {
+        return Ok(true);
+    }
+    let mut all_openpgp = true;
+    for r in recipients {
+        let certs = seal::candidate_certs(store, own, None, &r.address)?;
+        all_openpgp &= openpgp::encryption_keys(&r.address, &certs, r.hidden).is_ok();
+    }
+    Ok(!all_openpgp)
 }

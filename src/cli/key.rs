@@ -14,16 +14,20 @@ use sequoia_openpgp::Profile;
 
 use super::{read_input, Context};
 
-/// Manage your own secret keys (OpenPGP).
+/// Manage your own secret keys (OpenPGP, and S/MIME keys with certificates).
 #[derive(Subcommand)]
 pub enum Command {
     /// Generate a key for ADDR (Ed25519/X25519 unless --algo says otherwise).
     ///
     /// With --passphrase-file the key is protected with that passphrase.
+    /// With --smime: a P-256 key with a self-signed certificate (for
+    /// testing), and a certificate signing request for a CA on stdout (or
+    /// in --csr FILE); import the CA's certificate later with `key import`.
     ///
     /// Examples:
     ///   mailseal key generate alice@example.org
     ///   mailseal --passphrase-file pass.txt key generate alice@example.org --algo rsa3072
+    ///   mailseal key generate alice@example.org --smime --csr alice.csr
     #[command(verbatim_doc_comment)]
     Generate {
         /// The address the key is for.
@@ -37,10 +41,22 @@ pub enum Command {
         /// A display name for the user ID ("Alice <alice@example.org>").
         #[arg(long)]
         name: Option<String>,
+        /// Make an S/MIME key (P-256), a CSR and a self-signed certificate.
+        #[arg(long, conflicts_with_all = ["algo", "profile"])]
+        smime: bool,
+        /// With --smime: write the CSR to FILE instead of stdout.
+        #[arg(long, value_name = "FILE", requires = "smime")]
+        csr: Option<PathBuf>,
     },
-    /// Import secret keys, e.g. from `gpg --export-secret-keys` (armored or binary).
+    /// Import secret keys, e.g. from `gpg --export-secret-keys` (armored or
+    /// binary), an S/MIME PKCS#12 file (password as for passphrases), a PEM
+    /// private key with its certificate chain, or the certificate a CA
+    /// issued for a key made with `key generate --smime`.
     ///
-    /// Example: gpg --export-secret-keys alice@example.org | mailseal key import
+    /// Examples:
+    ///   gpg --export-secret-keys alice@example.org | mailseal key import
+    ///   mailseal --passphrase-file p12pass.txt key import alice.p12
+    #[command(verbatim_doc_comment)]
     Import {
         /// The key file [default: stdin].
         file: Option<PathBuf>,
@@ -86,7 +102,12 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             algo,
             profile,
             name,
+            smime,
+            csr,
         } => {
+            if smime {
+                return super::smime::generate(context, &address, name.as_deref(), csr.as_deref());
+            }
             if !address.contains('@') {
                 return Err(Error::Usage(format!(
                     "{address:?} is not an e-mail address"
@@ -129,6 +150,11 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::Import { file } => {
             let data = read_input(file.as_deref())?;
+            if mailseal::smime::certs::looks_like_x509(&data)
+                || super::smime::looks_like_pkcs12(&data)
+            {
+                return super::smime::import_key(context, &data);
+            }
             let mut imported = 0;
             for cert in parse_certs(&data)? {
                 if !cert.is_tsk() {
@@ -155,13 +181,13 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         }
         Command::List => {
             let summaries: Vec<CertSummary> = keys.all()?.iter().map(CertSummary::of).collect();
-            if context.json {
-                context.print_json(&summaries)?;
-            } else {
-                for s in &summaries {
-                    println!("{}", s.describe());
-                }
-            }
+            let smime: Vec<super::smime::X509Summary> = context
+                .smime_keys()
+                .all()?
+                .iter()
+                .map(|id| super::smime::X509Summary::of(&id.cert, Some(id.key.algorithm()), None))
+                .collect();
+            super::smime::print_lists(context, &summaries, CertSummary::describe, &smime)?;
             Ok(0)
         }
         Command::Export { id, public, output } => {

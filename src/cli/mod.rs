@@ -12,6 +12,7 @@ mod send;
 mod sendmail;
 mod sign;
 mod status;
+mod smime;
 mod verify;
 
 use std::io::{Read, Write};
@@ -26,7 +27,7 @@ use mailseal::keys::{CertStore, SecretKeys, Unlocker};
 use mailseal::{Error, Result};
 
 /// Seal email end to end: sign and encrypt RFC 5322 messages with OpenPGP
-/// (PGP/MIME), and open them again.
+/// (PGP/MIME) or S/MIME, and open them again.
 #[derive(Parser)]
 #[command(name = "mailseal", version, about, long_about = None)]
 #[command(after_help = "Examples:
@@ -36,6 +37,7 @@ use mailseal::{Error, Result};
   mailseal cert import bob.asc
   mailseal cert locate bob@example.net
   mailseal status bob@example.net
+  mailseal encrypt --smime message.eml > sealed.eml
 
 Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
 66 input missing, 67 no usable key, 74 I/O error, 77 refused (permissions,
@@ -115,6 +117,16 @@ impl Context {
         for note in discovery.map(Discovery::take_notes).unwrap_or_default() {
             self.note(&note);
         }
+    }
+
+    /// Own S/MIME keys.
+    pub fn smime_keys(&self) -> mailseal::smime::certs::OwnKeys {
+        mailseal::smime::certs::OwnKeys::new(&self.home.smime_key_dir())
+    }
+
+    /// Others' X.509 certificates.
+    pub fn smime_certs(&self) -> mailseal::smime::certs::CertStore {
+        mailseal::smime::certs::CertStore::new(&self.home.smime_cert_dir())
     }
 
     /// A note for the person on stderr, unless `--quiet`.

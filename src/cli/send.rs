@@ -109,8 +109,10 @@ pub fn deliver(
         &own,
         discovery.as_ref(),
         &sender,
-    )?;
-    let copies: Result<Vec<SealedCopy>> = seal::copies(&recipients)
+    )?
+    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?);
+    let copies: Result<Vec<SealedCopy>> = sealer
+        .copies(&recipients)
         .into_iter()
         .map(|group| sealer.seal(&headers, body, group))
         .collect();
@@ -135,7 +137,7 @@ pub fn deliver(
                 address: r.address.clone(),
                 bcc: r.hidden,
                 protection: copy.sealing.as_str(),
-                technology: copy.sealing.technology(),
+                technology: copy.technology,
                 accepted: accepted.reply.clone(),
             });
         }

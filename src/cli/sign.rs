@@ -11,7 +11,8 @@ use mailseal::{seal, Error, Result};
 
 use super::{read_input, Context};
 
-/// Sign a message (PGP/MIME multipart/signed, micalg=pgp-sha256).
+/// Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or
+/// S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).
 ///
 /// Parts that could be changed in transit (8-bit text, long lines, trailing
 /// white space, "From " at a line start) are re-encoded as quoted-printable
@@ -20,6 +21,7 @@ use super::{read_input, Context};
 /// Examples:
 ///   mailseal sign message.eml > signed.eml
 ///   mailseal sign --from alice@example.org -o signed.eml message.eml
+///   mailseal sign --smime message.eml > signed.eml
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -31,6 +33,12 @@ pub struct Args {
     /// Sign as ADDR instead of the From address.
     #[arg(long, value_name = "ADDR")]
     from: Option<String>,
+    /// Use OpenPGP (PGP/MIME) [default unless policy.prefer = "smime"].
+    #[arg(long, conflicts_with = "smime")]
+    openpgp: bool,
+    /// Use S/MIME (multipart/signed, application/pkcs7-signature).
+    #[arg(long)]
+    smime: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
@@ -42,6 +50,10 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         .ok_or_else(|| {
             Error::Usage("the message has no From address: add one or pass --from ADDR".into())
         })?;
+    let prefer_smime = context.config.policy.prefer == mailseal::config::Technology::Smime;
+    if args.smime || (!args.openpgp && prefer_smime) {
+        return super::smime::sign(context, &message, &sender, args.output.as_deref());
+    }
     let own = context.secret_keys();
     let candidates = seal::sender_keys(&own, context.config.openpgp_identity(&sender), &sender)?;
     let Some((cert, keypair)) = openpgp::signing_key(&candidates, &context.unlocker)? else {

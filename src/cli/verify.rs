@@ -10,7 +10,8 @@ use super::{read_input, Context};
 /// Check the signatures of a message.
 ///
 /// Exits 0 only when the message is signed and every signature is good and
-/// made by the sender (From); 1 otherwise, with the reason.
+/// made by the sender (From); 1 otherwise, with the reason. OpenPGP and
+/// S/MIME (multipart/signed and opaque signed-data) are recognised.
 ///
 /// Examples:
 ///   mailseal verify signed.eml
@@ -20,18 +21,26 @@ use super::{read_input, Context};
 pub struct Args {
     /// The message to check [default: stdin].
     file: Option<PathBuf>,
+    /// S/MIME: store the certificates of signatures that verified.
+    #[arg(long)]
+    import_certs: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
-    let store = context.cert_store()?;
-    let own = context.secret_keys().all()?;
-    let keys = Keys {
-        store: &store,
-        own: &own,
-        unlocker: &context.unlocker,
-    };
-    let reports = openpgp::verify_message(&message, &keys)?;
+    let reports =
+        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
+            super::smime::verify(context, &message, args.import_certs)?
+        } else {
+            let store = context.cert_store()?;
+            let own = context.secret_keys().all()?;
+            let keys = Keys {
+                store: &store,
+                own: &own,
+                unlocker: &context.unlocker,
+            };
+            openpgp::verify_message(&message, &keys)?
+        };
     report(context, &reports, false)?;
     let all_good = !reports.is_empty() && reports.iter().all(SignatureReport::is_good);
     if !all_good && !context.json {

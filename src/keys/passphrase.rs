@@ -72,6 +72,34 @@ impl Unlocker {
         Ok(Some(text.lines().next().unwrap_or("").into()))
     }
 
+    /// A password for something that is not an OpenPGP key (a PKCS#12
+    /// file): `--passphrase-file`, `MAILSEAL_PASSPHRASE`, the keyring
+    /// (account `ACCOUNT`), or a prompt on a terminal.
+    pub fn secret_for(&self, account: &str, what: &str) -> Result<zeroize::Zeroizing<String>> {
+        if let Some(path) = &self.passphrase_file {
+            let data = read_private_file(path)?;
+            let text = String::from_utf8_lossy(&data);
+            return Ok(zeroize::Zeroizing::new(
+                text.lines().next().unwrap_or("").to_string(),
+            ));
+        }
+        if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
+            return Ok(zeroize::Zeroizing::new(value));
+        }
+        if let Some(value) = keyring_secret(account) {
+            return Ok(zeroize::Zeroizing::new(value.expose().to_string()));
+        }
+        if std::io::stdin().is_terminal() {
+            let value = rpassword::prompt_password(format!("Password for the {what}: "))
+                .map_err(|e| Error::io("reading the password", e))?;
+            return Ok(zeroize::Zeroizing::new(value));
+        }
+        Err(Error::Passphrase {
+            fingerprint: what.to_string(),
+            reason: "it is password-protected and no password was given (stdin is not a terminal, so there is no prompt)".into(),
+        })
+    }
+
     fn passphrase_for(&self, fingerprint: &str) -> Result<(Source, Password)> {
         if let Some(password) = self.passphrase_from_file()? {
             return Ok((Source::File, password));

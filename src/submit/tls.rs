@@ -77,7 +77,12 @@ impl Pin {
 
 /// `sha256/BASE64` of the SubjectPublicKeyInfo of `cert`.
 pub fn spki_pin(cert: &[u8]) -> Option<String> {
-    let spki = spki_of(cert)?;
+    use der::Encode;
+    let spki = parse(cert)?
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()?;
     let hash = Sha256::digest(spki);
     Some(format!(
         "sha256/{}",
@@ -85,37 +90,10 @@ pub fn spki_pin(cert: &[u8]) -> Option<String> {
     ))
 }
 
-/// One DER TLV: (tag, whole element, contents, rest).
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-fn tlv(data: &[u8]) -> Option<Tlv<'_>> {
-    let tag = *data.first()?;
-    let first = *data.get(1)? as usize;
-    let (len, header) = if first < 0x80 {
-        (first, 2)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *data.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let end = header.checked_add(len)?;
-    let whole = data.get(..end)?;
-    Some((tag, whole, &whole[header..], &data[end..]))
-}
-
-/// The DER SubjectPublicKeyInfo inside an X.509 certificate.
-fn spki_of(cert: &[u8]) -> Option<&[u8]> {
-    // serial, signature algorithm, issuer, validity, subject, then the SPKI.
-    tbs_fields(cert)?
-        .get(5)
-        .copied()
-        .filter(|spki| spki.first() == Some(&0x30))
+/// A DER X.509 certificate, parsed with `x509-cert`.
+fn parse(cert: &[u8]) -> Option<x509_cert::Certificate> {
+    use der::Decode;
+    x509_cert::Certificate::from_der(cert).ok()
 }
 
 /// What `relay check` shows of one certificate in the server's chain.
@@ -132,83 +110,36 @@ pub struct CertInfo {
 /// Subject, issuer and expiry of a DER certificate (best effort: fields
 /// that cannot be read are `None`).
 pub fn cert_info(cert: &[u8]) -> CertInfo {
-    let fields = tbs_fields(cert);
-    let get = |i: usize| fields.as_ref().and_then(|f| f.get(i).copied());
+    let Some(cert) = parse(cert) else {
+        return CertInfo {
+            subject: None,
+            issuer: None,
+            not_after: None,
+        };
+    };
+    let tbs = cert.tbs_certificate();
+    let t = tbs.validity().not_after.to_date_time();
     CertInfo {
-        subject: get(4).and_then(common_name),
-        issuer: get(2).and_then(common_name),
-        not_after: get(3).and_then(|validity| {
-            let (_, _, times, _) = tlv(validity)?;
-            let (_, _, _, rest) = tlv(times)?;
-            let (tag, _, time, _) = tlv(rest)?;
-            format_time(tag, time)
-        }),
+        subject: common_name(tbs.subject()),
+        issuer: common_name(tbs.issuer()),
+        not_after: Some(format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minutes(),
+            t.seconds()
+        )),
     }
 }
 
-/// The elements of TBSCertificate after the version: serial, signature
-/// algorithm, issuer, validity, subject, subjectPublicKeyInfo, ...
-fn tbs_fields(cert: &[u8]) -> Option<Vec<&[u8]>> {
-    let (0x30, _, certificate, _) = tlv(cert)? else {
-        return None;
-    };
-    let (0x30, _, tbs, _) = tlv(certificate)? else {
-        return None;
-    };
-    let mut rest = tbs;
-    if rest.first() == Some(&0xa0) {
-        rest = tlv(rest)?.3;
-    }
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let (_, whole, _, next) = tlv(rest)?;
-        out.push(whole);
-        rest = next;
-    }
-    Some(out)
-}
-
-/// The first commonName (2.5.4.3) in a DER Name.
-fn common_name(name: &[u8]) -> Option<String> {
-    let (0x30, _, mut rdns, _) = tlv(name)? else {
-        return None;
-    };
-    while !rdns.is_empty() {
-        let (_, _, set, next) = tlv(rdns)?;
-        let (_, _, attribute, _) = tlv(set)?;
-        let (_, _, oid, value) = tlv(attribute)?;
-        if oid == [0x55, 0x04, 0x03] {
-            let (_, _, text, _) = tlv(value)?;
-            return Some(String::from_utf8_lossy(text).into_owned());
-        }
-        rdns = next;
-    }
-    None
-}
-
-/// UTCTime (0x17) or GeneralizedTime (0x18) as `YYYY-MM-DD HH:MM:SS UTC`.
-fn format_time(tag: u8, time: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(time).ok()?;
-    let full = match tag {
-        0x17 if text.len() >= 12 => {
-            let yy: u32 = text[..2].parse().ok()?;
-            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
-        }
-        0x18 => text.to_string(),
-        _ => return None,
-    };
-    if full.len() < 14 || !full[..14].bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(format!(
-        "{}-{}-{} {}:{}:{} UTC",
-        &full[..4],
-        &full[4..6],
-        &full[6..8],
-        &full[8..10],
-        &full[10..12],
-        &full[12..14]
-    ))
+/// The first commonName (2.5.4.3) in a Name.
+fn common_name(name: &x509_cert::name::Name) -> Option<String> {
+    const CN: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("2.5.4.3");
+    let value = &name.iter().find(|atv| atv.oid == CN)?.value;
+    // DirectoryString: UTF8String, PrintableString, ... all carry text.
+    Some(String::from_utf8_lossy(value.value()).into_owned())
 }
 
 /// `TLSv1.3`, `TLSv1.2`.
@@ -236,16 +167,28 @@ mod tests {
     }
 
     #[test]
-    fn times_format() {
+    fn cert_info_and_pin_of_a_certificate() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["smtp.example.org".into()]).unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "smtp.example.org");
+        params.distinguished_name = dn;
+        params.not_after = rcgen::date_time_ymd(2030, 12, 31);
+        let cert = params.self_signed(&key).unwrap();
+        let info = cert_info(cert.der());
+        assert_eq!(info.subject.as_deref(), Some("smtp.example.org"));
+        assert_eq!(info.issuer.as_deref(), Some("smtp.example.org"));
+        assert_eq!(info.not_after.as_deref(), Some("2030-12-31 00:00:00 UTC"));
+        let pin = spki_pin(cert.der()).unwrap();
+        use rcgen::PublicKeyData;
+        let expected = Sha256::digest(key.subject_public_key_info());
         assert_eq!(
-            format_time(0x17, b"301231235959Z").as_deref(),
-            Some("2030-12-31 23:59:59 UTC")
+            pin,
+            format!(
+                "sha256/{}",
+                base64::engine::general_purpose::STANDARD.encode(expected)
+            )
         );
-        assert_eq!(
-            format_time(0x18, b"20500101000000Z").as_deref(),
-            Some("2050-01-01 00:00:00 UTC")
-        );
-        assert_eq!(format_time(0x17, b"junk"), None);
     }
 
     #[test]

@@ -1,0 +1,599 @@
+//! The S/MIME side of the message commands: loading certificates and own
+//! keys, and encrypting (with separate copies for Bcc recipients).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use mailseal::message::Headers;
+use mailseal::output::Output;
+use mailseal::seal::Recipient;
+use mailseal::smime::certs::{CertStore, OwnIdentity, SmimeCert};
+use mailseal::smime::plan::Keyring;
+use mailseal::smime::{self, settings, ContentCipher, EncryptOptions, KeyTransport};
+use mailseal::{Error, Result};
+
+use super::Context;
+
+/// Others' certificates, own identities and trust anchors.
+pub struct Keys {
+    pub store: CertStore,
+    pub own: Vec<OwnIdentity>,
+    pub anchors: Vec<SmimeCert>,
+}
+
+impl Keys {
+    pub fn load(context: &Context) -> Result<Keys> {
+        Ok(Keys {
+            store: context.smime_certs(),
+            own: context.smime_keys().all()?,
+            anchors: settings::trust_anchors(&context.config.smime)?,
+        })
+    }
+
+    pub fn keyring(&self) -> Keyring<'_> {
+        Keyring {
+            store: &self.store,
+            own: &self.own,
+            anchors: &self.anchors,
+        }
+    }
+}
+
+/// The options of `encrypt` that S/MIME uses.
+pub struct EncryptArgs {
+    pub output: Option<PathBuf>,
+    pub from: Option<String>,
+    pub sign: bool,
+    pub no_sign: bool,
+    pub bcc_copies: Option<PathBuf>,
+    pub content_cipher: Option<String>,
+    pub key_transport: Option<String>,
+}
+
+fn add_unique(certs: &mut Vec<SmimeCert>, cert: SmimeCert) {
+    if !certs.iter().any(|c| c.der == cert.der) {
+        certs.push(cert);
+    }
+}
+
+/// A file name for a Bcc copy: the address with anything but letters,
+/// digits and `@._+-` replaced.
+fn copy_name(address: &str) -> String {
+    let safe: String = address
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.eml")
+}
+
+pub fn encrypt(
+    context: &Context,
+    args: &EncryptArgs,
+    headers: &Headers,
+    recipients: &[Recipient],
+    body: &mut dyn Read,
+) -> Result<u8> {
+    let keys = Keys::load(context)?;
+    let keyring = keys.keyring();
+    let policy = &context.config.policy;
+    let hidden: Vec<&Recipient> = recipients.iter().filter(|r| r.hidden).collect();
+    if !hidden.is_empty() && args.bcc_copies.is_none() {
+        return Err(Error::Usage(format!(
+            "the message has Bcc recipients ({}): an S/MIME message names the certificate of every recipient it is encrypted to, so each Bcc recipient needs a separate copy; give --bcc-copies DIR to write one file per Bcc recipient, or remove the Bcc",
+            hidden.iter().map(|r| r.address.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let sender = args
+        .from
+        .clone()
+        .or_else(|| headers.addresses("From").into_iter().next());
+    let own_for_sender = sender
+        .as_deref()
+        .and_then(|s| keyring.own_identity(s))
+        .cloned();
+    let want_signature = args.sign || (!args.no_sign && policy.sign);
+    let signer = if want_signature {
+        own_for_sender.clone()
+    } else {
+        None
+    };
+    if args.sign && signer.is_none() {
+        return Err(Error::NoKey {
+            recipient: sender.unwrap_or_else(|| "the sender".into()),
+            reason: "--sign was given but there is no own S/MIME key for this address".into(),
+        });
+    }
+    let self_cert = match (policy.encrypt_to_self, &own_for_sender) {
+        (true, Some(id)) => Some(id.cert.clone()),
+        _ => None,
+    };
+
+    let mut visible_certs = Vec::new();
+    for r in recipients.iter().filter(|r| !r.hidden) {
+        add_unique(&mut visible_certs, keyring.encryption_cert(&r.address)?);
+    }
+    let mut bcc_certs = Vec::new();
+    for r in &hidden {
+        bcc_certs.push((r.address.clone(), keyring.encryption_cert(&r.address)?));
+    }
+    if let Some(cert) = &self_cert {
+        add_unique(&mut visible_certs, cert.clone());
+    }
+    if visible_certs.is_empty() {
+        return Err(Error::Usage(
+            "every recipient is in Bcc and there is no own certificate to encrypt the main copy to; put a recipient in To or Cc".into(),
+        ));
+    }
+
+    let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
+    let cipher = match &args.content_cipher {
+        Some(name) => ContentCipher::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--content-cipher {name:?}: use aes256-gcm or aes256-cbc"
+            ))
+        })?,
+        None => settings::content_cipher(&context.config.smime, &addresses)?,
+    };
+    let transport = match &args.key_transport {
+        Some(name) => KeyTransport::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"
+            ))
+        })?,
+        None => settings::key_transport(&context.config.smime)?,
+    };
+    let options = EncryptOptions {
+        protect_headers: policy.protect_headers,
+        cipher,
+        transport,
+        rsa_signature: settings::rsa_signature(&context.config.smime)?,
+    };
+
+    let signer_ref = signer.as_ref();
+    let mut outputs = Vec::new();
+    if bcc_certs.is_empty() {
+        let mut output = Output::open(args.output.as_deref())?;
+        smime::seal_message(
+            headers,
+            body,
+            &visible_certs,
+            signer_ref,
+            options,
+            &mut output,
+        )?;
+        outputs.push(output);
+    } else {
+        // Every copy needs the body: read it once.
+        let mut data = Vec::new();
+        body.read_to_end(&mut data)
+            .map_err(|e| Error::io("reading the message body", e))?;
+        let dir = args.bcc_copies.as_ref().expect("checked above");
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let mut output = Output::open(args.output.as_deref())?;
+        smime::seal_message(
+            headers,
+            &mut data.as_slice(),
+            &visible_certs,
+            signer_ref,
+            options,
+            &mut output,
+        )?;
+        outputs.push(output);
+        for (address, cert) in &bcc_certs {
+            let mut certs = vec![cert.clone()];
+            if let Some(c) = &self_cert {
+                add_unique(&mut certs, c.clone());
+            }
+            let path = dir.join(copy_name(address));
+            let mut copy = Output::open(Some(&path))?;
+            smime::seal_message(
+                headers,
+                &mut data.as_slice(),
+                &certs,
+                signer_ref,
+                options,
+                &mut copy,
+            )?;
+            outputs.push(copy);
+        }
+    }
+    for output in outputs {
+        output.commit()?;
+    }
+    context.note(&format!(
+        "mailseal: S/MIME {} to {} certificate(s){}; {}",
+        match cipher {
+            ContentCipher::Aes256Gcm => "authEnveloped-data (AES-256-GCM)",
+            ContentCipher::Aes256Cbc => "enveloped-data (AES-256-CBC)",
+        },
+        visible_certs.len(),
+        if bcc_certs.is_empty() {
+            String::new()
+        } else {
+            format!(", plus {} separate Bcc copie(s)", bcc_certs.len())
+        },
+        signer
+            .map(|s| format!("signed by {}", s.cert.fingerprint()))
+            .unwrap_or_else(|| "not signed".into())
+    ));
+    Ok(0)
+}
+
+/// Stores the certificates of verified signatures (`--import-certs`).
+fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
+    let store = context.smime_certs();
+    let own = context.smime_keys().all()?;
+    for cert in certs {
+        if own.iter().any(|id| id.cert.der == cert.der) {
+            continue;
+        }
+        let (_, new) = store.insert_der(
+            &cert.der,
+            &smime::certs::Provenance {
+                method: "message".into(),
+                source: "a signed message that verified".into(),
+                time: smime::certs::now_rfc3339(),
+            },
+        )?;
+        if new {
+            context.note(&format!(
+                "mailseal: imported certificate {} ({})",
+                cert.fingerprint(),
+                cert.subject()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `decrypt` for S/MIME.
+pub fn decrypt(
+    context: &Context,
+    message: &[u8],
+    output: Option<&std::path::Path>,
+    import: bool,
+) -> Result<u8> {
+    use std::io::Write;
+    let keys = Keys::load(context)?;
+    let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
+    if !opened.was_encrypted {
+        return Err(Error::Usage(
+            "the message is signed, not encrypted: check it with `mailseal verify`".into(),
+        ));
+    }
+    let mut out = Output::open(output)?;
+    out.write_all(&opened.message)
+        .map_err(|e| Error::io("writing the decrypted message", e))?;
+    out.commit()?;
+    if import {
+        import_certs(context, &opened.certificates)?;
+    }
+    if opened.signatures.is_empty() {
+        context.note("mailseal: the message was not signed: nothing proves who sent it");
+    }
+    super::verify::report(context, &opened.signatures, output.is_none())?;
+    Ok(0)
+}
+
+/// `verify` for S/MIME: the signature reports.
+pub fn verify(
+    context: &Context,
+    message: &[u8],
+    import: bool,
+) -> Result<Vec<mailseal::openpgp::SignatureReport>> {
+    let keys = Keys::load(context)?;
+    let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
+    if import {
+        import_certs(context, &opened.certificates)?;
+    }
+    Ok(opened.signatures)
+}
+
+/// `sign` for S/MIME.
+pub fn sign(
+    context: &Context,
+    message: &[u8],
+    sender: &str,
+    output: Option<&std::path::Path>,
+) -> Result<u8> {
+    use std::io::Write;
+    let keys = Keys::load(context)?;
+    let Some(identity) = keys.keyring().own_identity(sender).cloned() else {
+        return Err(Error::NoKey {
+            recipient: sender.to_string(),
+            reason: "there is no own S/MIME key for this address (see `mailseal key list`)".into(),
+        });
+    };
+    let signed = smime::sign_message(
+        message,
+        &identity,
+        context.config.policy.protect_headers,
+        settings::rsa_signature(&context.config.smime)?,
+    )?;
+    let mut out = Output::open(output)?;
+    out.write_all(&signed)
+        .map_err(|e| Error::io("writing the signed message", e))?;
+    out.commit()?;
+    context.note(&format!(
+        "mailseal: S/MIME signed by {}",
+        identity.cert.fingerprint()
+    ));
+    Ok(0)
+}
+
+/// What `key list` and `cert list` show about an X.509 certificate; the
+/// field names match the OpenPGP entries where they mean the same.
+#[derive(serde::Serialize)]
+pub struct X509Summary {
+    pub technology: &'static str,
+    pub fingerprint: String,
+    pub user_ids: Vec<String>,
+    pub subject: String,
+    pub issuer: String,
+    pub algorithm: String,
+    pub created: String,
+    pub expires: Option<String>,
+    pub status: String,
+    pub secret: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<smime::certs::Provenance>,
+}
+
+impl X509Summary {
+    pub fn of(
+        cert: &SmimeCert,
+        secret_algorithm: Option<String>,
+        provenance: Option<smime::certs::Provenance>,
+    ) -> X509Summary {
+        let (not_before, not_after) = cert.validity();
+        let now = std::time::SystemTime::now();
+        let time = |t| humantime::format_rfc3339_seconds(t).to_string();
+        let algorithm = secret_algorithm.unwrap_or_else(|| match cert.public_key() {
+            Ok(smime::certs::PublicKey::Rsa(k)) => {
+                use rsa::traits::PublicKeyParts;
+                format!("RSA {} bits", k.n().bits())
+            }
+            Ok(smime::certs::PublicKey::P256(_)) => "ECDSA/ECDH P-256".into(),
+            Err(e) => format!("unusable: {e}"),
+        });
+        X509Summary {
+            technology: "smime",
+            fingerprint: cert.fingerprint(),
+            user_ids: cert.addresses(),
+            subject: cert.subject(),
+            issuer: cert.issuer(),
+            secret: algorithm_is_secret(&provenance, true),
+            algorithm,
+            created: time(not_before),
+            expires: Some(time(not_after)),
+            status: if now > not_after {
+                "expired".into()
+            } else if now < not_before {
+                "not yet valid".into()
+            } else {
+                "valid".into()
+            },
+            provenance,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{}  X.509 {}  created {}{}  [{}]{}",
+            self.fingerprint,
+            self.algorithm,
+            &self.created[..10],
+            self.expires
+                .as_deref()
+                .map(|e| format!(", expires {}", &e[..10]))
+                .unwrap_or_default(),
+            self.status,
+            if self.secret { " (secret key)" } else { "" }
+        );
+        text.push_str(&format!(
+            "\n    subject {}\n    issuer  {}",
+            self.subject, self.issuer
+        ));
+        for address in &self.user_ids {
+            text.push_str(&format!("\n    {address}"));
+        }
+        if let Some(p) = &self.provenance {
+            text.push_str(&format!(
+                "\n    from {} ({}, {})",
+                p.source, p.method, p.time
+            ));
+        }
+        text
+    }
+}
+
+/// Own keys have no provenance note; others' certificates do.
+fn algorithm_is_secret(provenance: &Option<smime::certs::Provenance>, own_if_none: bool) -> bool {
+    provenance.is_none() && own_if_none
+}
+
+/// Whether `data` is a PKCS#12 file (a DER SEQUENCE starting with
+/// version 3).
+pub fn looks_like_pkcs12(data: &[u8]) -> bool {
+    // SEQUENCE, length, INTEGER 3
+    let skip = match data.get(1) {
+        Some(l) if *l < 0x80 => 2,
+        Some(l) => 2 + (*l & 0x7f) as usize,
+        None => return false,
+    };
+    data.first() == Some(&0x30) && data.get(skip..skip + 3) == Some(&[0x02, 0x01, 0x03])
+}
+
+/// `key import` of a PEM key with its certificate chain, a PKCS#12 file,
+/// or (without a key) the certificate a CA issued for an own key.
+pub fn import_key(context: &Context, data: &[u8]) -> Result<u8> {
+    let has_key = smime::certs::pem_blocks(data)
+        .map(|b| b.iter().any(|(l, _)| l.ends_with("PRIVATE KEY")))
+        .unwrap_or(false);
+    if !has_key && !looks_like_pkcs12(data) {
+        let certs = smime::certs::parse_certs(data)?;
+        for mut identity in context.smime_keys().all()? {
+            if let Some(position) = certs.iter().position(|c| identity.key.matches(c)) {
+                let old = identity.cert.fingerprint();
+                let mut chain = certs.clone();
+                identity.cert = chain.remove(position);
+                identity.chain = chain;
+                context.smime_keys().insert(&identity)?;
+                if old != identity.cert.fingerprint() {
+                    context.smime_keys().remove(&old)?;
+                }
+                context.note(&format!(
+                    "mailseal: certificate {} ({}) now goes with own key for {}",
+                    identity.cert.fingerprint(),
+                    identity.cert.issuer(),
+                    identity.cert.addresses().join(", ")
+                ));
+                return Ok(0);
+            }
+        }
+        return Err(Error::Malformed(
+            "the input holds certificates but no private key, and none belongs to an own key: others' certificates go to `mailseal cert import`".into(),
+        ));
+    }
+    let (key, certs) = if looks_like_pkcs12(data) {
+        let password = pkcs12_password(context)?;
+        smime::pkcs12::parse(data, &password)?
+    } else {
+        let key = smime::OwnKey::parse(data).map_err(|e| match e {
+            Error::Malformed(m) if m.contains("cannot read the private key") => Error::Malformed(format!(
+                "{m}; `key import` wants a private key with its certificate (PEM), or a .p12 file; others' certificates go to `mailseal cert import`"
+            )),
+            other => other,
+        })?;
+        (key, smime::certs::parse_certs(data)?)
+    };
+    let Some(position) = certs.iter().position(|c| key.matches(c)) else {
+        return Err(Error::Malformed(
+            "none of the certificates in the input belongs to the private key".into(),
+        ));
+    };
+    let mut chain = certs;
+    let cert = chain.remove(position);
+    let identity = OwnIdentity { key, cert, chain };
+    context.smime_keys().insert(&identity)?;
+    context.note(&format!(
+        "mailseal: imported S/MIME key {} for {}",
+        identity.cert.fingerprint(),
+        identity.cert.addresses().join(", ")
+    ));
+    if context.json {
+        context.print_json(&X509Summary::of(
+            &identity.cert,
+            Some(identity.key.algorithm()),
+            None,
+        ))?;
+    }
+    Ok(0)
+}
+
+/// The PKCS#12 password, from the same sources as key passphrases.
+fn pkcs12_password(context: &Context) -> Result<zeroize::Zeroizing<String>> {
+    context.unlocker.secret_for("pkcs12", "PKCS#12 file")
+}
+
+/// `cert import` of X.509 certificates (PEM, DER, bundles).
+pub fn import_certs_file(
+    context: &Context,
+    data: &[u8],
+    file: Option<&std::path::Path>,
+) -> Result<u8> {
+    let store = context.smime_certs();
+    let mut outcomes = Vec::new();
+    let source = file
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| "stdin".into());
+    for cert in smime::certs::parse_certs(data)? {
+        let (_, new) = store.insert_der(
+            &cert.der,
+            &smime::certs::Provenance {
+                method: "import".into(),
+                source: source.clone(),
+                time: smime::certs::now_rfc3339(),
+            },
+        )?;
+        context.note(&format!(
+            "mailseal: {} {} ({})",
+            cert.fingerprint(),
+            if new { "New" } else { "Unchanged" },
+            cert.subject()
+        ));
+        outcomes.push(serde_json::json!({
+            "fingerprint": cert.fingerprint(),
+            "outcome": if new { "New" } else { "Unchanged" },
+            "technology": "smime",
+            "addresses": cert.addresses(),
+        }));
+    }
+    if context.json {
+        context.print_json(&outcomes)?;
+    }
+    Ok(0)
+}
+
+/// `key generate --smime`: a P-256 key, a self-signed certificate (kept as
+/// the key's certificate until a CA's is imported) and a CSR.
+pub fn generate(
+    context: &Context,
+    address: &str,
+    name: Option<&str>,
+    csr_file: Option<&std::path::Path>,
+) -> Result<u8> {
+    use std::io::Write;
+    if !address.contains('@') {
+        return Err(Error::Usage(format!(
+            "{address:?} is not an e-mail address"
+        )));
+    }
+    let generated = smime::generate::self_signed(address, name)?;
+    context.smime_keys().insert(&generated.identity)?;
+    let mut out = Output::open(csr_file)?;
+    out.write_all(generated.csr_pem.as_bytes())
+        .map_err(|e| Error::io("writing the CSR", e))?;
+    out.commit()?;
+    context.note(&format!(
+        "mailseal: made S/MIME key {} for {address} with a self-signed certificate; send the CSR to your CA and import its answer with `mailseal key import`",
+        generated.identity.cert.fingerprint()
+    ));
+    Ok(0)
+}
+
+/// Prints OpenPGP and X.509 summaries: one JSON array with both, or one
+/// description each for people.
+pub fn print_lists<T: serde::Serialize>(
+    context: &Context,
+    openpgp: &[T],
+    describe: impl Fn(&T) -> String,
+    smime: &[X509Summary],
+) -> Result<()> {
+    if context.json {
+        let mut all: Vec<serde_json::Value> = openpgp
+            .iter()
+            .map(|s| serde_json::to_value(s).expect("serializable"))
+            .collect();
+        all.extend(
+            smime
+                .iter()
+                .map(|s| serde_json::to_value(s).expect("serializable")),
+        );
+        return context.print_json(&all);
+    }
+    for s in openpgp {
+        println!("{}", describe(s));
+    }
+    for s in smime {
+        println!("{}", s.describe());
+    }
+    Ok(())
+}

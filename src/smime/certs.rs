@@ -1,0 +1,469 @@
+//! X.509 certificates and own S/MIME keys: parsing (PEM, DER, bundles),
+//! the addresses a certificate is for, and the stores under the home
+//! (others' certificates, and own keys with their chains, 0600 in 0700).
+
+use std::path::{Path, PathBuf};
+
+use cms::cert::IssuerAndSerialNumber;
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::Certificate;
+
+use super::{hex, oid};
+use crate::home::{read_private_file, write_private_file};
+use crate::{Error, Result};
+
+/// A parsed certificate with its DER bytes.
+#[derive(Debug, Clone)]
+pub struct SmimeCert {
+    pub der: Vec<u8>,
+    pub cert: Certificate,
+}
+
+/// The public key of a recipient or signer.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(rsa::RsaPublicKey),
+    P256(p256::PublicKey),
+}
+
+impl SmimeCert {
+    /// Parses one DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<SmimeCert> {
+        let cert = Certificate::from_der(der)
+            .map_err(|e| Error::Malformed(format!("not an X.509 certificate: {e}")))?;
+        Ok(SmimeCert {
+            der: der.to_vec(),
+            cert,
+        })
+    }
+
+    /// SHA-256 of the DER encoding, lower-case hex: the certificate's ID.
+    pub fn fingerprint(&self) -> String {
+        hex(&Sha256::digest(&self.der))
+    }
+
+    /// The e-mail addresses the certificate is for: rfc822Name entries of
+    /// subjectAltName, else the legacy emailAddress attributes of the
+    /// subject; normalized to lower case.
+    pub fn addresses(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(Some(san)) = self
+            .cert
+            .tbs_certificate()
+            .get_extension::<SubjectAltName>()
+        {
+            for name in san.1 .0 {
+                if let GeneralName::Rfc822Name(address) = name {
+                    out.push(address.as_str().to_lowercase());
+                }
+            }
+        }
+        if out.is_empty() {
+            for atv in self.cert.tbs_certificate().subject().iter() {
+                if atv.oid == oid::EMAIL_ADDRESS {
+                    if let Ok(text) = der::asn1::Ia5StringRef::try_from(&atv.value) {
+                        out.push(text.as_str().to_lowercase());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether the certificate names `address` (case-insensitively).
+    pub fn has_address(&self, address: &str) -> bool {
+        let wanted = address.trim().to_lowercase();
+        self.addresses().contains(&wanted)
+    }
+
+    /// The subject, as text.
+    pub fn subject(&self) -> String {
+        self.cert.tbs_certificate().subject().to_string()
+    }
+
+    /// The issuer, as text.
+    pub fn issuer(&self) -> String {
+        self.cert.tbs_certificate().issuer().to_string()
+    }
+
+    /// Issuer and serial number: how CMS names this certificate.
+    pub fn issuer_and_serial(&self) -> IssuerAndSerialNumber {
+        IssuerAndSerialNumber {
+            issuer: self.cert.tbs_certificate().issuer().clone(),
+            serial_number: self.cert.tbs_certificate().serial_number().clone(),
+        }
+    }
+
+    /// The certificate's public key, when it is one mailseal can use.
+    pub fn public_key(&self) -> Result<PublicKey> {
+        let spki = self.cert.tbs_certificate().subject_public_key_info();
+        let algorithm = spki.algorithm.oid;
+        if algorithm == oid::RSA_ENCRYPTION {
+            let der = spki
+                .to_der()
+                .map_err(|e| Error::Malformed(format!("bad public key: {e}")))?;
+            use rsa::pkcs8::DecodePublicKey;
+            return rsa::RsaPublicKey::from_public_key_der(&der)
+                .map(PublicKey::Rsa)
+                .map_err(|e| Error::Malformed(format!("bad RSA public key: {e}")));
+        }
+        if algorithm == oid::EC_PUBLIC_KEY {
+            return p256::PublicKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
+                .map(PublicKey::P256)
+                .map_err(|_| {
+                    Error::Malformed(
+                        "the EC public key is not on P-256 (the only curve mailseal uses)".into(),
+                    )
+                });
+        }
+        Err(Error::Malformed(format!(
+            "unsupported public key algorithm {algorithm} (mailseal uses RSA and P-256)"
+        )))
+    }
+
+    /// Validity as (not before, not after), seconds since the epoch.
+    pub fn validity(&self) -> (std::time::SystemTime, std::time::SystemTime) {
+        let v = self.cert.tbs_certificate().validity();
+        (v.not_before.to_system_time(), v.not_after.to_system_time())
+    }
+
+    /// PEM text.
+    pub fn to_pem(&self) -> String {
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.der)
+            .expect("PEM encoding of a certificate")
+    }
+}
+
+/// The PEM blocks in `data`, as (label, DER).
+pub fn pem_blocks(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    let text = String::from_utf8_lossy(data);
+    let mut out = Vec::new();
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start..];
+        let label_end = after[11..]
+            .find("-----")
+            .ok_or_else(|| Error::Malformed("a PEM block has no closing dashes".into()))?;
+        let label = &after[11..11 + label_end];
+        let end_marker = format!("-----END {label}-----");
+        let end = after
+            .find(&end_marker)
+            .ok_or_else(|| Error::Malformed(format!("the PEM block {label} has no END line")))?;
+        let block = &after[..end + end_marker.len()];
+        let (label, der) = der::pem::decode_vec(block.as_bytes())
+            .map_err(|e| Error::Malformed(format!("bad PEM block {label}: {e}")))?;
+        out.push((label.to_string(), der));
+        rest = &after[end + end_marker.len()..];
+    }
+    Ok(out)
+}
+
+/// Whether `data` looks like X.509 material (PEM certificate or key, or a
+/// DER SEQUENCE that parses as a certificate).
+pub fn looks_like_x509(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    text.contains("-----BEGIN CERTIFICATE-----")
+        || text.contains("PRIVATE KEY-----")
+        || Certificate::from_der(data).is_ok()
+}
+
+/// Every certificate in `data`: PEM (one or many) or a single DER one.
+pub fn parse_certs(data: &[u8]) -> Result<Vec<SmimeCert>> {
+    let blocks = pem_blocks(data)?;
+    if blocks.is_empty() {
+        return Ok(vec![SmimeCert::from_der(data)?]);
+    }
+    let certs = blocks
+        .iter()
+        .filter(|(label, _)| label == "CERTIFICATE")
+        .map(|(_, der)| SmimeCert::from_der(der))
+        .collect::<Result<Vec<_>>>()?;
+    if certs.is_empty() {
+        return Err(Error::Malformed("no certificate in the input".into()));
+    }
+    Ok(certs)
+}
+
+/// An own private key.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // few, long-lived values
+pub enum OwnKey {
+    Rsa(rsa::RsaPrivateKey),
+    P256(p256::SecretKey),
+}
+
+impl std::fmt::Debug for OwnKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OwnKey::Rsa(_) => "OwnKey::Rsa(..)",
+            OwnKey::P256(_) => "OwnKey::P256(..)",
+        })
+    }
+}
+
+impl OwnKey {
+    /// Parses an unencrypted PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key, DER or
+    /// a PEM block among others.
+    pub fn parse(data: &[u8]) -> Result<OwnKey> {
+        let blocks = pem_blocks(data)?;
+        let (label, der) = match blocks.into_iter().find(|(l, _)| l.ends_with("PRIVATE KEY")) {
+            Some(block) => block,
+            None => ("PRIVATE KEY".to_string(), data.to_vec()),
+        };
+        let bad = |e: String| Error::Malformed(format!("cannot read the private key: {e}"));
+        match label.as_str() {
+            "PRIVATE KEY" => {
+                let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(&der).map_err(|e| bad(e.to_string()))?;
+                if info.algorithm.oid == oid::RSA_ENCRYPTION {
+                    use rsa::pkcs8::DecodePrivateKey;
+                    rsa::RsaPrivateKey::from_pkcs8_der(&der)
+                        .map(OwnKey::Rsa)
+                        .map_err(|e| bad(e.to_string()))
+                } else {
+                    use p256::pkcs8::DecodePrivateKey;
+                    p256::SecretKey::from_pkcs8_der(&der)
+                        .map(OwnKey::P256)
+                        .map_err(|e| bad(format!("{e} (mailseal uses RSA and P-256 keys)")))
+                }
+            }
+            "RSA PRIVATE KEY" => {
+                use rsa::pkcs1::DecodeRsaPrivateKey;
+                rsa::RsaPrivateKey::from_pkcs1_der(&der)
+                    .map(OwnKey::Rsa)
+                    .map_err(|e| bad(e.to_string()))
+            }
+            "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
+                .map(OwnKey::P256)
+                .map_err(|e| bad(e.to_string())),
+            "ENCRYPTED PRIVATE KEY" => Err(Error::Malformed(
+                "the private key is encrypted PKCS#8; import it as a .p12 file, or decrypt it first (openssl pkey)".into(),
+            )),
+            other => Err(bad(format!("unsupported PEM block {other}"))),
+        }
+    }
+
+    /// PKCS#8 DER.
+    pub fn to_pkcs8_der(&self) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let doc = match self {
+            OwnKey::Rsa(k) => {
+                use rsa::pkcs8::EncodePrivateKey;
+                k.to_pkcs8_der()
+            }
+            OwnKey::P256(k) => {
+                use p256::pkcs8::EncodePrivateKey;
+                k.to_pkcs8_der()
+            }
+        }
+        .map_err(|e| Error::Malformed(format!("cannot encode the private key: {e}")))?;
+        Ok(zeroize::Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// Whether `cert` carries this key's public half.
+    pub fn matches(&self, cert: &SmimeCert) -> bool {
+        match (self, cert.public_key()) {
+            (OwnKey::Rsa(k), Ok(PublicKey::Rsa(p))) => k.as_ref() == &p,
+            (OwnKey::P256(k), Ok(PublicKey::P256(p))) => k.public_key() == p,
+            _ => false,
+        }
+    }
+
+    /// A short algorithm name.
+    pub fn algorithm(&self) -> String {
+        match self {
+            OwnKey::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                format!("RSA {} bits", k.n().bits())
+            }
+            OwnKey::P256(_) => "ECDSA/ECDH P-256".into(),
+        }
+    }
+}
+
+/// An own key with its certificate and the chain above it.
+#[derive(Debug, Clone)]
+pub struct OwnIdentity {
+    pub key: OwnKey,
+    pub cert: SmimeCert,
+    pub chain: Vec<SmimeCert>,
+}
+
+/// Own S/MIME keys: `DIR/<fingerprint>/key.der` (PKCS#8, 0600) and
+/// `DIR/<fingerprint>/chain.pem` (end-entity certificate first).
+#[derive(Debug, Clone)]
+pub struct OwnKeys {
+    dir: PathBuf,
+}
+
+impl OwnKeys {
+    pub fn new(dir: &Path) -> OwnKeys {
+        OwnKeys {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Stores `identity`, replacing any earlier copy.
+    pub fn insert(&self, identity: &OwnIdentity) -> Result<()> {
+        let dir = self.dir.join(identity.cert.fingerprint());
+        write_private_file(&dir.join("key.der"), &identity.key.to_pkcs8_der()?)?;
+        let mut pem = identity.cert.to_pem();
+        for c in &identity.chain {
+            pem.push_str(&c.to_pem());
+        }
+        write_private_file(&dir.join("chain.pem"), pem.as_bytes())
+    }
+
+    /// Removes the identity stored for certificate `fingerprint`.
+    pub fn remove(&self, fingerprint: &str) -> Result<()> {
+        let dir = self.dir.join(fingerprint);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+        }
+    }
+
+    /// Every own identity.
+    pub fn all(&self) -> Result<Vec<OwnIdentity>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", self.dir.display()), e)),
+        };
+        let mut out = Vec::new();
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if !path.join("key.der").exists() {
+                continue;
+            }
+            let key = OwnKey::parse(&read_private_file(&path.join("key.der"))?)?;
+            let chain_bytes = std::fs::read(path.join("chain.pem"))
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            let mut certs = parse_certs(&chain_bytes)?;
+            let cert = certs.remove(0);
+            out.push(OwnIdentity {
+                key,
+                cert,
+                chain: certs,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Own identities whose certificate is for `query` (an address) or
+    /// whose fingerprint starts with it.
+    pub fn find(&self, query: &str) -> Result<Vec<OwnIdentity>> {
+        let q = query.trim().to_lowercase();
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|id| {
+                id.cert.has_address(&q) || (q.len() >= 8 && id.cert.fingerprint().starts_with(&q))
+            })
+            .collect())
+    }
+}
+
+/// Where a certificate in the others' store came from.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// How it was found: `import`, `message`, `dane`, ...
+    pub method: String,
+    /// A file name, URL or DNS name.
+    pub source: String,
+    /// When, RFC 3339.
+    pub time: String,
+}
+
+/// Others' X.509 certificates: `DIR/<fingerprint>.der` with a JSON note of
+/// its provenance beside it. Lookup by address reads the certificates'
+/// own addresses, so the index can never disagree with them.
+#[derive(Debug, Clone)]
+pub struct CertStore {
+    dir: PathBuf,
+}
+
+impl CertStore {
+    pub fn new(dir: &Path) -> CertStore {
+        CertStore {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Adds a certificate (DER) with a note of where it came from; returns
+    /// whether it was new. This is the entry point for discovery (SMIMEA).
+    pub fn insert_der(&self, der: &[u8], provenance: &Provenance) -> Result<(SmimeCert, bool)> {
+        let cert = SmimeCert::from_der(der)?;
+        let path = self.dir.join(format!("{}.der", cert.fingerprint()));
+        let new = !path.exists();
+        crate::home::create_private_dir(&self.dir)?;
+        write_private_file(&path, der)?;
+        let note = serde_json::to_vec_pretty(provenance).expect("serializable");
+        write_private_file(&path.with_extension("json"), &note)?;
+        Ok((cert, new))
+    }
+
+    /// Every stored certificate.
+    pub fn all(&self) -> Result<Vec<SmimeCert>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", self.dir.display()), e)),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "der"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let der = std::fs::read(p)
+                    .map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+                SmimeCert::from_der(&der)
+            })
+            .collect()
+    }
+
+    /// Certificates for `address`.
+    pub fn by_address(&self, address: &str) -> Result<Vec<SmimeCert>> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|c| c.has_address(address))
+            .collect())
+    }
+
+    /// The provenance note of a certificate, if any.
+    pub fn provenance(&self, fingerprint: &str) -> Option<Provenance> {
+        let data = std::fs::read(self.dir.join(format!("{fingerprint}.json"))).ok()?;
+        serde_json::from_slice(&data).ok()
+    }
+
+    /// Removes a certificate by fingerprint (prefix of at least 8).
+    pub fn remove(&self, fingerprint: &str) -> Result<bool> {
+        let q = fingerprint.to_lowercase();
+        for cert in self.all()? {
+            let fpr = cert.fingerprint();
+            if q.len() >= 8 && fpr.starts_with(&q) {
+                let path = self.dir.join(format!("{fpr}.der"));
+                std::fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                let _ = std::fs::remove_file(path.with_extension("json"));
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The current time as RFC 3339, for provenance notes.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

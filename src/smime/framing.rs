@@ -1,0 +1,139 @@
+//! The MIME framing of S/MIME (RFC 8551 §3): application/pkcs7-mime
+//! entities around CMS objects, and taking received ones apart.
+
+use base64::Engine;
+
+use crate::message::header::split_entity;
+use crate::message::{mime, Field, Headers};
+use crate::{Error, Result};
+
+/// The `smime-type` of an application/pkcs7-mime entity.
+pub fn smime_type_name(authenticated: bool) -> &'static str {
+    if authenticated {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    }
+}
+
+/// The header section of an application/pkcs7-mime message or part, up to
+/// and including the blank line; the base64 body follows.
+pub fn pkcs7_mime_head(outer: &Headers, smime_type: &str) -> Vec<u8> {
+    let mut headers = outer.clone();
+    headers.set("MIME-Version", "1.0");
+    headers.push(Field::new(
+        "Content-Type",
+        &format!("application/pkcs7-mime; smime-type={smime_type};\r\n name=\"smime.p7m\""),
+    ));
+    headers.push(Field::new("Content-Transfer-Encoding", "base64"));
+    headers.push(Field::new(
+        "Content-Disposition",
+        "attachment; filename=\"smime.p7m\"",
+    ));
+    let mut out = headers.to_bytes();
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A received S/MIME message, taken apart.
+#[derive(Debug)]
+pub enum Received<'a> {
+    /// application/pkcs7-mime: the outer fields, the decoded CMS object and
+    /// its declared smime-type (lower case, possibly empty).
+    Pkcs7Mime {
+        outer: Headers,
+        smime_type: String,
+        cms: Vec<u8>,
+    },
+    /// multipart/signed with application/pkcs7-signature.
+    Signed {
+        outer: Headers,
+        signed: &'a [u8],
+        signature: Vec<u8>,
+    },
+    /// Anything else.
+    Other,
+}
+
+fn is_pkcs7_mime(mime: &str) -> bool {
+    matches!(mime, "application/pkcs7-mime" | "application/x-pkcs7-mime")
+}
+
+fn is_pkcs7_signature(mime: &str) -> bool {
+    matches!(
+        mime,
+        "application/pkcs7-signature" | "application/x-pkcs7-signature"
+    )
+}
+
+/// Decodes a body in `Content-Transfer-Encoding` base64 (or binary).
+fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
+    let encoding = headers
+        .get("Content-Transfer-Encoding")
+        .map(|f| f.value().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if encoding == "base64" {
+        let clean: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(&clean)
+            .map_err(|e| Error::Malformed(format!("the S/MIME part is not valid base64: {e}")))
+    } else {
+        Ok(body.to_vec())
+    }
+}
+
+/// Whether `message` (CRLF canonical) is S/MIME at its top level.
+pub fn is_smime(message: &[u8]) -> bool {
+    let (header_bytes, _) = split_entity(message);
+    let Ok(headers) = Headers::parse(header_bytes) else {
+        return false;
+    };
+    let ct = headers.content_type();
+    is_pkcs7_mime(&ct.mime)
+        || (ct.mime == "multipart/signed"
+            && ct
+                .param("protocol")
+                .is_some_and(|p| is_pkcs7_signature(&p.to_ascii_lowercase())))
+}
+
+/// Takes apart `message`, which must already be CRLF canonical.
+pub fn parse(message: &[u8]) -> Result<Received<'_>> {
+    let (header_bytes, body) = split_entity(message);
+    let headers = Headers::parse(header_bytes)?;
+    let ct = headers.content_type();
+    if is_pkcs7_mime(&ct.mime) {
+        let smime_type = ct.param("smime-type").unwrap_or("").to_ascii_lowercase();
+        let cms = decode_body(&headers, body)?;
+        return Ok(Received::Pkcs7Mime {
+            outer: headers,
+            smime_type,
+            cms,
+        });
+    }
+    let protocol = ct.param("protocol").unwrap_or("").to_ascii_lowercase();
+    if let ("multipart/signed", true, Some(boundary)) = (
+        ct.mime.as_str(),
+        is_pkcs7_signature(&protocol),
+        ct.param("boundary"),
+    ) {
+        let parts = mime::split(body, boundary)?.parts;
+        if parts.len() != 2 {
+            return Err(Error::Malformed(format!(
+                "multipart/signed must have 2 parts, this one has {}",
+                parts.len()
+            )));
+        }
+        let (sig_headers, sig_body) = split_entity(parts[1]);
+        let sig_headers = Headers::parse(sig_headers)?;
+        return Ok(Received::Signed {
+            outer: headers.clone(),
+            signed: parts[0],
+            signature: decode_body(&sig_headers, sig_body)?,
+        });
+    }
+    Ok(Received::Other)
+}

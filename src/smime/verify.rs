@@ -1,0 +1,307 @@
+//! Opening S/MIME: decrypting enveloped layers, checking multipart/signed
+//! and opaque signed-data, in any nesting (sign then encrypt, encrypt then
+//! sign), then restoring protected headers. Every signature gets a report
+//! naming the signer, its address, the signing time and, when it is not
+//! good, which check failed; good signatures are bound to the From address.
+
+use std::time::SystemTime;
+
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier};
+use der::asn1::OctetString;
+use der::{Decode, Encode};
+use sha2_11::Digest;
+
+use super::certs::{OwnIdentity, SmimeCert};
+use super::plan::Keyring;
+use super::sign::{CONTENT_TYPE, MESSAGE_DIGEST, SIGNING_TIME};
+use super::validate::{self, Usage};
+use super::{envelope, framing, oid};
+use crate::message::header::split_entity;
+use crate::message::{canon, protect, Headers};
+use crate::openpgp::verify::bind_to_sender;
+use crate::openpgp::{SignatureReport, SignatureStatus};
+use crate::{Error, Result};
+
+/// An opened S/MIME message.
+#[derive(Debug)]
+pub struct Opened {
+    /// The cleartext RFC 5322 message, CRLF, protected headers restored.
+    pub message: Vec<u8>,
+    /// Whether an encryption layer was removed.
+    pub was_encrypted: bool,
+    /// Reports on every signature found, outermost first.
+    pub signatures: Vec<SignatureReport>,
+    /// Certificates carried by signatures that verified (for
+    /// `--import-certs`).
+    pub certificates: Vec<SmimeCert>,
+}
+
+fn report(
+    status: SignatureStatus,
+    cert: Option<&SmimeCert>,
+    time: Option<SystemTime>,
+) -> SignatureReport {
+    SignatureReport {
+        status,
+        signer: cert.map(|c| c.fingerprint()),
+        addresses: cert.map(|c| c.addresses()).unwrap_or_default(),
+        created: time.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+    }
+}
+
+fn bad(reason: impl Into<String>) -> SignatureStatus {
+    SignatureStatus::Bad {
+        reason: reason.into(),
+    }
+}
+
+/// Checks every signer of `signed_data` over `content`.
+fn check_signed_data(
+    signed_data: &SignedData,
+    content: &[u8],
+    keyring: &Keyring,
+    certificates: &mut Vec<SmimeCert>,
+) -> Result<Vec<SignatureReport>> {
+    let now = SystemTime::now();
+    let embedded: Vec<SmimeCert> = signed_data
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|choice| match choice {
+            cms::cert::CertificateChoices::Certificate(c) => {
+                c.to_der().ok().and_then(|d| SmimeCert::from_der(&d).ok())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut pool = embedded.clone();
+    pool.extend(keyring.intermediates()?);
+    pool.extend(keyring.own.iter().map(|id| id.cert.clone()));
+    let mut reports = Vec::new();
+    for signer in signed_data.signer_infos.0.iter() {
+        let cert = pool.iter().find(|c| match &signer.sid {
+            SignerIdentifier::IssuerAndSerialNumber(ias) => *ias == c.issuer_and_serial(),
+            SignerIdentifier::SubjectKeyIdentifier(ski) => matches!(
+                c.cert.tbs_certificate().get_extension::<x509_cert::ext::pkix::SubjectKeyIdentifier>(),
+                Ok(Some((_, id))) if id.0 == ski.0
+            ),
+        });
+        let Some(cert) = cert else {
+            reports.push(SignatureReport {
+                status: SignatureStatus::UnknownKey {
+                    issuer: "a certificate that the message does not carry".into(),
+                },
+                signer: None,
+                addresses: Vec::new(),
+                created: None,
+            });
+            continue;
+        };
+        let digest: Vec<u8> = match signer.digest_alg.oid {
+            o if o == oid::SHA256 => sha2_11::Sha256::digest(content).to_vec(),
+            o if o == oid::SHA384 => sha2_11::Sha384::digest(content).to_vec(),
+            o if o == oid::SHA512 => sha2_11::Sha512::digest(content).to_vec(),
+            other => {
+                reports.push(report(
+                    bad(format!("unsupported digest algorithm {other}")),
+                    Some(cert),
+                    None,
+                ));
+                continue;
+            }
+        };
+        let mut signing_time = None;
+        let signed_bytes = match &signer.signed_attrs {
+            Some(attrs) => {
+                let mut digest_ok = false;
+                let mut type_ok = false;
+                for attr in attrs.iter() {
+                    let Some(value) = attr.values.iter().next() else {
+                        continue;
+                    };
+                    if attr.oid == MESSAGE_DIGEST {
+                        digest_ok = value
+                            .decode_as::<OctetString>()
+                            .is_ok_and(|d| d.as_bytes() == digest.as_slice());
+                    } else if attr.oid == CONTENT_TYPE {
+                        type_ok = value
+                            .decode_as::<const_oid::ObjectIdentifier>()
+                            .is_ok_and(|t| t == signed_data.encap_content_info.econtent_type);
+                    } else if attr.oid == SIGNING_TIME {
+                        signing_time = value
+                            .decode_as::<x509_cert::time::Time>()
+                            .ok()
+                            .map(|t| t.to_system_time());
+                    }
+                }
+                if !digest_ok {
+                    reports.push(report(
+                        bad("the signed content was modified (message digest mismatch)"),
+                        Some(cert),
+                        signing_time,
+                    ));
+                    continue;
+                }
+                if !type_ok {
+                    reports.push(report(
+                        bad("the content-type attribute does not match"),
+                        Some(cert),
+                        signing_time,
+                    ));
+                    continue;
+                }
+                attrs
+                    .to_der()
+                    .map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?
+            }
+            None => content.to_vec(),
+        };
+        let key = match cert.public_key() {
+            Ok(k) => k,
+            Err(e) => {
+                reports.push(report(bad(e.to_string()), Some(cert), signing_time));
+                continue;
+            }
+        };
+        let alg = &signer.signature_algorithm;
+        if let Err(e) = validate::verify_signature(
+            &key,
+            alg.oid,
+            alg.parameters.as_ref(),
+            &signed_bytes,
+            signer.signature.as_bytes(),
+        ) {
+            reports.push(report(bad(e), Some(cert), signing_time));
+            continue;
+        }
+        // The certificate must have been valid when the signature was made
+        // and must chain to a trust anchor now.
+        let at = signing_time.filter(|t| *t <= now).unwrap_or(now);
+        match validate::validate(cert, None, Usage::Sign, &pool, keyring.anchors, at) {
+            Ok(_) => {
+                certificates.extend(embedded.iter().cloned());
+                reports.push(report(SignatureStatus::Good, Some(cert), signing_time));
+            }
+            Err(Error::Untrusted { check, .. }) => reports.push(report(
+                bad(format!("certificate check failed: {check}")),
+                Some(cert),
+                signing_time,
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if reports.is_empty() {
+        reports.push(report(bad("the signature has no signer"), None, None));
+    }
+    Ok(reports)
+}
+
+/// Parses BER `data` as a SignedData ContentInfo.
+fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
+    let info = ContentInfo::from_ber(data).map_err(|e| {
+        Error::Malformed(format!(
+            "the S/MIME signature is not a CMS object (truncated or garbage DER?): {e}"
+        ))
+    })?;
+    if info.content_type != oid::SIGNED_DATA {
+        return Err(Error::Malformed(format!(
+            "the S/MIME signature is {}, not signed-data",
+            info.content_type
+        )));
+    }
+    let der = info
+        .content
+        .to_der()
+        .map_err(|e| Error::Malformed(format!("bad signed-data: {e}")))?;
+    SignedData::from_ber(&der)
+        .map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))
+}
+
+/// Opens `message`: removes every S/MIME layer (decrypting with `own`,
+/// checking signatures against `keyring`) and restores protected headers.
+pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> Result<Opened> {
+    let message = canon::to_crlf(message);
+    let (header_bytes, _) = split_entity(&message);
+    let outer = Headers::parse(header_bytes)?;
+    let mut signatures = Vec::new();
+    let mut certificates = Vec::new();
+    let mut was_encrypted = false;
+    // The entity inside the layers removed so far (None: the message).
+    let mut inner: Option<Vec<u8>> = None;
+    for depth in 0..8 {
+        let entity = inner.as_deref().unwrap_or(&message);
+        let layer = match framing::parse(entity) {
+            Ok(layer) => layer,
+            // Inner content need not be a MIME entity.
+            Err(_) if depth > 0 => break,
+            Err(e) => return Err(e),
+        };
+        let next = match layer {
+            framing::Received::Pkcs7Mime { cms, .. } => {
+                let (content_type, content) = envelope::parse_content_info(&cms)?;
+                drop(cms);
+                if content_type == oid::SIGNED_DATA {
+                    let signed_data = SignedData::from_ber(&content).map_err(|e| {
+                        Error::Malformed(format!("cannot read the signed-data: {e}"))
+                    })?;
+                    let econtent = signed_data
+                        .encap_content_info
+                        .econtent
+                        .as_ref()
+                        .ok_or_else(|| {
+                            Error::Malformed("the opaque signed-data carries no content".into())
+                        })?
+                        .decode_as::<OctetString>()
+                        .map_err(|e| Error::Malformed(format!("bad signed content: {e}")))?
+                        .as_bytes()
+                        .to_vec();
+                    signatures.extend(check_signed_data(
+                        &signed_data,
+                        &econtent,
+                        keyring,
+                        &mut certificates,
+                    )?);
+                    canon::to_crlf(&econtent)
+                } else {
+                    let plaintext = envelope::decrypt_cms(content_type, content, own)?;
+                    was_encrypted = true;
+                    canon::to_crlf(&plaintext)
+                }
+            }
+            framing::Received::Signed {
+                signed, signature, ..
+            } => {
+                let signed_data = parse_signed_data(&signature)?;
+                signatures.extend(check_signed_data(
+                    &signed_data,
+                    signed,
+                    keyring,
+                    &mut certificates,
+                )?);
+                signed.to_vec()
+            }
+            framing::Received::Other => break,
+        };
+        inner = Some(next);
+    }
+    let entity = inner.as_deref().unwrap_or(&message);
+    // Content that is not a MIME entity (a bare text in signed-data) is
+    // the body under the outer header fields.
+    let (restored, body) = match Headers::parse(split_entity(entity).0) {
+        _ if inner.is_none() => (outer.clone(), split_entity(entity).1),
+        Ok(fields) => (protect::restore(&outer, &fields), split_entity(entity).1),
+        Err(_) => {
+            let mut headers = outer.clone();
+            headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
+            (headers, entity)
+        }
+    };
+    bind_to_sender(&mut signatures, &restored);
+    Ok(Opened {
+        message: restored.with_body(body),
+        was_encrypted,
+        signatures,
+        certificates,
+    })
+}

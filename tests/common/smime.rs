@@ -1,0 +1,243 @@
+//! A test PKI made with the openssl CLI (a root, a second untrusted
+//! root, leaf certificates, an expired one), homes that trust it, and a
+//! runner for `openssl cms`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use super::common::{Home, Run};
+
+pub fn openssl(args: &[&str], dir: &Path) -> Run {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "openssl {args:?} failed:\n{}", run.stderr);
+    run
+}
+
+/// Test certificates and keys: `NAME.pem` and `NAME.key` in `dir`.
+pub struct Pki {
+    pub dir: PathBuf,
+}
+
+impl Pki {
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_string()
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(name)).unwrap()
+    }
+}
+
+fn leaf(dir: &Path, name: &str, address: &str, key: &[&str], usage: &str, ca: &str, days: &str) {
+    let ext = format!(
+        "subjectAltName=email:{address}\nkeyUsage=critical,digitalSignature,{usage}\nextendedKeyUsage=emailProtection\nbasicConstraints=CA:FALSE\n"
+    );
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    let mut args = vec!["req", "-new", "-nodes"];
+    args.extend_from_slice(key);
+    let keyout = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let subject = format!("/CN={name}");
+    args.extend_from_slice(&["-keyout", &keyout, "-out", &csr, "-subj", &subject]);
+    openssl(&args, dir);
+    let ca_pem = format!("{ca}.pem");
+    let ca_key = format!("{ca}.key");
+    let out = format!("{name}.pem");
+    let extfile = format!("{name}.ext");
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &out,
+            "-days",
+            days,
+            "-extfile",
+            &extfile,
+        ],
+        dir,
+    );
+}
+
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("smime-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rsa2048: &[&str] = &["-newkey", "rsa:2048"];
+        let rsa3072: &[&str] = &["-newkey", "rsa:3072"];
+        let p256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        for (ca, cn) in [("ca", "mailseal Test Root"), ("rogue", "Untrusted Root")] {
+            openssl(
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.pem"),
+                    "-days",
+                    "3650",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+                &dir,
+            );
+        }
+        leaf(
+            &dir,
+            "alice",
+            "alice@example.org",
+            p256,
+            "keyAgreement",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "bob",
+            "bob@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "carol",
+            "carol@example.net",
+            rsa3072,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "dave",
+            "dave@example.net",
+            p256,
+            "keyAgreement",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "erin",
+            "erin@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "365",
+        );
+        leaf(
+            &dir,
+            "mallory",
+            "mallory@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "rogue",
+            "365",
+        );
+        leaf(
+            &dir,
+            "old",
+            "old@example.net",
+            rsa2048,
+            "keyEncipherment",
+            "ca",
+            "-1",
+        );
+        Pki { dir }
+    })
+}
+
+/// A home trusting the test root, holding `own`'s key and everyone's
+/// certificates.
+pub fn home_with(own: &[&str]) -> Home {
+    let pki = pki();
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        format!("[smime]\ntrust_anchors = [{:?}]\n", pki.path("ca.pem")).as_bytes(),
+    );
+    for name in own {
+        let mut bundle = pki.read(&format!("{name}.key"));
+        bundle.extend(pki.read(&format!("{name}.pem")));
+        home.run(&["key", "import"], &bundle).ok();
+    }
+    for name in ["alice", "bob", "carol", "dave", "erin", "mallory", "old"] {
+        home.run(&["cert", "import", &pki.path(&format!("{name}.pem"))], b"")
+            .ok();
+    }
+    home
+}
+
+/// Runs `openssl cms ARGS` on `input` in the PKI directory.
+pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
+    let pki = pki();
+    let file = pki.dir.join(format!(
+        "in-{}-{:?}.eml",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&file, input).unwrap();
+    let mut full = vec!["cms"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["-in", file.to_str().unwrap()]);
+    let output = Command::new("openssl")
+        .args(&full)
+        .current_dir(&pki.dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+pub fn assert_openssl_ok(run: &Run) {
+    assert_eq!(run.code, 0, "openssl failed:\n{}", run.stderr);
+}
+
+/// `message` signed by the PKI's NAME with `openssl cms -sign` (detached
+/// unless `extra` says `-nodetach`).
+pub fn openssl_signed(name: &str, message: &[u8], extra: &[&str]) -> Vec<u8> {
+    let pki = pki();
+    let cert = pki.path(&format!("{name}.pem"));
+    let key = pki.path(&format!("{name}.key"));
+    let mut args = vec!["-sign", "-signer", cert.as_str(), "-inkey", key.as_str()];
+    args.extend_from_slice(extra);
+    let signed = openssl_cms(&args, message);
+    assert_openssl_ok(&signed);
+    signed.stdout
+}
