@@ -1,10 +1,12 @@
 //! Command-line definitions (clap derive) and dispatch; one file per command.
 
+mod agent;
 mod cert;
 mod completions;
 mod decrypt;
 mod encrypt;
 mod key;
+mod queue;
 mod relay;
 mod secret;
 mod send;
@@ -73,6 +75,9 @@ enum Command {
     Relay(relay::Command),
     #[command(subcommand)]
     Secret(secret::Command),
+    Agent(agent::Args),
+    #[command(subcommand)]
+    Queue(queue::Command),
     Completions(completions::Args),
 }
 
@@ -190,6 +195,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Sendmail(args) => sendmail::run(&context, args),
         Command::Relay(command) => relay::run(&context, command),
         Command::Secret(command) => secret::run(&context, command),
+        Command::Agent(args) => agent::run(&context, args),
+        Command::Queue(command) => queue::run(&context, command),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }
