@@ -5,6 +5,8 @@
 //! third-party client) and a raw client that can misbehave.
 
 mod common;
+#[path = "common/agent_client.rs"]
+mod client;
 #[path = "common/agent.rs"]
 mod helpers;
 #[path = "common/smtp.rs"]
@@ -87,7 +89,7 @@ fn rust_client_to_agent_to_upstream_sealed_and_gpg_decrypts() {
         .run(&["--export", "--armor", "bob@example.net"], b"")
         .ok();
     home.run(&["cert", "import"], &bob_cert.stdout).ok();
-    let mut agent = AgentProc::start(&home);
+    let mut agent = helpers::start(&home);
 
     // Alice is an envelope recipient not named in the headers: a Bcc,
     // with a copy of her own.
@@ -180,7 +182,7 @@ fn swaks_submits_through_starttls_and_auth() {
     let home = agent_home(&upstream, "encrypt-if-possible", "");
     home.import_key("alice");
     home.import_cert("bob");
-    let agent = AgentProc::start(&home);
+    let agent = helpers::start(&home);
     let port = agent.port.to_string();
     let cert = agent.cert.to_str().unwrap().to_string();
     let output = Command::new("swaks")
@@ -238,7 +240,7 @@ fn require_encryption_without_a_key_is_refused_with_550_and_nothing_leaves() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = agent_home(&upstream, "require-encryption", "");
     home.import_key("alice");
-    let agent = AgentProc::start(&home);
+    let agent = helpers::start(&home);
     let mut client = Client::secure_login(agent.port, &agent.cert);
     let reply = client.message(
         "alice@example.org",
@@ -270,7 +272,7 @@ fn require_encryption_without_a_key_is_refused_with_550_and_nothing_leaves() {
 fn stripping_upstream_keeps_mail_queued_with_the_reason_until_a_good_relay() {
     let attacker = Server::start(Mode::Stripped, CertKind::Good, None);
     let home = agent_home(&attacker, "plain", "");
-    let mut agent = AgentProc::start(&home);
+    let mut agent = helpers::start(&home);
     let mut client = Client::secure_login(agent.port, &agent.cert);
     let reply = client.message(
         "alice@example.org",
@@ -328,7 +330,7 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
         Some(("DATA_END", "554 5.7.1 no thanks")),
     );
     let home = agent_home(&upstream, "plain", "");
-    let mut agent = AgentProc::start(&home);
+    let mut agent = helpers::start(&home);
     let mut client = Client::secure_login(agent.port, &agent.cert);
     let reply = client.message(
         "alice@example.org",
@@ -441,7 +443,7 @@ fn limits_and_bad_input() {
         "plain",
         "max_message_size = 10000\nmax_recipients = 3\nidle_timeout_secs = 2\nrequire_tls = true\n",
     );
-    let agent = AgentProc::start(&home);
+    let agent = helpers::start(&home);
     let (port, cert) = (agent.port, agent.cert.clone());
     let message = |body: &str| {
         format!("From: alice@example.org\r\nTo: bob@example.net\r\nSubject: t\r\n\r\n{body}\r\n")
@@ -603,7 +605,7 @@ fn fifty_clients_twenty_messages_each_delivered_exactly_once() {
     let home = agent_home(&upstream, "encrypt-if-possible", "deliveries = 8\n");
     home.import_key("alice");
     home.import_cert("bob");
-    let mut agent = AgentProc::start(&home);
+    let mut agent = helpers::start(&home);
     let settings = Arc::new(client_settings(&agent));
     let clients: Vec<_> = (0..50)
         .map(|c| {
@@ -714,7 +716,7 @@ fn crash_safety_kill_9_at_random_moments_and_restart() {
     };
     let spool = Spool::open(&home.path().join("spool")).unwrap();
     for round in 0..5 {
-        let mut agent = AgentProc::start(&home);
+        let mut agent = helpers::start(&home);
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..6)
             .map(|c| {
@@ -748,7 +750,7 @@ fn crash_safety_kill_9_at_random_moments_and_restart() {
         }
     }
     // A last start delivers what is left.
-    let mut agent = AgentProc::start(&home);
+    let mut agent = helpers::start(&home);
     let fates = fates.lock().unwrap().clone();
     let token_of = |data: &str| {
         data.split("X-Crash-Token: ")
