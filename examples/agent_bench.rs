@@ -62,8 +62,20 @@ fn home(bin: &Path, root: &Path, name: &str, port: u16, ca_file: &Path, retry: u
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/keys");
-    mailseal(bin, &home, &["key", "import", data.join("alice.sec.asc").to_str().unwrap()]);
-    mailseal(bin, &home, &["cert", "import", data.join("bob.pub.asc").to_str().unwrap()]);
+    mailseal(
+        bin,
+        &home,
+        &[
+            "key",
+            "import",
+            data.join("alice.sec.asc").to_str().unwrap(),
+        ],
+    );
+    mailseal(
+        bin,
+        &home,
+        &["cert", "import", data.join("bob.pub.asc").to_str().unwrap()],
+    );
     home
 }
 
@@ -91,7 +103,12 @@ fn message(client: usize, n: usize, size: usize) -> Vec<u8> {
 
 /// `clients` connections sending `per_client` messages each; returns the
 /// wall time and every message's 250 latency.
-fn submit_all(agent: &AgentProc, clients: usize, per_client: usize, size: usize) -> (Duration, Vec<Duration>) {
+fn submit_all(
+    agent: &AgentProc,
+    clients: usize,
+    per_client: usize,
+    size: usize,
+) -> (Duration, Vec<Duration>) {
     let (port, cert) = (agent.port, Arc::new(agent.cert.clone()));
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
@@ -137,7 +154,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let bin = PathBuf::from(std::env::var("MAILSEAL_BIN").expect("MAILSEAL_BIN: the release mailseal"));
+    let bin =
+        PathBuf::from(std::env::var("MAILSEAL_BIN").expect("MAILSEAL_BIN: the release mailseal"));
     let clients = env_number("CLIENTS", 50);
     let per_client = env_number("MESSAGES", 40);
     let size = env_number("SIZE", 4096);
@@ -168,14 +186,27 @@ fn main() {
 
     // 2. End to end, to a local STARTTLS relay.
     let upstream = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
-    let e2e_home = home(&bin, root.path(), "e2e", upstream.port, &upstream.ca_file, 1);
+    let e2e_home = home(
+        &bin,
+        root.path(),
+        "e2e",
+        upstream.port,
+        &upstream.ca_file,
+        1,
+    );
     let mut agent = start(&bin, &e2e_home);
     let started = Instant::now();
     let (submitted, latencies) = submit_all(&agent, clients, per_client, size);
-    let all = wait_for(Duration::from_secs(50), || upstream.messages().len() >= total);
+    let all = wait_for(Duration::from_secs(50), || {
+        upstream.messages().len() >= total
+    });
     let elapsed = started.elapsed();
     agent.terminate();
-    assert!(all, "only {} of {total} delivered", upstream.messages().len());
+    assert!(
+        all,
+        "only {} of {total} delivered",
+        upstream.messages().len()
+    );
     println!(
         "end to end: {total} messages submitted in {:.2} s ({:.0} msg/s, 250 latency p50 {:.1} ms, p99 {:.1} ms) and all delivered after {:.2} s = {:.0} msg/s",
         submitted.as_secs_f64(),

@@ -4,9 +4,9 @@
 //! Clients: mailseal's own SMTP client (the Rust client), `swaks` (a real
 //! third-party client) and a raw client that can misbehave.
 
-mod common;
 #[path = "common/agent_client.rs"]
 mod client;
+mod common;
 #[path = "common/agent.rs"]
 mod helpers;
 #[path = "common/smtp.rs"]
@@ -807,4 +807,43 @@ fn crash_safety_kill_9_at_random_moments_and_restart() {
         delivered.values().filter(|n| **n > 1).count()
     );
     assert!(count(Fate::Accepted) > 0);
+}
+
+#[test]
+fn sigterm_finishes_the_transaction_in_progress_and_421s_the_rest() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let mut agent = helpers::start(&home);
+    let port = agent.port;
+    let mut busy = Client::secure_login(port, &agent.cert);
+    let mut idle = Client::secure_login(port, &agent.cert);
+    assert_eq!(busy.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    assert_eq!(busy.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(busy.cmd("DATA").code, 354);
+    busy.send(
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: last one\r\n\r\nfirst half, ",
+    );
+
+    let pid = agent.pid().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    // The idle session is told at once; no new connections are taken.
+    let reply = idle.reply();
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(wait_for(Duration::from_secs(5), || Client::try_connect(
+        port
+    )
+    .is_none()));
+    // The transaction in progress completes.
+    busy.send(b"second half\r\n.\r\n");
+    let reply = busy.reply();
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert_eq!(busy.cmd("NOOP").code, 421);
+    assert_eq!(agent.terminate(), 0);
+    let log = agent.log();
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    // Delivered before the agent stopped, or still queued for the next start.
+    let delivered = upstream.messages().len();
+    let queued = queue_json(&home).as_array().unwrap().len();
+    assert_eq!(delivered + queued, 1, "{log}");
+    assert!(spool_files(&home, "tmp").is_empty());
 }

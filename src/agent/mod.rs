@@ -280,7 +280,7 @@ pub fn flush_queue(
 ) -> Result<Option<Vec<(String, worker::Outcome)>>> {
     let spool = Arc::new(spool::Spool::open(&home.spool_dir())?);
     let Some(_lock) = spool.lock()? else {
-        spool.request_flush()?;
+        spool.request(spool::Request::Flush)?;
         return Ok(None);
     };
     spool.recover()?;

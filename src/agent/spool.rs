@@ -7,7 +7,7 @@
 //!                 copies already delivered), replaced atomically
 //! failed/ID.msg   permanently failed (5xx, expired), with failed/ID.state
 //! lock            held (flock) by the running agent
-//! flush           "retry everything now", left by `mailseal queue flush`
+//! flush, rescan   requests from `mailseal queue flush` / `queue retry`
 //! ```
 //!
 //! Accepting a message: write `tmp/ID`, fsync it, rename it to
@@ -386,15 +386,22 @@ impl Spool {
         Ok(out)
     }
 
-    /// Asks the running agent to retry everything now.
-    pub fn request_flush(&self) -> Result<()> {
-        let path = self.root.join("flush");
+    /// Asks the running agent to retry everything now (`flush`), or to
+    /// read the queue again, e.g. after `queue retry` (`rescan`).
+    pub fn request(&self, what: Request) -> Result<()> {
+        let path = self.root.join(what.file());
         fs::write(&path, b"").map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
-    /// Whether a flush was asked for (and forgets the request).
-    pub fn take_flush_request(&self) -> bool {
-        fs::remove_file(self.root.join("flush")).is_ok()
+    /// The strongest request left since the last call (and forgets it).
+    pub fn take_request(&self) -> Option<Request> {
+        let flush = fs::remove_file(self.root.join(Request::Flush.file())).is_ok();
+        let rescan = fs::remove_file(self.root.join(Request::Rescan.file())).is_ok();
+        match (flush, rescan) {
+            (true, _) => Some(Request::Flush),
+            (false, true) => Some(Request::Rescan),
+            _ => None,
+        }
     }
 
     /// Cleans up after a crash: files in `tmp/` were never answered 250 and
@@ -421,6 +428,24 @@ impl Spool {
             }
         }
         Ok(self.ids(Status::Queued)?.len())
+    }
+}
+
+/// What `mailseal queue` can ask of a running agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Retry every queued message now.
+    Flush,
+    /// Read the queue directory again (a message was retried).
+    Rescan,
+}
+
+impl Request {
+    fn file(self) -> &'static str {
+        match self {
+            Request::Flush => "flush",
+            Request::Rescan => "rescan",
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::spool::{now, Spool, State, Status};
+use super::spool::{now, Request, Spool, State, Status};
 use super::{Log, Retry};
 use crate::submit::{self, Settings, Transaction};
 use crate::Error;
@@ -68,9 +68,9 @@ impl Worker {
         let mut last_scan: Option<Instant> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
-            let flush = self.spool.take_flush_request();
-            if flush || last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
-                due = self.scan(flush).await;
+            let request = self.spool.take_request();
+            if request.is_some() || last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
+                due = self.scan(request == Some(Request::Flush)).await;
                 last_scan = Some(Instant::now());
             }
             let time = now();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mailseal::agent::spool::{Listed, Spool, Status};
+use mailseal::agent::spool::{Listed, Request, Spool, Status};
 use mailseal::agent::worker::Outcome;
 use mailseal::agent::{self, Settings};
 use mailseal::Result;
@@ -103,7 +103,7 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
         Command::Retry { id } => {
             let was = spool.retry(&id)?;
             if spool.is_locked() {
-                spool.request_flush()?;
+                spool.request(Request::Rescan)?;
             }
             context.note(&format!(
                 "mailseal: {id} {}; it is retried now by a running agent, or at its next start or `mailseal queue flush`",

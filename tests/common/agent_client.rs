@@ -307,4 +307,3 @@ pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
     }
     out
 }
-
