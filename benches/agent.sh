@@ -12,4 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin mailseal --example agent_bench
+# With RUST_BACKTRACE set, every error value sequoia creates internally
+# captures a backtrace (about 5% of the agent's CPU); users do not run so.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
+uptime
 MAILSEAL_BIN=$PWD/target/release/mailseal exec target/release/examples/agent_bench
