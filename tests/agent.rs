@@ -847,3 +847,40 @@ fn sigterm_finishes_the_transaction_in_progress_and_421s_the_rest() {
     assert_eq!(delivered + queued, 1, "{log}");
     assert!(spool_files(&home, "tmp").is_empty());
 }
+
+#[test]
+fn auth_login_8bitmime_and_smtputf8() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let agent = helpers::start(&home);
+    let (mut c, _) = Client::connect(agent.port);
+    let ehlo = c.cmd("EHLO client.example");
+    for capability in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "SMTPUTF8",
+        "STARTTLS",
+    ] {
+        assert!(ehlo.text.contains(capability), "{ehlo:?}");
+    }
+    c.starttls(&agent.cert);
+    assert_eq!(c.cmd("AUTH LOGIN").code, 334);
+    assert_eq!(c.cmd(&b64(AGENT_USER)).code, 334);
+    let reply = c.cmd(&b64(AGENT_PASSWORD));
+    assert_eq!(reply.code, 235, "{reply:?}");
+    assert_eq!(c.cmd("AUTH LOGIN").code, 503, "no second login");
+    let reply = c.cmd("MAIL FROM:<alice@example.org> BODY=8BITMIME SMTPUTF8");
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert_eq!(c.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send("From: alice@example.org\r\nTo: bob@example.net\r\nSubject: grüße\r\n\r\nGrüße aus Köln\r\n.\r\n".as_bytes());
+    assert_eq!(c.reply().code, 250);
+    assert!(wait_for(Duration::from_secs(15), || upstream
+        .messages()
+        .len()
+        == 1));
+    assert!(upstream.messages()[0].data.contains("Grüße aus Köln"));
+}

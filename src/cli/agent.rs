@@ -1,9 +1,10 @@
 //! `mailseal agent`: the local SMTP submission agent, and `agent info`.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use mailseal::agent::{self, spool, tls, Access, Agent, Settings};
-use mailseal::Result;
+use mailseal::{Error, Result};
 use serde::Serialize;
 
 use super::Context;
@@ -22,6 +23,9 @@ use super::Context;
 /// queued. A message is answered 250 only once it is safely on disk.
 /// Delivery is retried with growing delays for [agent] max_age (default
 /// 5d); permanent failures go to the failed list (`mailseal queue list`).
+///
+/// A passphrase-protected signing key is unlocked with --passphrase-file,
+/// MAILSEAL_PASSPHRASE or the OS keyring; the agent never prompts.
 ///
 /// Logs go to stderr, one line per connection and per delivery attempt;
 /// the first line names the address listened on. SIGTERM or SIGINT stops
@@ -63,6 +67,16 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     match args.command {
         Some(Command::Info) => info(context, &settings),
         None => {
+            // Passphrases of protected keys come from --passphrase-file,
+            // MAILSEAL_PASSPHRASE or the keyring: a terminal prompt in the
+            // middle of a client's transaction would hang it, and the key
+            // code prompts only when stdin is a terminal.
+            if std::io::stdin().is_terminal() {
+                let null = std::fs::File::open("/dev/null")
+                    .map_err(|e| Error::io("opening /dev/null", e))?;
+                rustix::stdio::dup2_stdin(&null)
+                    .map_err(|e| Error::io("detaching stdin", e.into()))?;
+            }
             let quiet = context.quiet;
             let log: agent::Log = Arc::new(move |line: &str| {
                 if !quiet || !line.starts_with("connection ") {
