@@ -884,3 +884,31 @@ fn auth_login_8bitmime_and_smtputf8() {
         == 1));
     assert!(upstream.messages()[0].data.contains("Grüße aus Köln"));
 }
+
+#[test]
+fn messages_older_than_max_age_go_to_failed_with_the_last_error() {
+    let refusing = Server::start(Mode::Refuses, CertKind::Good, None);
+    let home = agent_home(&refusing, "plain", "max_age = \"1s\"\n");
+    let mut agent = helpers::start(&home);
+    let info: serde_json::Value =
+        serde_json::from_slice(&home.run(&["--json", "agent", "info"], b"").ok().stdout).unwrap();
+    assert_eq!(info["running"], true);
+    assert_eq!(info["listening_on"], format!("127.0.0.1:{}", agent.port));
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"] == "failed"),
+        "{}",
+        agent.log()
+    );
+    let reason = queue_json(&home)[0]["failed"].as_str().unwrap().to_string();
+    assert!(reason.contains("not delivered within 1s"), "{reason}");
+    assert!(reason.contains("454"), "{reason}");
+    refusing.assert_nothing_sent();
+    assert_eq!(agent.terminate(), 0);
+}
