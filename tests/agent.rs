@@ -367,33 +367,35 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
 
 #[test]
 fn agent_refuses_to_start_exposed() {
-    let home = Home::new();
-    home.write(
-        "config.toml",
-        b"[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\npassword = \"env:AGENT_PW\"\n",
-    );
-    // Nothing is bound: the check comes first.
-    let run = home
-        .run(&["agent", "--listen", "192.0.2.1:1587"], b"")
-        .expect_code(78);
-    assert!(run.stderr.contains("require_tls"), "{}", run.stderr);
-    home.write(
-        "config.toml",
-        b"[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\nauth = \"none\"\nrequire_tls = true\n",
-    );
-    let run = home
-        .run(&["agent", "--listen", "192.0.2.1:1587"], b"")
-        .expect_code(78);
-    assert!(run.stderr.contains("loopback"), "{}", run.stderr);
-    // The agent password must be obtainable before it listens.
-    home.write(
-        "config.toml",
-        b"[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\npassword = \"env:NOT_SET_ANYWHERE\"\n",
-    );
-    let run = home
-        .run(&["agent", "--listen", "127.0.0.1:0"], b"")
-        .expect_code(78);
-    assert!(run.stderr.contains("NOT_SET_ANYWHERE"), "{}", run.stderr);
+    let relay = "[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\n";
+    // Nothing is bound: the checks come first.
+    for (agent, listen, why) in [
+        // AUTH possible before STARTTLS off loopback.
+        (
+            "password = \"env:AGENT_PW\"\n",
+            "192.0.2.1:1587",
+            "require_tls",
+        ),
+        // No login off loopback.
+        (
+            "auth = \"none\"\nrequire_tls = true\n",
+            "192.0.2.1:1587",
+            "loopback",
+        ),
+        // The agent password must be obtainable before it listens.
+        (
+            "password = \"env:NOT_SET_ANYWHERE\"\n",
+            "127.0.0.1:0",
+            "NOT_SET_ANYWHERE",
+        ),
+    ] {
+        let home = Home::new();
+        home.write("config.toml", format!("{relay}{agent}").as_bytes());
+        let run = home
+            .run(&["agent", "--listen", listen], b"")
+            .expect_code(78);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+    }
 }
 
 #[test]
@@ -902,7 +904,8 @@ fn messages_older_than_max_age_go_to_failed_with_the_last_error() {
     );
     assert_eq!(reply.code, 250, "{reply:?}");
     assert!(
-        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"] == "failed"),
+        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"]
+            == "failed"),
         "{}",
         agent.log()
     );

@@ -181,11 +181,7 @@ impl Spool {
         let context = || format!("queueing {}", tmp.display());
         let header = serde_json::to_string(&entry).expect("serializable");
         let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut file = create_private(&tmp)?;
             let mut head = Vec::with_capacity(MAGIC.len() + header.len() + 1);
             head.extend_from_slice(MAGIC.as_bytes());
             head.extend_from_slice(header.as_bytes());
@@ -271,11 +267,7 @@ impl Spool {
         let tmp = self.tmp.join(format!("{id}.state.{}", new_id()));
         let data = serde_json::to_vec(state).expect("serializable");
         let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut file = create_private(&tmp)?;
             file.write_all(&data)?;
             if durable {
                 file.sync_all()?;
@@ -447,6 +439,15 @@ impl Request {
             Request::Rescan => "rescan",
         }
     }
+}
+
+/// Creates `path`, which must not exist yet, with mode 0600.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Parses a spool file: magic line, JSON entry line, then the copies.
