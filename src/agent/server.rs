@@ -452,7 +452,7 @@ impl Session {
                 self.helo = Some(host.clone());
                 self.envelope = None;
                 let mut lines = vec![
-                    format!("{} greets {host}", settings.hostname),
+                    format!("{} greets {}", settings.hostname, one_line(&host)),
                     "PIPELINING".into(),
                     format!("SIZE {}", limits.max_message_size),
                     "8BITMIME".into(),
