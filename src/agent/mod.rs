@@ -358,6 +358,28 @@ mod tests {
     }
 
     #[test]
+    fn sealing_code_may_start_a_runtime_of_its_own() {
+        // The agent seals on tokio's blocking pool; code behind the Sealer
+        // (key discovery) may block on a runtime of its own there.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let got = runtime.block_on(async {
+            tokio::task::spawn_blocking(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(async { 7 })
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(got, 7);
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_maximum() {
         let retry = Retry {
             min: Duration::from_secs(60),
