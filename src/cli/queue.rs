@@ -22,7 +22,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     List,
     /// Retry every queued message now. A running agent is asked to do it;
-    /// with no agent running, this command delivers them itself and reports.
+    /// with no agent running, this command delivers them itself and reports
+    /// (exit 75 when some are still queued afterwards).
     ///
     /// Examples:
     ///   mailseal queue flush
