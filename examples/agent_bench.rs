@@ -148,6 +148,22 @@ fn submit_all(
     (elapsed, latencies)
 }
 
+/// CPU seconds (user + system) the process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
@@ -174,14 +190,17 @@ fn main() {
     std::fs::write(&ca, "").unwrap();
     let queued_home = home(&bin, root.path(), "queued", dead_port, &ca, 3600);
     let mut agent = start(&bin, &queued_home);
+    let cpu_before = cpu_seconds(agent.pid());
     let (elapsed, latencies) = submit_all(&agent, clients, per_client, size);
+    let cpu = cpu_seconds(agent.pid()) - cpu_before;
     agent.terminate();
     println!(
-        "sealed and queued: {total} messages in {:.2} s = {:.0} msg/s; 250 latency p50 {:.1} ms, p99 {:.1} ms",
+        "sealed and queued: {total} messages in {:.2} s = {:.0} msg/s; 250 latency p50 {:.1} ms, p99 {:.1} ms; agent CPU {:.2} ms/message",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99)
+        percentile(&latencies, 0.99),
+        cpu * 1000.0 / total as f64
     );
 
     // 2. End to end, to a local STARTTLS relay.

@@ -33,6 +33,8 @@ use crate::{Error, Result};
 
 /// How long open sessions may take to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Messages written to the queue at once; their fsyncs are still shared.
+const WRITERS: usize = 4;
 /// Delay after a failed login.
 const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
 
@@ -48,6 +50,10 @@ struct Shared {
     log: Log,
     queued: mpsc::UnboundedSender<String>,
     shutdown: watch::Receiver<bool>,
+    /// Bounds the messages written to the queue at once (many writers in
+    /// one directory spin on its lock). Sealing is not bounded here: with
+    /// key discovery it waits on the network.
+    writing: tokio::sync::Semaphore,
 }
 
 /// Starts everything and runs until SIGTERM or SIGINT.
@@ -123,6 +129,7 @@ pub(super) fn run(agent: Agent) -> Result<()> {
             log: log.clone(),
             queued: queued_tx,
             shutdown: shutdown_rx,
+            writing: tokio::sync::Semaphore::new(WRITERS),
         });
 
         let mut terminate = signal(SignalKind::terminate())
@@ -878,6 +885,7 @@ impl Session {
             sealings.join("/")
         );
         let spool = self.shared.spool.clone();
+        let _permit = self.shared.writing.acquire().await;
         let queued = tokio::task::spawn_blocking(move || {
             let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
             spool.enqueue(&mut entry, &datas).map(|()| entry.id)
