@@ -5,9 +5,9 @@
 #   benches/agent.sh                      # 50 clients x 40 messages of 4 KB
 #   CLIENTS=10 MESSAGES=20 benches/agent.sh
 #
-# Phase 1 measures sealing and queueing alone (the relay is unreachable, so
-# every message stays queued); phase 2 measures end-to-end delivery to an
-# in-process STARTTLS relay. Both report msg/s and the p50/p99 latency of
+# Phase 1 measures sealing and queueing alone (the relay accepts connections
+# and never answers, so every message stays queued); phase 2 measures
+# end-to-end delivery to an in-process STARTTLS relay. Both report msg/s and the p50/p99 latency of
 # the 250 reply. See examples/agent_bench.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,9 +8,9 @@
 //! signed by Alice (the shipped test keys). Two phases, each with a fresh
 //! home and agent:
 //!
-//! 1. sealed and queued: the relay is a port nobody listens on, so every
-//!    message is sealed, written to the queue and fsynced, and its one
-//!    delivery attempt fails at once and is put off for an hour;
+//! 1. sealed and queued: the relay accepts connections and never answers,
+//!    so every message is sealed, written to the queue and fsynced, while
+//!    the agent's few delivery attempts (8 at a time) hang until the end;
 //! 2. end to end: the relay is an in-process STARTTLS server
 //!    (tests/common/smtp.rs); the clock stops when it holds every message.
 //!
@@ -182,13 +182,17 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
 
-    // 1. Sealed and queued.
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_port = unused.local_addr().unwrap().port();
-    drop(unused);
-    let ca = root.path().join("none.pem");
-    std::fs::write(&ca, "").unwrap();
-    let queued_home = home(&bin, root.path(), "queued", dead_port, &ca, 3600);
+    // 1. Sealed and queued: the relay takes connections and never answers,
+    // so the agent's few delivery attempts hang and the rest waits.
+    let stalling = smtp::Server::start(smtp::Mode::Stall, smtp::CertKind::Good, None);
+    let queued_home = home(
+        &bin,
+        root.path(),
+        "queued",
+        stalling.port,
+        &stalling.ca_file,
+        3600,
+    );
     let mut agent = start(&bin, &queued_home);
     let cpu_before = cpu_seconds(agent.pid());
     let (elapsed, latencies) = submit_all(&agent, clients, per_client, size);
