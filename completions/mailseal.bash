@@ -16,6 +16,9 @@ _mailseal() {
             ",$1")
                 cmd="mailseal"
                 ;;
+            mailseal,agent)
+                cmd="mailseal__subcmd__agent"
+                ;;
             mailseal,cert)
                 cmd="mailseal__subcmd__cert"
                 ;;
@@ -33,6 +36,9 @@ _mailseal() {
                 ;;
             mailseal,key)
                 cmd="mailseal__subcmd__key"
+                ;;
+            mailseal,queue)
+                cmd="mailseal__subcmd__queue"
                 ;;
             mailseal,relay)
                 cmd="mailseal__subcmd__relay"
@@ -54,6 +60,18 @@ _mailseal() {
                 ;;
             mailseal,verify)
                 cmd="mailseal__subcmd__verify"
+                ;;
+            mailseal__subcmd__agent,help)
+                cmd="mailseal__subcmd__agent__subcmd__help"
+                ;;
+            mailseal__subcmd__agent,info)
+                cmd="mailseal__subcmd__agent__subcmd__info"
+                ;;
+            mailseal__subcmd__agent__subcmd__help,help)
+                cmd="mailseal__subcmd__agent__subcmd__help__subcmd__help"
+                ;;
+            mailseal__subcmd__agent__subcmd__help,info)
+                cmd="mailseal__subcmd__agent__subcmd__help__subcmd__info"
                 ;;
             mailseal__subcmd__cert,export)
                 cmd="mailseal__subcmd__cert__subcmd__export"
@@ -91,6 +109,9 @@ _mailseal() {
             mailseal__subcmd__cert__subcmd__help,remove)
                 cmd="mailseal__subcmd__cert__subcmd__help__subcmd__remove"
                 ;;
+            mailseal__subcmd__help,agent)
+                cmd="mailseal__subcmd__help__subcmd__agent"
+                ;;
             mailseal__subcmd__help,cert)
                 cmd="mailseal__subcmd__help__subcmd__cert"
                 ;;
@@ -108,6 +129,9 @@ _mailseal() {
                 ;;
             mailseal__subcmd__help,key)
                 cmd="mailseal__subcmd__help__subcmd__key"
+                ;;
+            mailseal__subcmd__help,queue)
+                cmd="mailseal__subcmd__help__subcmd__queue"
                 ;;
             mailseal__subcmd__help,relay)
                 cmd="mailseal__subcmd__help__subcmd__relay"
@@ -129,6 +153,9 @@ _mailseal() {
                 ;;
             mailseal__subcmd__help,verify)
                 cmd="mailseal__subcmd__help__subcmd__verify"
+                ;;
+            mailseal__subcmd__help__subcmd__agent,info)
+                cmd="mailseal__subcmd__help__subcmd__agent__subcmd__info"
                 ;;
             mailseal__subcmd__help__subcmd__cert,export)
                 cmd="mailseal__subcmd__help__subcmd__cert__subcmd__export"
@@ -156,6 +183,18 @@ _mailseal() {
                 ;;
             mailseal__subcmd__help__subcmd__key,list)
                 cmd="mailseal__subcmd__help__subcmd__key__subcmd__list"
+                ;;
+            mailseal__subcmd__help__subcmd__queue,drop)
+                cmd="mailseal__subcmd__help__subcmd__queue__subcmd__drop"
+                ;;
+            mailseal__subcmd__help__subcmd__queue,flush)
+                cmd="mailseal__subcmd__help__subcmd__queue__subcmd__flush"
+                ;;
+            mailseal__subcmd__help__subcmd__queue,list)
+                cmd="mailseal__subcmd__help__subcmd__queue__subcmd__list"
+                ;;
+            mailseal__subcmd__help__subcmd__queue,retry)
+                cmd="mailseal__subcmd__help__subcmd__queue__subcmd__retry"
                 ;;
             mailseal__subcmd__help__subcmd__relay,check)
                 cmd="mailseal__subcmd__help__subcmd__relay__subcmd__check"
@@ -193,6 +232,36 @@ _mailseal() {
             mailseal__subcmd__key__subcmd__help,list)
                 cmd="mailseal__subcmd__key__subcmd__help__subcmd__list"
                 ;;
+            mailseal__subcmd__queue,drop)
+                cmd="mailseal__subcmd__queue__subcmd__drop"
+                ;;
+            mailseal__subcmd__queue,flush)
+                cmd="mailseal__subcmd__queue__subcmd__flush"
+                ;;
+            mailseal__subcmd__queue,help)
+                cmd="mailseal__subcmd__queue__subcmd__help"
+                ;;
+            mailseal__subcmd__queue,list)
+                cmd="mailseal__subcmd__queue__subcmd__list"
+                ;;
+            mailseal__subcmd__queue,retry)
+                cmd="mailseal__subcmd__queue__subcmd__retry"
+                ;;
+            mailseal__subcmd__queue__subcmd__help,drop)
+                cmd="mailseal__subcmd__queue__subcmd__help__subcmd__drop"
+                ;;
+            mailseal__subcmd__queue__subcmd__help,flush)
+                cmd="mailseal__subcmd__queue__subcmd__help__subcmd__flush"
+                ;;
+            mailseal__subcmd__queue__subcmd__help,help)
+                cmd="mailseal__subcmd__queue__subcmd__help__subcmd__help"
+                ;;
+            mailseal__subcmd__queue__subcmd__help,list)
+                cmd="mailseal__subcmd__queue__subcmd__help__subcmd__list"
+                ;;
+            mailseal__subcmd__queue__subcmd__help,retry)
+                cmd="mailseal__subcmd__queue__subcmd__help__subcmd__retry"
+                ;;
             mailseal__subcmd__relay,check)
                 cmd="mailseal__subcmd__relay__subcmd__check"
                 ;;
@@ -224,8 +293,98 @@ _mailseal() {
 
     case "${cmd}" in
         mailseal)
-            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret status completions help"
+            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__agent)
+            opts="-q -h --listen --home --json --passphrase-file --quiet --help info help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__agent__subcmd__help)
+            opts="info help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__agent__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__agent__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__agent__subcmd__info)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -594,8 +753,36 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help)
-            opts="encrypt sign decrypt verify key cert send sendmail relay secret status completions help"
+            opts="encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__agent)
+            opts="info"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__agent__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -804,6 +991,76 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help__subcmd__key__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__queue)
+            opts="list flush retry drop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__queue__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__queue__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__queue__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__queue__subcmd__retry)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1140,6 +1397,200 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__key__subcmd__list)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue)
+            opts="-q -h --home --json --passphrase-file --quiet --help list flush retry drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__drop)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__flush)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help)
+            opts="list flush retry drop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help__subcmd__drop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help__subcmd__flush)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__help__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__list)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__queue__subcmd__retry)
             opts="-q -h --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -243,12 +243,50 @@ pub struct Network {
     pub connect_timeout_secs: Option<u64>,
 }
 
-/// The `[agent]` table.
+/// The `[agent]` table: the local submission agent (`mailseal agent`).
+/// Every key is optional; the defaults are in `agent::Settings`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Agent {
+    /// `IP:PORT` to listen on [default: 127.0.0.1:1587].
     pub listen: Option<String>,
+    /// `required` (default) or `none` (only on a loopback address).
     pub auth: Option<String>,
+    /// The user name mail clients log in with [default: mailseal].
+    pub username: Option<String>,
+    /// Where the agent password comes from: `keyring` (service mailseal,
+    /// account `agent`; the default), `env:VAR` or `command:PROGRAM ARGS`.
+    pub password: Option<String>,
+    /// Accept AUTH and mail only after STARTTLS [default: false on a
+    /// loopback address]. Must be true on any other address.
+    pub require_tls: Option<bool>,
+    /// The relay (`[relay.NAME]`) queued mail is submitted through
+    /// [default: default].
+    pub relay: Option<String>,
+    /// The name in the greeting and the local certificate [default: localhost].
+    pub hostname: Option<String>,
+    /// Largest message accepted, in bytes [default: 26214400, 25 MiB].
+    pub max_message_size: Option<usize>,
+    /// Recipients per message [default: 100].
+    pub max_recipients: Option<usize>,
+    /// Simultaneous client connections [default: 100].
+    pub max_connections: Option<usize>,
+    /// Commands per connection [default: 10000].
+    pub max_commands: Option<usize>,
+    /// Seconds a client may stay silent [default: 300].
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds sealing one message may take (key lookup included) before
+    /// the client is told to try again (451) [default: 60].
+    pub seal_timeout_secs: Option<u64>,
+    /// How long a queued message is retried before it is moved to
+    /// `failed/`, e.g. "5d", "12h" [default: 5d].
+    pub max_age: Option<String>,
+    /// First retry delay in seconds, doubled per attempt [default: 60].
+    pub retry_min_secs: Option<u64>,
+    /// Longest retry delay in seconds [default: 3600].
+    pub retry_max_secs: Option<u64>,
+    /// Deliveries to the relay in parallel [default: 4].
+    pub deliveries: Option<usize>,
 }
 
 #[cfg(test)]

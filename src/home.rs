@@ -104,6 +104,16 @@ impl Home {
     pub fn openpgp_key_dir(&self) -> PathBuf {
         self.data_dir.join("keys").join("openpgp")
     }
+
+    /// The agent's local TLS certificate and key, and its address file.
+    pub fn agent_dir(&self) -> PathBuf {
+        self.data_dir.join("agent")
+    }
+
+    /// The agent's queue: `tmp/`, `queue/` and `failed/`.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
 }
 
 fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf> {

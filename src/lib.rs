@@ -8,6 +8,7 @@
 //! Data flows one way: bytes in, [`message`] (parse, canonicalize), [`seal`]
 //! (choose keys per recipient), [`openpgp`] (encrypt, sign), bytes out.
 
+pub mod agent;
 pub mod config;
 pub mod discover;
 pub mod error;

@@ -60,7 +60,11 @@ impl Listed {
     fn describe(&self) -> String {
         let mut text = self.summary.describe();
         for p in &self.provenance {
-            text.push_str(&format!("\n    found for {} via {}", p.address, p.describe()));
+            text.push_str(&format!(
+                "\n    found for {} via {}",
+                p.address,
+                p.describe()
+            ));
         }
         text
     }

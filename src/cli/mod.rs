@@ -1,18 +1,20 @@
 //! Command-line definitions (clap derive) and dispatch; one file per command.
 
+mod agent;
 mod cert;
 mod cert_locate;
 mod completions;
 mod decrypt;
 mod encrypt;
 mod key;
+mod queue;
 mod relay;
 mod secret;
 mod send;
 mod sendmail;
 mod sign;
-mod status;
 mod smime;
+mod status;
 mod verify;
 
 use std::io::{Read, Write};
@@ -81,6 +83,9 @@ enum Command {
     #[command(subcommand)]
     Secret(secret::Command),
     Status(status::Args),
+    Agent(agent::Args),
+    #[command(subcommand)]
+    Queue(queue::Command),
     Completions(completions::Args),
 }
 
@@ -224,6 +229,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Relay(command) => relay::run(&context, command),
         Command::Secret(command) => secret::run(&context, command),
         Command::Status(args) => status::run(&context, args),
+        Command::Agent(args) => agent::run(&context, args),
+        Command::Queue(command) => queue::run(&context, command),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -12,11 +12,13 @@ use super::Context;
 pub enum Command {
     /// Store the password of [relay.RELAY] in the OS keyring, from a prompt
     /// on a terminal or the first line of stdin. Use it with
-    /// `password = "keyring"`.
+    /// `password = "keyring"`. `secret set agent` stores the password mail
+    /// clients log in to `mailseal agent` with.
     ///
     /// Examples:
     ///   mailseal secret set default
     ///   pass show mail | mailseal secret set work
+    ///   mailseal secret set agent
     #[command(verbatim_doc_comment)]
     Set {
         /// The relay's name.

@@ -16,15 +16,27 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// A client configuration trusting the system roots and `extra_ca_files`.
+/// The system roots (webpki-roots where the system has none), read once
+/// per process: a long-running process (the agent) does not parse the
+/// system store again for every connection.
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: std::sync::OnceLock<RootCertStore> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        // Unreadable system certificates are skipped; rustls rejects bad ones.
+        let system = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(system.certs);
+        if added == 0 {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        roots
+    })
+}
+
+/// A client configuration trusting the system roots and `extra_ca_files`
+/// (read each time).
 pub fn client_config(extra_ca_files: &[&Path]) -> Result<Arc<ClientConfig>> {
-    let mut roots = RootCertStore::empty();
-    // Unreadable system certificates are skipped; rustls rejects bad ones.
-    let system = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(system.certs);
-    if added == 0 {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
+    let mut roots = system_roots().clone();
     for path in extra_ca_files {
         let bad = |reason: String| Error::Config {
             path: path.to_path_buf(),

@@ -1,0 +1,1002 @@
+//! The agent's SMTP server: the accept loop, signals, and one session per
+//! connection.
+//!
+//! Commands are parsed by smtp-proto (`Request::parse`), message data is
+//! read and dot-unstuffed by its `DataReceiver`, which ends the data only
+//! at CRLF "." CRLF (so `LF.LF` smuggling does not end it). The loop
+//! around them is written here: state, limits, STARTTLS, AUTH, replies.
+//! Replies to pipelined commands are collected and written when the
+//! client's input is used up (RFC 2920).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
+use smtp_proto::Request;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use super::spool::{Copy, Entry, Spool, Status};
+use super::worker::{one_line, Worker};
+use super::{address_file, credentials, intake, tls, Agent, Credentials, Log, Settings};
+use crate::config::Config;
+use crate::home::{write_private_file, Home};
+use crate::keys::{normalize_address, Unlocker};
+use crate::{Error, Result};
+
+/// How long open sessions may take to finish after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Messages written to the queue at once; their fsyncs are still shared.
+const WRITERS: usize = 4;
+/// Delay after a failed login.
+const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
+
+/// What every session shares.
+struct Shared {
+    settings: Settings,
+    credentials: Option<Credentials>,
+    acceptor: TlsAcceptor,
+    config: Arc<Config>,
+    home: Home,
+    unlocker: Unlocker,
+    spool: Arc<Spool>,
+    log: Log,
+    queued: mpsc::UnboundedSender<String>,
+    shutdown: watch::Receiver<bool>,
+    /// Bounds the messages written to the queue at once (many writers in
+    /// one directory spin on its lock). Sealing is not bounded here: with
+    /// key discovery it waits on the network.
+    writing: tokio::sync::Semaphore,
+}
+
+/// Starts everything and runs until SIGTERM or SIGINT.
+pub(super) fn run(agent: Agent) -> Result<()> {
+    let Agent {
+        home,
+        config,
+        unlocker,
+        settings,
+        log,
+    } = agent;
+    let config_path = home.config_file();
+    let credentials = credentials(&settings, &config_path)?;
+    let relay = Arc::new(crate::submit::Settings::from_config(
+        &config,
+        &config_path,
+        &settings.relay,
+    )?);
+    let spool = Arc::new(Spool::open(&home.spool_dir())?);
+    let _lock = spool.lock()?.ok_or_else(|| Error::Home {
+        path: spool.root().to_path_buf(),
+        reason: "another mailseal agent (or `queue flush`) is using this queue".into(),
+    })?;
+    let queued = spool.recover()?;
+    let cert = tls::ensure(
+        &home.agent_dir(),
+        &settings.hostname,
+        Some(settings.listen.ip()),
+    )?;
+    let acceptor = TlsAcceptor::from(cert.server_config()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the agent's runtime", e))?;
+
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| Error::io(format!("listening on {}", settings.listen), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listening address", e))?;
+        write_private_file(&address_file(&home), format!("{local}\n").as_bytes())?;
+        log(&format!(
+            "listening on {local} (STARTTLS{}, {}); relay {} ({}:{}); {queued} queued; certificate SHA-256 {}",
+            if settings.require_tls { " required" } else { "" },
+            if credentials.is_some() { "AUTH required" } else { "no AUTH: loopback only" },
+            relay.name,
+            relay.host,
+            relay.port,
+            cert.fingerprint()
+        ));
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (queued_tx, queued_rx) = mpsc::unbounded_channel();
+        let worker = Arc::new(Worker {
+            spool: spool.clone(),
+            relay,
+            retry: settings.retry,
+            concurrency: settings.deliveries,
+            log: log.clone(),
+        });
+        let worker_task = tokio::spawn(worker.run(queued_rx, shutdown_rx.clone()));
+        let max_connections = settings.limits.max_connections;
+        let shared = Arc::new(Shared {
+            settings,
+            credentials,
+            acceptor,
+            config,
+            home: home.clone(),
+            unlocker,
+            spool: spool.clone(),
+            log: log.clone(),
+            queued: queued_tx,
+            shutdown: shutdown_rx,
+            writing: tokio::sync::Semaphore::new(WRITERS),
+        });
+
+        let mut terminate = signal(SignalKind::terminate())
+            .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
+        let mut interrupt = signal(SignalKind::interrupt())
+            .map_err(|e| Error::io("installing the SIGINT handler", e))?;
+        let mut sessions = JoinSet::new();
+        let why = loop {
+            tokio::select! {
+                _ = terminate.recv() => break "SIGTERM",
+                _ = interrupt.recv() => break "SIGINT",
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        if sessions.len() >= max_connections {
+                            log(&format!("connection {peer}: refused, {max_connections} connections already open"));
+                            tokio::spawn(async move {
+                                let mut tcp = tcp;
+                                let _ = tokio::time::timeout(
+                                    Duration::from_secs(5),
+                                    tcp.write_all(b"421 4.7.0 Too many connections, try again later\r\n"),
+                                )
+                                .await;
+                            });
+                            continue;
+                        }
+                        sessions.spawn(serve(shared.clone(), tcp, peer));
+                    }
+                    Err(e) => {
+                        log(&format!("accepting a connection failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        };
+        log(&format!(
+            "{why}: stopping; no new connections, {} open ones finish their transaction or get 421",
+            sessions.len()
+        ));
+        drop(listener);
+        let _ = shutdown_tx.send(true);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while sessions.join_next().await.is_some() {}
+        })
+        .await;
+        sessions.abort_all();
+        let _ = worker_task.await;
+        let _ = std::fs::remove_file(address_file(&home));
+        let left = spool.ids(Status::Queued).map(|i| i.len()).unwrap_or(0);
+        log(&format!("stopped; {left} messages queued"));
+        Ok(())
+    })
+}
+
+/// How a conversation ended.
+enum Next {
+    Close(String),
+    StartTls,
+}
+
+/// One line from the client.
+enum Line {
+    Ok(Vec<u8>),
+    TooLong,
+    Eof,
+    Failed(std::io::Error),
+}
+
+/// How the message data ended.
+enum DataEnd {
+    Complete(Vec<u8>),
+    TooBig,
+    Eof,
+    TimedOut,
+    Failed,
+}
+
+struct Envelope {
+    from: String,
+    rcpts: Vec<String>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    tls: bool,
+    helo: Option<String>,
+    user: Option<String>,
+    envelope: Option<Envelope>,
+    commands: usize,
+    errors: usize,
+    auth_failures: usize,
+    /// Replies not yet written.
+    out: Vec<u8>,
+    /// What happened, for the connection's log line.
+    queued: Vec<String>,
+    refused: Vec<String>,
+}
+
+async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let mut session = Session {
+        shared: shared.clone(),
+        peer,
+        tls: false,
+        helo: None,
+        user: None,
+        envelope: None,
+        commands: 0,
+        errors: 0,
+        auth_failures: 0,
+        out: Vec::new(),
+        queued: Vec::new(),
+        refused: Vec::new(),
+    };
+    let hostname = shared.settings.hostname.clone();
+    session.reply(220, &format!("{hostname} ESMTP mailseal agent ready"));
+    let mut plain = BufReader::new(tcp);
+    let end = match session.converse(&mut plain).await {
+        Next::Close(why) => {
+            let _ = plain.get_mut().shutdown().await;
+            why
+        }
+        Next::StartTls => {
+            let tcp = plain.into_inner();
+            let idle = shared.settings.limits.idle_timeout;
+            match tokio::time::timeout(idle, shared.acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    // RFC 3207: forget everything from before TLS.
+                    session.tls = true;
+                    session.helo = None;
+                    session.user = None;
+                    session.envelope = None;
+                    let mut io = BufReader::new(stream);
+                    let why = match session.converse(&mut io).await {
+                        Next::Close(why) => why,
+                        Next::StartTls => "STARTTLS again".into(),
+                    };
+                    let _ = io.get_mut().shutdown().await;
+                    why
+                }
+                Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+                Err(_) => "TLS handshake timed out".into(),
+            }
+        }
+    };
+    (shared.log)(&format!(
+        "connection {peer}: {}{}, {} commands, queued [{}], refused [{}], closed: {end}",
+        if session.tls { "tls" } else { "plain" },
+        session
+            .user
+            .as_deref()
+            .map(|u| format!(", user {u}"))
+            .unwrap_or_default(),
+        session.commands,
+        session.queued.join(" "),
+        session.refused.join("; ")
+    ));
+}
+
+impl Session {
+    fn reply(&mut self, code: u16, text: &str) {
+        self.out
+            .extend_from_slice(format!("{code} {}\r\n", one_line(text)).as_bytes());
+    }
+
+    fn multiline(&mut self, code: u16, lines: &[String]) {
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            self.out
+                .extend_from_slice(format!("{code}{sep}{line}\r\n").as_bytes());
+        }
+    }
+
+    /// A reply to a bad command; too many of them end the connection.
+    fn error(&mut self, code: u16, text: &str) -> Option<Next> {
+        self.reply(code, text);
+        self.errors += 1;
+        if self.errors >= self.shared.settings.limits.max_errors {
+            self.reply(421, "4.7.0 Too many errors, closing the connection");
+            return Some(Next::Close("too many errors".into()));
+        }
+        None
+    }
+
+    async fn flush<S: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut BufReader<S>) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let out = std::mem::take(&mut self.out);
+        let write = async {
+            io.get_mut().write_all(&out).await?;
+            io.get_mut().flush().await
+        };
+        matches!(
+            tokio::time::timeout(self.shared.settings.limits.idle_timeout, write).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn read_line<S: AsyncRead + Unpin>(&self, io: &mut BufReader<S>) -> Option<Line> {
+        let max = self.shared.settings.limits.max_line;
+        let read = async {
+            let mut line = Vec::new();
+            let mut too_long = false;
+            loop {
+                let buf = match io.fill_buf().await {
+                    Ok(buf) => buf,
+                    // A TLS peer that closes without close_notify.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Line::Eof,
+                    Err(e) => return Line::Failed(e),
+                };
+                if buf.is_empty() {
+                    return Line::Eof;
+                }
+                let (used, done) = match memchr::memchr(b'\n', buf) {
+                    Some(i) => (i + 1, true),
+                    None => (buf.len(), false),
+                };
+                if !too_long {
+                    line.extend_from_slice(&buf[..used]);
+                    if line.len() > max {
+                        too_long = true;
+                        line = Vec::new();
+                    }
+                }
+                io.consume(used);
+                if done {
+                    return if too_long {
+                        Line::TooLong
+                    } else {
+                        Line::Ok(line)
+                    };
+                }
+            }
+        };
+        tokio::time::timeout(self.shared.settings.limits.idle_timeout, read)
+            .await
+            .ok()
+    }
+
+    /// Reads and answers commands until the connection ends or STARTTLS.
+    async fn converse<S: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut BufReader<S>) -> Next {
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            if io.buffer().is_empty() && !self.flush(io).await {
+                return Next::Close("cannot write to the client".into());
+            }
+            let line = tokio::select! {
+                biased;
+                _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+                    self.reply(421, "4.3.2 mailseal agent shutting down, try again later");
+                    self.flush(io).await;
+                    return Next::Close("agent shutting down".into());
+                }
+                line = self.read_line(io) => line,
+            };
+            let line = match line {
+                None => {
+                    self.reply(421, "4.4.2 Idle for too long, closing the connection");
+                    self.flush(io).await;
+                    return Next::Close("idle timeout".into());
+                }
+                Some(Line::Eof) => {
+                    return Next::Close(if self.envelope.is_some() {
+                        "client disconnected in a transaction (nothing queued)".into()
+                    } else {
+                        "client disconnected".into()
+                    })
+                }
+                Some(Line::Failed(e)) => return Next::Close(format!("read error: {e}")),
+                Some(Line::TooLong) => {
+                    if let Some(next) = self.error(500, "5.5.2 Line too long") {
+                        self.flush(io).await;
+                        return next;
+                    }
+                    continue;
+                }
+                Some(Line::Ok(line)) => line,
+            };
+            self.commands += 1;
+            if self.commands > self.shared.settings.limits.max_commands {
+                self.reply(421, "4.7.0 Too many commands, closing the connection");
+                self.flush(io).await;
+                return Next::Close("too many commands".into());
+            }
+            if let Some(next) = self.command(io, &line).await {
+                self.flush(io).await;
+                return next;
+            }
+        }
+    }
+
+    async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut BufReader<S>,
+        line: &[u8],
+    ) -> Option<Next> {
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request.into_owned(),
+            Err(e) => {
+                use smtp_proto::Error as E;
+                return match e {
+                    E::UnknownCommand => self.error(500, "5.5.2 Command not recognized"),
+                    E::InvalidSenderAddress => self.error(553, "5.1.7 Bad sender address syntax"),
+                    E::InvalidRecipientAddress => {
+                        self.error(553, "5.1.3 Bad recipient address syntax")
+                    }
+                    E::SyntaxError { syntax } => {
+                        self.error(501, &format!("5.5.4 Syntax: {syntax}"))
+                    }
+                    E::InvalidParameter { param } => {
+                        self.error(501, &format!("5.5.4 Invalid parameter {param}"))
+                    }
+                    E::UnsupportedParameter { param } => {
+                        let param: String = param.chars().take(40).collect();
+                        self.error(555, &format!("5.5.4 Unsupported parameter {param}"))
+                    }
+                    _ => self.error(500, "5.5.2 Syntax error"),
+                };
+            }
+        };
+        let settings = &self.shared.settings;
+        let limits = settings.limits.clone();
+        match request {
+            Request::Ehlo { host } => {
+                self.helo = Some(host.clone());
+                self.envelope = None;
+                let mut lines = vec![
+                    format!("{} greets {}", settings.hostname, one_line(&host)),
+                    "PIPELINING".into(),
+                    format!("SIZE {}", limits.max_message_size),
+                    "8BITMIME".into(),
+                    "SMTPUTF8".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                ];
+                if !self.tls {
+                    lines.push("STARTTLS".into());
+                }
+                if self.auth_offered() {
+                    lines.push("AUTH PLAIN LOGIN".into());
+                }
+                self.multiline(250, &lines);
+                None
+            }
+            Request::Helo { host } => {
+                self.helo = Some(host);
+                self.envelope = None;
+                let text = settings.hostname.clone();
+                self.reply(250, &text);
+                None
+            }
+            Request::StartTls => {
+                if self.tls {
+                    return self.error(503, "5.5.1 TLS is already active");
+                }
+                if !io.buffer().is_empty() {
+                    self.reply(
+                        554,
+                        "5.5.0 Commands were sent behind STARTTLS before TLS started; closing",
+                    );
+                    return Some(Next::Close("data sent behind STARTTLS (injection)".into()));
+                }
+                self.reply(220, "2.0.0 Ready to start TLS");
+                if !self.flush(io).await {
+                    return Some(Next::Close("cannot write to the client".into()));
+                }
+                Some(Next::StartTls)
+            }
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(io, mechanism, initial_response).await,
+            Request::Mail { from } => {
+                if self.helo.is_none() {
+                    return self.error(503, "5.5.1 Send EHLO first");
+                }
+                if settings.require_tls && !self.tls {
+                    return self.error(530, "5.7.0 Must issue a STARTTLS command first");
+                }
+                if self.shared.credentials.is_some() && self.user.is_none() {
+                    return self.error(530, "5.7.0 Authentication required");
+                }
+                if self.envelope.is_some() {
+                    return self.error(503, "5.5.1 Nested MAIL command");
+                }
+                if from.size > limits.max_message_size {
+                    return self.error(
+                        552,
+                        &format!(
+                            "5.3.4 Message size exceeds the limit of {} bytes",
+                            limits.max_message_size
+                        ),
+                    );
+                }
+                if !from.address.is_empty() && !usable_address(&from.address) {
+                    return self.error(553, "5.1.7 Bad sender address");
+                }
+                self.envelope = Some(Envelope {
+                    from: from.address,
+                    rcpts: Vec::new(),
+                });
+                self.reply(250, "2.1.0 Sender ok");
+                None
+            }
+            Request::Rcpt { to } => {
+                let Some(envelope) = self.envelope.as_mut() else {
+                    return self.error(503, "5.5.1 Need MAIL first");
+                };
+                if to.address.is_empty() || !usable_address(&to.address) {
+                    return self.error(553, "5.1.3 Bad recipient address");
+                }
+                if envelope.rcpts.len() >= limits.max_recipients {
+                    let text = format!(
+                        "4.5.3 Too many recipients (at most {} per message)",
+                        limits.max_recipients
+                    );
+                    self.reply(452, &text);
+                    return None;
+                }
+                let key = normalize_address(&to.address);
+                if !envelope.rcpts.iter().any(|r| normalize_address(r) == key) {
+                    envelope.rcpts.push(to.address);
+                }
+                self.reply(250, "2.1.5 Recipient ok");
+                None
+            }
+            Request::Data => self.data(io).await,
+            Request::Bdat { .. } => {
+                self.reply(502, "5.5.1 BDAT is not supported (no CHUNKING); closing");
+                Some(Next::Close("BDAT without CHUNKING".into()))
+            }
+            Request::Rset => {
+                self.envelope = None;
+                self.reply(250, "2.0.0 Ok");
+                None
+            }
+            Request::Noop { .. } => {
+                self.reply(250, "2.0.0 Ok");
+                None
+            }
+            Request::Quit => {
+                self.reply(221, "2.0.0 Bye");
+                Some(Next::Close("quit".into()))
+            }
+            Request::Vrfy { .. } => {
+                self.reply(252, "2.5.0 Cannot VRFY; send the message and see");
+                None
+            }
+            _ => self.error(502, "5.5.1 Command not implemented"),
+        }
+    }
+
+    fn auth_offered(&self) -> bool {
+        self.shared.credentials.is_some()
+            && self.user.is_none()
+            && (self.tls || !self.shared.settings.require_tls)
+    }
+
+    /// Sends a 334 challenge and reads the answer; `Err` ends the session,
+    /// `Ok(None)` means the client cancelled (already answered).
+    async fn challenge<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut BufReader<S>,
+        text: &str,
+    ) -> Result<Option<String>, Next> {
+        self.reply(334, text);
+        if !self.flush(io).await {
+            return Err(Next::Close("cannot write to the client".into()));
+        }
+        match self.read_line(io).await {
+            Some(Line::Ok(line)) => {
+                let answer = String::from_utf8_lossy(&line).trim().to_string();
+                if answer == "*" {
+                    self.reply(501, "5.0.0 Authentication cancelled");
+                    return Ok(None);
+                }
+                Ok(Some(answer))
+            }
+            Some(Line::TooLong) => {
+                self.reply(500, "5.5.6 Authentication exchange line too long");
+                Ok(None)
+            }
+            None => {
+                self.reply(421, "4.4.2 Idle for too long, closing the connection");
+                Err(Next::Close("idle timeout during AUTH".into()))
+            }
+            Some(_) => Err(Next::Close("client disconnected during AUTH".into())),
+        }
+    }
+
+    async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut BufReader<S>,
+        mechanism: u64,
+        initial: String,
+    ) -> Option<Next> {
+        let Some(credentials) = self.shared.credentials.clone() else {
+            return self.error(503, "5.5.1 Authentication is not enabled here");
+        };
+        if self.helo.is_none() {
+            return self.error(503, "5.5.1 Send EHLO first");
+        }
+        if self.user.is_some() {
+            return self.error(503, "5.5.1 Already authenticated");
+        }
+        if self.envelope.is_some() {
+            return self.error(503, "5.5.1 Not during a mail transaction");
+        }
+        if self.shared.settings.require_tls && !self.tls {
+            return self.error(530, "5.7.0 Must issue a STARTTLS command first");
+        }
+        let decode = |text: &str| -> Option<Vec<u8>> {
+            if text == "=" {
+                return Some(Vec::new());
+            }
+            base64::engine::general_purpose::STANDARD.decode(text).ok()
+        };
+        let (user, password) = match mechanism {
+            smtp_proto::AUTH_PLAIN => {
+                let token = if initial.is_empty() {
+                    match self.challenge(io, "").await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => return None,
+                        Err(next) => return Some(next),
+                    }
+                } else {
+                    initial
+                };
+                let Some(raw) = decode(&token) else {
+                    return self.error(501, "5.5.2 Cannot decode the AUTH PLAIN response");
+                };
+                let parts: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+                if parts.len() != 3 || (!parts[0].is_empty() && parts[0] != parts[1]) {
+                    return self.error(501, "5.5.2 Malformed AUTH PLAIN response");
+                }
+                (parts[1].to_vec(), parts[2].to_vec())
+            }
+            smtp_proto::AUTH_LOGIN => {
+                let user = if initial.is_empty() {
+                    match self.challenge(io, "VXNlcm5hbWU6").await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => return None,
+                        Err(next) => return Some(next),
+                    }
+                } else {
+                    initial
+                };
+                let password = match self.challenge(io, "UGFzc3dvcmQ6").await {
+                    Ok(Some(t)) => t,
+                    Ok(None) => return None,
+                    Err(next) => return Some(next),
+                };
+                match (decode(&user), decode(&password)) {
+                    (Some(u), Some(p)) => (u, p),
+                    _ => return self.error(501, "5.5.2 Cannot decode the AUTH LOGIN response"),
+                }
+            }
+            _ => {
+                return self.error(
+                    504,
+                    "5.5.4 Unrecognized authentication type; use PLAIN or LOGIN",
+                )
+            }
+        };
+        let good = same(&user, credentials.username.as_bytes())
+            & same(&password, credentials.password.expose().as_bytes());
+        if good {
+            self.user = Some(credentials.username.clone());
+            self.reply(235, "2.7.0 Authentication successful");
+            return None;
+        }
+        self.auth_failures += 1;
+        tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+        if self.auth_failures >= self.shared.settings.limits.max_auth_failures {
+            self.reply(421, "4.7.0 Too many failed logins, closing the connection");
+            return Some(Next::Close("too many failed logins".into()));
+        }
+        self.reply(535, "5.7.8 Authentication credentials invalid");
+        None
+    }
+
+    async fn data<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut BufReader<S>,
+    ) -> Option<Next> {
+        match &self.envelope {
+            None => return self.error(503, "5.5.1 Need MAIL first"),
+            Some(e) if e.rcpts.is_empty() => return self.error(554, "5.5.1 No valid recipients"),
+            Some(_) => {}
+        }
+        if !io.buffer().is_empty() {
+            // RFC 2920: DATA ends a pipelined group; the message may only
+            // follow the 354 reply.
+            self.envelope = None;
+            self.reply(
+                554,
+                "5.5.0 Message data sent before the 354 reply (not allowed with PIPELINING); closing",
+            );
+            return Some(Next::Close("pipelining violation: data before 354".into()));
+        }
+        self.reply(354, "End data with <CR><LF>.<CR><LF>");
+        if !self.flush(io).await {
+            return Some(Next::Close("cannot write to the client".into()));
+        }
+        let envelope = self.envelope.take().expect("checked above");
+        let limits = self.shared.settings.limits.clone();
+        let data = match self.receive(io, limits.max_message_size).await {
+            DataEnd::Complete(data) => data,
+            DataEnd::TooBig => {
+                let text = format!(
+                    "5.3.4 Message too big (at most {} bytes); nothing was queued",
+                    limits.max_message_size
+                );
+                self.refused.push("552 too big".into());
+                self.reply(552, &text);
+                return None;
+            }
+            DataEnd::Eof => {
+                return Some(Next::Close(
+                    "client disconnected during DATA (nothing queued)".into(),
+                ))
+            }
+            DataEnd::TimedOut => {
+                self.reply(
+                    421,
+                    "4.4.2 Idle for too long during DATA, closing (nothing queued)",
+                );
+                return Some(Next::Close(
+                    "idle timeout during DATA (nothing queued)".into(),
+                ));
+            }
+            DataEnd::Failed => {
+                return Some(Next::Close(
+                    "read error during DATA (nothing queued)".into(),
+                ))
+            }
+        };
+        if let Some(problem) = bad_data(&data) {
+            self.refused.push(format!("554 {problem}"));
+            self.reply(554, &format!("5.6.0 {problem}; nothing was queued"));
+            return None;
+        }
+        let (code, text) = self.accept(envelope, data).await;
+        self.reply(code, &text);
+        None
+    }
+
+    /// Reads message data up to CRLF.CRLF, dot-unstuffed; beyond `max`
+    /// bytes the rest is read and thrown away.
+    async fn receive<S: AsyncRead + Unpin>(&self, io: &mut BufReader<S>, max: usize) -> DataEnd {
+        let idle = self.shared.settings.limits.idle_timeout;
+        let mut data = Vec::with_capacity(16 * 1024);
+        let mut receiver = DataReceiver::new();
+        // The data starts at the beginning of a line: a lone "." ends it.
+        receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
+        let mut discard: Option<DummyDataReceiver> = None;
+        loop {
+            let buf = match tokio::time::timeout(idle, io.fill_buf()).await {
+                Err(_) => return DataEnd::TimedOut,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return DataEnd::Eof,
+                Ok(Err(_)) => return DataEnd::Failed,
+                Ok(Ok(buf)) => buf,
+            };
+            if buf.is_empty() {
+                return DataEnd::Eof;
+            }
+            let mut bytes = buf.iter();
+            let done = match &mut discard {
+                Some(d) => d.ingest(&mut bytes),
+                None => receiver.ingest(&mut bytes, &mut data),
+            };
+            let used = buf.len() - bytes.as_slice().len();
+            io.consume(used);
+            if discard.is_none() && data.len() > max {
+                discard = Some(DummyDataReceiver::new_data(&receiver));
+                data = Vec::new();
+            }
+            if done {
+                return match discard {
+                    Some(_) => DataEnd::TooBig,
+                    None => DataEnd::Complete(data),
+                };
+            }
+        }
+    }
+
+    /// Seals and queues a complete message; the reply for the client.
+    async fn accept(&mut self, envelope: Envelope, data: Vec<u8>) -> (u16, String) {
+        let shared = self.shared.clone();
+        let rcpts = envelope.rcpts.clone();
+        let limit = shared.settings.limits.seal_timeout;
+        let sealing = tokio::task::spawn_blocking(move || {
+            intake::seal_message(
+                &shared.config,
+                &shared.home,
+                &shared.unlocker,
+                &rcpts,
+                &data,
+            )
+        });
+        let (sender, copies) = match tokio::time::timeout(limit, sealing).await {
+            Err(_) => {
+                self.refused.push("451 sealing timed out".into());
+                return (
+                    451,
+                    format!(
+                        "4.4.3 Sealing did not finish within {}s; nothing was queued, try again later",
+                        limit.as_secs()
+                    ),
+                );
+            }
+            Ok(Err(_)) => {
+                self.refused.push("451 internal error".into());
+                return (
+                    451,
+                    "4.3.0 Internal error while sealing; nothing was queued".into(),
+                );
+            }
+            Ok(Ok(Err(e))) => {
+                let (code, text) = refusal(&e);
+                self.refused.push(format!("{code} {text}"));
+                return (code, text);
+            }
+            Ok(Ok(Ok(sealed))) => sealed,
+        };
+        let mut entry = Entry {
+            id: String::new(),
+            received: super::spool::now(),
+            from: if envelope.from.is_empty() {
+                sender
+            } else {
+                envelope.from
+            },
+            client: self.peer.to_string(),
+            user: self.user.clone(),
+            copies: copies
+                .iter()
+                .map(|c| Copy {
+                    to: c.recipients.iter().map(|r| r.address.clone()).collect(),
+                    bcc: c.recipients.iter().any(|r| r.hidden),
+                    sealing: c.sealing.as_str().into(),
+                    size: c.data.len(),
+                })
+                .collect(),
+        };
+        let mut sealings: Vec<&str> = copies.iter().map(|c| c.sealing.as_str()).collect();
+        sealings.dedup();
+        let summary = format!(
+            "{} cop{}, {}",
+            copies.len(),
+            if copies.len() == 1 { "y" } else { "ies" },
+            sealings.join("/")
+        );
+        let spool = self.shared.spool.clone();
+        let _permit = self.shared.writing.acquire().await;
+        let queued = tokio::task::spawn_blocking(move || {
+            let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
+            spool.enqueue(&mut entry, &datas).map(|()| entry.id)
+        })
+        .await;
+        match queued {
+            Ok(Ok(id)) => {
+                let _ = self.shared.queued.send(id.clone());
+                self.queued.push(id.clone());
+                (250, format!("2.0.0 Ok: queued as {id} ({summary})"))
+            }
+            Ok(Err(e)) => {
+                (self.shared.log)(&format!("connection {}: cannot queue: {e}", self.peer));
+                self.refused.push("451 cannot queue".into());
+                (
+                    451,
+                    "4.3.0 Cannot write the queue; nothing was queued, try again later".into(),
+                )
+            }
+            Err(_) => (451, "4.3.0 Internal error while queueing".into()),
+        }
+    }
+}
+
+/// The reply for a message that cannot be sealed.
+fn refusal(error: &Error) -> (u16, String) {
+    match error {
+        Error::NoKey { recipient, reason } => (
+            550,
+            format!(
+                "5.7.1 <{recipient}>: policy requires encryption, but there is no usable key ({reason}); nothing was queued or sent"
+            ),
+        ),
+        Error::Malformed(m) => (554, format!("5.6.0 Malformed message: {m}")),
+        Error::Usage(m) => (554, format!("5.6.0 {m}")),
+        other => (
+            451,
+            format!("4.3.0 The message could not be sealed ({other}); nothing was queued, try again later"),
+        ),
+    }
+}
+
+/// What is wrong with message data that SMTP does not allow: NUL bytes,
+/// a CR or LF that is not part of CRLF, lines over 998 characters.
+fn bad_data(data: &[u8]) -> Option<&'static str> {
+    if memchr::memchr(0, data).is_some() {
+        return Some("The message contains NUL bytes");
+    }
+    let mut line_start = 0;
+    for lf in memchr::memchr_iter(b'\n', data) {
+        if lf == 0 || data[lf - 1] != b'\r' {
+            return Some("The message has a bare LF; SMTP needs CRLF line ends (RFC 5321 2.3.8)");
+        }
+        if lf - 1 - line_start > 998 {
+            return Some("A line is longer than 998 characters (RFC 5322 2.1.1)");
+        }
+        line_start = lf + 1;
+    }
+    if line_start < data.len() && data.len() - line_start > 998 {
+        return Some("A line is longer than 998 characters (RFC 5322 2.1.1)");
+    }
+    let bare_cr = memchr::memchr_iter(b'\r', data).any(|cr| data.get(cr + 1) != Some(&b'\n'));
+    bare_cr.then_some("The message has a bare CR; SMTP needs CRLF line ends (RFC 5321 2.3.8)")
+}
+
+/// Whether an address can go into an SMTP command unchanged.
+fn usable_address(address: &str) -> bool {
+    !address.is_empty()
+        && address.len() <= 256
+        && !address
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
+}
+
+/// Compares secrets without an early exit on the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_rules() {
+        assert_eq!(bad_data(b"a: b\r\n\r\nbody\r\n"), None);
+        assert!(bad_data(b"a: b\r\n\r\nbo\0dy\r\n").unwrap().contains("NUL"));
+        assert!(bad_data(b"a: b\n\r\nbody\r\n").unwrap().contains("bare LF"));
+        assert!(bad_data(b"a: b\r\n\r\nbo\rdy\r\n")
+            .unwrap()
+            .contains("bare CR"));
+        let long = format!("a: b\r\n\r\n{}\r\n", "x".repeat(999));
+        assert!(bad_data(long.as_bytes()).unwrap().contains("998"));
+        let ok = format!("a: b\r\n\r\n{}\r\n", "x".repeat(998));
+        assert_eq!(bad_data(ok.as_bytes()), None);
+    }
+
+    #[test]
+    fn addresses_that_could_smuggle_commands_are_refused() {
+        assert!(usable_address("a@b"));
+        assert!(!usable_address("a b@c"));
+        assert!(!usable_address("a@b\r\nRCPT"));
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(same(b"pw", b"pw"));
+        assert!(!same(b"pw", b"pW"));
+    }
+}

@@ -1,0 +1,285 @@
+//! Delivery: queued messages go to the relay through [`crate::submit`]
+//! (its TLS guarantees unchanged: STARTTLS or implicit TLS, verified, AUTH
+//! only inside TLS), one SMTP transaction per copy.
+//!
+//! - Accepted: the copy is recorded as delivered; when all are, the
+//!   message leaves the queue.
+//! - Temporary (4xx, network, timeout, TLS refused or stripped, login
+//!   refused, local trouble): the message stays queued with the reason,
+//!   and is retried after an exponentially growing delay.
+//! - Permanent (5xx, an address the client cannot send to) or older than
+//!   the maximum age: the message moves to `failed/` with the reason.
+//!
+//! At least once: if the agent dies after the relay's 250 and before the
+//! delivery is recorded, that copy is sent again at the next start.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::spool::{now, Request, Spool, State, Status};
+use super::{Log, Retry};
+use crate::submit::{self, Settings, Transaction};
+use crate::Error;
+
+/// What became of one delivery attempt of a message.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every copy accepted; gone from the queue.
+    Delivered,
+    /// Still queued; next attempt at this time.
+    Deferred { next: u64, reason: String },
+    /// Moved to `failed/`.
+    Failed { reason: String },
+    /// Not in the queue (dropped meanwhile).
+    Gone,
+}
+
+/// Delivers queued messages.
+pub struct Worker {
+    pub spool: Arc<Spool>,
+    pub relay: Arc<Settings>,
+    pub retry: Retry,
+    pub concurrency: usize,
+    pub log: Log,
+}
+
+/// How often the worker looks for due messages and flush requests.
+const TICK: Duration = Duration::from_millis(500);
+/// How often the queue directory is read again (for `queue retry`/`drop`).
+const RESCAN: Duration = Duration::from_secs(15);
+/// How long in-flight deliveries may run on after shutdown was asked for.
+const GRACE: Duration = Duration::from_secs(20);
+
+impl Worker {
+    /// Runs until `shutdown` turns true: new messages arrive on `incoming`,
+    /// the rest is found by reading the queue directory.
+    pub async fn run(
+        self: Arc<Self>,
+        mut incoming: mpsc::UnboundedReceiver<String>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut due: BTreeMap<String, u64> = BTreeMap::new();
+        let mut in_flight: HashSet<String> = HashSet::new();
+        let mut tasks: JoinSet<(String, Outcome)> = JoinSet::new();
+        let mut last_scan: Option<Instant> = None;
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            let request = self.spool.take_request();
+            if request.is_some() || last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
+                due = self.scan(request == Some(Request::Flush)).await;
+                last_scan = Some(Instant::now());
+            }
+            let time = now();
+            let ready: Vec<String> = due
+                .iter()
+                .filter(|(id, at)| **at <= time && !in_flight.contains(*id))
+                .map(|(id, _)| id.clone())
+                .take(self.concurrency.saturating_sub(in_flight.len()))
+                .collect();
+            for id in ready {
+                due.remove(&id);
+                in_flight.insert(id.clone());
+                let worker = self.clone();
+                tasks.spawn(async move {
+                    let outcome = worker.deliver(&id, false).await;
+                    (id, outcome)
+                });
+            }
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(id) = incoming.recv() => { due.insert(id, 0); }
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok((id, outcome)) = done {
+                        in_flight.remove(&id);
+                        if let Outcome::Deferred { next, .. } = outcome {
+                            due.insert(id, next);
+                        }
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+        }
+        // Let deliveries in flight finish, so that what the relay accepted
+        // is recorded; whatever is cut off stays queued.
+        let _ =
+            tokio::time::timeout(GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        tasks.abort_all();
+    }
+
+    /// Queued ids with their next attempt times (all due now when
+    /// `flush`).
+    async fn scan(&self, flush: bool) -> BTreeMap<String, u64> {
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || {
+            let ids = spool.ids(Status::Queued).unwrap_or_default();
+            ids.into_iter()
+                .map(|id| {
+                    let next = if flush {
+                        0
+                    } else {
+                        spool.state(Status::Queued, &id).next_attempt
+                    };
+                    (id, next)
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// One delivery attempt of message `id`: every copy not yet accepted.
+    pub async fn deliver(&self, id: &str, forced: bool) -> Outcome {
+        let spool = self.spool.clone();
+        let owned = id.to_string();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let status = spool.find(&owned).ok();
+            if status != Some(Status::Queued) {
+                return None;
+            }
+            let state = spool.state(Status::Queued, &owned);
+            Some((spool.load(Status::Queued, &owned), state))
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((loaded, mut state)) = loaded else {
+            return Outcome::Gone;
+        };
+        if !forced && state.next_attempt > now() {
+            return Outcome::Deferred {
+                next: state.next_attempt,
+                reason: state.last_error.unwrap_or_default(),
+            };
+        }
+        let (entry, copies) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let reason = format!("unreadable queue file: {e}");
+                return self.finish_failed(id, state, reason).await;
+            }
+        };
+        let total = entry.copies.len();
+        for (index, (copy, data)) in entry.copies.iter().zip(copies).enumerate() {
+            if state.delivered.contains(&index) {
+                continue;
+            }
+            let tx = Transaction {
+                from: entry.from.clone(),
+                to: copy.to.clone(),
+                data,
+            };
+            let started = Instant::now();
+            state.attempts += 1;
+            state.last_attempt = Some(now());
+            let result = submit::submit(&self.relay, std::slice::from_ref(&tx)).await;
+            let took = started.elapsed().as_millis();
+            let label = format!(
+                "delivery {id} copy {}/{total} to {} via {}",
+                index + 1,
+                copy.to.join(","),
+                self.relay.name
+            );
+            match result {
+                Ok(outcome) => {
+                    let reply = outcome
+                        .accepted
+                        .first()
+                        .map(|a| a.reply.clone())
+                        .unwrap_or_default();
+                    (self.log)(&format!(
+                        "{label}: accepted in {took} ms ({}, {}): {}",
+                        outcome.transport.tls_version,
+                        outcome.transport.cipher_suite,
+                        one_line(&reply)
+                    ));
+                    state.delivered.push(index);
+                    state.last_error = None;
+                    if state.delivered.len() < total {
+                        // Recorded durably, so a crash does not resend it.
+                        let (spool, owned, saved) =
+                            (self.spool.clone(), id.to_string(), state.clone());
+                        let _ = tokio::task::spawn_blocking(move || {
+                            spool.save_state(Status::Queued, &owned, &saved, true)
+                        })
+                        .await;
+                    }
+                }
+                Err(error) => {
+                    let reason = one_line(&error.to_string());
+                    let permanent = is_permanent(&error);
+                    let since = state.retried_at.unwrap_or(entry.received);
+                    let expired = now().saturating_sub(since) >= self.retry.max_age.as_secs();
+                    state.last_error = Some(reason.clone());
+                    if permanent || expired {
+                        let why = if permanent {
+                            reason
+                        } else {
+                            format!(
+                                "not delivered within {} ({} attempts); last error: {reason}",
+                                humantime::format_duration(self.retry.max_age),
+                                state.attempts
+                            )
+                        };
+                        (self.log)(&format!("{label}: failed for good after {took} ms: {why}"));
+                        return self.finish_failed(id, state, why).await;
+                    }
+                    let delay = self.retry.delay(state.attempts);
+                    state.next_attempt = now() + delay.as_secs();
+                    (self.log)(&format!(
+                        "{label}: deferred after {took} ms, retry in {}: {reason}",
+                        humantime::format_duration(delay)
+                    ));
+                    let (spool, owned, saved) = (self.spool.clone(), id.to_string(), state.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        spool.save_state(Status::Queued, &owned, &saved, false)
+                    })
+                    .await;
+                    return Outcome::Deferred {
+                        next: state.next_attempt,
+                        reason,
+                    };
+                }
+            }
+        }
+        let (spool, owned) = (self.spool.clone(), id.to_string());
+        let _ = tokio::task::spawn_blocking(move || spool.complete(&owned)).await;
+        Outcome::Delivered
+    }
+
+    async fn finish_failed(&self, id: &str, mut state: State, reason: String) -> Outcome {
+        state.failed = Some(reason.clone());
+        let (spool, owned) = (self.spool.clone(), id.to_string());
+        let saved = state.clone();
+        let moved = tokio::task::spawn_blocking(move || spool.fail(&owned, &saved)).await;
+        if let Ok(Err(e)) = moved {
+            (self.log)(&format!("delivery {id}: cannot move it to failed/: {e}"));
+        }
+        Outcome::Failed { reason }
+    }
+}
+
+/// Whether retrying cannot help: the relay refused the message itself.
+fn is_permanent(error: &Error) -> bool {
+    matches!(error, Error::Unavailable(_) | Error::Usage(_))
+}
+
+/// `text` on one line (relay replies may span several).
+pub fn one_line(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if out.len() > 500 {
+        let mut cut = 500;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}

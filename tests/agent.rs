@@ -1,0 +1,917 @@
+//! `mailseal agent` end to end: the agent runs as a child process on
+//! 127.0.0.1 (port 0) and delivers to the in-process upstream server of
+//! tests/common/smtp.rs, whose own record says what arrived and how.
+//! Clients: mailseal's own SMTP client (the Rust client), `swaks` (a real
+//! third-party client) and a raw client that can misbehave.
+
+#[path = "common/agent_client.rs"]
+mod client;
+mod common;
+#[path = "common/agent.rs"]
+mod helpers;
+#[path = "common/smtp.rs"]
+mod smtp;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{armored_block, testdata, Gpg, Home};
+use helpers::{queue_json, spool_files, wait_for, AgentProc, Client, AGENT_PASSWORD, AGENT_USER};
+use mailseal::agent::spool::{Spool, Status};
+use mailseal::config::Tls;
+use mailseal::secrets::Secret;
+use mailseal::submit::{self, Transaction};
+use smtp::{CertKind, Mode, Server};
+
+/// A home whose agent delivers to `upstream`, with the agent password in
+/// AGENT_PW and the relay password in TEST_PW.
+fn agent_home(upstream: &Server, policy: &str, agent_extra: &str) -> Home {
+    let home = Home::new();
+    write_config(&home, upstream.port, &upstream.ca_file, policy, agent_extra);
+    home
+}
+
+fn write_config(
+    home: &Home,
+    port: u16,
+    ca_file: &std::path::Path,
+    policy: &str,
+    agent_extra: &str,
+) {
+    home.write(
+        "config.toml",
+        format!(
+            "[relay.default]\nhost = \"localhost\"\nport = {port}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n\n[agent]\npassword = \"env:AGENT_PW\"\nretry_min_secs = 1\nretry_max_secs = 2\n{agent_extra}\n[policy]\ndefault = \"{policy}\"\n",
+            ca_file.display()
+        )
+        .as_bytes(),
+    );
+}
+
+/// mailseal's SMTP client pointed at the agent: STARTTLS trusting the
+/// agent's own certificate, AUTH as the agent user.
+fn client_settings(agent: &AgentProc) -> submit::Settings {
+    submit::Settings {
+        name: "agent".into(),
+        host: "localhost".into(),
+        port: agent.port,
+        tls: Tls::Starttls,
+        username: Some(AGENT_USER.into()),
+        password: Some(Secret::new(AGENT_PASSWORD.into())),
+        auth: None,
+        ca_files: vec![agent.cert.clone()],
+        pin: None,
+        timeout: Duration::from_secs(30),
+        connect_to: Some(format!("127.0.0.1:{}", agent.port)),
+    }
+}
+
+const TO_BOB: &[u8] = b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.net>\r\nSubject: through the agent\r\nMessage-ID: <agent-e2e@example.org>\r\n\r\nHello Bob, sealed by the agent.\r\n";
+
+#[test]
+fn rust_client_to_agent_to_upstream_sealed_and_gpg_decrypts() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "encrypt-if-possible", "");
+    home.import_key("alice");
+    // Bob's key made by gpg (gpg 2.2 reads SEIPDv1 only, which such a key
+    // asks for); gpg also knows Alice's certificate, to check her signature.
+    let gpg = Gpg::new();
+    gpg.generate("bob@example.net", "ed25519", None);
+    gpg.run(
+        &["--import", testdata("keys/alice.pub.asc").to_str().unwrap()],
+        b"",
+    )
+    .ok();
+    let bob_cert = gpg
+        .run(&["--export", "--armor", "bob@example.net"], b"")
+        .ok();
+    home.run(&["cert", "import"], &bob_cert.stdout).ok();
+    let mut agent = helpers::start(&home);
+
+    // Alice is an envelope recipient not named in the headers: a Bcc,
+    // with a copy of her own.
+    let tx = Transaction {
+        from: "alice@example.org".into(),
+        to: vec!["bob@example.net".into(), "alice@example.org".into()],
+        data: TO_BOB.to_vec(),
+    };
+    let outcome =
+        submit::submit_blocking(&client_settings(&agent), &[tx]).expect("the agent accepts");
+    let reply = &outcome.accepted[0].reply;
+    assert!(
+        reply.contains("queued as") && reply.contains("2 copies"),
+        "{reply}"
+    );
+    assert!(outcome.transport.tls_version.starts_with("TLSv1."));
+    assert_eq!(
+        outcome.transport.authenticated_as.as_deref(),
+        Some(AGENT_USER)
+    );
+
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 2),
+        "not delivered:\n{}",
+        agent.log()
+    );
+    let messages = upstream.messages();
+    for m in &messages {
+        assert!(m.data.contains("multipart/encrypted"), "{}", m.data);
+        assert!(
+            !m.data.to_ascii_lowercase().contains("\nbcc:"),
+            "{}",
+            m.data
+        );
+        assert!(!m.data.contains("Hello Bob"), "cleartext body upstream");
+    }
+    let to_bob = messages
+        .iter()
+        .find(|m| m.to == ["bob@example.net"])
+        .unwrap();
+    messages
+        .iter()
+        .find(|m| m.to == ["alice@example.org"])
+        .expect("Bcc copy");
+    // Relay login happened inside TLS only.
+    let events = upstream.events();
+    assert!(events.iter().any(|e| e.line.starts_with("AUTH")));
+    assert!(events
+        .iter()
+        .filter(|e| e.line.starts_with("AUTH"))
+        .all(|e| e.tls));
+
+    // The real gpg, holding Bob's key, decrypts and checks Alice's signature.
+    let opened = gpg
+        .run(
+            &["--status-fd", "2", "--decrypt"],
+            &armored_block(to_bob.data.as_bytes(), "PGP MESSAGE"),
+        )
+        .ok();
+    assert!(
+        opened.stderr.contains("DECRYPTION_OKAY"),
+        "{}",
+        opened.stderr
+    );
+    assert!(opened.stderr.contains("GOODSIG"), "{}", opened.stderr);
+    assert!(opened
+        .stdout_text()
+        .contains("Hello Bob, sealed by the agent."));
+
+    assert!(wait_for(Duration::from_secs(10), || queue_json(&home)
+        .as_array()
+        .unwrap()
+        .is_empty()));
+    assert_eq!(agent.terminate(), 0);
+    let log = agent.log();
+    assert!(
+        log.contains("copy 1/2") && log.contains("accepted"),
+        "{log}"
+    );
+    assert!(log.contains("stopped; 0 messages queued"), "{log}");
+    for secret in [AGENT_PASSWORD, smtp::PASSWORD, "Hello Bob"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    assert!(!home.path().join("agent/address").exists());
+}
+
+#[test]
+fn swaks_submits_through_starttls_and_auth() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "encrypt-if-possible", "");
+    home.import_key("alice");
+    home.import_cert("bob");
+    let agent = helpers::start(&home);
+    let port = agent.port.to_string();
+    let cert = agent.cert.to_str().unwrap().to_string();
+    let output = Command::new("swaks")
+        .args([
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls",
+            "--tls-verify",
+            "--tls-ca-path",
+            &cert,
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            AGENT_USER,
+            "--auth-password",
+            AGENT_PASSWORD,
+            "--from",
+            "alice@example.org",
+            "--to",
+            "bob@example.net",
+            "--header",
+            "Subject: via swaks",
+            "--body",
+            "Hello from swaks",
+            "--timeout",
+            "20",
+        ])
+        .output()
+        .expect("swaks is installed (.ci/run installs it)");
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "swaks failed:\n{transcript}\n{}",
+        agent.log()
+    );
+    assert!(
+        transcript.contains("<~  250 2.0.0 Ok: queued as"),
+        "{transcript}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 1),
+        "{}",
+        agent.log()
+    );
+    let m = &upstream.messages()[0];
+    assert_eq!(m.to, ["bob@example.net"]);
+    assert!(m.data.contains("multipart/encrypted"), "{}", m.data);
+    assert!(!m.data.contains("Hello from swaks"));
+}
+
+#[test]
+fn require_encryption_without_a_key_is_refused_with_550_and_nothing_leaves() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "require-encryption", "");
+    home.import_key("alice");
+    let agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["carol@example.com"],
+        b"From: alice@example.org\r\nTo: carol@example.com\r\nSubject: secret\r\n\r\nfor carol\r\n",
+    );
+    assert_eq!(reply.code, 550, "{reply:?}");
+    assert!(
+        reply.text.contains("5.7.1 <carol@example.com>"),
+        "{reply:?}"
+    );
+    assert!(reply.text.contains("no usable key"), "{reply:?}");
+    // The session goes on.
+    assert_eq!(client.cmd("NOOP").code, 250);
+    assert_eq!(client.cmd("QUIT").code, 221);
+
+    assert!(queue_json(&home).as_array().unwrap().is_empty());
+    assert!(spool_files(&home, "queue").is_empty());
+    assert!(spool_files(&home, "tmp").is_empty());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(upstream.record.lock().unwrap().connections, 0);
+    assert!(upstream.messages().is_empty());
+    assert!(wait_for(Duration::from_secs(5), || agent
+        .log()
+        .contains("refused [550")));
+}
+
+#[test]
+fn stripping_upstream_keeps_mail_queued_with_the_reason_until_a_good_relay() {
+    let attacker = Server::start(Mode::Stripped, CertKind::Good, None);
+    let home = agent_home(&attacker, "plain", "");
+    let mut agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: s\r\n\r\nnot for attackers\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+
+    let deferred = wait_for(Duration::from_secs(15), || {
+        let q = queue_json(&home);
+        q[0]["attempts"].as_u64().unwrap_or(0) >= 2
+            && q[0]["last_error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("STARTTLS")
+    });
+    assert!(deferred, "{}\n{}", queue_json(&home), agent.log());
+    attacker.assert_nothing_sent();
+    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    assert!(
+        list.contains("queued") && list.contains("last error"),
+        "{list}"
+    );
+    assert!(list.contains("does not offer STARTTLS"), "{list}");
+    assert!(agent.log().contains("deferred"), "{}", agent.log());
+
+    // Stopped and restarted elsewhere: the message is still there, and
+    // `queue flush` (no agent running) delivers it to a good relay.
+    assert_eq!(agent.terminate(), 0);
+    assert_eq!(queue_json(&home).as_array().unwrap().len(), 1);
+    let good = Server::start(Mode::Starttls, CertKind::Good, None);
+    write_config(&home, good.port, &good.ca_file, "plain", "");
+    let mut flush = home.command(&["queue", "flush"]);
+    flush
+        .env("TEST_PW", smtp::PASSWORD)
+        .env("AGENT_PW", AGENT_PASSWORD);
+    let out = flush.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(good.messages().len(), 1);
+    assert!(good.messages()[0].data.contains("not for attackers"));
+    assert!(queue_json(&home).as_array().unwrap().is_empty());
+    attacker.assert_nothing_sent();
+}
+
+#[test]
+fn permanent_failure_goes_to_failed_then_retry_and_drop() {
+    let upstream = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("DATA_END", "554 5.7.1 no thanks")),
+    );
+    let home = agent_home(&upstream, "plain", "");
+    let mut agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"]
+            == "failed"),
+        "{}",
+        agent.log()
+    );
+    let q = queue_json(&home);
+    assert!(
+        q[0]["failed"]
+            .as_str()
+            .unwrap()
+            .contains("554 5.7.1 no thanks"),
+        "{q}"
+    );
+    assert_eq!(agent.terminate(), 0);
+    let id = q[0]["id"].as_str().unwrap().to_string();
+    assert!(spool_files(&home, "failed").contains(&format!("{id}.msg")));
+
+    home.run(&["queue", "retry", &id], b"").ok();
+    assert_eq!(queue_json(&home)[0]["status"], "queued");
+    home.run(&["queue", "drop", &id], b"").ok();
+    assert!(queue_json(&home).as_array().unwrap().is_empty());
+    home.run(&["queue", "drop", &id], b"").expect_code(66);
+    home.run(&["queue", "drop", "../../etc"], b"")
+        .expect_code(64);
+}
+
+#[test]
+fn agent_refuses_to_start_exposed() {
+    let relay = "[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\n";
+    // Nothing is bound: the checks come first.
+    for (agent, listen, why) in [
+        // AUTH possible before STARTTLS off loopback.
+        (
+            "password = \"env:AGENT_PW\"\n",
+            "192.0.2.1:1587",
+            "require_tls",
+        ),
+        // No login off loopback.
+        (
+            "auth = \"none\"\nrequire_tls = true\n",
+            "192.0.2.1:1587",
+            "loopback",
+        ),
+        // The agent password must be obtainable before it listens.
+        (
+            "password = \"env:NOT_SET_ANYWHERE\"\n",
+            "127.0.0.1:0",
+            "NOT_SET_ANYWHERE",
+        ),
+    ] {
+        let home = Home::new();
+        home.write("config.toml", format!("{relay}{agent}").as_bytes());
+        let run = home
+            .run(&["agent", "--listen", listen], b"")
+            .expect_code(78);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn agent_info_says_what_to_type_but_not_the_password() {
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        b"[relay.default]\nhost = \"localhost\"\ntls = \"starttls\"\n[agent]\npassword = \"env:AGENT_PW\"\nusername = \"me\"\n",
+    );
+    let mut command = home.command(&["agent", "info"]);
+    command.env("AGENT_PW", AGENT_PASSWORD);
+    let out = command.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("user name:       me"), "{text}");
+    assert!(text.contains("environment variable AGENT_PW"), "{text}");
+    assert!(text.contains("port:            1587"), "{text}");
+    assert!(text.contains("STARTTLS"), "{text}");
+    assert!(!text.contains(AGENT_PASSWORD));
+    let info: serde_json::Value =
+        serde_json::from_slice(&home.run(&["--json", "agent", "info"], b"").ok().stdout).unwrap();
+    let fingerprint = info["certificate_sha256"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 32 * 3 - 1);
+    assert!(text.contains(fingerprint));
+    // The key is private; the certificate is kept for the next start.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.path().join("agent/key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again: serde_json::Value =
+        serde_json::from_slice(&home.run(&["--json", "agent", "info"], b"").ok().stdout).unwrap();
+    assert_eq!(again["certificate_sha256"], info["certificate_sha256"]);
+    assert_eq!(info["running"], false);
+}
+
+#[test]
+fn limits_and_bad_input() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(
+        &upstream,
+        "plain",
+        "max_message_size = 10000\nmax_recipients = 3\nidle_timeout_secs = 2\nrequire_tls = true\n",
+    );
+    let agent = helpers::start(&home);
+    let (port, cert) = (agent.port, agent.cert.clone());
+    let message = |body: &str| {
+        format!("From: alice@example.org\r\nTo: bob@example.net\r\nSubject: t\r\n\r\n{body}\r\n")
+    };
+
+    // Commands before EHLO.
+    let (mut c, _) = Client::connect(port);
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 503);
+    assert_eq!(c.cmd("RCPT TO:<bob@example.net>").code, 503);
+    assert_eq!(c.cmd("DATA").code, 503);
+
+    // require_tls: no AUTH offered or accepted before STARTTLS, no mail.
+    let ehlo = c.cmd("EHLO client.example");
+    assert!(
+        ehlo.text.contains("STARTTLS") && !ehlo.text.contains("AUTH"),
+        "{ehlo:?}"
+    );
+    assert_eq!(c.login(AGENT_USER, AGENT_PASSWORD).code, 530);
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 530);
+    // After STARTTLS, still no mail without AUTH; a wrong password is 535.
+    let ehlo = c.starttls(&cert);
+    assert!(
+        ehlo.text.contains("AUTH PLAIN LOGIN") && !ehlo.text.contains("STARTTLS"),
+        "{ehlo:?}"
+    );
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 530);
+    assert_eq!(c.login(AGENT_USER, "wrong").code, 535);
+    assert_eq!(c.login(AGENT_USER, "wrong").code, 535);
+    assert_eq!(c.login(AGENT_USER, "wrong").code, 421);
+    assert_eq!(c.reply().code, 0, "closed after three failed logins");
+
+    let mut c = Client::secure_login(port, &cert);
+    // SIZE announced too big.
+    let reply = c.cmd("MAIL FROM:<alice@example.org> SIZE=20000");
+    assert_eq!(reply.code, 552, "{reply:?}");
+    // Too many recipients.
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    for rcpt in ["a@example.net", "b@example.net", "c@example.net"] {
+        assert_eq!(c.cmd(&format!("RCPT TO:<{rcpt}>")).code, 250);
+    }
+    let reply = c.cmd("RCPT TO:<d@example.net>");
+    assert_eq!(reply.code, 452, "{reply:?}");
+    assert_eq!(c.cmd("RSET").code, 250);
+    // Oversized data: 552 at the end, and the session goes on.
+    let big = message(&"0123456789abcdef\r\n".repeat(1000));
+    let reply = c.message("alice@example.org", &["bob@example.net"], big.as_bytes());
+    assert_eq!(reply.code, 552, "{reply:?}");
+    assert_eq!(c.cmd("NOOP").code, 250);
+    // Bare LF and NUL.
+    let reply = c.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nbare\nLF\r\n",
+    );
+    assert!(
+        reply.code == 554 && reply.text.contains("bare LF"),
+        "{reply:?}"
+    );
+    let reply = c.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        message("nul\0").as_bytes(),
+    );
+    assert!(reply.code == 554 && reply.text.contains("NUL"), "{reply:?}");
+    // A bad address cannot smuggle anything.
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    let reply = c.cmd("RCPT TO:<\"a b\"@example.net>");
+    assert_eq!(reply.code, 553, "{reply:?}");
+    assert_eq!(c.cmd("RSET").code, 250);
+    // An over-long command line.
+    assert_eq!(c.cmd(&format!("NOOP {}", "x".repeat(5000))).code, 500);
+    // Correct pipelining: one write, replies in order; this one is delivered.
+    c.send(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n");
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 354);
+    c.send(message("pipelined and fine").as_bytes());
+    c.send(b".\r\n");
+    let reply = c.reply();
+    assert_eq!(reply.code, 250, "{reply:?}");
+    // Pipelining abuse: message data before the 354.
+    c.send(
+        format!(
+            "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n{}.\r\n",
+            message("too early")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    let reply = c.reply();
+    assert_eq!(reply.code, 554, "{reply:?}");
+    assert_eq!(c.reply().code, 0, "closed");
+
+    // Commands behind STARTTLS in the same packet (injection).
+    let (mut c, _) = Client::connect(port);
+    c.cmd("EHLO client.example");
+    c.send(b"STARTTLS\r\nEHLO evil.example\r\n");
+    assert_eq!(c.reply().code, 554);
+    assert_eq!(c.reply().code, 0);
+
+    // A client that disconnects in the middle of DATA.
+    let mut c = Client::secure_login(port, &cert);
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send(b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nhalf a mess");
+    drop(c);
+
+    // Garbage: ten wrong commands end the connection.
+    let (mut c, _) = Client::connect(port);
+    let mut last = 0;
+    for _ in 0..12 {
+        c.send(b"FROB\r\n");
+    }
+    for _ in 0..12 {
+        last = c.reply().code;
+        if last == 421 || last == 0 {
+            break;
+        }
+    }
+    assert_eq!(last, 421);
+    // BDAT is not offered.
+    let mut c = Client::secure_login(port, &cert);
+    assert_eq!(c.cmd("BDAT 10 LAST").code, 502);
+    // Silence: 421 after the idle timeout.
+    let (mut c, _) = Client::connect(port);
+    let started = Instant::now();
+    let reply = c.reply();
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+
+    // Exactly the one good message arrives; nothing else was queued.
+    assert!(wait_for(Duration::from_secs(15), || upstream
+        .messages()
+        .len()
+        == 1));
+    assert!(wait_for(Duration::from_secs(10), || queue_json(&home)
+        .as_array()
+        .unwrap()
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    let messages = upstream.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].data.contains("pipelined and fine"));
+    assert!(spool_files(&home, "tmp").is_empty());
+    let log = agent.log();
+    assert!(
+        log.contains("client disconnected during DATA (nothing queued)"),
+        "{log}"
+    );
+    assert!(log.contains("too many failed logins"), "{log}");
+    assert!(!log.contains(AGENT_PASSWORD));
+}
+
+#[test]
+fn fifty_clients_twenty_messages_each_delivered_exactly_once() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "encrypt-if-possible", "deliveries = 8\n");
+    home.import_key("alice");
+    home.import_cert("bob");
+    let mut agent = helpers::start(&home);
+    let settings = Arc::new(client_settings(&agent));
+    let clients: Vec<_> = (0..50)
+        .map(|c| {
+            let settings = settings.clone();
+            std::thread::spawn(move || {
+                let transactions: Vec<Transaction> = (0..20)
+                    .map(|m| Transaction {
+                        from: "alice@example.org".into(),
+                        to: vec!["bob@example.net".into()],
+                        data: format!(
+                            "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: load\r\nMessage-ID: <c{c}m{m}@load.example>\r\n\r\nmessage {m} of client {c}\r\n"
+                        )
+                        .into_bytes(),
+                    })
+                    .collect();
+                submit::submit_blocking(&settings, &transactions)
+            })
+        })
+        .collect();
+    for client in clients {
+        let outcome = client.join().unwrap().expect("accepted");
+        assert_eq!(outcome.accepted.len(), 20);
+    }
+    assert!(
+        wait_for(Duration::from_secs(40), || upstream.messages().len()
+            >= 1000),
+        "{} of 1000 delivered\n{}",
+        upstream.messages().len(),
+        agent.log()
+    );
+    assert!(wait_for(Duration::from_secs(10), || queue_json(&home)
+        .as_array()
+        .unwrap()
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    let messages = upstream.messages();
+    assert_eq!(messages.len(), 1000);
+    let ids: HashSet<String> = messages
+        .iter()
+        .map(|m| {
+            assert!(m.data.contains("multipart/encrypted"));
+            let at = m.data.find("Message-ID: <").expect("Message-ID outside");
+            m.data[at..].lines().next().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1000, "duplicates or losses");
+    assert_eq!(agent.terminate(), 0);
+}
+
+/// What a crash-test client knows about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// The end of the data was never sent: must never be delivered.
+    NotSent,
+    /// The end of the data was sent but no reply came (the agent died):
+    /// either way is right (the SMTP duplicate window, RFC 1047).
+    InDoubt,
+    /// 250: must be delivered at least once.
+    Accepted,
+    /// Another reply: must not be delivered.
+    Refused,
+}
+
+fn crash_client(port: u16, token: &str, size: usize) -> Fate {
+    let Some((mut c, greeting)) = Client::try_connect(port) else {
+        return Fate::NotSent;
+    };
+    if greeting.code != 220
+        || c.cmd("EHLO crash.example").code != 250
+        || c.cmd("MAIL FROM:<alice@example.org>").code != 250
+        || c.cmd("RCPT TO:<bob@example.net>").code != 250
+        || c.cmd("DATA").code != 354
+    {
+        return Fate::NotSent;
+    }
+    let message = format!(
+        "From: alice@example.org\r\nTo: bob@example.net\r\nX-Crash-Token: {token}\r\n\r\n{}",
+        "padding line of the crash test message\r\n".repeat(size / 40)
+    );
+    for chunk in message.as_bytes().chunks(message.len() / 4 + 1) {
+        c.send(chunk);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    c.send(b".\r\n");
+    match c.reply().code {
+        250 => Fate::Accepted,
+        0 => Fate::InDoubt,
+        _ => Fate::Refused,
+    }
+}
+
+#[test]
+fn crash_safety_kill_9_at_random_moments_and_restart() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "auth = \"none\"\n");
+    let fates: Arc<Mutex<HashMap<String, Fate>>> = Arc::default();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let initial_seed = seed;
+    let mut random = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let spool = Spool::open(&home.path().join("spool")).unwrap();
+    for round in 0..5 {
+        let mut agent = helpers::start(&home);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..6)
+            .map(|c| {
+                let (stop, fates, port) = (stop.clone(), fates.clone(), agent.port);
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        let token = format!("r{round}c{c}n{n}");
+                        let fate = crash_client(port, &token, 20_000 + 10_000 * c);
+                        fates.lock().unwrap().insert(token, fate);
+                        n += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(150 + random(600)));
+        agent.kill9();
+        stop.store(true, Ordering::SeqCst);
+        for client in clients {
+            client.join().unwrap();
+        }
+        // Whatever the moment, everything in queue/ is whole.
+        for id in spool.ids(Status::Queued).unwrap() {
+            if let Err(e) = spool.load(Status::Queued, &id) {
+                // Delivered and removed in between is fine; broken is not.
+                assert!(
+                    !home.path().join(format!("spool/queue/{id}.msg")).exists(),
+                    "half-written {id} (seed {initial_seed}): {e}"
+                );
+            }
+        }
+    }
+    // A last start delivers what is left.
+    let mut agent = helpers::start(&home);
+    let fates = fates.lock().unwrap().clone();
+    let token_of = |data: &str| {
+        data.split("X-Crash-Token: ")
+            .nth(1)
+            .and_then(|rest| rest.split("\r\n").next())
+            .map(str::to_string)
+    };
+    let accepted: HashSet<&String> = fates
+        .iter()
+        .filter(|(_, f)| **f == Fate::Accepted)
+        .map(|(t, _)| t)
+        .collect();
+    let all_in = wait_for(Duration::from_secs(30), || {
+        let got: HashSet<String> = upstream
+            .messages()
+            .iter()
+            .filter_map(|m| token_of(&m.data))
+            .collect();
+        accepted.iter().all(|t| got.contains(*t)) && spool.ids(Status::Queued).unwrap().is_empty()
+    });
+    assert!(
+        all_in,
+        "seed {initial_seed}: accepted mail missing\n{}",
+        agent.log()
+    );
+    assert_eq!(agent.terminate(), 0);
+    assert!(spool_files(&home, "tmp").is_empty());
+    assert!(spool_files(&home, "queue").is_empty());
+
+    let mut delivered: HashMap<String, usize> = HashMap::new();
+    for m in upstream.messages() {
+        *delivered
+            .entry(token_of(&m.data).expect("token"))
+            .or_default() += 1;
+    }
+    for (token, fate) in &fates {
+        match fate {
+            Fate::Accepted => assert!(delivered.contains_key(token)),
+            Fate::NotSent | Fate::Refused => assert!(
+                !delivered.contains_key(token),
+                "seed {initial_seed}: {token} ({fate:?}) was delivered"
+            ),
+            Fate::InDoubt => {}
+        }
+    }
+    let count = |f: Fate| fates.values().filter(|x| **x == f).count();
+    eprintln!(
+        "crash test (seed {initial_seed}): {} accepted, {} in doubt, {} not sent, {} refused; {} delivered, {} duplicates",
+        count(Fate::Accepted),
+        count(Fate::InDoubt),
+        count(Fate::NotSent),
+        count(Fate::Refused),
+        delivered.len(),
+        delivered.values().filter(|n| **n > 1).count()
+    );
+    assert!(count(Fate::Accepted) > 0);
+}
+
+#[test]
+fn sigterm_finishes_the_transaction_in_progress_and_421s_the_rest() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let mut agent = helpers::start(&home);
+    let port = agent.port;
+    let mut busy = Client::secure_login(port, &agent.cert);
+    let mut idle = Client::secure_login(port, &agent.cert);
+    assert_eq!(busy.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    assert_eq!(busy.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(busy.cmd("DATA").code, 354);
+    busy.send(
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: last one\r\n\r\nfirst half, ",
+    );
+
+    let pid = agent.pid().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    // The idle session is told at once; no new connections are taken.
+    let reply = idle.reply();
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(wait_for(Duration::from_secs(5), || Client::try_connect(
+        port
+    )
+    .is_none()));
+    // The transaction in progress completes.
+    busy.send(b"second half\r\n.\r\n");
+    let reply = busy.reply();
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert_eq!(busy.cmd("NOOP").code, 421);
+    assert_eq!(agent.terminate(), 0);
+    let log = agent.log();
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    // Delivered before the agent stopped, or still queued for the next start.
+    let delivered = upstream.messages().len();
+    let queued = queue_json(&home).as_array().unwrap().len();
+    assert_eq!(delivered + queued, 1, "{log}");
+    assert!(spool_files(&home, "tmp").is_empty());
+}
+
+#[test]
+fn auth_login_8bitmime_and_smtputf8() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let agent = helpers::start(&home);
+    let (mut c, _) = Client::connect(agent.port);
+    let ehlo = c.cmd("EHLO client.example");
+    for capability in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "SMTPUTF8",
+        "STARTTLS",
+    ] {
+        assert!(ehlo.text.contains(capability), "{ehlo:?}");
+    }
+    c.starttls(&agent.cert);
+    assert_eq!(c.cmd("AUTH LOGIN").code, 334);
+    assert_eq!(c.cmd(&b64(AGENT_USER)).code, 334);
+    let reply = c.cmd(&b64(AGENT_PASSWORD));
+    assert_eq!(reply.code, 235, "{reply:?}");
+    assert_eq!(c.cmd("AUTH LOGIN").code, 503, "no second login");
+    let reply = c.cmd("MAIL FROM:<alice@example.org> BODY=8BITMIME SMTPUTF8");
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert_eq!(c.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    c.send("From: alice@example.org\r\nTo: bob@example.net\r\nSubject: grüße\r\n\r\nGrüße aus Köln\r\n.\r\n".as_bytes());
+    assert_eq!(c.reply().code, 250);
+    assert!(wait_for(Duration::from_secs(15), || upstream
+        .messages()
+        .len()
+        == 1));
+    assert!(upstream.messages()[0].data.contains("Grüße aus Köln"));
+}
+
+#[test]
+fn messages_older_than_max_age_go_to_failed_with_the_last_error() {
+    let refusing = Server::start(Mode::Refuses, CertKind::Good, None);
+    let home = agent_home(&refusing, "plain", "max_age = \"1s\"\n");
+    let mut agent = helpers::start(&home);
+    let info: serde_json::Value =
+        serde_json::from_slice(&home.run(&["--json", "agent", "info"], b"").ok().stdout).unwrap();
+    assert_eq!(info["running"], true);
+    assert_eq!(info["listening_on"], format!("127.0.0.1:{}", agent.port));
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"]
+            == "failed"),
+        "{}",
+        agent.log()
+    );
+    let reason = queue_json(&home)[0]["failed"].as_str().unwrap().to_string();
+    assert!(reason.contains("not delivered within 1s"), "{reason}");
+    assert!(reason.contains("454"), "{reason}");
+    refusing.assert_nothing_sent();
+    assert_eq!(agent.terminate(), 0);
+}
