@@ -9,6 +9,8 @@ mod client;
 mod common;
 #[path = "common/agent.rs"]
 mod helpers;
+#[path = "common/smime.rs"]
+mod smime_pki;
 #[path = "common/smtp.rs"]
 mod smtp;
 
@@ -913,5 +915,62 @@ fn messages_older_than_max_age_go_to_failed_with_the_last_error() {
     assert!(reason.contains("not delivered within 1s"), "{reason}");
     assert!(reason.contains("454"), "{reason}");
     refusing.assert_nothing_sent();
+    assert_eq!(agent.terminate(), 0);
+}
+
+#[test]
+fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
+    let pki = smime_pki::pki();
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    // Alice holds an S/MIME key; Carol has only an X.509 certificate.
+    let home = smime_pki::home_with(&["alice"]);
+    write_config(
+        &home,
+        upstream.port,
+        &upstream.ca_file,
+        "require-encryption",
+        "",
+    );
+    let config = home.path().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[smime]\ntrust_anchors = [{:?}]\n",
+        pki.path("ca.pem")
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut agent = helpers::start(&home);
+
+    let tx = Transaction {
+        from: "alice@example.org".into(),
+        to: vec!["carol@example.net".into()],
+        data: b"From: alice@example.org\r\nTo: carol@example.net\r\nSubject: s/mime via agent\r\n\r\nHello Carol, sealed by the agent.\r\n".to_vec(),
+    };
+    submit::submit_blocking(&client_settings(&agent), &[tx]).expect("the agent accepts");
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 1),
+        "not delivered:\n{}",
+        agent.log()
+    );
+    let sealed = upstream.messages().remove(0);
+    assert!(
+        sealed.data.contains("application/pkcs7-mime"),
+        "{}",
+        sealed.data
+    );
+    assert!(!sealed.data.contains("Hello Carol"), "cleartext upstream");
+    let opened = smime_pki::openssl_cms(
+        &[
+            "-decrypt",
+            "-recip",
+            &pki.path("carol.pem"),
+            "-inkey",
+            &pki.path("carol.key"),
+        ],
+        sealed.data.as_bytes(),
+    );
+    smime_pki::assert_openssl_ok(&opened);
+    assert!(opened
+        .stdout_text()
+        .contains("Hello Carol, sealed by the agent."));
     assert_eq!(agent.terminate(), 0);
 }

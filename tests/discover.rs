@@ -518,6 +518,21 @@ fn smimea_gives_a_validated_certificate_bound_to_the_address() {
     assert_eq!(provenance.method, "smimea");
     assert_eq!(provenance.dnssec, "secure");
 
+    // `cert locate` stores the good one in the X.509 store with its
+    // provenance, though no OpenPGP certificate was found.
+    let run = world.home.run(&["cert", "locate", BOB], b"").ok();
+    assert!(run.stderr.contains("from SMIMEA"), "{}", run.stderr);
+    let list = world.home.run(&["--json", "cert", "list"], b"").ok();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let smime: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["technology"] == "smime")
+        .collect();
+    assert_eq!(smime.len(), 1, "{list}");
+    assert!(smime[0].to_string().contains("smimea"), "{list}");
+
     // The same records without DNSSEC are refused.
     let unsigned = World::new(
         "\"dane\"",

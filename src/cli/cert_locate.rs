@@ -1,6 +1,7 @@
 //! `mailseal cert locate`: find, validate and import certificates.
 
 use mailseal::discover::{Discovery, Located, Method, Options, Status};
+use mailseal::smime::certs::Provenance;
 use mailseal::{Error, Result};
 
 use super::Context;
@@ -56,20 +57,60 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         refresh: args.refresh,
     };
     let mut results = Vec::new();
+    let mut with_smime = Vec::new();
     for address in &args.addresses {
         let located = discovery.locate(address, &options)?;
         if !context.json {
             context.note(&describe(&located));
         }
         results.push(located);
+        if options.methods.contains(&Method::Dane) {
+            for (fingerprint, source) in import_smimea(context, &discovery, address)? {
+                context.note(&format!(
+                    "{address}: stored X.509 certificate {fingerprint} from SMIMEA {source}"
+                ));
+                with_smime.push(address.clone());
+            }
+        }
     }
     if context.json {
         context.print_json(&results)?;
     }
-    match results.iter().find_map(Located::error) {
+    // An address with an S/MIME certificate from SMIMEA is found even
+    // when no OpenPGP certificate was.
+    let failure = results
+        .iter()
+        .filter(|l| !(l.status == Status::NotFound && with_smime.contains(&l.address)))
+        .find_map(Located::error);
+    match failure {
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// Stores the DNSSEC-validated SMIMEA certificates for `address` in the
+/// X.509 store, with their provenance. They are still path-validated
+/// against `[smime] trust_anchors` whenever they are used.
+fn import_smimea(
+    context: &Context,
+    discovery: &Discovery,
+    address: &str,
+) -> Result<Vec<(String, String)>> {
+    let Ok((answer, found)) = discovery.smimea(address)? else {
+        return Ok(Vec::new());
+    };
+    let store = context.smime_certs();
+    let provenance = Provenance {
+        method: "smimea".into(),
+        source: format!("{} (DNSSEC {})", found.source, found.dnssec),
+        time: found.fetched_at.clone(),
+    };
+    let mut stored = Vec::new();
+    for cert in &answer.certificates {
+        let (cert, _) = store.insert_der(&cert.der, &provenance)?;
+        stored.push((cert.fingerprint(), found.source.clone()));
+    }
+    Ok(stored)
 }
 
 /// One or two lines for people.
