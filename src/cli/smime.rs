@@ -385,18 +385,16 @@ impl X509Summary {
     }
 
     pub fn describe(&self) -> String {
-        let mut text = format!(
-            "{}  X.509 {}  created {}{}  [{}]{}",
-            self.fingerprint,
-            self.algorithm,
-            &self.created[..10],
-            self.expires
-                .as_deref()
-                .map(|e| format!(", expires {}", &e[..10]))
-                .unwrap_or_default(),
-            self.status,
-            if self.secret { " (secret key)" } else { "" }
+        let mut text = mailseal::keys::summary_line(
+            &self.fingerprint,
+            &format!("X.509 {}", self.algorithm),
+            &self.created,
+            self.expires.as_deref(),
+            &self.status,
         );
+        if self.secret {
+            text.push_str(" (secret key)");
+        }
         text.push_str(&format!(
             "\n    subject {}\n    issuer  {}",
             self.subject, self.issuer

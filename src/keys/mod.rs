@@ -56,6 +56,26 @@ pub fn normalize_address(address: &str) -> String {
     address.trim().to_lowercase()
 }
 
+/// The first line `key list` and `cert list` print for a certificate of
+/// either technology: fingerprint, algorithm, dates (RFC 3339, shown as
+/// days) and status.
+pub fn summary_line(
+    fingerprint: &str,
+    algorithm: &str,
+    created: &str,
+    expires: Option<&str>,
+    status: &str,
+) -> String {
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    format!(
+        "{fingerprint}  {algorithm}  created {}{}  [{status}]",
+        day(created),
+        expires
+            .map(|e| format!(", expires {}", day(e)))
+            .unwrap_or_default(),
+    )
+}
+
 /// What `key list` and `cert list` show about a certificate.
 #[derive(Debug, serde::Serialize)]
 pub struct CertSummary {
@@ -120,16 +140,12 @@ impl CertSummary {
 
     /// Two lines for people.
     pub fn describe(&self) -> String {
-        let mut text = format!(
-            "{}  {}  created {}{}  [{}]",
-            self.fingerprint,
-            self.algorithm,
-            &self.created[..10],
-            self.expires
-                .as_deref()
-                .map(|e| format!(", expires {}", &e[..10]))
-                .unwrap_or_default(),
-            self.status
+        let mut text = summary_line(
+            &self.fingerprint,
+            &self.algorithm,
+            &self.created,
+            self.expires.as_deref(),
+            &self.status,
         );
         if self.protected {
             text.push_str(" (passphrase-protected)");
