@@ -324,6 +324,23 @@ fn stripping_upstream_keeps_mail_queued_with_the_reason_until_a_good_relay() {
     attacker.assert_nothing_sent();
 }
 
+/// Submits one message to `agent` and waits until the worker gave up on it.
+fn queue_one_until_failed(agent: &AgentProc, home: &Home) {
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(15), || queue_json(home)[0]["status"]
+            == "failed"),
+        "{}",
+        agent.log()
+    );
+}
+
 #[test]
 fn permanent_failure_goes_to_failed_then_retry_and_drop() {
     let upstream = Server::start(
@@ -333,19 +350,7 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
     );
     let home = agent_home(&upstream, "plain", "");
     let mut agent = helpers::start(&home);
-    let mut client = Client::secure_login(agent.port, &agent.cert);
-    let reply = client.message(
-        "alice@example.org",
-        &["bob@example.net"],
-        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
-    );
-    assert_eq!(reply.code, 250, "{reply:?}");
-    assert!(
-        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"]
-            == "failed"),
-        "{}",
-        agent.log()
-    );
+    queue_one_until_failed(&agent, &home);
     let q = queue_json(&home);
     assert!(
         q[0]["failed"]
@@ -898,19 +903,7 @@ fn messages_older_than_max_age_go_to_failed_with_the_last_error() {
         serde_json::from_slice(&home.run(&["--json", "agent", "info"], b"").ok().stdout).unwrap();
     assert_eq!(info["running"], true);
     assert_eq!(info["listening_on"], format!("127.0.0.1:{}", agent.port));
-    let mut client = Client::secure_login(agent.port, &agent.cert);
-    let reply = client.message(
-        "alice@example.org",
-        &["bob@example.net"],
-        b"From: alice@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n",
-    );
-    assert_eq!(reply.code, 250, "{reply:?}");
-    assert!(
-        wait_for(Duration::from_secs(15), || queue_json(&home)[0]["status"]
-            == "failed"),
-        "{}",
-        agent.log()
-    );
+    queue_one_until_failed(&agent, &home);
     let reason = queue_json(&home)[0]["failed"].as_str().unwrap().to_string();
     assert!(reason.contains("not delivered within 1s"), "{reason}");
     assert!(reason.contains("454"), "{reason}");
@@ -958,16 +951,7 @@ fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
         sealed.data
     );
     assert!(!sealed.data.contains("Hello Carol"), "cleartext upstream");
-    let opened = smime_pki::openssl_cms(
-        &[
-            "-decrypt",
-            "-recip",
-            &pki.path("carol.pem"),
-            "-inkey",
-            &pki.path("carol.key"),
-        ],
-        sealed.data.as_bytes(),
-    );
+    let opened = smime_pki::openssl_decrypt("carol", sealed.data.as_bytes());
     smime_pki::assert_openssl_ok(&opened);
     assert!(opened
         .stdout_text()

@@ -120,21 +120,7 @@ fn sign_then_verify_keeps_the_content() {
     for (name, original) in corpus() {
         let signed = alice.run(&["sign"], &original).ok().stdout;
         bob.run(&["verify"], &signed).ok();
-        let part = signed_part(&signed);
-        // Raw UTF-8 header fields (RFC 6532) stay as written, as they are
-        // outside; every body line must be 7-bit and short.
-        let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        assert!(
-            part[body_start..]
-                .split(|&b| b == b'\n')
-                .all(|l| l.len() <= 999 && l.is_ascii() && !l.starts_with(b"From ")),
-            "{name}: signed body is not 7-bit safe"
-        );
-        assert_eq!(
-            leaf_contents(&part),
-            leaf_contents(&original),
-            "{name}: signed content differs"
-        );
+        assert_signed_part_keeps_content(&name, &signed, &original);
     }
 }
 
@@ -185,16 +171,7 @@ fn smime_encrypt_then_decrypt_gives_back_every_byte() {
             "{name}: content differs"
         );
         // openssl opens it too, and the signature inside verifies.
-        let decrypted = smime_pki::openssl_cms(
-            &[
-                "-decrypt",
-                "-recip",
-                &pki.path("bob.pem"),
-                "-inkey",
-                &pki.path("bob.key"),
-            ],
-            &sealed,
-        );
+        let decrypted = smime_pki::openssl_decrypt("bob", &sealed);
         smime_pki::assert_openssl_ok(&decrypted);
         let verified = smime_pki::openssl_cms(
             &["-verify", "-CAfile", &pki.path("ca.pem")],
@@ -215,18 +192,25 @@ fn smime_sign_then_verify_keeps_the_content() {
         let verified =
             smime_pki::openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &signed);
         smime_pki::assert_openssl_ok(&verified);
-        let part = signed_part(&signed);
-        let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        assert!(
-            part[body_start..]
-                .split(|&b| b == b'\n')
-                .all(|l| l.len() <= 999 && l.is_ascii() && !l.starts_with(b"From ")),
-            "{name}: signed body is not 7-bit safe"
-        );
-        assert_eq!(
-            leaf_contents(&part),
-            leaf_contents(&original),
-            "{name}: signed content differs"
-        );
+        assert_signed_part_keeps_content(&name, &signed, &original);
     }
+}
+
+/// The signed part of `signed` is 7-bit safe in its body (raw UTF-8 header
+/// fields, RFC 6532, stay as written as they are outside; every body line
+/// must be 7-bit and short) and carries the content of `original`.
+fn assert_signed_part_keeps_content(name: &str, signed: &[u8], original: &[u8]) {
+    let part = signed_part(signed);
+    let body_start = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        part[body_start..]
+            .split(|&b| b == b'\n')
+            .all(|l| l.len() <= 999 && l.is_ascii() && !l.starts_with(b"From ")),
+        "{name}: signed body is not 7-bit safe"
+    );
+    assert_eq!(
+        leaf_contents(&part),
+        leaf_contents(original),
+        "{name}: signed content differs"
+    );
 }

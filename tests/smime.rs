@@ -216,16 +216,7 @@ fn sign_then_encrypt_and_encrypt_then_sign() {
         )
         .ok()
         .stdout;
-    let opened = openssl_cms(
-        &[
-            "-decrypt",
-            "-recip",
-            &pki.path("erin.pem"),
-            "-inkey",
-            &pki.path("erin.key"),
-        ],
-        &sealed,
-    );
+    let opened = openssl_decrypt("erin", &sealed);
     assert_openssl_ok(&opened);
     let verified = openssl_cms(&["-verify", "-CAfile", &pki.path("ca.pem")], &opened.stdout);
     assert_openssl_ok(&verified);
@@ -264,7 +255,6 @@ fn sign_then_encrypt_and_encrypt_then_sign() {
 
 #[test]
 fn bcc_needs_separate_copies() {
-    let pki = pki();
     let alice = home_with(&["alice"]);
     let msg = b"From: alice@example.org\nTo: bob@example.net\nBcc: dave@example.net\nSubject: s\n\nbody\n";
     let run = alice
@@ -295,28 +285,10 @@ fn bcc_needs_separate_copies() {
         "the main copy names the Bcc recipient"
     );
     // Dave cannot open the main copy but can open his own.
-    let not_for_dave = openssl_cms(
-        &[
-            "-decrypt",
-            "-recip",
-            &pki.path("dave.pem"),
-            "-inkey",
-            &pki.path("dave.key"),
-        ],
-        &main,
-    );
+    let not_for_dave = openssl_decrypt("dave", &main);
     assert_ne!(not_for_dave.code, 0);
     let copy = std::fs::read(dir.join("dave@example.net.eml")).unwrap();
-    let opened = openssl_cms(
-        &[
-            "-decrypt",
-            "-recip",
-            &pki.path("dave.pem"),
-            "-inkey",
-            &pki.path("dave.key"),
-        ],
-        &copy,
-    );
+    let opened = openssl_decrypt("dave", &copy);
     assert_openssl_ok(&opened);
     assert!(
         !opened.stdout_text().contains("Bcc"),
@@ -773,16 +745,7 @@ fn send_picks_the_technology_per_recipient() {
         "{techs:?}"
     );
     // Carol opens hers with openssl.
-    let opened = openssl_cms(
-        &[
-            "-decrypt",
-            "-recip",
-            &pki.path("carol.pem"),
-            "-inkey",
-            &pki.path("carol.key"),
-        ],
-        to_carol.data.as_bytes(),
-    );
+    let opened = openssl_decrypt("carol", to_carol.data.as_bytes());
     assert_openssl_ok(&opened);
     assert!(opened.stdout_text().contains("body"));
 }
@@ -1086,7 +1049,6 @@ fn key_generate_smime_makes_a_csr_a_ca_can_sign() {
 fn large_messages_stream_in_many_chunks() {
     // Several 64 KiB content chunks and a partial one: the indefinite-length
     // BER and the streaming GCM/CBC must hold across chunk boundaries.
-    let pki = pki();
     let alice = home_with(&["alice"]);
     let bob = home_with(&["bob"]);
     let mut msg = b"From: alice@example.org\nTo: bob@example.net\nSubject: big\n\n".to_vec();
@@ -1109,16 +1071,7 @@ fn large_messages_stream_in_many_chunks() {
             )
             .ok()
             .stdout;
-        let opened = openssl_cms(
-            &[
-                "-decrypt",
-                "-recip",
-                &pki.path("bob.pem"),
-                "-inkey",
-                &pki.path("bob.key"),
-            ],
-            &sealed,
-        );
+        let opened = openssl_decrypt("bob", &sealed);
         assert_openssl_ok(&opened);
         assert!(opened
             .stdout_text()

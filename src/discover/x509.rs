@@ -7,13 +7,10 @@
 use std::time::SystemTime;
 
 use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{KeyUsage, KeyUsages, SubjectAltName};
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::Certificate;
 
-/// emailAddress (PKCS #9), 1.2.840.113549.1.9.1.
-const EMAIL_ADDRESS: x509_cert::der::oid::ObjectIdentifier =
-    x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1");
+use crate::smime::certs::SmimeCert;
 
 /// The DER SubjectPublicKeyInfo of a DER certificate.
 pub fn spki_der(cert_der: &[u8]) -> Option<Vec<u8>> {
@@ -24,33 +21,12 @@ pub fn spki_der(cert_der: &[u8]) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// The addresses a certificate is bound to, lowercased.
-pub fn addresses(cert: &Certificate) -> Vec<String> {
-    let tbs = cert.tbs_certificate();
-    let mut out = Vec::new();
-    if let Ok(Some((_, san))) = tbs.get_extension::<SubjectAltName>() {
-        for name in san.0 {
-            if let GeneralName::Rfc822Name(addr) = name {
-                out.push(addr.as_str().to_lowercase());
-            }
-        }
-        return out;
-    }
-    for atv in tbs.subject().iter() {
-        if atv.oid == EMAIL_ADDRESS {
-            let value = atv.value.value();
-            out.push(String::from_utf8_lossy(value).to_lowercase());
-        }
-    }
-    out
-}
-
 /// Checks that `cert_der` may receive mail for `address` now.
 pub fn check_recipient_cert(cert_der: &[u8], address: &str) -> Result<(), String> {
     let cert = Certificate::from_der(cert_der).map_err(|e| format!("not a certificate: {e}"))?;
     let tbs = cert.tbs_certificate();
     let wanted = crate::keys::normalize_address(address);
-    let found = addresses(&cert);
+    let found = SmimeCert::addresses_of(&cert);
     if !found.contains(&wanted) {
         return Err(format!(
             "the certificate is for {}, not {address}",

@@ -49,12 +49,13 @@ impl SmimeCert {
     /// subjectAltName, else the legacy emailAddress attributes of the
     /// subject; normalized to lower case.
     pub fn addresses(&self) -> Vec<String> {
+        Self::addresses_of(&self.cert)
+    }
+
+    /// [`SmimeCert::addresses`] of a parsed certificate.
+    pub fn addresses_of(cert: &Certificate) -> Vec<String> {
         let mut out = Vec::new();
-        if let Ok(Some(san)) = self
-            .cert
-            .tbs_certificate()
-            .get_extension::<SubjectAltName>()
-        {
+        if let Ok(Some(san)) = cert.tbs_certificate().get_extension::<SubjectAltName>() {
             for name in san.1 .0 {
                 if let GeneralName::Rfc822Name(address) = name {
                     out.push(address.as_str().to_lowercase());
@@ -62,7 +63,7 @@ impl SmimeCert {
             }
         }
         if out.is_empty() {
-            for atv in self.cert.tbs_certificate().subject().iter() {
+            for atv in cert.tbs_certificate().subject().iter() {
                 if atv.oid == oid::EMAIL_ADDRESS {
                     if let Ok(text) = der::asn1::Ia5StringRef::try_from(&atv.value) {
                         out.push(text.as_str().to_lowercase());
@@ -463,7 +464,4 @@ impl CertStore {
     }
 }
 
-/// The current time as RFC 3339, for provenance notes.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
+pub use crate::discover::provenance::now_rfc3339;

@@ -225,6 +225,21 @@ pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
 }
 
 #[track_caller]
+/// `openssl cms -decrypt` of `sealed` with the PKI's NAME key.
+pub fn openssl_decrypt(name: &str, sealed: &[u8]) -> Run {
+    let pki = pki();
+    openssl_cms(
+        &[
+            "-decrypt",
+            "-recip",
+            &pki.path(&format!("{name}.pem")),
+            "-inkey",
+            &pki.path(&format!("{name}.key")),
+        ],
+        sealed,
+    )
+}
+
 pub fn assert_openssl_ok(run: &Run) {
     assert_eq!(run.code, 0, "openssl failed:\n{}", run.stderr);
 }
