@@ -37,6 +37,9 @@ _mailseal() {
             mailseal,key)
                 cmd="mailseal__subcmd__key"
                 ;;
+            mailseal,man)
+                cmd="mailseal__subcmd__man"
+                ;;
             mailseal,queue)
                 cmd="mailseal__subcmd__queue"
                 ;;
@@ -129,6 +132,9 @@ _mailseal() {
                 ;;
             mailseal__subcmd__help,key)
                 cmd="mailseal__subcmd__help__subcmd__key"
+                ;;
+            mailseal__subcmd__help,man)
+                cmd="mailseal__subcmd__help__subcmd__man"
                 ;;
             mailseal__subcmd__help,queue)
                 cmd="mailseal__subcmd__help__subcmd__queue"
@@ -293,7 +299,7 @@ _mailseal() {
 
     case "${cmd}" in
         mailseal)
-            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions help"
+            opts="-q -h -V --home --json --passphrase-file --quiet --help --version encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -753,7 +759,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__help)
-            opts="encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions help"
+            opts="encrypt sign decrypt verify key cert send sendmail relay secret status agent queue completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -993,6 +999,20 @@ _mailseal() {
         mailseal__subcmd__help__subcmd__key__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1399,6 +1419,28 @@ _mailseal() {
         mailseal__subcmd__key__subcmd__list)
             opts="-q -h --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mailseal__subcmd__man)
+            opts="-q -h --home --json --passphrase-file --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -29,6 +29,63 @@ fn committed_completions_are_fresh() {
 }
 
 #[test]
+fn committed_manual_pages_are_fresh() {
+    let home = Home::new();
+    let generated = tempfile::tempdir().unwrap();
+    home.run(&["man", generated.path().to_str().unwrap()], b"")
+        .ok();
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    if std::env::var_os("MAILSEAL_UPDATE_COMPLETIONS").is_some() {
+        let _ = std::fs::remove_dir_all(&committed);
+        std::fs::create_dir_all(&committed).unwrap();
+        for entry in std::fs::read_dir(generated.path()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), committed.join(entry.file_name())).unwrap();
+        }
+    }
+    let names = |dir: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(&committed),
+        names(generated.path()),
+        "man/ is stale: run `MAILSEAL_UPDATE_COMPLETIONS=1 cargo test --test cli` and commit it"
+    );
+    for name in names(generated.path()) {
+        assert!(
+            std::fs::read(committed.join(&name)).unwrap() == std::fs::read(generated.path().join(&name)).unwrap(),
+            "man/{name:?} is stale: run `MAILSEAL_UPDATE_COMPLETIONS=1 cargo test --test cli` and commit it"
+        );
+    }
+    let config = std::fs::read_to_string(generated.path().join("mailseal-config.5")).unwrap();
+    assert!(config.starts_with(".TH MAILSEAL-CONFIG 5"), "{config}");
+    assert!(
+        config.contains(".SH [POLICY]: WHAT PROTECTION MESSAGES GET\n"),
+        "{config}"
+    );
+    assert!(
+        config.contains(".TP\n\\fBencrypt_to_self\\fR\n"),
+        "{config}"
+    );
+    assert!(
+        !config.contains("| key |") && !config.contains("\\-\\-\\-"),
+        "{config}"
+    );
+    for page in [
+        "mailseal.1",
+        "mailseal-encrypt.1",
+        "mailseal-key-generate.1",
+        "mailseal-sendmail.1",
+    ] {
+        assert!(generated.path().join(page).exists(), "{page} missing");
+    }
+}
+
+#[test]
 fn unknown_option_is_a_usage_error() {
     Home::new()
         .run(&["encrypt", "--frobnicate"], b"")

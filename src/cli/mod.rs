@@ -7,6 +7,7 @@ mod completions;
 mod decrypt;
 mod encrypt;
 mod key;
+mod man;
 mod queue;
 mod relay;
 mod secret;
@@ -87,6 +88,7 @@ enum Command {
     #[command(subcommand)]
     Queue(queue::Command),
     Completions(completions::Args),
+    Man(man::Args),
 }
 
 /// What every command needs: the home, the configuration, output style.
@@ -207,6 +209,9 @@ fn run(cli: Cli) -> Result<u8> {
     if let Command::Completions(args) = &cli.command {
         return completions::run(args, &mut Cli::command());
     }
+    if let Command::Man(args) = &cli.command {
+        return man::run(args, Cli::command());
+    }
     let home = Home::locate(cli.home)?;
     let context = Context {
         config: home.load_config()?,
@@ -231,6 +236,6 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => status::run(&context, args),
         Command::Agent(args) => agent::run(&context, args),
         Command::Queue(command) => queue::run(&context, command),
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }
