@@ -32,19 +32,13 @@ pub struct Recipient {
 /// recipient, whichever way it came (DESIGN §2.11). Duplicates are
 /// dropped; a visible mention wins over Bcc.
 pub fn recipients(headers: &Headers, explicit: &[String]) -> Vec<Recipient> {
+    let visible = visible_addresses(headers);
     if explicit.is_empty() {
-        let mut out = envelope_recipients(&visible_addresses(headers), &[]);
-        let bcc = envelope_recipients(&headers.addresses("Bcc"), &[]);
-        for mut r in bcc {
-            let key = normalize_address(&r.address);
-            if !out.iter().any(|o| normalize_address(&o.address) == key) {
-                r.hidden = true;
-                out.push(r);
-            }
-        }
-        return out;
+        let mut all = visible.clone();
+        all.extend(headers.addresses("Bcc"));
+        return envelope_recipients(&all, &visible);
     }
-    envelope_recipients(explicit, &visible_addresses(headers))
+    envelope_recipients(explicit, &visible)
 }
 
 /// The addresses in To and Cc.

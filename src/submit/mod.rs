@@ -355,7 +355,7 @@ pub async fn submit_with(
             Err(e) if options.partial => {
                 // The whole transaction failed; the next one may still go
                 // through, unless the connection itself is gone.
-                let reason = e.to_string();
+                let reason = reason(&e);
                 let permanent = matches!(e, Error::Unavailable(_) | Error::Usage(_));
                 let lost = if session.wire.broken {
                     &transactions[i..]
@@ -428,6 +428,15 @@ fn check_address(address: &str) -> Result<()> {
         return Err(Error::Usage(format!("not a usable address: {address:?}")));
     }
     Ok(())
+}
+
+/// Why a recipient was not accepted, without the error's own prefix
+/// ("not accepted: …") that the report line already says.
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Temporary(m) | Error::Unavailable(m) => m.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Adds to a failure which earlier transactions were already accepted.
@@ -929,7 +938,7 @@ impl TlsSession {
                 Ok(()) => sent.accepted.push(rcpt.clone()),
                 Err(e) if options.partial => sent.rejected.push(Rejected {
                     recipient: rcpt.clone(),
-                    reason: e.to_string(),
+                    reason: reason(&e),
                     permanent: !reply.is_transient(),
                 }),
                 Err(e) => {

@@ -365,9 +365,11 @@ pub fn pkesk_recipients(message: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// The value of header field `name` in `message`'s outer header.
+/// The value of header field `name` (any case) in `message`'s outer header.
 pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
     let head = message.split("\r\n\r\n").next()?;
-    head.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    head.lines().find_map(|l| {
+        let (field, value) = l.split_once(": ")?;
+        field.eq_ignore_ascii_case(name).then_some(value)
+    })
 }
