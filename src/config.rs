@@ -414,7 +414,9 @@ impl Aliases {
                 .filter(|t| !t.is_empty())
                 .collect();
             if name.trim().is_empty() || name.contains('@') || targets.is_empty() {
-                return Err(bad("expected `name: address, address` (a local name, no @)"));
+                return Err(bad(
+                    "expected `name: address, address` (a local name, no @)",
+                ));
             }
             map.insert(name.trim().to_ascii_lowercase(), targets);
         }
@@ -466,7 +468,10 @@ mod tests {
             Path::new("aliases"),
         )
         .unwrap();
-        assert_eq!(aliases.expand("ROOT"), ["admin@example.org", "ops@example.org"]);
+        assert_eq!(
+            aliases.expand("ROOT"),
+            ["admin@example.org", "ops@example.org"]
+        );
         assert_eq!(aliases.expand("www-data"), ["me@example.org"]);
         assert_eq!(aliases.expand("bob@example.net"), ["bob@example.net"]);
         let err = Aliases::parse("root admin@example.org\n", Path::new("a")).unwrap_err();

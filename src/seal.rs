@@ -99,11 +99,17 @@ pub fn complete_headers(headers: &mut Headers, sender: &str) {
 fn rfc5322_date(time: std::time::SystemTime) -> String {
     // humantime gives `2026-12-01T06:43:56Z`; reorder it.
     let iso = humantime::format_rfc3339_seconds(time).to_string();
-    let (date, clock) = iso.trim_end_matches('Z').split_once('T').unwrap_or(("", ""));
+    let (date, clock) = iso
+        .trim_end_matches('Z')
+        .split_once('T')
+        .unwrap_or(("", ""));
     let mut parts = date.split('-');
     let (year, month, day) = (
         parts.next().unwrap_or("1970"),
-        parts.next().and_then(|m| m.parse::<usize>().ok()).unwrap_or(1),
+        parts
+            .next()
+            .and_then(|m| m.parse::<usize>().ok())
+            .unwrap_or(1),
         parts.next().unwrap_or("01"),
     );
     const MONTHS: [&str; 12] = [
@@ -553,12 +559,20 @@ mod tests {
         let headers = Headers::parse(b"To: Bob <bob@example.net>\nBcc: dave@x\n").unwrap();
         let r = recipients(
             &headers,
-            &["BOB@example.net".into(), "carol@example.com".into(), "dave@x".into()],
+            &[
+                "BOB@example.net".into(),
+                "carol@example.com".into(),
+                "dave@x".into(),
+            ],
         );
         let hidden: Vec<(&str, bool)> = r.iter().map(|r| (r.address.as_str(), r.hidden)).collect();
         assert_eq!(
             hidden,
-            [("BOB@example.net", false), ("carol@example.com", true), ("dave@x", true)]
+            [
+                ("BOB@example.net", false),
+                ("carol@example.com", true),
+                ("dave@x", true)
+            ]
         );
     }
 

@@ -77,7 +77,11 @@ fn assert_bob_and_bcc_carol(p: &People, messages: &[Received], body: &str) {
             "Bob's copy names Carol's key {named}"
         );
     }
-    assert!(!bob.data.to_ascii_lowercase().contains("carol"), "{}", bob.data);
+    assert!(
+        !bob.data.to_ascii_lowercase().contains("carol"),
+        "{}",
+        bob.data
+    );
     let id = header(&bob.data, "Message-ID").expect("Message-ID");
     assert_eq!(header(&carol.data, "Message-ID"), Some(id));
     assert!(header(&bob.data, "Date").is_some());
@@ -87,7 +91,11 @@ fn assert_bob_and_bcc_carol(p: &People, messages: &[Received], body: &str) {
         assert!(clear.contains(body), "{clear}");
         assert!(!clear.to_ascii_lowercase().contains("bcc"), "{clear}");
     }
-    let bob_clear = p.bob.run(&["decrypt"], bob.data.as_bytes()).ok().stdout_text();
+    let bob_clear = p
+        .bob
+        .run(&["decrypt"], bob.data.as_bytes())
+        .ok()
+        .stdout_text();
     assert!(!bob_clear.contains("carol"), "{bob_clear}");
 }
 
@@ -119,7 +127,11 @@ fn mutt_batch_mode_with_bcc() {
             "bob@example.net",
         ]);
     run_bounded(mutt, b"The minutes are attached in spirit.\n").ok();
-    assert_bob_and_bcc_carol(&p, &server.messages(), "The minutes are attached in spirit.");
+    assert_bob_and_bcc_carol(
+        &p,
+        &server.messages(),
+        "The minutes are attached in spirit.",
+    );
 }
 
 #[test]
@@ -195,8 +207,16 @@ fn cron_call_with_alias_default_sender_and_added_headers() {
             .env("USER", "alice");
         run_bounded(command, stdin)
     };
-    let run = cron(message, &["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"]).ok();
-    assert!(run.stderr.is_empty() && run.stdout.is_empty(), "{}", run.stderr);
+    let run = cron(
+        message,
+        &["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"],
+    )
+    .ok();
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
     let m = &server.messages()[0];
     assert_eq!(m.to, ["dave@example.com"]);
     // The local From `root` gives way to [sendmail] from = "%U@example.org".
@@ -211,7 +231,11 @@ fn cron_call_with_alias_default_sender_and_added_headers() {
     assert_eq!(m.to, ["dave@example.com"]);
     assert_eq!(header(&m.data, "From"), Some("<alice@example.org>"));
     assert!(header(&m.data, "Date").is_some() && header(&m.data, "Message-ID").is_some());
-    assert!(m.data.contains("\r\n\r\ndisk full on /var\r\n"), "{}", m.data);
+    assert!(
+        m.data.contains("\r\n\r\ndisk full on /var\r\n"),
+        "{}",
+        m.data
+    );
 }
 
 #[test]
@@ -241,9 +265,14 @@ fn symfony_style_sendmail_bs() {
         .run(&["decrypt"], server.messages()[0].data.as_bytes())
         .ok()
         .stdout_text();
-    assert!(clear.lines().any(|l| l == ".and a line with a dot"), "{clear}");
+    assert!(
+        clear.lines().any(|l| l == ".and a line with a dot"),
+        "{clear}"
+    );
     // The Message-ID mailseal added is inside the encryption too.
-    let id = header(&server.messages()[0].data, "Message-ID").unwrap().to_string();
+    let id = header(&server.messages()[0].data, "Message-ID")
+        .unwrap()
+        .to_string();
     assert!(clear.contains(&format!("Message-ID: {id}")), "{clear}");
 
     // A refusal is the reply to the data; the session goes on.
@@ -252,7 +281,8 @@ fn symfony_style_sendmail_bs() {
     command.env("TEST_PW", PASSWORD);
     let run = run_bounded(command, session).ok();
     assert!(
-        run.stdout_text().contains("554 5.0.0 malformed input: empty input"),
+        run.stdout_text()
+            .contains("554 5.0.0 malformed input: empty input"),
         "{}",
         run.stdout_text()
     );
@@ -269,7 +299,11 @@ fn sendmail_hands_mail_to_a_running_agent() {
     let mut command = p.alice.command(&["sendmail", "-oi", "-t"]);
     command.env("TEST_PW", PASSWORD);
     let run = run_bounded(command, message).ok();
-    assert!(run.stderr.is_empty() && run.stdout.is_empty(), "{}", run.stderr);
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
     assert!(
         helpers::wait_for(Duration::from_secs(20), || upstream.messages().len() == 1),
         "not delivered:\n{}",
@@ -277,7 +311,9 @@ fn sendmail_hands_mail_to_a_running_agent() {
     );
     // The agent delivered it from its queue.
     assert!(
-        agent.log().contains("to bob@example.net via default: accepted"),
+        agent
+            .log()
+            .contains("to bob@example.net via default: accepted"),
         "{}",
         agent.log()
     );

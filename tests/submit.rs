@@ -583,13 +583,7 @@ fn envelope_recipients_not_in_to_or_cc_are_bcc_with_copies_of_their_own() {
 
     // Carol has a key: Bob's copy names none of her keys; both can read.
     alice.run(&["cert", "import"], &carol_cert).ok();
-    let send_r = [
-        "send",
-        "-r",
-        "bob@example.net",
-        "-r",
-        "carol@example.com",
-    ];
+    let send_r = ["send", "-r", "bob@example.net", "-r", "carol@example.com"];
     for (n, args) in [&sendmail[..], &send_r[..]].into_iter().enumerate() {
         send(&alice, args, message).ok();
         let m = &server.messages()[2 + 2 * n..];
@@ -651,7 +645,11 @@ fn a_refused_recipient_does_not_stop_the_others() {
     let server = Server::start(Mode::Starttls, CertKind::Good, Some(failure));
     let home = home_for(&server, "starttls", "plain", "");
     let run = send(&home, &["sendmail", "-t"], message).expect_code(75);
-    assert!(run.stderr.contains("450 4.2.1 mailbox busy"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("450 4.2.1 mailbox busy"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -701,8 +699,12 @@ fn sendmail_dsn_requests_reach_a_relay_that_offers_dsn() {
     }
     assert_eq!(server.messages().len(), 1);
 
-    let run = send(&home, &["sendmail", "-N", "sometimes", "bob@example.net"], MESSAGE)
-        .expect_code(64);
+    let run = send(
+        &home,
+        &["sendmail", "-N", "sometimes", "bob@example.net"],
+        MESSAGE,
+    )
+    .expect_code(64);
     assert!(run.stderr.contains("-N sometimes"), "{}", run.stderr);
 }
 
@@ -727,11 +729,24 @@ fn verbose_shows_the_dialogue_with_auth_redacted() {
             let run = send(&home, args, MESSAGE).ok();
             assert_no_password(&run);
             let err = &run.stderr;
-            for secret in [b64(PASSWORD), b64(&format!("\0alice\0{PASSWORD}")), b64("alice")] {
+            for secret in [
+                b64(PASSWORD),
+                b64(&format!("\0alice\0{PASSWORD}")),
+                b64("alice"),
+            ] {
                 assert!(!err.contains(&secret), "{args:?}: {err}");
             }
-            for wanted in ["> EHLO localhost", "< 220 ", "> STARTTLS", "* TLS TLSv1.", "< 235 2.7.0 "] {
-                assert!(err.contains(wanted), "{args:?} {mode:?}: no {wanted:?} in\n{err}");
+            for wanted in [
+                "> EHLO localhost",
+                "< 220 ",
+                "> STARTTLS",
+                "* TLS TLSv1.",
+                "< 235 2.7.0 ",
+            ] {
+                assert!(
+                    err.contains(wanted),
+                    "{args:?} {mode:?}: no {wanted:?} in\n{err}"
+                );
             }
             let auth: Vec<&str> = err
                 .lines()
@@ -744,7 +759,11 @@ fn verbose_shows_the_dialogue_with_auth_redacted() {
     let server = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = home_for(&server, "starttls", "plain", "");
     let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
-    assert!(run.stderr.is_empty() && run.stdout.is_empty(), "{}", run.stderr);
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -775,7 +794,11 @@ fn sendmail_is_silent_and_discovery_notes_need_v() {
         run.stderr
     );
     let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
-    assert!(run.stderr.is_empty() && run.stdout.is_empty(), "{}", run.stderr);
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
     assert_eq!(server.messages().len(), 2);
 }
 
@@ -830,10 +853,18 @@ fn tls_and_login_errors_say_what_to_do() {
 fn empty_input_says_so() {
     let server = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = home_for(&server, "starttls", "plain", "");
-    for args in [&["send"][..], &["sendmail", "bob@example.net"], &["sendmail", "-t"]] {
+    for args in [
+        &["send"][..],
+        &["sendmail", "bob@example.net"],
+        &["sendmail", "-t"],
+    ] {
         for input in [&b""[..], b"\n\n"] {
             let run = send(&home, args, input).expect_code(65);
-            assert!(run.stderr.contains("empty input"), "{args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("empty input"),
+                "{args:?}: {}",
+                run.stderr
+            );
         }
     }
     assert_eq!(server.record.lock().unwrap().connections, 0);
@@ -872,18 +903,34 @@ fn sendmail_queue_then_list_and_flush() {
     let server = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = home_for(&server, "starttls", "plain", "[sendmail]\nqueue = true\n");
     let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
-    assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{}", run.stderr);
-    assert_eq!(server.record.lock().unwrap().connections, 0, "queued, not sent");
+    assert!(
+        run.stdout.is_empty() && run.stderr.is_empty(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        server.record.lock().unwrap().connections,
+        0,
+        "queued, not sent"
+    );
 
     let listed = send(&home, &["sendmail", "-bp"], b"").ok();
-    assert!(listed.stdout_text().contains("bob@example.net"), "{}", listed.stdout_text());
+    assert!(
+        listed.stdout_text().contains("bob@example.net"),
+        "{}",
+        listed.stdout_text()
+    );
     let bin = tempfile::tempdir().unwrap();
     let mailq = bin.path().join("mailq");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_mailseal"), &mailq).unwrap();
     let mut command = Command::new(&mailq);
     command.env("MAILSEAL_HOME", home.path());
     let listed = run_bounded(command, b"").ok();
-    assert!(listed.stdout_text().contains("bob@example.net"), "{}", listed.stdout_text());
+    assert!(
+        listed.stdout_text().contains("bob@example.net"),
+        "{}",
+        listed.stdout_text()
+    );
 
     // -q is sendmail's queue run here, not --quiet.
     send(&home, &["sendmail", "-q"], b"").ok();

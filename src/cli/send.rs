@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
-use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
 use mailseal::seal::{self, Recipient, SealedCopy, Sealer};
 use mailseal::submit::{self, Dsn, Options, Rejected, Settings, Transaction, Transport};
 use mailseal::{Error, Result};
@@ -172,11 +172,8 @@ pub fn deliver(context: &Context, message: &[u8], delivery: Delivery) -> Result<
     if delivery.queue {
         return enqueue(context, &sender, &copies, delivery.silent);
     }
-    let settings = Settings::from_config(
-        &context.config,
-        &context.home.config_file(),
-        delivery.relay,
-    )?;
+    let settings =
+        Settings::from_config(&context.config, &context.home.config_file(), delivery.relay)?;
     let transactions: Vec<Transaction> = copies
         .iter()
         .map(|c| Transaction {
@@ -258,7 +255,11 @@ fn refusals(report: &Report) -> Result<u8> {
     for r in &report.rejected {
         eprintln!("mailseal: {}: not accepted: {}", r.recipient, r.reason);
     }
-    let refused: Vec<&str> = report.rejected.iter().map(|r| r.recipient.as_str()).collect();
+    let refused: Vec<&str> = report
+        .rejected
+        .iter()
+        .map(|r| r.recipient.as_str())
+        .collect();
     let mut message = format!(
         "{} of {} recipients not accepted: {}",
         refused.len(),
@@ -266,7 +267,11 @@ fn refusals(report: &Report) -> Result<u8> {
         refused.join(", ")
     );
     if !report.recipients.is_empty() {
-        let done: Vec<&str> = report.recipients.iter().map(|r| r.address.as_str()).collect();
+        let done: Vec<&str> = report
+            .recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect();
         message.push_str(&format!(
             " (already accepted, do not resend to: {})",
             done.join(", ")

@@ -228,10 +228,7 @@ fn envelope_sender(context: &Context, args: &Args, headers: &Headers) -> Result<
     {
         return Ok(None);
     }
-    context
-        .config
-        .sendmail
-        .sender(&context.home.config_file())
+    context.config.sendmail.sender(&context.home.config_file())
 }
 
 /// Whether the message goes into the agent's queue: `[sendmail] queue`, or
@@ -283,9 +280,8 @@ fn expand_recipients(
     headers: &Headers,
     envelope: &[String],
 ) -> Vec<seal::Recipient> {
-    let expand = |list: &[String]| -> Vec<String> {
-        list.iter().flat_map(|a| aliases.expand(a)).collect()
-    };
+    let expand =
+        |list: &[String]| -> Vec<String> { list.iter().flat_map(|a| aliases.expand(a)).collect() };
     seal::envelope_recipients(
         &expand(envelope),
         &expand(&seal::visible_addresses(headers)),

@@ -175,11 +175,17 @@ impl Dsn {
     pub fn new(notify: Option<&str>, ret: Option<&str>, envid: Option<&str>) -> Result<Dsn> {
         let notify = notify
             .map(|n| {
-                let words: Vec<String> = n.split(',').map(|w| w.trim().to_ascii_uppercase()).collect();
+                let words: Vec<String> = n
+                    .split(',')
+                    .map(|w| w.trim().to_ascii_uppercase())
+                    .collect();
                 let known = |w: &String| ["SUCCESS", "FAILURE", "DELAY"].contains(&w.as_str());
                 let ok = words == ["NEVER"] || words.iter().all(known);
-                ok.then(|| words.join(","))
-                    .ok_or_else(|| Error::Usage(format!("-N {n}: use never, or some of success,failure,delay")))
+                ok.then(|| words.join(",")).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "-N {n}: use never, or some of success,failure,delay"
+                    ))
+                })
             })
             .transpose()?;
         let ret = ret
@@ -662,8 +668,7 @@ impl PlainConnection {
         // Everything learned in clear goes away with the plain connection.
         let trace = self.wire.trace.take();
         let tcp = self.wire.io.into_inner();
-        let mut session =
-            TlsSession::handshake(settings, config, tcp, "starttls", trace).await?;
+        let mut session = TlsSession::handshake(settings, config, tcp, "starttls", trace).await?;
         session.ehlo().await?;
         Ok(session)
     }
@@ -760,7 +765,11 @@ impl TlsSession {
             transport.tls_version,
             transport.cipher_suite,
             transport.server_name_verified,
-            if transport.pin_checked { ", pin matched" } else { "" }
+            if transport.pin_checked {
+                ", pin matched"
+            } else {
+                ""
+            }
         ));
         Ok(TlsSession {
             wire,
@@ -803,15 +812,15 @@ impl TlsSession {
                 return Err(Error::AuthRefused {
                     relay: settings.name.clone(),
                     message: format!(
-                    "{} offers no AUTH {} inside TLS (offered: {})",
-                    settings.host,
-                    wanted.as_deref().unwrap_or("PLAIN or LOGIN"),
-                    if self.caps.auth.is_empty() {
-                        "none".to_string()
-                    } else {
-                        self.caps.auth.join(" ")
-                    }
-                ),
+                        "{} offers no AUTH {} inside TLS (offered: {})",
+                        settings.host,
+                        wanted.as_deref().unwrap_or("PLAIN or LOGIN"),
+                        if self.caps.auth.is_empty() {
+                            "none".to_string()
+                        } else {
+                            self.caps.auth.join(" ")
+                        }
+                    ),
                 });
             }
         };

@@ -163,53 +163,6 @@ pub fn version_name(version: rustls::ProtocolVersion) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pins_parse() {
-        let pin = format!(
-            "sha256/{}",
-            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
-        );
-        assert_eq!(Pin::parse(&pin).unwrap(), Pin([7u8; 32]));
-        assert!(Pin::parse("md5/AAAA").is_err());
-        assert!(Pin::parse("sha256/AAAA").is_err());
-    }
-
-    #[test]
-    fn cert_info_and_pin_of_a_certificate() {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["smtp.example.org".into()]).unwrap();
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CommonName, "smtp.example.org");
-        params.distinguished_name = dn;
-        params.not_after = rcgen::date_time_ymd(2030, 12, 31);
-        let cert = params.self_signed(&key).unwrap();
-        let info = cert_info(cert.der());
-        assert_eq!(info.subject.as_deref(), Some("smtp.example.org"));
-        assert_eq!(info.issuer.as_deref(), Some("smtp.example.org"));
-        assert_eq!(info.not_after.as_deref(), Some("2030-12-31 00:00:00 UTC"));
-        let pin = spki_pin(cert.der()).unwrap();
-        use rcgen::PublicKeyData;
-        let expected = Sha256::digest(key.subject_public_key_info());
-        assert_eq!(
-            pin,
-            format!(
-                "sha256/{}",
-                base64::engine::general_purpose::STANDARD.encode(expected)
-            )
-        );
-    }
-
-    #[test]
-    fn garbage_has_no_spki() {
-        assert_eq!(spki_pin(b"\x30\x03\x02\x01"), None);
-        assert_eq!(spki_pin(b""), None);
-    }
-}
-
 /// A failed handshake in words, with what to change in `[relay.NAME]`
 /// (`relay`): rustls and webpki errors are named after their internals
 /// (`UnknownIssuer`, `CaUsedAsEndEntity`), which says nothing to a user.
@@ -264,5 +217,52 @@ pub fn explain(error: &std::io::Error, relay: &str) -> String {
             "the relay does not speak TLS here ({tls}): check port and tls (\"implicit\" for 465, \"starttls\" for 587) in {table}"
         ),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_parse() {
+        let pin = format!(
+            "sha256/{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        );
+        assert_eq!(Pin::parse(&pin).unwrap(), Pin([7u8; 32]));
+        assert!(Pin::parse("md5/AAAA").is_err());
+        assert!(Pin::parse("sha256/AAAA").is_err());
+    }
+
+    #[test]
+    fn cert_info_and_pin_of_a_certificate() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["smtp.example.org".into()]).unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "smtp.example.org");
+        params.distinguished_name = dn;
+        params.not_after = rcgen::date_time_ymd(2030, 12, 31);
+        let cert = params.self_signed(&key).unwrap();
+        let info = cert_info(cert.der());
+        assert_eq!(info.subject.as_deref(), Some("smtp.example.org"));
+        assert_eq!(info.issuer.as_deref(), Some("smtp.example.org"));
+        assert_eq!(info.not_after.as_deref(), Some("2030-12-31 00:00:00 UTC"));
+        let pin = spki_pin(cert.der()).unwrap();
+        use rcgen::PublicKeyData;
+        let expected = Sha256::digest(key.subject_public_key_info());
+        assert_eq!(
+            pin,
+            format!(
+                "sha256/{}",
+                base64::engine::general_purpose::STANDARD.encode(expected)
+            )
+        );
+    }
+
+    #[test]
+    fn garbage_has_no_spki() {
+        assert_eq!(spki_pin(b"\x30\x03\x02\x01"), None);
+        assert_eq!(spki_pin(b""), None);
     }
 }

@@ -358,7 +358,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 } else if !tls && options.mode == Mode::Inject {
                     say!("220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 AUTH PLAIN\r\n");
                     return Some(io.into_inner());
-                } else if !tls && matches!(options.mode, Mode::Starttls | Mode::LoginOnly | Mode::Dsn) {
+                } else if !tls
+                    && matches!(options.mode, Mode::Starttls | Mode::LoginOnly | Mode::Dsn)
+                {
                     say!("220 2.0.0 Ready to start TLS\r\n");
                     return Some(io.into_inner());
                 } else {
