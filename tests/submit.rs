@@ -814,15 +814,20 @@ fn tls_and_login_errors_say_what_to_do() {
     }
     server.assert_nothing_sent();
 
-    let server = Server::start(Mode::Starttls, CertKind::UnknownCa, None);
-    let home = home_for(&server, "starttls", "plain", "");
-    let run = send(&home, &["send"], MESSAGE).expect_code(77);
-    assert!(!run.stderr.contains("UnknownIssuer"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("ca_file in [relay.default]"),
-        "{}",
-        run.stderr
-    );
+    for (kind, words) in [
+        (CertKind::UnknownCa, "ca_file in [relay.default]"),
+        (CertKind::Expired, "its certificate has expired"),
+        (
+            CertKind::WrongHost,
+            "not for this host name (it names mail.other.example); set host in [relay.default]",
+        ),
+    ] {
+        let server = Server::start(Mode::Starttls, kind, None);
+        let home = home_for(&server, "starttls", "plain", "");
+        let run = send(&home, &["send"], MESSAGE).expect_code(77);
+        assert!(run.stderr.contains(words), "{kind:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("Error"), "{kind:?}: {}", run.stderr);
+    }
 
     // The login hint names the relay that refused.
     let server = Server::start(Mode::Starttls, CertKind::Good, None);

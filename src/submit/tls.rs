@@ -189,7 +189,12 @@ pub fn explain(error: &std::io::Error, relay: &str) -> String {
             C::NotValidForName | C::NotValidForNameContext { .. } => {
                 let presented = match cert {
                     C::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
-                        format!(" (it names {})", presented.join(", "))
+                        // rustls words them `DnsName("mx.example")`.
+                        let names: Vec<&str> = presented
+                            .iter()
+                            .map(|p| p.split('"').nth(1).unwrap_or(p))
+                            .collect();
+                        format!(" (it names {})", names.join(", "))
                     }
                     _ => String::new(),
                 };
