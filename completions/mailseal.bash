@@ -1677,7 +1677,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__relay__subcmd__check)
-            opts="-q -h --home --json --passphrase-file --quiet --help"
+            opts="-v -q -h --verbose --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1827,7 +1827,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__send)
-            opts="-f -q -h --relay --from --home --json --passphrase-file --quiet --help"
+            opts="-f -r -v -q -h --relay --from --recipient --verbose --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1842,6 +1842,14 @@ _mailseal() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1861,7 +1869,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__sendmail)
-            opts="-t -i -o -f -F -B -b -q -h --relay --home --json --passphrase-file --quiet --help"
+            opts="-t -i -o -f -F -B -b -N -R -V -v -q -h --queue-run --relay --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1884,6 +1892,22 @@ _mailseal() {
                     return 0
                     ;;
                 -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -V)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queue-run)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

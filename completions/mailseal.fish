@@ -175,21 +175,28 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l relay -d 'Submit through [relay.NAME]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s f -l from -d 'Envelope sender (MAIL FROM) instead of the From address' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s r -l recipient -d 'Send to ADDR instead of To, Cc and Bcc (repeatable); an ADDR not in To or Cc is a Bcc recipient with a copy of its own' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s v -l verbose -d 'Show the SMTP dialogue on stderr (AUTH lines are [redacted])'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s o -d 'Sendmail option; -oi is -i, others are accepted and ignored' -r
-complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s f -d 'Envelope sender (MAIL FROM)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s o -d 'Sendmail option: -oi is -i; -oem, -oee, -oep, -oeq, -oew, -odi, -odb, -odq and -om are accepted and ignored' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s f -d 'Envelope sender (MAIL FROM); -r is the old name' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s F -d 'Full name of the sender, used when the message has no From header' -r
-complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s B -d 'Body type (7BIT, 8BITMIME): accepted and ignored, the relay\'s capabilities decide' -r
-complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s b -d 'Mode: only -bm (read a message and deliver it) is supported' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s B -d 'Body type (7BIT, 8BITMIME): accepted; the relay\'s capabilities decide' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s b -d 'Mode: m (deliver the message on stdin, the default), s (SMTP on stdin/stdout), p (list the queue)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s N -d 'DSN: when to notify the sender: never, or some of success,failure,delay (passed on when the relay offers DSN)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s R -d 'DSN: what a notification returns: full or hdrs' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s V -d 'DSN: an envelope id for notifications' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l queue-run -d 'What -q becomes: deliver the agent\'s queue now' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l relay -d 'Submit through [relay.NAME]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s t -d 'Take recipients from the To, Cc and Bcc headers'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s i -d 'Do not treat a line with a single "." as the end of the message'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s v -d 'Show the SMTP dialogue and key discovery on stderr (AUTH lines are [redacted])'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -202,6 +209,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Show the SMTP dialogue on stderr (AUTH lines are [redacted])'
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand relay; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -26,6 +26,8 @@ pub struct Config {
     pub network: Network,
     /// The local submission agent.
     pub agent: Agent,
+    /// Defaults for `mailseal sendmail`.
+    pub sendmail: Sendmail,
 }
 
 impl Config {
@@ -289,6 +291,153 @@ pub struct Agent {
     pub deliveries: Option<usize>,
 }
 
+/// The `[sendmail]` table: what `mailseal sendmail` (cron, mutt, PHP) does
+/// when the caller says little.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sendmail {
+    /// The sender when there is neither -f nor a From header, like msmtp's
+    /// `from`: `%U` is the user's login name, `%H` the host name, `%%` a
+    /// percent sign (e.g. `"%U@example.org"`).
+    pub from: Option<String>,
+    /// An aliases file for local names (recipients without `@`), like
+    /// msmtp's `aliases`: lines `root: admin@example.org, ops@example.org`,
+    /// `default: address` for any other local name, `#` comments.
+    pub aliases: Option<PathBuf>,
+    /// Seal the message and put it into the agent's queue (HOME/spool)
+    /// instead of submitting it now [default: false; when an agent runs on
+    /// this home, messages are queued regardless].
+    pub queue: bool,
+}
+
+impl Sendmail {
+    /// `from` with `%U`, `%H` and `%%` replaced.
+    pub fn sender(&self, config_path: &Path) -> Result<Option<String>> {
+        let Some(template) = &self.from else {
+            return Ok(None);
+        };
+        let mut out = String::new();
+        let mut chars = template.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('U') => out.push_str(&login_name().ok_or_else(|| Error::Config {
+                    path: config_path.to_path_buf(),
+                    message: "[sendmail] from uses %U, but the login name is unknown (no LOGNAME or USER, no /etc/passwd entry)".into(),
+                })?),
+                Some('H') => out.push_str(&host_name()),
+                Some('%') => out.push('%'),
+                other => {
+                    return Err(Error::Config {
+                        path: config_path.to_path_buf(),
+                        message: format!(
+                            "[sendmail] from: unknown %{}: use %U (user), %H (host) or %%",
+                            other.map(String::from).unwrap_or_default()
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The aliases file, read (an empty set when none is configured).
+    pub fn aliases(&self) -> Result<Aliases> {
+        let Some(path) = &self.aliases else {
+            return Ok(Aliases::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::InputMissing {
+            path: path.clone(),
+            source,
+        })?;
+        Aliases::parse(&text, path)
+    }
+}
+
+/// The login name: LOGNAME, USER, else the owner of this process in
+/// /etc/passwd.
+fn login_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    for var in ["LOGNAME", "USER"] {
+        if let Some(name) = std::env::var(var).ok().filter(|n| !n.is_empty()) {
+            return Some(name);
+        }
+    }
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&uid.as_str()))
+        .map(|f| f[0].to_string())
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Local names and the addresses they stand for (`[sendmail] aliases`).
+#[derive(Debug, Default)]
+pub struct Aliases {
+    map: BTreeMap<String, Vec<String>>,
+}
+
+impl Aliases {
+    /// Parses `name: address, address` lines; `path` names the file in
+    /// errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Aliases> {
+        let mut map = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |message: &str| Error::Config {
+                path: path.to_path_buf(),
+                message: format!("line {}: {message}", n + 1),
+            };
+            let (name, targets) = line
+                .split_once(':')
+                .ok_or_else(|| bad("expected `name: address, address`"))?;
+            let targets: Vec<String> = targets
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if name.trim().is_empty() || name.contains('@') || targets.is_empty() {
+                return Err(bad(
+                    "expected `name: address, address` (a local name, no @)",
+                ));
+            }
+            map.insert(name.trim().to_ascii_lowercase(), targets);
+        }
+        Ok(Aliases { map })
+    }
+
+    /// The addresses `address` stands for: itself unless it is a local
+    /// name with an alias (or a `default` entry).
+    pub fn expand(&self, address: &str) -> Vec<String> {
+        if address.contains('@') {
+            return vec![address.to_string()];
+        }
+        let key = address.to_ascii_lowercase();
+        self.map
+            .get(&key)
+            .or_else(|| self.map.get("default"))
+            .cloned()
+            .unwrap_or_else(|| vec![address.to_string()])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +459,39 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.exit_code(), 78);
+    }
+
+    #[test]
+    fn aliases_expand_local_names_only() {
+        let aliases = Aliases::parse(
+            "# cron mail\nroot: admin@example.org, ops@example.org\ndefault: me@example.org\n",
+            Path::new("aliases"),
+        )
+        .unwrap();
+        assert_eq!(
+            aliases.expand("ROOT"),
+            ["admin@example.org", "ops@example.org"]
+        );
+        assert_eq!(aliases.expand("www-data"), ["me@example.org"]);
+        assert_eq!(aliases.expand("bob@example.net"), ["bob@example.net"]);
+        let err = Aliases::parse("root admin@example.org\n", Path::new("a")).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn sendmail_from_substitutes_user_and_host() {
+        let sendmail = Sendmail {
+            from: Some("%U+cron@%H%%".into()),
+            ..Sendmail::default()
+        };
+        let from = sendmail.sender(Path::new("c")).unwrap().unwrap();
+        assert!(from.starts_with(&login_name().unwrap()), "{from}");
+        assert!(from.ends_with(&format!("@{}%", host_name())), "{from}");
+        let bad = Sendmail {
+            from: Some("%X@example.org".into()),
+            ..Sendmail::default()
+        };
+        assert_eq!(bad.sender(Path::new("c")).unwrap_err().exit_code(), 78);
     }
 
     #[test]

@@ -99,9 +99,9 @@ pub enum Error {
     #[error("refused by TLS policy: {0}")]
     TlsRefused(String),
 
-    /// The relay refused our login, or offers no way to log in inside TLS.
-    #[error("authentication refused: {0}")]
-    AuthRefused(String),
+    /// Relay `relay` refused our login, or offers no way to log in inside TLS.
+    #[error("authentication refused: {message}")]
+    AuthRefused { relay: String, message: String },
 
     /// The relay answered 4xx, a timeout or a network failure: try later.
     #[error("temporary failure: {0}")]
@@ -133,7 +133,7 @@ impl Error {
             Error::Config { .. } | Error::Home { .. } | Error::Secret { .. } => 78,
             Error::Unavailable(_) => 69,
             Error::Temporary(_) => 75,
-            Error::TlsRefused(_) | Error::AuthRefused(_) => 77,
+            Error::TlsRefused(_) | Error::AuthRefused { .. } => 77,
         }
     }
 
@@ -190,10 +190,9 @@ impl Error {
                 "nothing was sent; check the relay's host, port and tls setting, its ca_file and pin, or whether something on the path strips STARTTLS"
                     .into()
             }
-            Error::AuthRefused(_) => {
-                "check the relay's username and password source (`mailseal secret set RELAY` stores one in the keyring)"
-                    .into()
-            }
+            Error::AuthRefused { relay, .. } => format!(
+                "check username and password in [relay.{relay}]; `mailseal secret set {relay}` stores the password in the keyring"
+            ),
             Error::Temporary(_) => "nothing was retried; send again later".into(),
             Error::Unavailable(_) => {
                 "the relay's words above say why; fix the message or the addresses and send again"

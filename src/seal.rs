@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, Protection, Technology};
 use crate::discover::Discovery;
 use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
+use crate::message::header::Field;
 use crate::message::Headers;
 use crate::openpgp::{self, EncryptOptions, RecipientKeys};
 use crate::Result;
@@ -25,43 +26,105 @@ pub struct Recipient {
     pub hidden: bool,
 }
 
-/// The recipients of a message: `explicit` (from `-r`) when given, else To,
-/// Cc and Bcc. Duplicates are dropped; a visible mention wins over Bcc.
+/// The recipients of a message: `explicit` (envelope recipients, such as
+/// sendmail's arguments or the agent's RCPT TO) when given, else To, Cc
+/// and Bcc. An envelope recipient that is not in To or Cc is a Bcc
+/// recipient, whichever way it came (DESIGN §2.11). Duplicates are
+/// dropped; a visible mention wins over Bcc.
 pub fn recipients(headers: &Headers, explicit: &[String]) -> Vec<Recipient> {
-    let mut out: Vec<Recipient> = Vec::new();
-    let mut add = |address: &str, hidden: bool| {
-        let key = normalize_address(address);
-        match out
-            .iter_mut()
-            .find(|r| normalize_address(&r.address) == key)
-        {
-            Some(existing) => existing.hidden &= hidden,
-            None => out.push(Recipient {
-                address: address.to_string(),
-                hidden,
-            }),
-        }
-    };
+    let visible = visible_addresses(headers);
     if explicit.is_empty() {
-        for name in ["To", "Cc"] {
-            for address in headers.addresses(name) {
-                add(&address, false);
-            }
-        }
-        for address in headers.addresses("Bcc") {
-            add(&address, true);
-        }
-    } else {
-        let bcc: Vec<String> = headers
-            .addresses("Bcc")
-            .iter()
-            .map(|a| normalize_address(a))
-            .collect();
-        for address in explicit {
-            add(address, bcc.contains(&normalize_address(address)));
+        let mut all = visible.clone();
+        all.extend(headers.addresses("Bcc"));
+        return envelope_recipients(&all, &visible);
+    }
+    envelope_recipients(explicit, &visible)
+}
+
+/// The addresses in To and Cc.
+pub fn visible_addresses(headers: &Headers) -> Vec<String> {
+    ["To", "Cc"]
+        .iter()
+        .flat_map(|name| headers.addresses(name))
+        .collect()
+}
+
+/// `envelope` without duplicates, each hidden unless it is in `visible`
+/// (addresses compared as [`normalize_address`] does).
+pub fn envelope_recipients(envelope: &[String], visible: &[String]) -> Vec<Recipient> {
+    let visible: Vec<String> = visible.iter().map(|a| normalize_address(a)).collect();
+    let mut out: Vec<Recipient> = Vec::new();
+    for address in envelope {
+        let key = normalize_address(address);
+        if !out.iter().any(|r| normalize_address(&r.address) == key) {
+            out.push(Recipient {
+                address: address.clone(),
+                hidden: !visible.contains(&key),
+            });
         }
     }
     out
+}
+
+/// Adds `Date` and `Message-ID` when the message lacks them, as a
+/// submission server would (RFC 6409 §8): before sealing, so they are
+/// inside the encryption and outside, and every copy of the message (Bcc
+/// copies too) shares them. The Message-ID's domain is the sender's.
+pub fn complete_headers(headers: &mut Headers, sender: &str) {
+    let now = std::time::SystemTime::now();
+    if headers.get("Date").is_none() {
+        headers.push(Field::new("Date", &rfc5322_date(now)));
+    }
+    if headers.get("Message-ID").is_none() {
+        let domain = sender
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .filter(|d| !d.is_empty())
+            .unwrap_or("localhost");
+        let mut random = [0u8; 12];
+        getrandom::fill(&mut random).expect("the OS random source works");
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        headers.push(Field::new(
+            "Message-ID",
+            &format!("<{secs:x}.{hex}@{domain}>"),
+        ));
+    }
+}
+
+/// `time` as an RFC 5322 date in UTC: `Tue, 01 Dec 2026 06:43:56 +0000`.
+fn rfc5322_date(time: std::time::SystemTime) -> String {
+    // humantime gives `2026-12-01T06:43:56Z`; reorder it.
+    let iso = humantime::format_rfc3339_seconds(time).to_string();
+    let (date, clock) = iso
+        .trim_end_matches('Z')
+        .split_once('T')
+        .unwrap_or(("", ""));
+    let mut parts = date.split('-');
+    let (year, month, day) = (
+        parts.next().unwrap_or("1970"),
+        parts
+            .next()
+            .and_then(|m| m.parse::<usize>().ok())
+            .unwrap_or(1),
+        parts.next().unwrap_or("01"),
+    );
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let days = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0);
+    format!(
+        "{}, {day} {} {year} {clock} +0000",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1).min(11)]
+    )
 }
 
 /// Candidate certificates for each recipient, from the store and from own
@@ -488,6 +551,45 @@ mod tests {
                     hidden: true
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn envelope_recipients_not_in_to_or_cc_are_hidden() {
+        let headers = Headers::parse(b"To: Bob <bob@example.net>\nBcc: dave@x\n").unwrap();
+        let r = recipients(
+            &headers,
+            &[
+                "BOB@example.net".into(),
+                "carol@example.com".into(),
+                "dave@x".into(),
+            ],
+        );
+        let hidden: Vec<(&str, bool)> = r.iter().map(|r| (r.address.as_str(), r.hidden)).collect();
+        assert_eq!(
+            hidden,
+            [
+                ("BOB@example.net", false),
+                ("carol@example.com", true),
+                ("dave@x", true)
+            ]
+        );
+    }
+
+    #[test]
+    fn date_and_message_id_are_added_only_when_missing() {
+        let mut headers = Headers::parse(b"From: a@example.org\n").unwrap();
+        complete_headers(&mut headers, "a@example.org");
+        let id = headers.get("Message-ID").unwrap().value();
+        assert!(id.starts_with('<') && id.ends_with("@example.org>"), "{id}");
+        let date = headers.get("Date").unwrap().value();
+        assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
+        let before = headers.to_bytes();
+        complete_headers(&mut headers, "a@example.org");
+        assert_eq!(headers.to_bytes(), before);
+        assert_eq!(
+            rfc5322_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_107_436)),
+            "Tue, 01 Dec 2026 06:43:56 +0000"
         );
     }
 

@@ -11,70 +11,18 @@ mod common;
 #[path = "common/smtp.rs"]
 mod smtp;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Home, Run};
+use common::{header, key_ids, pkesk_recipients, run_bounded, Home, Run};
 use smtp::{CertKind, Mode, Server, PASSWORD};
-
-/// Every command run here must finish within this.
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// Runs `command` with `stdin`, killing it after [`LIMIT`].
-fn run_bounded(mut command: Command, stdin: &[u8]) -> Run {
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("mailseal ran longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    writer.join().unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out_reader.join().unwrap(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-    }
-}
 
 /// A home whose `[relay.default]` points at `server`.
 fn home_for(server: &Server, tls: &str, policy: &str, extra: &str) -> Home {
     let home = Home::new();
     home.write(
         "config.toml",
-        format!(
-            "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"{tls}\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 2\n{extra}\n[policy]\ndefault = \"{policy}\"\n",
-            server.port,
-            server.ca_file.display()
-        )
-        .as_bytes(),
+        server.relay_config(tls, policy, extra).as_bytes(),
     );
     home
 }
@@ -495,7 +443,9 @@ fn sendmail_t_i_and_f() {
     )
     .ok();
     assert_eq!(server.messages()[3].to, ["erin@example.com"]);
-    send(&home, &["sendmail", "-bs"], message).expect_code(64);
+    // An unknown mode is refused, naming it.
+    let run = send(&home, &["sendmail", "-bx"], message).expect_code(64);
+    assert!(run.stderr.contains("-bx"), "{}", run.stderr);
 
     // No recipients at all is a usage error.
     send(&home, &["sendmail"], message).expect_code(64);
@@ -581,4 +531,417 @@ fn relay_check_reports_tls_and_login() {
     let run = send(&home, &["relay", "check"], b"").ok();
     assert!(run.stdout_text().contains("login:       ok as alice"));
     assert!(!server.saw("MAIL"));
+}
+
+#[test]
+fn envelope_recipients_not_in_to_or_cc_are_bcc_with_copies_of_their_own() {
+    let (alice, bob) = common::alice_and_bob();
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    alice.write(
+        "config.toml",
+        server
+            .relay_config("starttls", "encrypt-if-possible", "")
+            .as_bytes(),
+    );
+    let carol = Home::new();
+    carol
+        .run(&["key", "generate", "carol@example.com"], b"")
+        .ok();
+    carol.import_cert("alice");
+    let carol_cert = carol
+        .run(&["key", "export", "carol@example.com", "--public"], b"")
+        .ok()
+        .stdout;
+    let carol_ids = key_ids(&carol_cert);
+    // As mutt and git send-email hand it over: Bcc stripped, every
+    // recipient an argument.
+    let message = b"From: Alice <alice@example.org>\nTo: Bob <bob@example.net>\nSubject: plans\n\nmeet at noon\n";
+    let sendmail = [
+        "sendmail",
+        "-oem",
+        "-oi",
+        "--",
+        "bob@example.net",
+        "carol@example.com",
+    ];
+
+    // Carol has no key: Bob's copy stays encrypted, Carol gets hers alone.
+    send(&alice, &sendmail, message).ok();
+    let m = server.messages();
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[0].to, ["bob@example.net"]);
+    assert_eq!(m[1].to, ["carol@example.com"]);
+    assert!(
+        m[0].data.contains("multipart/encrypted"),
+        "Bob's copy degraded: {}",
+        m[0].data
+    );
+    assert!(!m[0].data.contains("carol"), "{}", m[0].data);
+    let id = header(&m[0].data, "Message-ID").expect("a Message-ID was added");
+    assert_eq!(header(&m[1].data, "Message-ID"), Some(id), "one Message-ID");
+    assert!(header(&m[0].data, "Date").is_some());
+
+    // Carol has a key: Bob's copy names none of her keys; both can read.
+    alice.run(&["cert", "import"], &carol_cert).ok();
+    let send_r = ["send", "-r", "bob@example.net", "-r", "carol@example.com"];
+    for (n, args) in [&sendmail[..], &send_r[..]].into_iter().enumerate() {
+        send(&alice, args, message).ok();
+        let m = &server.messages()[2 + 2 * n..];
+        assert_eq!(m.len(), 2, "{args:?}: {m:?}");
+        assert_eq!(m[0].to, ["bob@example.net"], "{args:?}");
+        assert_eq!(m[1].to, ["carol@example.com"], "{args:?}");
+        for named in pkesk_recipients(&m[0].data).into_iter().flatten() {
+            assert!(
+                !carol_ids.contains(&named),
+                "{args:?}: Bob's copy names Carol's key {named}"
+            );
+        }
+        assert!(!m[0].data.contains("carol"), "{}", m[0].data);
+        for (reader, copy) in [(&bob, &m[0]), (&carol, &m[1])] {
+            let clear = reader.run(&["decrypt"], copy.data.as_bytes()).ok();
+            let clear = clear.stdout_text();
+            assert!(clear.contains("meet at noon"), "{args:?}: {clear}");
+            assert!(!clear.contains("carol"), "{args:?}: {clear}");
+        }
+    }
+}
+
+#[test]
+fn a_refused_recipient_does_not_stop_the_others() {
+    let failure = ("RCPT TO:<carol@example.com>", "550 5.1.1 no such user");
+    let server = Server::start(Mode::Starttls, CertKind::Good, Some(failure));
+    let home = home_for(&server, "starttls", "plain", "");
+    let message = b"From: alice@example.org\r\nTo: bob@example.net, carol@example.com, dave@example.com\r\nSubject: s\r\n\r\nbody\r\n";
+    for args in [&["send"][..], &["sendmail", "-t"]] {
+        let run = send(&home, args, message).expect_code(69);
+        assert!(
+            run.stderr.contains(
+                "carol@example.com: not accepted: RCPT TO:<carol@example.com>: the relay answered 550 5.1.1 no such user"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(
+                "1 of 3 recipients not accepted: carol@example.com (already accepted, do not resend to: bob@example.net, dave@example.com)"
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+    let m = server.messages();
+    assert_eq!(m.len(), 2);
+    for m in &m {
+        assert_eq!(m.to, ["bob@example.net", "dave@example.com"]);
+    }
+    let run = send(&home, &["send", "--json"], message).expect_code(69);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["rejected"][0]["recipient"], "carol@example.com");
+    assert_eq!(report["rejected"][0]["permanent"], true);
+    assert_eq!(report["recipients"].as_array().unwrap().len(), 2);
+
+    // Only temporary refusals: 75.
+    let failure = ("RCPT TO:<carol@example.com>", "450 4.2.1 mailbox busy");
+    let server = Server::start(Mode::Starttls, CertKind::Good, Some(failure));
+    let home = home_for(&server, "starttls", "plain", "");
+    let run = send(&home, &["sendmail", "-t"], message).expect_code(75);
+    assert!(
+        run.stderr.contains("450 4.2.1 mailbox busy"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[test]
+fn sendmail_dsn_requests_reach_a_relay_that_offers_dsn() {
+    let args = [
+        "sendmail",
+        "-N",
+        "failure,delay",
+        "-R",
+        "hdrs",
+        "-V",
+        "cron+42",
+        "-oi",
+        "bob@example.net",
+    ];
+    let server = Server::start(Mode::Dsn, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    send(&home, &args, MESSAGE).ok();
+    let line = |verb: &str| {
+        server
+            .events()
+            .into_iter()
+            .find(|e| e.line.starts_with(verb))
+            .unwrap()
+            .line
+    };
+    assert!(
+        line("MAIL").ends_with(" RET=HDRS ENVID=cron+2B42"),
+        "{}",
+        line("MAIL")
+    );
+    assert_eq!(
+        line("RCPT"),
+        "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY"
+    );
+    assert_eq!(server.messages().len(), 1);
+
+    // A relay without DSN gets none of it (it would refuse the message).
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    send(&home, &args, MESSAGE).ok();
+    for e in server.events() {
+        for param in ["NOTIFY=", "RET=", "ENVID="] {
+            assert!(!e.line.contains(param), "{}", e.line);
+        }
+    }
+    assert_eq!(server.messages().len(), 1);
+
+    let run = send(
+        &home,
+        &["sendmail", "-N", "sometimes", "bob@example.net"],
+        MESSAGE,
+    )
+    .expect_code(64);
+    assert!(run.stderr.contains("-N sometimes"), "{}", run.stderr);
+}
+
+#[test]
+fn verbose_shows_the_dialogue_with_auth_redacted() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for (mode, auth_lines) in [
+        (Mode::Starttls, &["> AUTH PLAIN [redacted]"][..]),
+        (
+            Mode::LoginOnly,
+            &["> AUTH LOGIN", "> [redacted]", "> [redacted]"][..],
+        ),
+    ] {
+        let server = Server::start(mode, CertKind::Good, None);
+        let home = home_for(&server, "starttls", "plain", "");
+        for args in [
+            &["send", "-v"][..],
+            &["sendmail", "-v", "-t"],
+            &["relay", "check", "-v"],
+        ] {
+            let run = send(&home, args, MESSAGE).ok();
+            assert_no_password(&run);
+            let err = &run.stderr;
+            for secret in [
+                b64(PASSWORD),
+                b64(&format!("\0alice\0{PASSWORD}")),
+                b64("alice"),
+            ] {
+                assert!(!err.contains(&secret), "{args:?}: {err}");
+            }
+            for wanted in [
+                "> EHLO localhost",
+                "< 220 ",
+                "> STARTTLS",
+                "* TLS TLSv1.",
+                "< 235 2.7.0 ",
+            ] {
+                assert!(
+                    err.contains(wanted),
+                    "{args:?} {mode:?}: no {wanted:?} in\n{err}"
+                );
+            }
+            let auth: Vec<&str> = err
+                .lines()
+                .filter(|l| l.starts_with("> AUTH") || l.starts_with("> [redacted]"))
+                .collect();
+            assert_eq!(auth, auth_lines, "{args:?}: {err}");
+        }
+    }
+    // Without -v, sendmail says nothing.
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn sendmail_is_silent_and_discovery_notes_need_v() {
+    // A keyserver that accepts connections and closes them: discovery for
+    // Bob fails, which makes a note.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let keyserver = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            drop(stream);
+        }
+    });
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        format!(
+            "{}\n[discovery]\nmethods = [\"keyserver\"]\nkeyservers = [\"hkps://keys.example.net\"]\ntimeout_secs = 2\n[network]\nresolve = {{ \"keys.example.net:443\" = \"{keyserver}\" }}\n",
+            server.relay_config("starttls", "encrypt-if-possible", "")
+        )
+        .as_bytes(),
+    );
+    let run = send(&home, &["sendmail", "-v", "-t"], MESSAGE).ok();
+    assert!(
+        run.stderr.contains("discovery for bob@example.net"),
+        "{}",
+        run.stderr
+    );
+    let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
+    assert!(
+        run.stderr.is_empty() && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.messages().len(), 2);
+}
+
+#[test]
+fn tls_and_login_errors_say_what_to_do() {
+    // A self-signed certificate that is a CA (openssl req -x509's default).
+    let server = Server::start(Mode::Starttls, CertKind::SelfSigned, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    let run = send(&home, &["send"], MESSAGE).expect_code(77);
+    assert!(!run.stderr.contains("CaUsedAsEndEntity"), "{}", run.stderr);
+    for words in ["CA:TRUE", "basicConstraints=critical,CA:FALSE", "ca_file"] {
+        assert!(run.stderr.contains(words), "{words}: {}", run.stderr);
+    }
+    server.assert_nothing_sent();
+
+    for (kind, words) in [
+        (CertKind::UnknownCa, "ca_file in [relay.default]"),
+        (CertKind::Expired, "its certificate has expired"),
+        (
+            CertKind::WrongHost,
+            "not for this host name (it names mail.other.example); set host in [relay.default]",
+        ),
+    ] {
+        let server = Server::start(Mode::Starttls, kind, None);
+        let home = home_for(&server, "starttls", "plain", "");
+        let run = send(&home, &["send"], MESSAGE).expect_code(77);
+        assert!(run.stderr.contains(words), "{kind:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("Error"), "{kind:?}: {}", run.stderr);
+    }
+
+    // The login hint names the relay that refused.
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = Home::new();
+    let config = server
+        .relay_config("starttls", "plain", "")
+        .replace("[relay.default]", "[relay.work]");
+    home.write("config.toml", config.as_bytes());
+    let mut command = home.command(&["send", "--relay", "work"]);
+    command.env("TEST_PW", "not-the-Pw-9911");
+    let run = run_bounded(command, MESSAGE).expect_code(77);
+    assert!(
+        run.stderr.contains("`mailseal secret set work`") && !run.stderr.contains("RELAY"),
+        "{}",
+        run.stderr
+    );
+
+    // The exit codes a sendmail caller sees are listed.
+    let mut command = common::mailseal();
+    command.arg("--help");
+    let help = run_bounded(command, b"").ok().stdout_text();
+    for code in ["69 not accepted", "75 temporary failure"] {
+        assert!(help.contains(code), "{help}");
+    }
+}
+
+#[test]
+fn empty_input_says_so() {
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    for args in [
+        &["send"][..],
+        &["sendmail", "bob@example.net"],
+        &["sendmail", "-t"],
+    ] {
+        for input in [&b""[..], b"\n\n"] {
+            let run = send(&home, args, input).expect_code(65);
+            assert!(
+                run.stderr.contains("empty input"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(server.record.lock().unwrap().connections, 0);
+}
+
+#[test]
+fn sendmail_flags_are_accepted_or_refused_by_name() {
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    let accepted: [&[&str]; 8] = [
+        &["-oem"],
+        &["-oee"],
+        &["-odi"],
+        &["-odb"],
+        &["-om"],
+        &["-B", "8BITMIME"],
+        &["-B7BIT"],
+        &["-r", "alice@example.org"],
+    ];
+    for flags in accepted {
+        let mut args = vec!["sendmail"];
+        args.extend_from_slice(flags);
+        args.push("bob@example.net");
+        send(&home, &args, MESSAGE).ok();
+    }
+    assert_eq!(server.messages().len(), accepted.len());
+    for flag in ["-x", "-oQ", "-BBINARYMIME", "-bd"] {
+        let run = send(&home, &["sendmail", flag, "bob@example.net"], MESSAGE).expect_code(64);
+        assert!(run.stderr.contains(flag), "{flag}: {}", run.stderr);
+    }
+    assert_eq!(server.messages().len(), accepted.len());
+}
+
+#[test]
+fn sendmail_queue_then_list_and_flush() {
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "[sendmail]\nqueue = true\n");
+    let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
+    assert!(
+        run.stdout.is_empty() && run.stderr.is_empty(),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        server.record.lock().unwrap().connections,
+        0,
+        "queued, not sent"
+    );
+
+    let listed = send(&home, &["sendmail", "-bp"], b"").ok();
+    assert!(
+        listed.stdout_text().contains("bob@example.net"),
+        "{}",
+        listed.stdout_text()
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let mailq = bin.path().join("mailq");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_mailseal"), &mailq).unwrap();
+    let mut command = Command::new(&mailq);
+    command.env("MAILSEAL_HOME", home.path());
+    let listed = run_bounded(command, b"").ok();
+    assert!(
+        listed.stdout_text().contains("bob@example.net"),
+        "{}",
+        listed.stdout_text()
+    );
+
+    // -q is sendmail's queue run here, not --quiet.
+    send(&home, &["sendmail", "-q"], b"").ok();
+    let m = server.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].to, ["bob@example.net"]);
+    let listed = send(&home, &["sendmail", "-bp"], b"").ok();
+    assert!(!listed.stdout_text().contains("bob@example.net"));
 }

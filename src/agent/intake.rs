@@ -1,13 +1,14 @@
 //! The decision made while the client waits at the end of DATA: parse the
 //! message, plan its copies and seal each one through
 //! [`crate::seal::Sealer`], exactly as `mailseal send` does. Envelope
-//! recipients that are not in To or Cc are Bcc recipients: each gets a
-//! copy of its own, and the Bcc header is removed.
+//! recipients that are not in To or Cc are Bcc recipients
+//! ([`seal::recipients`]): each gets a copy of its own, and the Bcc header
+//! is removed.
 
 use crate::config::Config;
 use crate::discover::Discovery;
 use crate::home::Home;
-use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
+use crate::keys::{CertStore, SecretKeys, Unlocker};
 use crate::message::header::split_entity;
 use crate::message::Headers;
 use crate::seal::{self, SealedCopy, Sealer};
@@ -31,15 +32,7 @@ pub fn seal_message(
         .into_iter()
         .next()
         .ok_or_else(|| Error::Malformed("the message has no From address".into()))?;
-    let visible: Vec<String> = ["To", "Cc"]
-        .iter()
-        .flat_map(|name| headers.addresses(name))
-        .map(|a| normalize_address(&a))
-        .collect();
-    let mut recipients = seal::recipients(&headers, rcpts);
-    for r in &mut recipients {
-        r.hidden |= !visible.contains(&normalize_address(&r.address));
-    }
+    let recipients = seal::recipients(&headers, rcpts);
     headers.retain(|f| !f.is("Bcc"));
 
     let store = CertStore::open(&home.cert_dir(), &home.cert_index_file())?;

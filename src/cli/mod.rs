@@ -43,8 +43,9 @@ use mailseal::{Error, Result};
   mailseal encrypt --smime message.eml > sealed.eml
 
 Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
-66 input missing, 67 no usable key, 74 I/O error, 77 refused (permissions,
-passphrase), 78 bad configuration.")]
+66 input missing, 67 no usable key, 69 not accepted by the relay (5xx),
+74 I/O error, 75 temporary failure (try again later), 77 refused (TLS,
+login, permissions, passphrase), 78 bad configuration.")]
 pub struct Cli {
     /// Directory for configuration and state [default: XDG directories].
     #[arg(long, global = true, env = "MAILSEAL_HOME", value_name = "DIR")]
@@ -143,6 +144,13 @@ impl Context {
         }
     }
 
+    /// Where the SMTP dialogue goes with `-v`: stderr.
+    pub fn trace(&self, verbose: bool) -> Option<mailseal::submit::Trace> {
+        verbose.then(|| {
+            std::sync::Arc::new(|line: &str| eprintln!("{line}")) as mailseal::submit::Trace
+        })
+    }
+
     /// Prints `value` as JSON on stdout.
     pub fn print_json(&self, value: &impl serde::Serialize) -> Result<()> {
         let text = serde_json::to_string_pretty(value).expect("serializable");
@@ -193,14 +201,42 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Invoked as `sendmail` (a link named so): `mailseal sendmail ARGS...`.
+/// Invoked as `sendmail` (a link named so): `mailseal sendmail ARGS...`;
+/// as `mailq`: `mailseal sendmail -bp`. After the `sendmail` subcommand,
+/// `-q` is sendmail's (run the queue), not `--quiet`: it becomes
+/// `--queue-run`.
 fn sendmail_argv(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let invoked_as_sendmail = argv
+    let name = argv
         .first()
         .and_then(|a| Path::new(a).file_name())
-        .is_some_and(|name| name == "sendmail");
-    if invoked_as_sendmail {
-        argv.splice(0..1, ["mailseal".into(), "sendmail".into()]);
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    match name.as_str() {
+        "sendmail" => drop(argv.splice(0..1, ["mailseal".into(), "sendmail".into()])),
+        "mailq" => drop(argv.splice(0..1, ["mailseal".into(), "sendmail".into(), "-bp".into()])),
+        _ => {}
+    }
+    // The subcommand is the first word that is neither an option nor the
+    // value of --home or --passphrase-file.
+    let mut i = 1;
+    while i < argv.len() {
+        match argv[i].to_str() {
+            Some("--home" | "--passphrase-file") => i += 2,
+            Some(a) if a.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    if argv.get(i).and_then(|a| a.to_str()) != Some("sendmail") {
+        return argv;
+    }
+    for arg in &mut argv[i + 1..] {
+        match arg.to_str() {
+            Some("--") => break,
+            Some("-q") => *arg = "--queue-run".into(),
+            Some(a) if a.starts_with("-q") => *arg = format!("--queue-run={}", &a[2..]).into(),
+            _ => {}
+        }
     }
     argv
 }

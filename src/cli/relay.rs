@@ -16,20 +16,24 @@ pub enum Command {
     /// Examples:
     ///   mailseal relay check
     ///   mailseal relay check work --json
+    ///   mailseal relay check -v      # show the SMTP dialogue
     #[command(verbatim_doc_comment)]
     Check {
         /// The relay [default: default].
         #[arg(default_value = "default")]
         name: String,
+        /// Show the SMTP dialogue on stderr (AUTH lines are [redacted]).
+        #[arg(short, long)]
+        verbose: bool,
     },
 }
 
 pub fn run(context: &Context, command: Command) -> Result<u8> {
     match command {
-        Command::Check { name } => {
+        Command::Check { name, verbose } => {
             let settings =
                 Settings::from_config(&context.config, &context.home.config_file(), &name)?;
-            let t = submit::check_blocking(&settings)?;
+            let t = submit::check_blocking(&settings, context.trace(verbose))?;
             if context.json {
                 context.print_json(&t)?;
             } else {

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
+use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
 use mailseal::seal::{self, Recipient, SealedCopy, Sealer};
-use mailseal::submit::{self, Settings, Transaction, Transport};
+use mailseal::submit::{self, Dsn, Options, Rejected, Settings, Transaction, Transport};
 use mailseal::{Error, Result};
 use serde::Serialize;
 
@@ -15,9 +16,11 @@ use super::{read_input, Context};
 /// Seal a message per policy and submit it to a relay over TLS.
 ///
 /// The envelope sender is the From address (or -f); the recipients are To,
-/// Cc and Bcc. The Bcc header is removed; the visible recipients share one
-/// copy, and every Bcc recipient gets a separately sealed copy in its own
-/// SMTP transaction, so no copy names a Bcc recipient.
+/// Cc and Bcc, or the -r addresses. The Bcc header is removed; the visible
+/// recipients share one copy, and every Bcc recipient (and every -r
+/// address not in To or Cc) gets a separately sealed copy in its own SMTP
+/// transaction, so no copy names a Bcc recipient. Date and Message-ID are
+/// added when missing, the same for every copy.
 ///
 /// Policy ([policy] default and [policy.recipients], strictest recipient of
 /// a copy wins): require-encryption sends nothing unless every recipient of
@@ -28,10 +31,15 @@ use super::{read_input, Context};
 ///
 /// The relay ([relay.NAME], default "default") is reached with STARTTLS or
 /// implicit TLS, never in clear; login happens only inside verified TLS.
+/// Recipients the relay refuses are reported one by one while the others
+/// still get the message; then the exit code is 69 (75 when every refusal
+/// was temporary), and the report names who already has it.
 ///
 /// Examples:
 ///   mailseal send message.eml
 ///   mailseal send --relay work --json < message.eml
+///   mailseal send -r bob@example.net -r carol@example.com message.eml
+///   mailseal send -v message.eml     # show the SMTP dialogue
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -43,13 +51,40 @@ pub struct Args {
     /// Envelope sender (MAIL FROM) instead of the From address.
     #[arg(short = 'f', long = "from", value_name = "ADDR")]
     from: Option<String>,
+    /// Send to ADDR instead of To, Cc and Bcc (repeatable); an ADDR not in
+    /// To or Cc is a Bcc recipient with a copy of its own.
+    #[arg(short = 'r', long = "recipient", value_name = "ADDR")]
+    recipients: Vec<String>,
+    /// Show the SMTP dialogue on stderr (AUTH lines are [redacted]).
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let message = read_input(args.file.as_deref())?;
+    let message = non_empty(read_input(args.file.as_deref())?)?;
     let headers = Headers::parse(split_entity(&message).0)?;
-    let recipients = seal::recipients(&headers, &[]);
-    deliver(context, &message, &args.relay, args.from, recipients, false)
+    let recipients = seal::recipients(&headers, &args.recipients);
+    deliver(
+        context,
+        &message,
+        Delivery {
+            relay: &args.relay,
+            from: args.from,
+            recipients,
+            silent: false,
+            verbose: args.verbose,
+            dsn: Dsn::default(),
+            queue: false,
+        },
+    )
+}
+
+/// `input`, unless there is nothing in it.
+pub fn non_empty(input: Vec<u8>) -> Result<Vec<u8>> {
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Malformed("empty input: there is no message".into()));
+    }
+    Ok(input)
 }
 
 /// What happened to one recipient.
@@ -69,33 +104,46 @@ struct Report {
     sender: String,
     transactions: usize,
     recipients: Vec<RecipientReport>,
+    /// Recipients the relay refused.
+    rejected: Vec<Rejected>,
     transport: Transport,
 }
 
-/// Seals `message` for `recipients` per policy and submits it through
-/// relay `relay`. `silent` leaves stdout and stderr empty on success
-/// (sendmail).
-pub fn deliver(
-    context: &Context,
-    message: &[u8],
-    relay: &str,
-    from: Option<String>,
-    recipients: Vec<Recipient>,
-    silent: bool,
-) -> Result<u8> {
+/// How one message goes out.
+pub struct Delivery<'a> {
+    /// Submit through `[relay.NAME]`.
+    pub relay: &'a str,
+    /// Envelope sender; `None`: the From address.
+    pub from: Option<String>,
+    pub recipients: Vec<Recipient>,
+    /// Nothing on stdout or stderr on success (sendmail).
+    pub silent: bool,
+    /// The SMTP dialogue and discovery notes on stderr.
+    pub verbose: bool,
+    pub dsn: Dsn,
+    /// Into the agent's queue (HOME/spool) instead of to the relay now.
+    pub queue: bool,
+}
+
+/// Seals `message` per policy for the recipients of `delivery` and
+/// submits it (or queues it).
+pub fn deliver(context: &Context, message: &[u8], delivery: Delivery) -> Result<u8> {
     let (head, body) = split_entity(message);
     let mut headers = Headers::parse(head)?;
-    let sender = from
+    let sender = delivery
+        .from
         .or_else(|| headers.addresses("From").into_iter().next())
         .ok_or_else(|| {
             Error::Usage("the message has no From address: add one or pass -f ADDR".into())
         })?;
+    let recipients = delivery.recipients;
     if recipients.is_empty() {
         return Err(Error::Usage(
             "the message has no recipients: add To, Cc or Bcc".into(),
         ));
     }
     headers.retain(|f| !f.is("Bcc"));
+    seal::complete_headers(&mut headers, &sender);
 
     // Plan and seal every copy before connecting: a missing key stops
     // everything with nothing sent.
@@ -116,10 +164,16 @@ pub fn deliver(
         .into_iter()
         .map(|group| sealer.seal(&headers, body, group))
         .collect();
-    context.discovery_notes(discovery.as_ref());
+    if !delivery.silent || delivery.verbose {
+        context.discovery_notes(discovery.as_ref());
+    }
     let copies = copies?;
 
-    let settings = Settings::from_config(&context.config, &context.home.config_file(), relay)?;
+    if delivery.queue {
+        return enqueue(context, &sender, &copies, delivery.silent);
+    }
+    let settings =
+        Settings::from_config(&context.config, &context.home.config_file(), delivery.relay)?;
     let transactions: Vec<Transaction> = copies
         .iter()
         .map(|c| Transaction {
@@ -128,29 +182,41 @@ pub fn deliver(
             data: c.data.clone(),
         })
         .collect();
-    let outcome = submit::submit_blocking(&settings, &transactions)?;
+    let options = Options {
+        partial: true,
+        dsn: delivery.dsn,
+        trace: context.trace(delivery.verbose),
+    };
+    let outcome = submit::submit_blocking_with(&settings, &transactions, &options)?;
 
     let mut reports = Vec::new();
-    for (copy, accepted) in copies.iter().zip(&outcome.accepted) {
+    for copy in &copies {
         for r in &copy.recipients {
-            reports.push(RecipientReport {
-                address: r.address.clone(),
-                bcc: r.hidden,
-                protection: copy.sealing.as_str(),
-                technology: copy.technology,
-                accepted: accepted.reply.clone(),
-            });
+            let accepted = outcome
+                .accepted
+                .iter()
+                .find(|a| a.recipients.contains(&r.address));
+            if let Some(accepted) = accepted {
+                reports.push(RecipientReport {
+                    address: r.address.clone(),
+                    bcc: r.hidden,
+                    protection: copy.sealing.as_str(),
+                    technology: copy.technology,
+                    accepted: accepted.reply.clone(),
+                });
+            }
         }
     }
     let report = Report {
         sender,
         transactions: transactions.len(),
         recipients: reports,
+        rejected: outcome.rejected,
         transport: outcome.transport,
     };
     if context.json {
         context.print_json(&report)?;
-    } else if !silent {
+    } else if !delivery.silent {
         for r in &report.recipients {
             context.note(&format!(
                 "mailseal: {}{}: {} — {}",
@@ -174,6 +240,87 @@ pub fn deliver(
                 .as_deref()
                 .map(|u| format!(", logged in as {u}"))
                 .unwrap_or_default()
+        ));
+    }
+    refusals(&report)
+}
+
+/// Ok when the relay took every recipient; else every refusal on stderr
+/// (even from sendmail, which is otherwise silent) and an error: 69 when
+/// any refusal is permanent, 75 when all are temporary.
+fn refusals(report: &Report) -> Result<u8> {
+    if report.rejected.is_empty() {
+        return Ok(0);
+    }
+    for r in &report.rejected {
+        eprintln!("mailseal: {}: not accepted: {}", r.recipient, r.reason);
+    }
+    let refused: Vec<&str> = report
+        .rejected
+        .iter()
+        .map(|r| r.recipient.as_str())
+        .collect();
+    let mut message = format!(
+        "{} of {} recipients not accepted: {}",
+        refused.len(),
+        refused.len() + report.recipients.len(),
+        refused.join(", ")
+    );
+    if !report.recipients.is_empty() {
+        let done: Vec<&str> = report
+            .recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect();
+        message.push_str(&format!(
+            " (already accepted, do not resend to: {})",
+            done.join(", ")
+        ));
+    }
+    Err(if report.rejected.iter().any(|r| r.permanent) {
+        Error::Unavailable(message)
+    } else {
+        Error::Temporary(message)
+    })
+}
+
+/// Puts the sealed copies into the agent's queue, durably, and tells a
+/// running agent to look.
+fn enqueue(context: &Context, sender: &str, copies: &[SealedCopy], silent: bool) -> Result<u8> {
+    let spool = Spool::open(&context.home.spool_dir())?;
+    let mut entry = Entry {
+        id: String::new(),
+        received: spool::now(),
+        from: sender.to_string(),
+        client: "sendmail".into(),
+        user: None,
+        copies: copies
+            .iter()
+            .map(|c| Copy {
+                to: c.recipients.iter().map(|r| r.address.clone()).collect(),
+                bcc: c.recipients.iter().any(|r| r.hidden),
+                sealing: c.sealing.as_str().into(),
+                size: c.data.len(),
+            })
+            .collect(),
+    };
+    let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
+    spool.enqueue(&mut entry, &datas)?;
+    let running = spool.is_locked();
+    if running {
+        spool.request(Request::Rescan)?;
+    }
+    if context.json {
+        context.print_json(&entry)?;
+    } else if !silent {
+        context.note(&format!(
+            "mailseal: queued as {}; {}",
+            entry.id,
+            if running {
+                "the running agent delivers it"
+            } else {
+                "it goes out when `mailseal agent` runs or at `mailseal queue flush`"
+            }
         ));
     }
     Ok(0)

@@ -26,6 +26,11 @@
 //!
 //! Commands are sent one at a time (PIPELINING is not used: it would save
 //! round trips but make a half-accepted transaction harder to reason about).
+//!
+//! [`submit_with`] adds what the sendmail interface needs: partial delivery
+//! (recipients the relay refuses are reported, the others still get the
+//! message), DSN parameters when the relay offers DSN, and a [`Trace`] of
+//! the dialogue for `-v`, with AUTH lines shown as `[redacted]`.
 
 mod reply;
 pub mod tls;
@@ -145,6 +150,96 @@ impl Settings {
     }
 }
 
+/// Receives the SMTP dialogue line by line (`> ` sent, `< ` received,
+/// `* ` what the client did, such as the TLS handshake). Credentials never
+/// reach it: AUTH lines are `[redacted]`, message data is summarized.
+pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Delivery status notification requests (RFC 3461), passed to the relay
+/// only when it offers DSN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dsn {
+    /// NOTIFY for every recipient: `NEVER`, or some of `SUCCESS`,
+    /// `FAILURE`, `DELAY` separated by commas.
+    pub notify: Option<String>,
+    /// RET: `FULL` or `HDRS`.
+    pub ret: Option<String>,
+    /// ENVID, the sender's identifier for the transaction (plain text; it
+    /// is xtext-encoded on the wire).
+    pub envid: Option<String>,
+}
+
+impl Dsn {
+    /// Checks and normalizes the parts (upper case); an error names the
+    /// bad value.
+    pub fn new(notify: Option<&str>, ret: Option<&str>, envid: Option<&str>) -> Result<Dsn> {
+        let notify = notify
+            .map(|n| {
+                let words: Vec<String> = n
+                    .split(',')
+                    .map(|w| w.trim().to_ascii_uppercase())
+                    .collect();
+                let known = |w: &String| ["SUCCESS", "FAILURE", "DELAY"].contains(&w.as_str());
+                let ok = words == ["NEVER"] || words.iter().all(known);
+                ok.then(|| words.join(",")).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "-N {n}: use never, or some of success,failure,delay"
+                    ))
+                })
+            })
+            .transpose()?;
+        let ret = ret
+            .map(|r| match r.to_ascii_uppercase().as_str() {
+                v @ ("FULL" | "HDRS") => Ok(v.to_string()),
+                _ => Err(Error::Usage(format!("-R {r}: use full or hdrs"))),
+            })
+            .transpose()?;
+        if let Some(id) = envid {
+            if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(Error::Usage(format!(
+                    "-V {id:?}: an envelope id is 1 to 100 printable ASCII characters"
+                )));
+            }
+        }
+        Ok(Dsn {
+            notify,
+            ret,
+            envid: envid.map(str::to_string),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self == &Dsn::default()
+    }
+}
+
+/// xtext (RFC 3461 §4): `+`, `=` and anything outside `!`..`~` as `+HH`.
+fn xtext(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
+/// How [`submit_with`] behaves beyond the relay's settings.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Deliver to the recipients the relay accepts even when it refuses
+    /// some (they are listed in [`Outcome::rejected`]), and go on with the
+    /// next transaction after a refused one. Off: the first refusal ends
+    /// the submission with an error.
+    pub partial: bool,
+    /// DSN requests for every transaction.
+    pub dsn: Dsn,
+    /// Where the dialogue goes (`-v`).
+    pub trace: Option<Trace>,
+}
+
 /// One mail transaction: envelope and the exact bytes to send.
 #[derive(Debug, Clone)]
 pub struct Transaction {
@@ -185,24 +280,61 @@ pub struct Accepted {
     pub reply: String,
 }
 
+/// A recipient the relay did not take (only with [`Options::partial`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    pub recipient: String,
+    /// What went wrong, with the relay's words.
+    pub reason: String,
+    /// 5xx: sending again will not help.
+    pub permanent: bool,
+}
+
 /// The result of a submission.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub transport: Transport,
     pub accepted: Vec<Accepted>,
+    /// Recipients refused (only with [`Options::partial`]).
+    pub rejected: Vec<Rejected>,
 }
 
-/// Submits `transactions` over one connection; no transaction is retried.
+/// Submits `transactions` over one connection; any refusal fails the
+/// submission, and no transaction is retried.
 pub fn submit_blocking(settings: &Settings, transactions: &[Transaction]) -> Result<Outcome> {
+    runtime()?.block_on(submit(settings, transactions))
+}
+
+/// [`submit_with`], blocking.
+pub fn submit_blocking_with(
+    settings: &Settings,
+    transactions: &[Transaction],
+    options: &Options,
+) -> Result<Outcome> {
+    runtime()?.block_on(submit_with(settings, transactions, options))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the network runtime", e))?
-        .block_on(submit(settings, transactions))
+        .map_err(|e| Error::io("starting the network runtime", e))
 }
 
-/// Submits `transactions` over one connection to the relay.
+/// Submits `transactions` over one connection to the relay; any refusal
+/// fails the submission.
 pub async fn submit(settings: &Settings, transactions: &[Transaction]) -> Result<Outcome> {
+    submit_with(settings, transactions, &Options::default()).await
+}
+
+/// Submits `transactions` over one connection to the relay, as `options`
+/// say. Without [`Options::partial`] the first refusal ends it with an
+/// error that names the transactions already accepted.
+pub async fn submit_with(
+    settings: &Settings,
+    transactions: &[Transaction],
+    options: &Options,
+) -> Result<Outcome> {
     for tx in transactions {
         for address in std::iter::once(&tx.from).chain(&tx.to) {
             check_address(address)?;
@@ -211,15 +343,42 @@ pub async fn submit(settings: &Settings, transactions: &[Transaction]) -> Result
             return Err(Error::Usage("a transaction has no recipients".into()));
         }
     }
-    let mut session = open(settings).await?;
+    let mut session = open(settings, options.trace.clone()).await?;
     session.login(settings).await?;
     let mut accepted = Vec::new();
-    for tx in transactions {
-        match session.send(tx).await {
-            Ok(reply) => accepted.push(Accepted {
-                recipients: tx.to.clone(),
-                reply: reply.text(),
-            }),
+    let mut rejected = Vec::new();
+    for (i, tx) in transactions.iter().enumerate() {
+        match session.send(tx, options).await {
+            Ok(sent) => {
+                rejected.extend(sent.rejected);
+                if let Some(reply) = sent.reply {
+                    accepted.push(Accepted {
+                        recipients: sent.accepted,
+                        reply: reply.text(),
+                    });
+                }
+            }
+            Err(e) if options.partial => {
+                // The whole transaction failed; the next one may still go
+                // through, unless the connection itself is gone.
+                let reason = reason(&e);
+                let permanent = matches!(e, Error::Unavailable(_) | Error::Usage(_));
+                let lost = if session.wire.broken {
+                    &transactions[i..]
+                } else {
+                    std::slice::from_ref(tx)
+                };
+                for recipient in lost.iter().flat_map(|t| &t.to) {
+                    rejected.push(Rejected {
+                        recipient: recipient.clone(),
+                        reason: reason.clone(),
+                        permanent,
+                    });
+                }
+                if session.wire.broken {
+                    break;
+                }
+            }
             Err(e) => return Err(with_progress(e, &accepted)),
         }
     }
@@ -227,38 +386,36 @@ pub async fn submit(settings: &Settings, transactions: &[Transaction]) -> Result
     Ok(Outcome {
         transport: session.transport,
         accepted,
+        rejected,
     })
 }
 
 /// Connects, checks TLS and logs in (when configured), without sending
 /// mail: `mailseal relay check`.
-pub fn check_blocking(settings: &Settings) -> Result<Transport> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the network runtime", e))?
-        .block_on(async {
-            let mut session = open(settings).await?;
-            session.login(settings).await?;
-            session.quit().await;
-            Ok(session.transport)
-        })
+pub fn check_blocking(settings: &Settings, trace: Option<Trace>) -> Result<Transport> {
+    runtime()?.block_on(async {
+        let mut session = open(settings, trace).await?;
+        session.login(settings).await?;
+        session.quit().await;
+        Ok(session.transport)
+    })
 }
 
 /// A TLS session per the relay's mode.
-async fn open(settings: &Settings) -> Result<TlsSession> {
+async fn open(settings: &Settings, trace: Option<Trace>) -> Result<TlsSession> {
     let ca_files: Vec<&Path> = settings.ca_files.iter().map(PathBuf::as_path).collect();
     let config = tls::client_config(&ca_files)?;
     match settings.tls {
         Tls::Starttls => {
-            PlainConnection::connect(settings)
+            PlainConnection::connect(settings, trace)
                 .await?
                 .starttls(settings, config)
                 .await
         }
         Tls::Implicit => {
             let tcp = tcp_connect(settings).await?;
-            let mut session = TlsSession::handshake(settings, config, tcp, "implicit").await?;
+            let mut session =
+                TlsSession::handshake(settings, config, tcp, "implicit", trace).await?;
             let greeting = session.wire.reply("greeting").await?;
             expect(&greeting, "greeting", |c| c == 220)?;
             session.ehlo().await?;
@@ -279,6 +436,15 @@ fn check_address(address: &str) -> Result<()> {
     Ok(())
 }
 
+/// Why a recipient was not accepted, without the error's own prefix
+/// ("not accepted: …") that the report line already says.
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Temporary(m) | Error::Unavailable(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Adds to a failure which earlier transactions were already accepted.
 fn with_progress(error: Error, accepted: &[Accepted]) -> Error {
     if accepted.is_empty() {
@@ -289,7 +455,10 @@ fn with_progress(error: Error, accepted: &[Accepted]) -> Error {
     match error {
         Error::Temporary(m) => Error::Temporary(m + &note),
         Error::Unavailable(m) => Error::Unavailable(m + &note),
-        Error::AuthRefused(m) => Error::AuthRefused(m + &note),
+        Error::AuthRefused { relay, message } => Error::AuthRefused {
+            relay,
+            message: message + &note,
+        },
         Error::TlsRefused(m) => Error::TlsRefused(m + &note),
         other => other,
     }
@@ -328,13 +497,24 @@ fn expect(reply: &Reply, stage: &str, ok: impl Fn(u16) -> bool) -> Result<()> {
 struct Wire<S> {
     io: BufReader<S>,
     timeout: Duration,
+    trace: Option<Trace>,
+    /// A read or write failed or timed out: nothing more can be said.
+    broken: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
-    fn new(stream: S, timeout: Duration) -> Self {
+    fn new(stream: S, timeout: Duration, trace: Option<Trace>) -> Self {
         Wire {
             io: BufReader::new(stream),
             timeout,
+            trace,
+            broken: false,
+        }
+    }
+
+    fn trace(&self, line: &str) {
+        if let Some(trace) = &self.trace {
+            trace(line);
         }
     }
 
@@ -346,7 +526,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     }
 
     async fn reply(&mut self, stage: &str) -> Result<Reply> {
-        match tokio::time::timeout(self.timeout, reply::read_reply(&mut self.io)).await {
+        let read = tokio::time::timeout(self.timeout, reply::read_reply(&mut self.io)).await;
+        let result = match read {
             Err(_) => Err(self.timed_out(stage)),
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(reply::ReadError::Closed)) => Err(Error::Temporary(format!(
@@ -356,7 +537,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
             Ok(Err(reply::ReadError::Malformed(m))) => {
                 Err(Error::Unavailable(format!("{stage}: {m}")))
             }
+        };
+        match &result {
+            Ok(reply) => {
+                let last = reply.lines.len().saturating_sub(1);
+                for (i, line) in reply.lines.iter().enumerate() {
+                    match (&reply.enhanced, i == last) {
+                        (Some(e), true) => self.trace(&format!("< {} {e} {line}", reply.code)),
+                        (None, true) => self.trace(&format!("< {} {line}", reply.code)),
+                        (_, false) => self.trace(&format!("< {}-{line}", reply.code)),
+                    }
+                }
+            }
+            Err(e) => {
+                self.broken = true;
+                self.trace(&format!("* {e}"));
+            }
         }
+        result
     }
 
     /// Writes `bytes`; `stage` names it in errors (never the bytes).
@@ -366,14 +564,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
             stream.write_all(bytes).await?;
             stream.flush().await
         };
-        match tokio::time::timeout(self.timeout, io).await {
+        let result = match tokio::time::timeout(self.timeout, io).await {
             Err(_) => Err(self.timed_out(stage)),
             Ok(Err(e)) => Err(Error::Temporary(format!("{stage}: {e}"))),
             Ok(Ok(())) => Ok(()),
-        }
+        };
+        self.broken |= result.is_err();
+        result
     }
 
     async fn command(&mut self, line: &str, stage: &str) -> Result<Reply> {
+        self.command_shown(line, line, stage).await
+    }
+
+    /// Sends `line` and reads the reply; the trace shows `shown` instead
+    /// (for lines that carry credentials).
+    async fn command_shown(&mut self, line: &str, shown: &str, stage: &str) -> Result<Reply> {
+        self.trace(&format!("> {shown}"));
         self.write(format!("{line}\r\n").as_bytes(), stage).await?;
         self.reply(stage).await
     }
@@ -387,6 +594,7 @@ struct Capabilities {
     size: Option<u64>,
     eight_bit_mime: bool,
     smtputf8: bool,
+    dsn: bool,
 }
 
 impl Capabilities {
@@ -403,6 +611,7 @@ impl Capabilities {
                 "SIZE" => caps.size = words.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0),
                 "8BITMIME" => caps.eight_bit_mime = true,
                 "SMTPUTF8" => caps.smtputf8 = true,
+                "DSN" => caps.dsn = true,
                 _ => {}
             }
         }
@@ -419,10 +628,10 @@ pub struct PlainConnection {
 }
 
 impl PlainConnection {
-    async fn connect(settings: &Settings) -> Result<PlainConnection> {
+    async fn connect(settings: &Settings, trace: Option<Trace>) -> Result<PlainConnection> {
         let tcp = tcp_connect(settings).await?;
         Ok(PlainConnection {
-            wire: Wire::new(tcp, settings.timeout),
+            wire: Wire::new(tcp, settings.timeout, trace),
         })
     }
 
@@ -457,11 +666,21 @@ impl PlainConnection {
             ));
         }
         // Everything learned in clear goes away with the plain connection.
+        let trace = self.wire.trace.take();
         let tcp = self.wire.io.into_inner();
-        let mut session = TlsSession::handshake(settings, config, tcp, "starttls").await?;
+        let mut session = TlsSession::handshake(settings, config, tcp, "starttls", trace).await?;
         session.ehlo().await?;
         Ok(session)
     }
+}
+
+/// What became of one transaction.
+#[derive(Default)]
+struct Sent {
+    /// The final reply to the data; `None` when every recipient was refused.
+    reply: Option<Reply>,
+    accepted: Vec<String>,
+    rejected: Vec<Rejected>,
 }
 
 /// A verified TLS session: the only place AUTH, MAIL, RCPT and DATA exist.
@@ -477,6 +696,7 @@ impl TlsSession {
         config: Arc<rustls::ClientConfig>,
         tcp: TcpStream,
         mode: &'static str,
+        trace: Option<Trace>,
     ) -> Result<TlsSession> {
         let name = ServerName::try_from(settings.host.clone()).map_err(|e| {
             Error::TlsRefused(format!(
@@ -496,8 +716,9 @@ impl TlsSession {
                 }
                 Ok(Err(e)) => {
                     return Err(Error::TlsRefused(format!(
-                        "TLS handshake with {} failed: {e}",
-                        settings.host
+                        "TLS handshake with {} failed: {}",
+                        settings.host,
+                        tls::explain(&e, &settings.name)
                     )))
                 }
                 Ok(Ok(stream)) => stream,
@@ -538,8 +759,20 @@ impl TlsSession {
             auth_mechanisms: Vec::new(),
             authenticated_as: None,
         };
+        let wire = Wire::new(stream, settings.timeout, trace);
+        wire.trace(&format!(
+            "* TLS {} {}, certificate verified for {}{}",
+            transport.tls_version,
+            transport.cipher_suite,
+            transport.server_name_verified,
+            if transport.pin_checked {
+                ", pin matched"
+            } else {
+                ""
+            }
+        ));
         Ok(TlsSession {
-            wire: Wire::new(stream, settings.timeout),
+            wire,
             caps: Capabilities::default(),
             transport,
         })
@@ -564,7 +797,10 @@ impl TlsSession {
             if reply.is_transient() {
                 Error::Temporary(format!("AUTH: {message}"))
             } else {
-                Error::AuthRefused(message)
+                Error::AuthRefused {
+                    relay: settings.name.clone(),
+                    message,
+                }
             }
         };
         let offered = |m: &str| self.caps.auth.iter().any(|o| o == m);
@@ -573,31 +809,38 @@ impl TlsSession {
             None if offered("PLAIN") => "PLAIN",
             None if offered("LOGIN") => "LOGIN",
             wanted => {
-                return Err(Error::AuthRefused(format!(
-                    "{} offers no AUTH {} inside TLS (offered: {})",
-                    settings.host,
-                    wanted.as_deref().unwrap_or("PLAIN or LOGIN"),
-                    if self.caps.auth.is_empty() {
-                        "none".to_string()
-                    } else {
-                        self.caps.auth.join(" ")
-                    }
-                )))
+                return Err(Error::AuthRefused {
+                    relay: settings.name.clone(),
+                    message: format!(
+                        "{} offers no AUTH {} inside TLS (offered: {})",
+                        settings.host,
+                        wanted.as_deref().unwrap_or("PLAIN or LOGIN"),
+                        if self.caps.auth.is_empty() {
+                            "none".to_string()
+                        } else {
+                            self.caps.auth.join(" ")
+                        }
+                    ),
+                });
             }
         };
         let stage = format!("AUTH {mechanism}");
+        const REDACTED: &str = "[redacted]";
         let reply = match mechanism {
             "LOGIN" => {
                 let reply = self.wire.command("AUTH LOGIN", &stage).await?;
                 if reply.code != 334 {
                     return Err(auth_error(&reply));
                 }
-                let reply = self.wire.command(&b64(user.as_bytes()), &stage).await?;
+                let reply = self
+                    .wire
+                    .command_shown(&b64(user.as_bytes()), REDACTED, &stage)
+                    .await?;
                 if reply.code != 334 {
                     return Err(auth_error(&reply));
                 }
                 self.wire
-                    .command(&b64(password.expose().as_bytes()), &stage)
+                    .command_shown(&b64(password.expose().as_bytes()), REDACTED, &stage)
                     .await?
             }
             _ => {
@@ -614,7 +857,11 @@ impl TlsSession {
                 };
                 let reply = self
                     .wire
-                    .command(&format!("{stage} {}", b64(token.as_bytes())), &stage)
+                    .command_shown(
+                        &format!("{stage} {}", b64(token.as_bytes())),
+                        &format!("{stage} {REDACTED}"),
+                        &stage,
+                    )
                     .await?;
                 if reply.code == 334 {
                     // An OAuth error challenge: acknowledge it to get the
@@ -637,8 +884,10 @@ impl TlsSession {
         Ok(())
     }
 
-    /// One transaction: MAIL, RCPT for each recipient, DATA.
-    async fn send(&mut self, tx: &Transaction) -> Result<Reply> {
+    /// One transaction: MAIL, RCPT for each recipient, DATA. Refused
+    /// recipients end it with an error unless `options.partial`: then the
+    /// others still get the message, and with none left it is abandoned.
+    async fn send(&mut self, tx: &Transaction, options: &Options) -> Result<Sent> {
         let data = dot_stuff(&tx.data);
         let mut params = String::new();
         if let Some(limit) = self.caps.size {
@@ -664,29 +913,66 @@ impl TlsSession {
             }
             params.push_str(" SMTPUTF8");
         }
+        let dsn = &options.dsn;
+        let use_dsn = self.caps.dsn && !dsn.is_empty();
+        if !self.caps.dsn && !dsn.is_empty() {
+            self.wire
+                .trace("* the relay does not offer DSN: NOTIFY, RET and ENVID are left out");
+        }
+        if use_dsn {
+            if let Some(ret) = &dsn.ret {
+                params.push_str(&format!(" RET={ret}"));
+            }
+            if let Some(envid) = &dsn.envid {
+                params.push_str(&format!(" ENVID={}", xtext(envid)));
+            }
+        }
         let reply = self
             .wire
             .command(&format!("MAIL FROM:<{}>{params}", tx.from), "MAIL FROM")
             .await?;
         expect(&reply, "MAIL FROM", |c| c == 250)?;
+        let notify = match (&dsn.notify, use_dsn) {
+            (Some(n), true) => format!(" NOTIFY={n}"),
+            _ => String::new(),
+        };
+        let mut sent = Sent::default();
         for rcpt in &tx.to {
             let stage = format!("RCPT TO:<{rcpt}>");
-            let reply = self.wire.command(&stage, &stage).await?;
-            if let Err(e) = expect(&reply, &stage, |c| c == 250 || c == 251) {
-                // Leave the transaction so nothing is half-delivered.
-                let _ = self.wire.command("RSET", "RSET").await;
-                return Err(e);
+            let reply = self
+                .wire
+                .command(&format!("{stage}{notify}"), &stage)
+                .await?;
+            match expect(&reply, &stage, |c| c == 250 || c == 251) {
+                Ok(()) => sent.accepted.push(rcpt.clone()),
+                Err(e) if options.partial => sent.rejected.push(Rejected {
+                    recipient: rcpt.clone(),
+                    reason: reason(&e),
+                    permanent: !reply.is_transient(),
+                }),
+                Err(e) => {
+                    // Leave the transaction so nothing is half-delivered.
+                    let _ = self.wire.command("RSET", "RSET").await;
+                    return Err(e);
+                }
             }
+        }
+        if sent.accepted.is_empty() {
+            let _ = self.wire.command("RSET", "RSET").await;
+            return Ok(sent);
         }
         let reply = self.wire.command("DATA", "DATA").await?;
         expect(&reply, "DATA", |c| c == 354)?;
+        self.wire
+            .trace(&format!("> [message: {} bytes]", tx.data.len()));
         // Chunked, so the timeout bounds a stall, not the size of the message.
         for chunk in data.chunks(64 * 1024) {
             self.wire.write(chunk, "message data").await?;
         }
         let reply = self.wire.reply("end of data").await?;
         expect(&reply, "end of data", |c| c == 250)?;
-        Ok(reply)
+        sent.reply = Some(reply);
+        Ok(sent)
     }
 
     async fn quit(&mut self) {
@@ -756,5 +1042,22 @@ mod tests {
         assert_eq!(caps.auth, ["PLAIN", "LOGIN"]);
         assert_eq!(caps.size, Some(1000));
         assert!(caps.eight_bit_mime);
+        assert!(!caps.dsn);
+    }
+
+    #[test]
+    fn dsn_values_are_checked_and_envid_is_xtext() {
+        let dsn = Dsn::new(Some("success, Failure"), Some("hdrs"), Some("a+b=c")).unwrap();
+        assert_eq!(dsn.notify.as_deref(), Some("SUCCESS,FAILURE"));
+        assert_eq!(dsn.ret.as_deref(), Some("HDRS"));
+        assert_eq!(xtext(dsn.envid.as_deref().unwrap()), "a+2Bb+3Dc");
+        for (n, r, v) in [
+            (Some("never,success"), None, None),
+            (Some("sometimes"), None, None),
+            (None, Some("all"), None),
+            (None, None, Some("two words")),
+        ] {
+            assert_eq!(Dsn::new(n, r, v).unwrap_err().exit_code(), 64);
+        }
     }
 }

@@ -163,6 +163,68 @@ pub fn version_name(version: rustls::ProtocolVersion) -> String {
     }
 }
 
+/// A failed handshake in words, with what to change in `[relay.NAME]`
+/// (`relay`): rustls and webpki errors are named after their internals
+/// (`UnknownIssuer`, `CaUsedAsEndEntity`), which says nothing to a user.
+pub fn explain(error: &std::io::Error, relay: &str) -> String {
+    use rustls::{AlertDescription, CertificateError as C, Error as E};
+    let table = format!("[relay.{relay}]");
+    let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<E>()) else {
+        return error.to_string();
+    };
+    let ca_fix = format!(
+        "if you trust this relay, put the certificate of the CA that issued its certificate (PEM) in ca_file in {table}; pin = \"sha256/…\" then also ties it to that one key"
+    );
+    match tls {
+        E::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => format!(
+                "its certificate is issued by an authority that is neither in the system's roots nor in ca_file; {ca_fix}"
+            ),
+            C::Expired | C::ExpiredContext { .. } => {
+                "its certificate has expired; the relay's operator must renew it (check this machine's clock too)".into()
+            }
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "its certificate is not valid yet; check this machine's clock".into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                let presented = match cert {
+                    C::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+                        // rustls words them `DnsName("mx.example")`.
+                        let names: Vec<&str> = presented
+                            .iter()
+                            .map(|p| p.split('"').nth(1).unwrap_or(p))
+                            .collect();
+                        format!(" (it names {})", names.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "its certificate is not for this host name{presented}; set host in {table} to a name the certificate carries"
+                )
+            }
+            C::Revoked => "its certificate has been revoked".into(),
+            C::BadSignature | C::BadEncoding => {
+                "its certificate is damaged or forged (bad signature or encoding)".into()
+            }
+            C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => format!(
+                "it presents a CA certificate (basicConstraints CA:TRUE) as its own, as `openssl req -x509` makes by default for a self-signed certificate; TLS clients refuse that even when it is in ca_file. Give the relay a certificate issued by that CA (and put the CA in ca_file in {table}), or a self-signed one made with -addext basicConstraints=critical,CA:FALSE (and put it in ca_file)"
+            ),
+            other => format!("its certificate is not acceptable ({other:?}); {ca_fix}"),
+        },
+        E::PeerIncompatible(why) => format!(
+            "the relay offers nothing acceptable ({why:?}): mailseal speaks only TLS 1.2 and 1.3 with forward-secret AEAD ciphers; the relay needs upgrading"
+        ),
+        E::AlertReceived(AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure) => {
+            "the relay refused every TLS version and cipher mailseal offers (only TLS 1.2 and 1.3 with forward-secret AEAD ciphers); the relay needs upgrading".into()
+        }
+        E::AlertReceived(alert) => format!("the relay ended the handshake with the alert {alert:?}"),
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } => format!(
+            "the relay does not speak TLS here ({tls}): check port and tls (\"implicit\" for 465, \"starttls\" for 587) in {table}"
+        ),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

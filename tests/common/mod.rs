@@ -2,9 +2,10 @@
 //! and a scratch GnuPG home for interop with the real `gpg`.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A file or directory under testdata/.
 pub fn testdata(path: &str) -> PathBuf {
@@ -291,4 +292,84 @@ where
             let _ = tokio::time::timeout(lifetime, server()).await;
         });
     });
+}
+
+/// Every command run with [`run_bounded`] must finish within this.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `command` with `stdin`, killing it after [`LIMIT`].
+pub fn run_bounded(mut command: Command, stdin: &[u8]) -> Run {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("{command:?} ran longer than {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    writer.join().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out_reader.join().unwrap(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+    }
+}
+
+/// The key IDs and fingerprints of the certificate(s) in `cert`.
+pub fn key_ids(cert: &[u8]) -> Vec<String> {
+    use sequoia_openpgp::parse::Parse;
+    let cert = sequoia_openpgp::Cert::from_bytes(cert).unwrap();
+    cert.keys()
+        .flat_map(|k| [k.key().keyid().to_hex(), k.key().fingerprint().to_hex()])
+        .collect()
+}
+
+/// The recipients named by the PKESK packets of an encrypted message
+/// (`None` for a wildcard recipient).
+pub fn pkesk_recipients(message: &str) -> Vec<Option<String>> {
+    use sequoia_openpgp::packet::Packet;
+    use sequoia_openpgp::parse::Parse;
+    let block = armored_block(message.as_bytes(), "PGP MESSAGE");
+    sequoia_openpgp::PacketPile::from_bytes(&block)
+        .unwrap()
+        .children()
+        .filter_map(|p| match p {
+            Packet::PKESK(pkesk) => Some(pkesk.recipient().map(|h| h.to_hex())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value of header field `name` (any case) in `message`'s outer header.
+pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    let head = message.split("\r\n\r\n").next()?;
+    head.lines().find_map(|l| {
+        let (field, value) = l.split_once(": ")?;
+        field.eq_ignore_ascii_case(name).then_some(value)
+    })
 }

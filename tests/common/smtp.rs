@@ -38,6 +38,8 @@ pub enum Mode {
     Inject,
     /// Like `Starttls`, offering only AUTH LOGIN.
     LoginOnly,
+    /// Like `Starttls`, also offering DSN (RFC 3461).
+    Dsn,
 }
 
 /// Which certificate the server presents.
@@ -47,6 +49,9 @@ pub enum CertKind {
     UnknownCa,
     WrongHost,
     Expired,
+    /// The test CA's own certificate as the server's (CA:TRUE, self-signed,
+    /// in the CA file), as `openssl req -x509` makes by default.
+    SelfSigned,
 }
 
 /// A scripted failure: when a command line starting with the first element
@@ -131,12 +136,19 @@ impl Server {
         }
         let issuer = Issuer::new(issuer_params, issuer_key);
         let leaf = params.signed_by(&leaf_key, &issuer).unwrap();
+        let self_signed = cert == CertKind::SelfSigned;
+        let server_key: &KeyPair = if self_signed { issuer.key() } else { &leaf_key };
         let pin = format!(
             "sha256/{}",
             base64::engine::general_purpose::STANDARD.encode(Sha256::digest(
-                rcgen::PublicKeyData::subject_public_key_info(&leaf_key)
+                rcgen::PublicKeyData::subject_public_key_info(server_key)
             ))
         );
+        let chain = if self_signed {
+            vec![issuer_der]
+        } else {
+            vec![leaf.der().clone(), issuer_der]
+        };
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -144,8 +156,8 @@ impl Server {
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf.der().clone(), issuer_der],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            chain,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )
         .unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
@@ -191,6 +203,17 @@ impl Server {
             pin,
             _dir: dir,
         }
+    }
+
+    /// A config.toml whose `[relay.default]` points at this server (user
+    /// alice, password from TEST_PW, this server's CA), `extra` added to
+    /// the relay table, and `[policy] default = policy`.
+    pub fn relay_config(&self, tls: &str, policy: &str, extra: &str) -> String {
+        format!(
+            "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"{tls}\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 2\n{extra}\n[policy]\ndefault = \"{policy}\"\n",
+            self.port,
+            self.ca_file.display()
+        )
     }
 
     /// Every command line received, with whether TLS was up.
@@ -311,10 +334,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 if !tls
                     && matches!(
                         options.mode,
-                        Mode::Starttls | Mode::Refuses | Mode::Inject | Mode::LoginOnly
+                        Mode::Starttls | Mode::Refuses | Mode::Inject | Mode::LoginOnly | Mode::Dsn
                     )
                 {
                     caps.push_str("250-STARTTLS\r\n");
+                }
+                if tls && options.mode == Mode::Dsn {
+                    caps.push_str("250-DSN\r\n");
                 }
                 if options.mode == Mode::LoginOnly && tls {
                     caps.push_str("250-AUTH LOGIN\r\n");
@@ -332,7 +358,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 } else if !tls && options.mode == Mode::Inject {
                     say!("220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 AUTH PLAIN\r\n");
                     return Some(io.into_inner());
-                } else if !tls && matches!(options.mode, Mode::Starttls | Mode::LoginOnly) {
+                } else if !tls
+                    && matches!(options.mode, Mode::Starttls | Mode::LoginOnly | Mode::Dsn)
+                {
                     say!("220 2.0.0 Ready to start TLS\r\n");
                     return Some(io.into_inner());
                 } else {
