@@ -22,6 +22,7 @@ pub mod envelope;
 pub mod framing;
 pub mod generate;
 pub mod pkcs12;
+pub mod params;
 pub mod plan;
 pub mod recipient;
 pub mod settings;
@@ -79,6 +80,10 @@ pub mod oid {
     pub const AUTH_ENVELOPED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.23");
     pub const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
     pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+    pub const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
+    pub const AES192_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.26");
+    /// des-ede3-cbc (read only)
+    pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
     pub const AES256_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.46");
     pub const AES128_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.6");
     pub const AES128_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.5");
@@ -87,6 +92,7 @@ pub mod oid {
     pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
     pub const RSAES_OAEP: Oid = Oid::new_unwrap("1.2.840.113549.1.1.7");
     pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
+    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
     pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
     pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
     pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
