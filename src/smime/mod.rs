@@ -89,6 +89,8 @@ pub mod oid {
     pub const AES128_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.5");
     pub const AES192_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.25");
     pub const AES256_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.45");
+    /// id-alg-CMS3DESwrap (RFC 3217, read only)
+    pub const DES_EDE3_WRAP: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.3.6");
     pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
     pub const RSAES_OAEP: Oid = Oid::new_unwrap("1.2.840.113549.1.1.7");
     pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");

@@ -147,3 +147,29 @@ pub fn parse(data: &[u8], password: &str) -> Result<(OwnKey, Vec<SmimeCert>)> {
     }
     Ok((key, certs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pbkdf2_iterations_are_found_inside_pbes2_parameters() {
+        // AlgorithmIdentifier { PBKDF2, { salt, 20,000,000 } } inside a
+        // SEQUENCE inside an OCTET STRING.
+        let mut pbkdf2 = vec![0x06, 0x09];
+        pbkdf2.extend_from_slice(PBKDF2);
+        pbkdf2.extend_from_slice(&[0x30, 0x10, 0x04, 0x08, 0, 0, 0, 0, 0, 0, 0, 0]);
+        pbkdf2.extend_from_slice(&[0x02, 0x04, 0x01, 0x31, 0x2d, 0x00]);
+        let mut algorithm = vec![0x30, pbkdf2.len() as u8];
+        algorithm.extend(pbkdf2);
+        let mut wrapped = vec![0x04, algorithm.len() as u8 + 2, 0x30, algorithm.len() as u8];
+        wrapped.extend(algorithm);
+        assert_eq!(max_iterations(&wrapped, 0), 20_000_000);
+        let mut pfx = vec![0x30, wrapped.len() as u8];
+        pfx.extend(wrapped);
+        assert!(matches!(
+            check_iterations(&pfx),
+            Err(Error::Unsupported { what, .. }) if what.contains("20000000")
+        ));
+    }
+}

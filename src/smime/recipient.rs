@@ -6,7 +6,7 @@
 //!   (SHA-1, the default and openssl's, SHA-256, SHA-384, SHA-512);
 //! - ECDH P-256 key agreement (RFC 5753 §3.1): ephemeral-static, the
 //!   X9.63 KDF with SHA-256 over ECC-CMS-SharedInfo, AES-256 key wrap
-//!   (RFC 3394). Written by hand: `cms`'s KeyAgreeRecipientInfoBuilder
+//!   (RFC 3394; 3DES key wrap, RFC 3217, is read). Written by hand: `cms`'s KeyAgreeRecipientInfoBuilder
 //!   wraps the key under an all-zero KEK.
 //!
 //! Opening never says why a key could not be recovered: RSA failures get
@@ -373,6 +373,7 @@ fn ecdh_unwrap(
         o if o == oid::AES128_WRAP => 16,
         o if o == oid::AES192_WRAP => 24,
         o if o == oid::AES256_WRAP => 32,
+        o if o == oid::DES_EDE3_WRAP => 24,
         _ => return None,
     };
     let shared = p256::ecdh::diffie_hellman(key.to_nonzero_scalar(), peer.as_affine());
@@ -384,7 +385,37 @@ fn ecdh_unwrap(
         kek_len,
     )
     .ok()?;
+    if wrap_alg.oid == oid::DES_EDE3_WRAP {
+        return des3_unwrap(&kek, rek.enc_key.as_bytes());
+    }
     aes_unwrap(&kek, rek.enc_key.as_bytes())
+}
+
+/// Triple-DES key unwrap (RFC 3217 §3.2): what OpenSSL wraps a 3DES
+/// content key with for an ECDH recipient (its default cipher). Read only.
+fn des3_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use aes::cipher::{BlockModeDecrypt, KeyIvInit};
+    const IV: [u8; 8] = [0x4a, 0xdd, 0xa2, 0x2c, 0x79, 0xe8, 0x21, 0x05];
+    if wrapped.len() != 40 || kek.len() != 24 {
+        return None;
+    }
+    let decrypt = |iv: &[u8], data: &mut [u8]| -> Option<()> {
+        let mut cbc = cbc::Decryptor::<des::TdesEde3>::new_from_slices(kek, iv).ok()?;
+        for block in data.chunks_exact_mut(8) {
+            cbc.decrypt_block(block.try_into().ok()?);
+        }
+        Some(())
+    };
+    let mut temp = Zeroizing::new(wrapped.to_vec());
+    decrypt(&IV, &mut temp)?;
+    temp.reverse();
+    let (iv, rest) = temp.split_at_mut(8);
+    decrypt(iv, rest)?;
+    let (cek, icv) = rest.split_at(24);
+    use sha2_11::Digest;
+    let check = sha1_011::Sha1::digest(cek);
+    let diff = check[..8].iter().zip(icv).fold(0u8, |a, (x, y)| a | (x ^ y));
+    (diff == 0).then(|| Zeroizing::new(cek.to_vec()))
 }
 
 /// AES key unwrap (RFC 3394) with a 128-, 192- or 256-bit KEK.
