@@ -1166,7 +1166,15 @@ fn pem_is_read_leniently_and_a_bad_certificate_file_says_so() {
     // A key and its certificate in 100-column lines.
     let key_der = {
         let run = std::process::Command::new("openssl")
-            .args(["pkey", "-in", &pki.path("erin.key"), "-outform", "DER"])
+            .args([
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                &pki.path("erin.key"),
+                "-outform",
+                "DER",
+            ])
             .output()
             .unwrap();
         assert!(run.status.success());
