@@ -44,14 +44,13 @@ impl Matrix {
 
     /// Runs one cell; a panic inside is that cell's failure.
     fn cell(&mut self, peer: &'static str, cell: &str, check: impl FnOnce() -> Result<(), String>) {
-        let result = catch_unwind(AssertUnwindSafe(check))
-            .unwrap_or_else(|panic| {
-                Err(panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "panicked".into()))
-            });
+        let result = catch_unwind(AssertUnwindSafe(check)).unwrap_or_else(|panic| {
+            Err(panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".into()))
+        });
         self.rows.push((peer, cell.to_string(), result));
     }
 
@@ -105,18 +104,30 @@ fn peer_ok(what: &str, run: &Run) -> Result<(), String> {
 
 /// mailseal opened `sealed` (exit 0), the body came out, and the
 /// signature is good and from `signer` (when given).
-fn mailseal_opens(home: &Home, command: &str, sealed: &[u8], signer: Option<&str>) -> Result<(), String> {
+fn mailseal_opens(
+    home: &Home,
+    command: &str,
+    sealed: &[u8],
+    signer: Option<&str>,
+) -> Result<(), String> {
     let run = home.run(&[command], sealed);
     ensure(run.code == 0, || {
-        format!("mailseal {command} exited {}: {}", run.code, run.stderr.trim())
+        format!(
+            "mailseal {command} exited {}: {}",
+            run.code,
+            run.stderr.trim()
+        )
     })?;
     if command == "decrypt" {
         let plain = run.stdout_text();
-        ensure(plain.contains(BODY), || format!("body missing from {plain:?}"))?;
+        ensure(plain.contains(BODY), || {
+            format!("body missing from {plain:?}")
+        })?;
     }
     if let Some(signer) = signer {
         ensure(
-            run.stderr.contains(&format!("Good signature from {signer}")),
+            run.stderr
+                .contains(&format!("Good signature from {signer}")),
             || format!("no good signature from {signer}: {}", run.stderr.trim()),
         )?;
     }
@@ -148,7 +159,15 @@ fn openssl_encrypt(
     let pki = pki();
     let cert = pki.path(&format!("{recipient}.pem"));
     let to = format!("{recipient}@example.net");
-    let mut args = vec!["-encrypt", "-from", "bob@example.net", "-to", &to, "-subject", "interop"];
+    let mut args = vec![
+        "-encrypt",
+        "-from",
+        "bob@example.net",
+        "-to",
+        &to,
+        "-subject",
+        "interop",
+    ];
     args.extend(cipher);
     if tool == "cms" {
         args.extend_from_slice(&["-recip", cert.as_str()]);
@@ -190,18 +209,52 @@ fn peers_seal_mailseal_opens() {
     // Encryption cells carry the peer's own signature inside (what a mail
     // client sends), so the signer is checked too.
     for tool in ["cms", "smime"] {
-        let peer: &'static str = if tool == "cms" { "openssl cms" } else { "openssl smime" };
+        let peer: &'static str = if tool == "cms" {
+            "openssl cms"
+        } else {
+            "openssl smime"
+        };
         let mut cells: Vec<(&str, &str, Option<&str>, Vec<&str>)> = vec![
-            ("encrypt defaults (3DES, RSA PKCS#1 v1.5) + sign", "erin", None, vec![]),
-            ("encrypt -aes128 (CBC) + sign", "erin", Some("-aes128"), vec![]),
-            ("encrypt -aes192 (CBC) + sign", "erin", Some("-aes192"), vec![]),
-            ("encrypt -aes256 (CBC) + sign", "erin", Some("-aes256"), vec![]),
+            (
+                "encrypt defaults (3DES, RSA PKCS#1 v1.5) + sign",
+                "erin",
+                None,
+                vec![],
+            ),
+            (
+                "encrypt -aes128 (CBC) + sign",
+                "erin",
+                Some("-aes128"),
+                vec![],
+            ),
+            (
+                "encrypt -aes192 (CBC) + sign",
+                "erin",
+                Some("-aes192"),
+                vec![],
+            ),
+            (
+                "encrypt -aes256 (CBC) + sign",
+                "erin",
+                Some("-aes256"),
+                vec![],
+            ),
             ("encrypt defaults to RSA-3072 + sign", "carol", None, vec![]),
         ];
         if tool == "cms" {
             cells.extend([
-                ("encrypt -aes-128-gcm + sign", "erin", Some("-aes-128-gcm"), vec![]),
-                ("encrypt -aes-256-gcm + sign", "erin", Some("-aes-256-gcm"), vec![]),
+                (
+                    "encrypt -aes-128-gcm + sign",
+                    "erin",
+                    Some("-aes-128-gcm"),
+                    vec![],
+                ),
+                (
+                    "encrypt -aes-256-gcm + sign",
+                    "erin",
+                    Some("-aes-256-gcm"),
+                    vec![],
+                ),
                 (
                     "encrypt OAEP defaults (SHA-1, MGF1-SHA-1) + sign",
                     "erin",
@@ -225,7 +278,12 @@ fn peers_seal_mailseal_opens() {
                     "encrypt OAEP SHA-384/MGF1-SHA-1 + sign",
                     "erin",
                     Some("-aes256"),
-                    vec!["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha384"],
+                    vec![
+                        "-keyopt",
+                        "rsa_padding_mode:oaep",
+                        "-keyopt",
+                        "rsa_oaep_md:sha384",
+                    ],
                 ),
                 (
                     "encrypt OAEP SHA-512/MGF1-SHA-512 + sign",
@@ -240,7 +298,12 @@ fn peers_seal_mailseal_opens() {
                         "rsa_mgf1_md:sha512",
                     ],
                 ),
-                ("encrypt defaults to P-256 (ECDH, 3DES) + sign", "dave", None, vec![]),
+                (
+                    "encrypt defaults to P-256 (ECDH, 3DES) + sign",
+                    "dave",
+                    None,
+                    vec![],
+                ),
                 (
                     "encrypt P-256 (ECDH) -aes-256-gcm + sign",
                     "dave",
@@ -265,10 +328,18 @@ fn peers_seal_mailseal_opens() {
         let mut signs: Vec<(&str, &str, Vec<&str>)> = vec![
             ("sign defaults (detached, RSA)", "bob", vec![]),
             ("sign -nodetach (opaque)", "bob", vec!["-nodetach"]),
-            ("sign -nodetach -stream (constructed content)", "bob", vec!["-nodetach", "-stream"]),
+            (
+                "sign -nodetach -stream (constructed content)",
+                "bob",
+                vec!["-nodetach", "-stream"],
+            ),
             ("sign -stream (detached)", "bob", vec!["-stream"]),
             ("sign defaults, P-256 (ECDSA)", "alice", vec![]),
-            ("sign -nodetach -stream, P-256", "alice", vec!["-nodetach", "-stream"]),
+            (
+                "sign -nodetach -stream, P-256",
+                "alice",
+                vec!["-nodetach", "-stream"],
+            ),
         ];
         if tool == "cms" {
             signs.extend([
@@ -325,18 +396,35 @@ fn peers_seal_mailseal_opens() {
     let opaque = |extra: &[&str]| -> Result<Vec<u8>, String> {
         let out = gpgsm.home.path().join("signed.p7m");
         let _ = std::fs::remove_file(&out);
-        let mut args = vec!["-u", "bob@example.net", "--sign", "-o", out.to_str().unwrap()];
+        let mut args = vec![
+            "-u",
+            "bob@example.net",
+            "--sign",
+            "-o",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         args.push(&inner);
         let run = gpgsm.run(&args);
         peer_ok("gpgsm --sign", &run)?;
-        ensure(run.stderr.contains("[GNUPG:] SIG_CREATED"), || run.stderr.clone())?;
+        ensure(run.stderr.contains("[GNUPG:] SIG_CREATED"), || {
+            run.stderr.clone()
+        })?;
         Ok(std::fs::read(&out).unwrap())
     };
-    m.cell("gpgsm 2.2", "sign defaults (opaque, constructed content)", || {
-        let der = opaque(&[])?;
-        mailseal_opens(&erin, "verify", &pkcs7_mime(&der, "signed-data", OUTER), Some("bob@example.net"))
-    });
+    m.cell(
+        "gpgsm 2.2",
+        "sign defaults (opaque, constructed content)",
+        || {
+            let der = opaque(&[])?;
+            mailseal_opens(
+                &erin,
+                "verify",
+                &pkcs7_mime(&der, "signed-data", OUTER),
+                Some("bob@example.net"),
+            )
+        },
+    );
     m.cell("gpgsm 2.2", "sign --detach (multipart/signed)", || {
         use base64::Engine;
         let (_, body) = from_bob.split_at(
@@ -366,7 +454,13 @@ fn peers_seal_mailseal_opens() {
             let entity = gpgsm.file("entity.eml", &signed);
             let out = gpgsm.home.path().join("enc.p7m");
             let _ = std::fs::remove_file(&out);
-            let mut args = vec!["-r", "erin@example.net", "--encrypt", "-o", out.to_str().unwrap()];
+            let mut args = vec![
+                "-r",
+                "erin@example.net",
+                "--encrypt",
+                "-o",
+                out.to_str().unwrap(),
+            ];
             if let Some(c) = cipher {
                 args.extend_from_slice(&["--cipher-algo", c]);
             }
@@ -377,8 +471,16 @@ fn peers_seal_mailseal_opens() {
             mailseal_opens(&erin, "decrypt", &sealed, Some("bob@example.net"))
         });
     }
-    m.cannot("gpgsm 2.2", "AES-GCM", "gpgsm 2.2 writes only CBC (GCM came in 2.4)");
-    m.cannot("gpgsm 2.2", "RSA-OAEP, RSA-PSS", "gpgsm 2.2 writes only PKCS#1 v1.5 (OAEP/PSS came in 2.4)");
+    m.cannot(
+        "gpgsm 2.2",
+        "AES-GCM",
+        "gpgsm 2.2 writes only CBC (GCM came in 2.4)",
+    );
+    m.cannot(
+        "gpgsm 2.2",
+        "RSA-OAEP, RSA-PSS",
+        "gpgsm 2.2 writes only PKCS#1 v1.5 (OAEP/PSS came in 2.4)",
+    );
     m.cannot(
         "gpgsm 2.2",
         "P-256 keys (ECDH, ECDSA)",
@@ -414,23 +516,67 @@ fn mailseal_seals_peers_open() {
     };
     // (cell, signer, recipient, extra mailseal options)
     let encrypt_cells: &[(&str, &str, &str, &[&str])] = &[
-        ("decrypt+verify defaults (AES-256-GCM, RSA v1.5)", "bob", "erin", &[]),
-        ("decrypt+verify AES-256-CBC", "bob", "erin", &["--content-cipher", "aes256-cbc"]),
-        ("decrypt+verify RSA-OAEP (SHA-256), GCM", "bob", "erin", &["--key-transport", "rsa-oaep"]),
+        (
+            "decrypt+verify defaults (AES-256-GCM, RSA v1.5)",
+            "bob",
+            "erin",
+            &[],
+        ),
+        (
+            "decrypt+verify AES-256-CBC",
+            "bob",
+            "erin",
+            &["--content-cipher", "aes256-cbc"],
+        ),
+        (
+            "decrypt+verify RSA-OAEP (SHA-256), GCM",
+            "bob",
+            "erin",
+            &["--key-transport", "rsa-oaep"],
+        ),
         (
             "decrypt+verify RSA-OAEP, CBC",
             "bob",
             "erin",
-            &["--key-transport", "rsa-oaep", "--content-cipher", "aes256-cbc"],
+            &[
+                "--key-transport",
+                "rsa-oaep",
+                "--content-cipher",
+                "aes256-cbc",
+            ],
         ),
         ("decrypt+verify RSA-3072 recipient", "bob", "carol", &[]),
-        ("decrypt+verify P-256 recipient (ECDH), GCM", "bob", "dave", &[]),
-        ("decrypt+verify P-256 recipient (ECDH), CBC", "bob", "dave", &["--content-cipher", "aes256-cbc"]),
-        ("decrypt+verify P-256 signer (ECDSA), CBC", "alice", "erin", &["--content-cipher", "aes256-cbc"]),
-        ("decrypt+verify RSA-PSS signer, CBC", "bob-pss", "erin", &["--content-cipher", "aes256-cbc"]),
+        (
+            "decrypt+verify P-256 recipient (ECDH), GCM",
+            "bob",
+            "dave",
+            &[],
+        ),
+        (
+            "decrypt+verify P-256 recipient (ECDH), CBC",
+            "bob",
+            "dave",
+            &["--content-cipher", "aes256-cbc"],
+        ),
+        (
+            "decrypt+verify P-256 signer (ECDSA), CBC",
+            "alice",
+            "erin",
+            &["--content-cipher", "aes256-cbc"],
+        ),
+        (
+            "decrypt+verify RSA-PSS signer, CBC",
+            "bob-pss",
+            "erin",
+            &["--content-cipher", "aes256-cbc"],
+        ),
     ];
     for tool in ["cms", "smime"] {
-        let peer: &'static str = if tool == "cms" { "openssl cms" } else { "openssl smime" };
+        let peer: &'static str = if tool == "cms" {
+            "openssl cms"
+        } else {
+            "openssl smime"
+        };
         for (cell, signer, recipient, extra) in encrypt_cells {
             let gcm = !extra.contains(&"aes256-cbc");
             // Listed below as not possible: GCM, OAEP, P-256 recipients
@@ -462,7 +608,9 @@ fn mailseal_seals_peers_open() {
                 peer_ok(&format!("openssl {tool} -decrypt"), &opened)?;
                 let verified = openssl_tool(tool, &["-verify", "-CAfile", &ca], &opened.stdout);
                 peer_ok(&format!("openssl {tool} -verify"), &verified)?;
-                ensure(verified.stderr.contains("Verification successful"), || verified.stderr.clone())?;
+                ensure(verified.stderr.contains("Verification successful"), || {
+                    verified.stderr.clone()
+                })?;
                 has_message(&format!("openssl {tool}"), &verified.stdout_text())
             });
         }
@@ -480,13 +628,23 @@ fn mailseal_seals_peers_open() {
                 ensure(signed.code == 0, || signed.stderr.clone())?;
                 let verified = openssl_tool(tool, &["-verify", "-CAfile", &ca], &signed.stdout);
                 peer_ok(&format!("openssl {tool} -verify"), &verified)?;
-                ensure(verified.stderr.contains("Verification successful"), || verified.stderr.clone())?;
+                ensure(verified.stderr.contains("Verification successful"), || {
+                    verified.stderr.clone()
+                })?;
                 has_message(&format!("openssl {tool}"), &verified.stdout_text())
             });
         }
     }
-    m.cannot("openssl smime", "AES-GCM (mailseal's default)", "PKCS#7 has no AuthEnvelopedData");
-    m.cannot("openssl smime", "RSA-OAEP recipients", "PKCS#7 decrypts RSA PKCS#1 v1.5 only");
+    m.cannot(
+        "openssl smime",
+        "AES-GCM (mailseal's default)",
+        "PKCS#7 has no AuthEnvelopedData",
+    );
+    m.cannot(
+        "openssl smime",
+        "RSA-OAEP recipients",
+        "PKCS#7 decrypts RSA PKCS#1 v1.5 only",
+    );
     m.cannot(
         "openssl smime",
         "P-256 recipients (ECDH), a P-256 sender's own copy included",
@@ -566,7 +724,9 @@ fn mailseal_seals_peers_open() {
             let input = gpgsm.file("sealed.p7m", &der);
             let run = gpgsm.run(&["--decrypt", &input]);
             peer_ok("gpgsm --decrypt", &run)?;
-            ensure(run.stderr.contains("[GNUPG:] DECRYPTION_OKAY"), || run.stderr.clone())?;
+            ensure(run.stderr.contains("[GNUPG:] DECRYPTION_OKAY"), || {
+                run.stderr.clone()
+            })?;
             if signer == "alice" {
                 has_message("gpgsm", &run.stdout_text())
             } else {
@@ -575,13 +735,28 @@ fn mailseal_seals_peers_open() {
         });
     }
     m.cell("gpgsm 2.2", "verify sign defaults (RSA, detached)", || {
-        let signed = bob.run(&["sign", "--smime"], &message("bob@example.net", "erin@example.net"));
+        let signed = bob.run(
+            &["sign", "--smime"],
+            &message("bob@example.net", "erin@example.net"),
+        );
         ensure(signed.code == 0, || signed.stderr.clone())?;
         gpgsm_verify(&signed.stdout)
     });
-    m.cannot("gpgsm 2.2", "AES-GCM (mailseal's default)", "gpgsm 2.2 reads no AuthEnvelopedData (\"Buffer too short\")");
-    m.cannot("gpgsm 2.2", "RSA-OAEP recipients", "gpgsm 2.2 decrypts PKCS#1 v1.5 only");
-    m.cannot("gpgsm 2.2", "RSA-PSS signatures", "gpgsm 2.2 reports BADSIG for RSASSA-PSS");
+    m.cannot(
+        "gpgsm 2.2",
+        "AES-GCM (mailseal's default)",
+        "gpgsm 2.2 reads no AuthEnvelopedData (\"Buffer too short\")",
+    );
+    m.cannot(
+        "gpgsm 2.2",
+        "RSA-OAEP recipients",
+        "gpgsm 2.2 decrypts PKCS#1 v1.5 only",
+    );
+    m.cannot(
+        "gpgsm 2.2",
+        "RSA-PSS signatures",
+        "gpgsm 2.2 reports BADSIG for RSASSA-PSS",
+    );
     m.cannot(
         "gpgsm 2.2",
         "P-256 recipients and signers",

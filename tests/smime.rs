@@ -14,7 +14,6 @@ mod smime_pki;
 mod smtp;
 use smime_pki::*;
 
-
 const BODY: &str = "S/MIME test body for mailseal.";
 
 fn message(from: &str, to: &str) -> Vec<u8> {
@@ -1092,7 +1091,10 @@ fn oaep_with_sha1_decrypts_and_its_failures_read_like_any_other() {
         let erin_pem = pki().path("erin.pem");
         let mut args = vec!["-encrypt", "-aes-256-gcm", "-recip", erin_pem.as_str()];
         args.extend_from_slice(keyopts);
-        let sealed = openssl_cms(&args, &crlf(&message("bob@example.net", "erin@example.net")));
+        let sealed = openssl_cms(
+            &args,
+            &crlf(&message("bob@example.net", "erin@example.net")),
+        );
         assert_openssl_ok(&sealed);
         let plain = erin.run(&["decrypt"], &sealed.stdout).ok().stdout_text();
         assert!(plain.contains(BODY), "{keyopts:?}: {plain}");
@@ -1181,7 +1183,11 @@ fn pem_is_read_leniently_and_a_bad_certificate_file_says_so() {
         run.stdout
     };
     let mut bundle = sloppy_pem("PRIVATE KEY", &key_der, 100);
-    bundle.extend(sloppy_pem("CERTIFICATE", &pem_der(&pki.read("erin.pem")), 100));
+    bundle.extend(sloppy_pem(
+        "CERTIFICATE",
+        &pem_der(&pki.read("erin.pem")),
+        100,
+    ));
     home.run(&["key", "import"], &bundle).ok();
     let list = home.run(&["cert", "list"], b"").ok().stdout_text();
     assert!(list.contains("bob@example.net"), "{list}");
@@ -1190,7 +1196,13 @@ fn pem_is_read_leniently_and_a_bad_certificate_file_says_so() {
     // The imported key and certificate work.
     let sealed = home
         .run(
-            &["encrypt", "--smime", "--no-sign", "--content-cipher", "aes256-gcm"],
+            &[
+                "encrypt",
+                "--smime",
+                "--no-sign",
+                "--content-cipher",
+                "aes256-gcm",
+            ],
             &message("erin@example.net", "bob@example.net"),
         )
         .ok()

@@ -151,9 +151,9 @@ pub fn pem_blocks(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut rest: &str = &text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + 11..];
-        let label_end = after.find("-----").ok_or_else(|| {
-            Error::CertificateFile("a PEM block has no closing dashes".into())
-        })?;
+        let label_end = after
+            .find("-----")
+            .ok_or_else(|| Error::CertificateFile("a PEM block has no closing dashes".into()))?;
         let label = after[..label_end].trim();
         let body = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");

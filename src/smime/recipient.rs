@@ -191,8 +191,8 @@ pub(crate) fn x963_kdf(
         } else if scheme == oid::ECDH_SHA512_KDF {
             kdf_block::<sha2_11::Sha512>(z, counter, &shared_info)
         } else {
-            return Err(Error::Malformed(format!(
-                "unsupported ECDH key agreement scheme {scheme} (mailseal reads the stdDH schemes of RFC 5753)"
+            return Err(unsupported_ecdh(format!(
+                "key agreement scheme {scheme} (mailseal reads the stdDH schemes of RFC 5753)"
             )));
         };
         out.extend_from_slice(&block);
@@ -284,8 +284,10 @@ pub fn unwrap_content_key(
                             continue;
                         }
                         addressed_to_us = true;
-                        if let Some(cek) = ecdh_unwrap(kari, rek, key) {
-                            return Ok(cek);
+                        match ecdh_unwrap(kari, rek, key) {
+                            Ok(Some(cek)) => return Ok(cek),
+                            Ok(None) => {}
+                            Err(e) => return Err(Unwrap::Unsupported(e)),
                         }
                     }
                 }
@@ -323,17 +325,18 @@ fn rsa_unwrap(
     }
     if alg == oid::RSAES_OAEP {
         let (hash, mgf) = params::oaep(ktri.key_enc_alg.parameters.as_ref())?;
-        fn oaep<D, M>(
-            key: &rsa::RsaPrivateKey,
-            ciphertext: &[u8],
-        ) -> Option<Zeroizing<Vec<u8>>>
+        fn oaep<D, M>(key: &rsa::RsaPrivateKey, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>>
         where
             D: sha2_11::Digest + sha2_11::digest::FixedOutputReset,
             M: sha2_11::Digest + sha2_11::digest::FixedOutputReset,
         {
-            key.decrypt_blinded(&mut super::rng(), rsa::Oaep::<D, M>::new_with_mgf_hash(), ciphertext)
-                .ok()
-                .map(Zeroizing::new)
+            key.decrypt_blinded(
+                &mut super::rng(),
+                rsa::Oaep::<D, M>::new_with_mgf_hash(),
+                ciphertext,
+            )
+            .ok()
+            .map(Zeroizing::new)
         }
         macro_rules! with_mgf {
             ($d:ty) => {
@@ -358,23 +361,42 @@ fn rsa_unwrap(
     })
 }
 
+fn unsupported_ecdh(what: String) -> Error {
+    Error::Unsupported {
+        what: format!("the message's ECDH recipient uses {what}"),
+        hint: "ask the sender to encrypt with ephemeral-static ECDH (RFC 5753) and AES key wrap, as openssl cms does".into(),
+    }
+}
+
+/// The content key from an ECDH recipient entry: `Ok(None)` when it does
+/// not unwrap, an error when its parameters are ones mailseal does not read.
 fn ecdh_unwrap(
     kari: &KeyAgreeRecipientInfo,
     rek: &RecipientEncryptedKey,
     key: &p256::SecretKey,
-) -> Option<Zeroizing<Vec<u8>>> {
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let OriginatorIdentifierOrKey::OriginatorKey(originator) = &kari.originator else {
-        return None;
+        return Err(unsupported_ecdh(
+            "an originator certificate (static-static ECDH)".into(),
+        ));
     };
-    let peer = p256::PublicKey::from_sec1_bytes(originator.public_key.raw_bytes()).ok()?;
-    let wrap_alg: AlgorithmIdentifierOwned =
-        kari.key_enc_alg.parameters.as_ref()?.decode_as().ok()?;
+    let Ok(peer) = p256::PublicKey::from_sec1_bytes(originator.public_key.raw_bytes()) else {
+        return Ok(None);
+    };
+    let Some(wrap_alg) = kari
+        .key_enc_alg
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+    else {
+        return Ok(None);
+    };
     let kek_len = match wrap_alg.oid {
         o if o == oid::AES128_WRAP => 16,
         o if o == oid::AES192_WRAP => 24,
         o if o == oid::AES256_WRAP => 32,
         o if o == oid::DES_EDE3_WRAP => 24,
-        _ => return None,
+        other => return Err(unsupported_ecdh(format!("key wrap {other}"))),
     };
     let shared = p256::ecdh::diffie_hellman(key.to_nonzero_scalar(), peer.as_affine());
     let kek = x963_kdf(
@@ -383,12 +405,12 @@ fn ecdh_unwrap(
         &wrap_alg,
         kari.ukm.as_ref(),
         kek_len,
-    )
-    .ok()?;
-    if wrap_alg.oid == oid::DES_EDE3_WRAP {
-        return des3_unwrap(&kek, rek.enc_key.as_bytes());
-    }
-    aes_unwrap(&kek, rek.enc_key.as_bytes())
+    )?;
+    Ok(if wrap_alg.oid == oid::DES_EDE3_WRAP {
+        des3_unwrap(&kek, rek.enc_key.as_bytes())
+    } else {
+        aes_unwrap(&kek, rek.enc_key.as_bytes())
+    })
 }
 
 /// Triple-DES key unwrap (RFC 3217 §3.2): what OpenSSL wraps a 3DES
@@ -414,7 +436,10 @@ fn des3_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let (cek, icv) = rest.split_at(24);
     use sha2_11::Digest;
     let check = sha1_011::Sha1::digest(cek);
-    let diff = check[..8].iter().zip(icv).fold(0u8, |a, (x, y)| a | (x ^ y));
+    let diff = check[..8]
+        .iter()
+        .zip(icv)
+        .fold(0u8, |a, (x, y)| a | (x ^ y));
     (diff == 0).then(|| Zeroizing::new(cek.to_vec()))
 }
 

@@ -112,12 +112,10 @@ pub fn sign_detached(
                         &hashed,
                     ),
                 ),
-                RsaSignature::Pss => {
-                    (
-                        alg(RSASSA_PSS, Some(super::params::pss_sha256()?)),
-                        key.sign_with_rng(&mut rng, rsa::Pss::<sha2_11::Sha256>::new(), &hashed),
-                    )
-                }
+                RsaSignature::Pss => (
+                    alg(RSASSA_PSS, Some(super::params::pss_sha256()?)),
+                    key.sign_with_rng(&mut rng, rsa::Pss::<sha2_11::Sha256>::new(), &hashed),
+                ),
             }
         }
         OwnKey::P256(key) => {
