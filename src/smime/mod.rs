@@ -1,7 +1,9 @@
 //! S/MIME 4.0 (RFC 8551): AuthEnvelopedData (AES-256-GCM) and EnvelopedData
 //! (AES-256-CBC) with RSA key transport (PKCS#1 v1.5 or OAEP-SHA256) and
 //! ECDH P-256 key agreement (RFC 5753), the application/pkcs7-mime framing,
-//! and the certificates and own keys they use.
+//! and the certificates and own keys they use. What other clients send is
+//! read as well (never written): 3DES and AES-128/192, OAEP and PSS with
+//! the hashes their parameters name, segmented signed content.
 //!
 //! The ASN.1 types come from the `cms` and `x509-cert` crates and the
 //! primitives from RustCrypto. Hand-written here, and why:
@@ -13,7 +15,10 @@
 //!   `KeyAgreeRecipientInfoBuilder` wraps the content key under an all-zero
 //!   key-encryption key;
 //! - RSA-OAEP recipients and all decryption and recipient matching, which
-//!   `cms` does not provide.
+//!   `cms` does not provide;
+//! - lenient PEM (any line length, CRLF, trailing blanks), because `der`'s
+//!   PEM decoder insists on 64-column lines, and the PKCS#12 iteration
+//!   check, because `p12-keystore` derives keys before saying how costly.
 
 pub mod ber;
 pub mod certs;
