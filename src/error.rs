@@ -114,6 +114,15 @@ pub enum Error {
     /// A relay password could not be obtained (the message never holds it).
     #[error("cannot get the password for relay {relay}: {reason}")]
     Secret { relay: String, reason: String },
+
+    /// Well-formed input that uses an algorithm or parameter mailseal does
+    /// not read (named in `what`), or that exceeds a documented limit.
+    #[error("unsupported: {what}")]
+    Unsupported { what: String, hint: String },
+
+    /// A certificate or key file cannot be read as PEM or DER.
+    #[error("bad certificate or key file: {0}")]
+    CertificateFile(String),
 }
 
 impl Error {
@@ -123,6 +132,7 @@ impl Error {
             Error::Verification(_) => 1,
             Error::Usage(_) => 64,
             Error::Malformed(_) | Error::Integrity(_) => 65,
+            Error::Unsupported { .. } | Error::CertificateFile(_) => 65,
             Error::InputMissing { .. } | Error::NotFound(_) => 66,
             Error::NoKey { .. } | Error::NoSecretKey(_) | Error::UnverifiedKey { .. } => 67,
             Error::KeyChanged { .. } => 77,
@@ -201,6 +211,11 @@ impl Error {
             Error::Secret { relay, .. } => format!(
                 "set `password` in [relay.{relay}] to \"keyring\", \"env:VAR\" or \"command:PROGRAM ARGS\"; `mailseal secret set {relay}` stores one in the keyring"
             ),
+            Error::Unsupported { hint, .. } => hint.clone(),
+            Error::CertificateFile(_) => {
+                "give X.509 certificates (and keys) as PEM (-----BEGIN CERTIFICATE-----) or DER, or a .p12 file; `openssl x509 -in FILE -noout -text` shows what a certificate file holds"
+                    .into()
+            }
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })
     }

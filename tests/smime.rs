@@ -14,8 +14,6 @@ mod smime_pki;
 mod smtp;
 use smime_pki::*;
 
-use std::process::Command;
-
 const BODY: &str = "S/MIME test body for mailseal.";
 
 fn message(from: &str, to: &str) -> Vec<u8> {
@@ -750,69 +748,6 @@ fn send_picks_the_technology_per_recipient() {
     assert!(opened.stdout_text().contains("body"));
 }
 
-/// A scratch gpgsm home trusting the test root, without CRL checks.
-struct Gpgsm {
-    home: tempfile::TempDir,
-}
-
-impl Gpgsm {
-    fn new() -> Gpgsm {
-        // Short, under /tmp: gpg-agent's socket path has a length limit.
-        let home = tempfile::Builder::new()
-            .prefix("gpgsm")
-            .tempdir_in("/tmp")
-            .unwrap();
-        std::fs::write(
-            home.path().join("gpgsm.conf"),
-            "disable-crl-checks\ndisable-policy-checks\n",
-        )
-        .unwrap();
-        let gpgsm = Gpgsm { home };
-        let pki = pki();
-        gpgsm.run(&["--import", &pki.path("ca.pem"), &pki.path("erin.pem")]);
-        let list = gpgsm
-            .run(&["--with-colons", "--list-keys", "CN=mailseal Test Root"])
-            .stdout_text();
-        let fpr = list
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .map(str::to_string)
-            .unwrap();
-        std::fs::write(
-            gpgsm.home.path().join("trustlist.txt"),
-            format!("{fpr} S relax\n"),
-        )
-        .unwrap();
-        gpgsm
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new("gpgsm")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--batch", "--status-fd", "2"])
-            .args(args)
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
-impl Drop for Gpgsm {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "all"])
-            .output();
-    }
-}
-
 #[test]
 fn gpgsm_encrypts_mailseal_decrypts_and_verifies_mailseal_signatures() {
     let gpgsm = Gpgsm::new();
@@ -1083,4 +1018,285 @@ fn large_messages_stream_in_many_chunks() {
         );
         assert_eq!(ours.matches("\r\n").count(), 6000 + 5, "{cipher}");
     }
+}
+
+/// The base64 CMS object of an application/pkcs7-mime message, decoded.
+fn cms_der(sealed: &[u8]) -> (String, Vec<u8>) {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(sealed).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap();
+    let clean: String = body.split_whitespace().collect();
+    (
+        head.replace('\n', "\r\n"),
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .unwrap(),
+    )
+}
+
+/// `head` and `der` as an application/pkcs7-mime message again.
+fn cms_message(head: &str, der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("{head}\r\n\r\n").into_bytes();
+    for line in encoded.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[test]
+fn an_unsupported_content_cipher_is_named_and_not_blamed_on_framing() {
+    let erin = home_with(&["erin"]);
+    // openssl's default (3DES) with the algorithm turned into RC2-CBC:
+    // des-ede3-cbc is 1.2.840.113549.3.7, rc2-cbc 1.2.840.113549.3.2.
+    let sealed = openssl_cms(
+        &["-encrypt", "-recip", &pki().path("erin.pem")],
+        &crlf(&message("bob@example.net", "erin@example.net")),
+    );
+    assert_openssl_ok(&sealed);
+    let (head, mut der) = cms_der(&sealed.stdout);
+    let des3 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x03, 0x07];
+    let at = der.windows(des3.len()).position(|w| w == des3).unwrap();
+    der[at + 9] = 0x02;
+    let run = erin.run(&["decrypt"], &cms_message(&head, &der));
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains("RC2-CBC (1.2.840.113549.3.2)") && run.stderr.contains("AES"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("RFC 5322"), "{}", run.stderr);
+}
+
+#[test]
+fn oaep_with_sha1_decrypts_and_its_failures_read_like_any_other() {
+    let erin = home_with(&["erin"]);
+    let out = erin.file("out.eml");
+    let out_arg = out.to_str().unwrap();
+    let mut errors = Vec::new();
+    for keyopts in [
+        &["-keyopt", "rsa_padding_mode:oaep"][..],
+        &[
+            "-keyopt",
+            "rsa_padding_mode:oaep",
+            "-keyopt",
+            "rsa_oaep_md:sha384",
+            "-keyopt",
+            "rsa_mgf1_md:sha512",
+        ][..],
+    ] {
+        let erin_pem = pki().path("erin.pem");
+        let mut args = vec!["-encrypt", "-aes-256-gcm", "-recip", erin_pem.as_str()];
+        args.extend_from_slice(keyopts);
+        let sealed = openssl_cms(
+            &args,
+            &crlf(&message("bob@example.net", "erin@example.net")),
+        );
+        assert_openssl_ok(&sealed);
+        let plain = erin.run(&["decrypt"], &sealed.stdout).ok().stdout_text();
+        assert!(plain.contains(BODY), "{keyopts:?}: {plain}");
+        // A flipped bit in the RSA-OAEP ciphertext: the same error as a
+        // flipped GCM tag, and nothing released.
+        let (head, der) = cms_der(&sealed.stdout);
+        for (what, offset) in [("wrapped key", None), ("GCM tag", Some(14))] {
+            let mut bad = der.clone();
+            let i = match offset {
+                Some(from_end) => bad.len() - from_end,
+                None => {
+                    bad.windows(4)
+                        .position(|w| w == [0x04, 0x82, 0x01, 0x00])
+                        .unwrap()
+                        + 4
+                        + 100
+                }
+            };
+            bad[i] ^= 0x01;
+            let run = erin.run(&["decrypt", "-o", out_arg], &cms_message(&head, &bad));
+            assert_eq!(run.code, 65, "{keyopts:?} {what}: {}", run.stderr);
+            assert!(!out.exists());
+            errors.push(run.stderr);
+        }
+    }
+    assert!(errors.iter().all(|e| *e == errors[0]), "{errors:#?}");
+    assert!(errors[0].contains("no plaintext was released"));
+}
+
+/// `der` as PEM with `columns`-wide lines, CRLF and trailing blanks.
+fn sloppy_pem(label: &str, der: &[u8], columns: usize) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\r\n");
+    for line in b64.as_bytes().chunks(columns) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push_str(" \t\r\n");
+    }
+    out.push_str(&format!("-----END {label}-----  \r\n"));
+    out.into_bytes()
+}
+
+fn pem_der(pem: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(pem);
+    let b64: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .unwrap()
+}
+
+#[test]
+fn pem_is_read_leniently_and_a_bad_certificate_file_says_so() {
+    let pki = pki();
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        format!("[smime]\ntrust_anchors = [{:?}]\n", pki.path("ca.pem")).as_bytes(),
+    );
+    // GlobalSign publishes 76-column PEM; others use CRLF and leave
+    // trailing blanks. openssl reads all of these.
+    let bob = home.write(
+        "bob-76.pem",
+        &sloppy_pem("CERTIFICATE", &pem_der(&pki.read("bob.pem")), 76),
+    );
+    home.run(&["cert", "import", bob.to_str().unwrap()], b"")
+        .ok();
+    // A key and its certificate in 100-column lines.
+    let key_der = {
+        let run = std::process::Command::new("openssl")
+            .args([
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                &pki.path("erin.key"),
+                "-outform",
+                "DER",
+            ])
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        run.stdout
+    };
+    let mut bundle = sloppy_pem("PRIVATE KEY", &key_der, 100);
+    bundle.extend(sloppy_pem(
+        "CERTIFICATE",
+        &pem_der(&pki.read("erin.pem")),
+        100,
+    ));
+    home.run(&["key", "import"], &bundle).ok();
+    let list = home.run(&["cert", "list"], b"").ok().stdout_text();
+    assert!(list.contains("bob@example.net"), "{list}");
+    let keys = home.run(&["key", "list"], b"").ok().stdout_text();
+    assert!(keys.contains("erin@example.net"), "{keys}");
+    // The imported key and certificate work.
+    let sealed = home
+        .run(
+            &[
+                "encrypt",
+                "--smime",
+                "--no-sign",
+                "--content-cipher",
+                "aes256-gcm",
+            ],
+            &message("erin@example.net", "bob@example.net"),
+        )
+        .ok()
+        .stdout;
+    assert_openssl_ok(&openssl_decrypt("bob", &sealed));
+
+    // A broken certificate file: exit 65, a certificate-file hint.
+    let broken = home.write(
+        "broken.pem",
+        b"-----BEGIN CERTIFICATE-----\nthis is not base64 ***\n-----END CERTIFICATE-----\n",
+    );
+    let run = home
+        .run(&["cert", "import", broken.to_str().unwrap()], b"")
+        .expect_code(65);
+    assert!(
+        run.stderr.contains("certificate") && run.stderr.contains("openssl x509"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("RFC 5322"), "{}", run.stderr);
+}
+
+#[test]
+fn pkcs12_iteration_count_is_capped() {
+    let pki = pki();
+    let home = home_with(&[]);
+    let password = home.write("password.txt", b"iterations\n");
+    let import = |p12: &str| {
+        home.run(
+            &[
+                "--passphrase-file",
+                password.to_str().unwrap(),
+                "key",
+                "import",
+                p12,
+            ],
+            b"",
+        )
+    };
+    // Above the cap (10,000,000): refused before any key derivation. The
+    // file is unencrypted so that openssl spends its 10 M iterations on
+    // the MAC only.
+    let over = pki.dir.join("over-cap.p12");
+    openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-keypbe",
+            "NONE",
+            "-certpbe",
+            "NONE",
+            "-iter",
+            "10000001",
+            "-inkey",
+            "bob.key",
+            "-in",
+            "bob.pem",
+            "-passout",
+            "pass:iterations",
+            "-out",
+            over.to_str().unwrap(),
+        ],
+        &pki.dir,
+    );
+    let run = import(over.to_str().unwrap()).expect_code(65);
+    assert!(
+        run.stderr.contains("10000001 key-derivation iterations")
+            && run.stderr.contains("at most 10000000")
+            && run.stderr.contains("-iter 2048"),
+        "{}",
+        run.stderr
+    );
+    let keys = home.run(&["key", "list"], b"").ok().stdout_text();
+    assert!(!keys.contains("bob@example.net"), "{keys}");
+    // Below the cap, with a count other than openssl's default: imported.
+    let under = pki.dir.join("under-cap.p12");
+    openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-iter",
+            "50000",
+            "-inkey",
+            "bob.key",
+            "-in",
+            "bob.pem",
+            "-passout",
+            "pass:iterations",
+            "-out",
+            under.to_str().unwrap(),
+        ],
+        &pki.dir,
+    );
+    import(under.to_str().unwrap()).ok();
+    let keys = home.run(&["key", "list"], b"").ok().stdout_text();
+    assert!(keys.contains("bob@example.net"), "{keys}");
 }

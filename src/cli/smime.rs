@@ -465,7 +465,7 @@ pub fn import_key(context: &Context, data: &[u8]) -> Result<u8> {
         smime::pkcs12::parse(data, &password)?
     } else {
         let key = smime::OwnKey::parse(data).map_err(|e| match e {
-            Error::Malformed(m) if m.contains("cannot read the private key") => Error::Malformed(format!(
+            Error::CertificateFile(m) if m.contains("cannot read the private key") => Error::CertificateFile(format!(
                 "{m}; `key import` wants a private key with its certificate (PEM), or a .p12 file; others' certificates go to `mailseal cert import`"
             )),
             other => other,

@@ -2,6 +2,10 @@
 //! around the encrypted content, which goes out as a series of primitive
 //! OCTET STRING chunks (X.690 §8.7.3.2), then base64 in 76-column CRLF
 //! lines. Nothing here holds more than one chunk of the message.
+//!
+//! Reading: the encapsulated content of a SignedData, which streaming
+//! signers (gpgsm, `openssl cms -sign -nodetach -stream`) send as a
+//! constructed, indefinite-length OCTET STRING whose segments are joined.
 
 use std::io::{self, Write};
 
@@ -156,9 +160,59 @@ impl<W: Write> Write for ContentWriter<W> {
     }
 }
 
+/// EncapsulatedContentInfo (RFC 5652 §5.2), read with BER rules so that a
+/// constructed OCTET STRING arrives as its joined segments (`cms` keeps
+/// it as an `Any` whose value still holds the segment headers).
+#[derive(der::Sequence)]
+struct EncapsulatedContent {
+    _content_type: der::asn1::ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    content: Option<der::asn1::OctetString>,
+}
+
+/// The encapsulated content of the BER SignedData `signed_data` (the
+/// value of a ContentInfo's content), or `None` when it is detached.
+pub fn encapsulated_content(signed_data: &[u8]) -> der::Result<Option<Vec<u8>>> {
+    use der::{Any, Decode, Reader, SliceReader};
+    let mut reader = SliceReader::new_with_encoding_rules(signed_data, der::EncodingRules::Ber)?;
+    let content = reader.sequence(|r| -> der::Result<_> {
+        let _version = Any::decode(r)?;
+        let _digest_algorithms = Any::decode(r)?;
+        let encapsulated = EncapsulatedContent::decode(r)?;
+        while !r.is_finished() {
+            Any::decode(r)?;
+        }
+        Ok(encapsulated.content)
+    })?;
+    Ok(content.map(|c| c.into_bytes().into_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constructed_content_is_joined() {
+        // SignedData { 1, {}, { data, [0] { OCTET STRING (constructed,
+        // indefinite) "Hello," " world" } }, {} }
+        let ber: Vec<u8> = [
+            &[0x30, 0x80, 0x02, 0x01, 0x01, 0x31, 0x00, 0x30, 0x80][..],
+            &[
+                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+            ],
+            &[0xa0, 0x80, 0x24, 0x80],
+            &[0x04, 0x06],
+            b"Hello,",
+            &[0x04, 0x06],
+            b" world",
+            &[0, 0, 0, 0, 0, 0, 0x31, 0x00, 0, 0],
+        ]
+        .concat();
+        assert_eq!(
+            encapsulated_content(&ber).unwrap().as_deref(),
+            Some(&b"Hello, world"[..])
+        );
+    }
 
     #[test]
     fn base64_lines_are_76_columns() {

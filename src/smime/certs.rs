@@ -33,7 +33,7 @@ impl SmimeCert {
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<SmimeCert> {
         let cert = Certificate::from_der(der)
-            .map_err(|e| Error::Malformed(format!("not an X.509 certificate: {e}")))?;
+            .map_err(|e| Error::CertificateFile(format!("not an X.509 certificate: {e}")))?;
         Ok(SmimeCert {
             der: der.to_vec(),
             cert,
@@ -140,26 +140,36 @@ impl SmimeCert {
     }
 }
 
-/// The PEM blocks in `data`, as (label, DER).
+/// The PEM blocks in `data`, as (label, DER). Lenient as openssl is: any
+/// line length (GlobalSign publishes 76 columns), CRLF or LF, white space
+/// anywhere in the base64; RFC 1421 header lines (`Name: value`) are
+/// skipped.
 pub fn pem_blocks(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    use base64::Engine;
     let text = String::from_utf8_lossy(data);
     let mut out = Vec::new();
     let mut rest: &str = &text;
     while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start..];
-        let label_end = after[11..]
+        let after = &rest[start + 11..];
+        let label_end = after
             .find("-----")
-            .ok_or_else(|| Error::Malformed("a PEM block has no closing dashes".into()))?;
-        let label = &after[11..11 + label_end];
+            .ok_or_else(|| Error::CertificateFile("a PEM block has no closing dashes".into()))?;
+        let label = after[..label_end].trim();
+        let body = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
-        let end = after
-            .find(&end_marker)
-            .ok_or_else(|| Error::Malformed(format!("the PEM block {label} has no END line")))?;
-        let block = &after[..end + end_marker.len()];
-        let (label, der) = der::pem::decode_vec(block.as_bytes())
-            .map_err(|e| Error::Malformed(format!("bad PEM block {label}: {e}")))?;
+        let end = body.find(&end_marker).ok_or_else(|| {
+            Error::CertificateFile(format!("the PEM block {label} has no END line"))
+        })?;
+        let base64: String = body[..end]
+            .lines()
+            .filter(|line| !line.contains(':'))
+            .flat_map(|line| line.chars().filter(|c| !c.is_ascii_whitespace()))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&base64)
+            .map_err(|e| Error::CertificateFile(format!("bad base64 in PEM block {label}: {e}")))?;
         out.push((label.to_string(), der));
-        rest = &after[end + end_marker.len()..];
+        rest = &body[end + end_marker.len()..];
     }
     Ok(out)
 }
@@ -186,7 +196,9 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<SmimeCert>> {
         .map(|(_, der)| SmimeCert::from_der(der))
         .collect::<Result<Vec<_>>>()?;
     if certs.is_empty() {
-        return Err(Error::Malformed("no certificate in the input".into()));
+        return Err(Error::CertificateFile(
+            "no CERTIFICATE block in the input".into(),
+        ));
     }
     Ok(certs)
 }
@@ -217,7 +229,7 @@ impl OwnKey {
             Some(block) => block,
             None => ("PRIVATE KEY".to_string(), data.to_vec()),
         };
-        let bad = |e: String| Error::Malformed(format!("cannot read the private key: {e}"));
+        let bad = |e: String| Error::CertificateFile(format!("cannot read the private key: {e}"));
         match label.as_str() {
             "PRIVATE KEY" => {
                 let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(&der).map_err(|e| bad(e.to_string()))?;
@@ -242,7 +254,7 @@ impl OwnKey {
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
                 .map(OwnKey::P256)
                 .map_err(|e| bad(e.to_string())),
-            "ENCRYPTED PRIVATE KEY" => Err(Error::Malformed(
+            "ENCRYPTED PRIVATE KEY" => Err(Error::CertificateFile(
                 "the private key is encrypted PKCS#8; import it as a .p12 file, or decrypt it first (openssl pkey)".into(),
             )),
             other => Err(bad(format!("unsupported PEM block {other}"))),

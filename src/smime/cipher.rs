@@ -1,7 +1,9 @@
 //! Content encryption: AES-256-GCM (RFC 5084, 12-byte nonce, 16-byte ICV)
 //! and AES-256-CBC (PKCS#7 padding), streaming on the way out, whole-buffer
-//! on the way in (plaintext is released only after the check). AES-128
-//! (GCM and CBC) is read too, as gpgsm and some clients send it.
+//! on the way in (plaintext is released only after the check). Read only:
+//! AES-128 and AES-192 (GCM and CBC; gpgsm sends AES-128) and 3DES
+//! (des-ede3-cbc, what `openssl cms -encrypt` and `openssl smime -encrypt`
+//! send by default and what years of archived mail use).
 //!
 //! Streaming GCM is composed here from AES-CTR and GHASH (NIST SP 800-38D
 //! §7.1) because `aes-gcm` only seals whole buffers; a unit test checks it
@@ -135,6 +137,72 @@ impl ContentEncryptor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenFailed;
 
+/// A content-encryption algorithm mailseal reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentAlgorithm {
+    /// AES-GCM with a key of this many bytes (16, 24 or 32).
+    AesGcm(usize),
+    /// AES-CBC with a key of this many bytes (16, 24 or 32).
+    AesCbc(usize),
+    /// Triple DES in CBC mode (read only).
+    DesEde3Cbc,
+}
+
+/// Names of content-encryption algorithms that mailseal does not read.
+fn unsupported_name(o: const_oid::ObjectIdentifier) -> String {
+    let name = match o.to_string().as_str() {
+        "1.2.840.113549.3.2" => "RC2-CBC",
+        "1.3.14.3.2.7" => "DES-CBC (single DES)",
+        "1.2.840.113549.3.4" => "RC4",
+        "2.16.840.1.101.3.4.1.7" | "2.16.840.1.101.3.4.1.27" | "2.16.840.1.101.3.4.1.47" => {
+            "AES-CCM"
+        }
+        "1.2.840.113549.1.9.16.3.18" => "ChaCha20-Poly1305",
+        _ => return format!("content encryption algorithm {o}"),
+    };
+    format!("content encryption {name} ({o})")
+}
+
+impl ContentAlgorithm {
+    /// The algorithm an EncryptedContentInfo names; anything else is an
+    /// [`crate::Error::Unsupported`] that names it.
+    pub fn from_oid(o: const_oid::ObjectIdentifier) -> crate::Result<ContentAlgorithm> {
+        use super::oid;
+        Ok(match o {
+            o if o == oid::AES128_GCM => ContentAlgorithm::AesGcm(16),
+            o if o == oid::AES192_GCM => ContentAlgorithm::AesGcm(24),
+            o if o == oid::AES256_GCM => ContentAlgorithm::AesGcm(32),
+            o if o == oid::AES128_CBC => ContentAlgorithm::AesCbc(16),
+            o if o == oid::AES192_CBC => ContentAlgorithm::AesCbc(24),
+            o if o == oid::AES256_CBC => ContentAlgorithm::AesCbc(32),
+            o if o == oid::DES_EDE3_CBC => ContentAlgorithm::DesEde3Cbc,
+            other => {
+                return Err(crate::Error::Unsupported {
+                    what: format!(
+                        "the message uses {}; mailseal reads AES (GCM and CBC, 128/192/256 bits) and 3DES",
+                        unsupported_name(other)
+                    ),
+                    hint: "ask the sender to encrypt with AES (any S/MIME client made this century can)"
+                        .into(),
+                })
+            }
+        })
+    }
+
+    /// Whether the algorithm authenticates (AuthEnvelopedData).
+    pub fn is_authenticated(self) -> bool {
+        matches!(self, ContentAlgorithm::AesGcm(_))
+    }
+
+    /// Length of the content-encryption key in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            ContentAlgorithm::AesGcm(n) | ContentAlgorithm::AesCbc(n) => n,
+            ContentAlgorithm::DesEde3Cbc => 24,
+        }
+    }
+}
+
 /// Decrypts and authenticates GCM content in place. Any failure is `Err(OpenFailed)`
 /// and the buffer is wiped.
 pub fn gcm_open(
@@ -144,18 +212,23 @@ pub fn gcm_open(
     data: &mut Vec<u8>,
 ) -> Result<(), OpenFailed> {
     use aes_gcm::aead::AeadInOut;
+    type Aes192Gcm = aes_gcm::AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
     if nonce.len() != 12 || tag.len() != 16 {
         return Err(OpenFailed);
     }
     let nonce = nonce.try_into().map_err(|_| OpenFailed)?;
     let tag = tag.try_into().map_err(|_| OpenFailed)?;
+    let buffer = data.as_mut_slice().into();
     let result = match key.len() {
         32 => aes_gcm::Aes256Gcm::new_from_slice(key)
             .map_err(|_| OpenFailed)?
-            .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
+            .decrypt_inout_detached(nonce, b"", buffer, tag),
+        24 => Aes192Gcm::new_from_slice(key)
+            .map_err(|_| OpenFailed)?
+            .decrypt_inout_detached(nonce, b"", buffer, tag),
         16 => aes_gcm::Aes128Gcm::new_from_slice(key)
             .map_err(|_| OpenFailed)?
-            .decrypt_inout_detached(nonce, b"", data.as_mut_slice().into(), tag),
+            .decrypt_inout_detached(nonce, b"", buffer, tag),
         _ => return Err(OpenFailed),
     };
     if result.is_err() {
@@ -166,33 +239,55 @@ pub fn gcm_open(
     Ok(())
 }
 
-/// Decrypts CBC content and removes its padding. Any failure is `Err(OpenFailed)`.
-pub fn cbc_open(key: &[u8], iv: &[u8], data: &mut Vec<u8>) -> Result<(), OpenFailed> {
+/// Decrypts CBC content of `algorithm` and removes its padding. Any
+/// failure is `Err(OpenFailed)`.
+pub fn cbc_open(
+    algorithm: ContentAlgorithm,
+    key: &[u8],
+    iv: &[u8],
+    data: &mut Vec<u8>,
+) -> Result<(), OpenFailed> {
     use aes::cipher::block_padding::Pkcs7;
-    if iv.len() != 16 || data.is_empty() || !data.len().is_multiple_of(16) {
+    fn open<C>(key: &[u8], iv: &[u8], data: &mut [u8]) -> Result<usize, OpenFailed>
+    where
+        C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
+    {
+        cbc::Decryptor::<C>::new_from_slices(key, iv)
+            .map_err(|_| OpenFailed)?
+            .decrypt_padded::<Pkcs7>(data)
+            .map(|p| p.len())
+            .map_err(|_| OpenFailed)
+    }
+    let block = if algorithm == ContentAlgorithm::DesEde3Cbc {
+        8
+    } else {
+        16
+    };
+    if iv.len() != block
+        || key.len() != algorithm.key_len()
+        || data.is_empty()
+        || !data.len().is_multiple_of(block)
+    {
         return Err(OpenFailed);
     }
-    let decrypted = match key.len() {
-        32 => cbc::Decryptor::<Aes256>::new_from_slices(key, iv)
-            .map_err(|_| OpenFailed)?
-            .decrypt_padded::<Pkcs7>(data)
-            .map(|p| p.len()),
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|_| OpenFailed)?
-            .decrypt_padded::<Pkcs7>(data)
-            .map(|p| p.len()),
-        _ => return Err(OpenFailed),
+    let decrypted = match algorithm {
+        ContentAlgorithm::AesCbc(32) => open::<Aes256>(key, iv, data),
+        ContentAlgorithm::AesCbc(24) => open::<aes::Aes192>(key, iv, data),
+        ContentAlgorithm::AesCbc(16) => open::<aes::Aes128>(key, iv, data),
+        ContentAlgorithm::DesEde3Cbc => open::<des::TdesEde3>(key, iv, data),
+        _ => Err(OpenFailed),
     };
-    let len = match decrypted {
-        Ok(len) => len,
+    match decrypted {
+        Ok(len) => {
+            data.truncate(len);
+            Ok(())
+        }
         Err(_) => {
             data.fill(0);
             data.clear();
-            return Err(OpenFailed);
+            Err(OpenFailed)
         }
-    };
-    data.truncate(len);
-    Ok(())
+    }
 }
 
 /// A fresh random content-encryption key.
@@ -242,11 +337,11 @@ mod tests {
         assert!(enc.finish(&mut last).is_none());
         first.extend(last);
         let mut opened = first.clone();
-        cbc_open(&key, &iv, &mut opened).unwrap();
+        cbc_open(ContentAlgorithm::AesCbc(32), &key, &iv, &mut opened).unwrap();
         assert_eq!(&opened[..32], &[5u8; 32]);
         assert_eq!(&opened[32..], b"tail");
         let mut tampered = first.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(cbc_open(&key, &iv, &mut tampered).is_err());
+        assert!(cbc_open(ContentAlgorithm::AesCbc(32), &key, &iv, &mut tampered).is_err());
     }
 }

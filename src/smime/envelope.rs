@@ -48,7 +48,7 @@ fn encode_err(e: der::Error) -> Error {
 }
 
 /// Encrypts the message with `headers` and `body` to every certificate in
-/// `recipients` and writes the application/pkcs7-mime message to `output`.
+/// `recipients` (the sender's own last) and writes the application/pkcs7-mime message to `output`.
 /// The body is streamed: memory use does not grow with its size.
 pub fn encrypt_message<W: Write>(
     headers: &Headers,
@@ -85,12 +85,13 @@ pub fn encrypt_cms<W: Write>(
         .iter()
         .map(|r| recipient::recipient_info(r, &cek, options.transport))
         .collect::<Result<Vec<RecipientInfo>>>()?;
-    // SET OF in DER order.
-    let mut encoded = infos
+    // In the order given (BER allows any order in a SET OF): addressed
+    // recipients first, the sender's own copy last, because gpgsm 2.2
+    // exits 2 when the first RecipientInfo is not for its key.
+    let encoded = infos
         .iter()
         .map(|i| i.to_der().map_err(encode_err))
         .collect::<Result<Vec<_>>>()?;
-    encoded.sort();
     let set_len = encoded.iter().map(Vec::len).sum();
     let mut head = Vec::new();
     let authenticated = options.cipher == ContentCipher::Aes256Gcm;
@@ -212,23 +213,13 @@ pub fn decrypt_cms(
             )));
         };
     let alg = &eci.content_enc_alg;
-    let is_gcm = alg.oid == oid::AES256_GCM || alg.oid == oid::AES128_GCM;
-    let key_len = if alg.oid == oid::AES256_GCM || alg.oid == oid::AES256_CBC {
-        32
-    } else if alg.oid == oid::AES128_GCM || alg.oid == oid::AES128_CBC {
-        16
-    } else {
-        return Err(Error::Malformed(format!(
-            "unsupported content encryption {} (mailseal reads AES-GCM and AES-CBC, 128 and 256 bits)",
-            alg.oid
-        )));
-    };
-    if is_gcm != mac.is_some() {
+    let algorithm = cipher::ContentAlgorithm::from_oid(alg.oid)?;
+    if algorithm.is_authenticated() != mac.is_some() {
         return Err(Error::Malformed(
             "the content cipher does not match the envelope type".into(),
         ));
     }
-    let cek = match recipient::unwrap_content_key(&infos, own, key_len) {
+    let cek = match recipient::unwrap_content_key(&infos, own, algorithm.key_len()) {
         Ok(cek) => cek,
         Err(Unwrap::NotForUs) => {
             return Err(Error::NoSecretKey(if own.is_empty() {
@@ -238,6 +229,7 @@ pub fn decrypt_cms(
             }))
         }
         Err(Unwrap::Failed) => return Err(decryption_failed()),
+        Err(Unwrap::Unsupported(e)) => return Err(e),
     };
     let params = alg.parameters.clone().ok_or_else(decryption_failed)?;
     let mut data = eci
@@ -252,7 +244,7 @@ pub fn decrypt_cms(
         cipher::gcm_open(&cek, params.nonce.as_bytes(), &mac, &mut data)
     } else {
         let iv: OctetString = params.decode_as().map_err(|_| decryption_failed())?;
-        cipher::cbc_open(&cek, iv.as_bytes(), &mut data)
+        cipher::cbc_open(algorithm, &cek, iv.as_bytes(), &mut data)
     };
     match opened {
         Ok(()) => Ok(data),

@@ -1,7 +1,9 @@
 //! S/MIME 4.0 (RFC 8551): AuthEnvelopedData (AES-256-GCM) and EnvelopedData
 //! (AES-256-CBC) with RSA key transport (PKCS#1 v1.5 or OAEP-SHA256) and
 //! ECDH P-256 key agreement (RFC 5753), the application/pkcs7-mime framing,
-//! and the certificates and own keys they use.
+//! and the certificates and own keys they use. What other clients send is
+//! read as well (never written): 3DES and AES-128/192, OAEP and PSS with
+//! the hashes their parameters name, segmented signed content.
 //!
 //! The ASN.1 types come from the `cms` and `x509-cert` crates and the
 //! primitives from RustCrypto. Hand-written here, and why:
@@ -13,7 +15,10 @@
 //!   `KeyAgreeRecipientInfoBuilder` wraps the content key under an all-zero
 //!   key-encryption key;
 //! - RSA-OAEP recipients and all decryption and recipient matching, which
-//!   `cms` does not provide.
+//!   `cms` does not provide;
+//! - lenient PEM (any line length, CRLF, trailing blanks), because `der`'s
+//!   PEM decoder insists on 64-column lines, and the PKCS#12 iteration
+//!   check, because `p12-keystore` derives keys before saying how costly.
 
 pub mod ber;
 pub mod certs;
@@ -21,6 +26,7 @@ pub mod cipher;
 pub mod envelope;
 pub mod framing;
 pub mod generate;
+pub mod params;
 pub mod pkcs12;
 pub mod plan;
 pub mod recipient;
@@ -79,14 +85,21 @@ pub mod oid {
     pub const AUTH_ENVELOPED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.23");
     pub const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
     pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+    pub const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
+    pub const AES192_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.26");
+    /// des-ede3-cbc (read only)
+    pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
     pub const AES256_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.46");
     pub const AES128_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.6");
     pub const AES128_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.5");
     pub const AES192_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.25");
     pub const AES256_WRAP: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.45");
+    /// id-alg-CMS3DESwrap (RFC 3217, read only)
+    pub const DES_EDE3_WRAP: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.3.6");
     pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
     pub const RSAES_OAEP: Oid = Oid::new_unwrap("1.2.840.113549.1.1.7");
     pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
+    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
     pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
     pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
     pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");

@@ -1,10 +1,12 @@
 //! Recipient infos: how the content-encryption key reaches each recipient.
 //!
 //! - RSA key transport (RFC 5652 §6.2.1) with PKCS#1 v1.5 (`rsaEncryption`)
-//!   or RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 8017, RFC 4055);
+//!   or RSAES-OAEP (RFC 8017, RFC 4055): written with SHA-256 and
+//!   MGF1-SHA-256, read with the hash and MGF1 hash its parameters name
+//!   (SHA-1, the default and openssl's, SHA-256, SHA-384, SHA-512);
 //! - ECDH P-256 key agreement (RFC 5753 §3.1): ephemeral-static, the
 //!   X9.63 KDF with SHA-256 over ECC-CMS-SharedInfo, AES-256 key wrap
-//!   (RFC 3394). Written by hand: `cms`'s KeyAgreeRecipientInfoBuilder
+//!   (RFC 3394; 3DES key wrap, RFC 3217, is read). Written by hand: `cms`'s KeyAgreeRecipientInfoBuilder
 //!   wraps the key under an all-zero KEK.
 //!
 //! Opening never says why a key could not be recovered: RSA failures get
@@ -25,6 +27,7 @@ use zeroize::Zeroizing;
 
 use super::certs::{OwnIdentity, OwnKey, PublicKey, SmimeCert};
 use super::oid;
+use super::params::{self, Hash, OaepParams};
 use crate::{Error, Result};
 
 /// How a key is transported to an RSA recipient.
@@ -46,17 +49,6 @@ impl KeyTransport {
             _ => None,
         }
     }
-}
-
-/// RSAES-OAEP-params (RFC 4055 §4.1).
-#[derive(Clone, Debug, Sequence)]
-struct OaepParams {
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
-    hash: Option<AlgorithmIdentifierOwned>,
-    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
-    mask_gen: Option<AlgorithmIdentifierOwned>,
-    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
-    p_source: Option<AlgorithmIdentifierOwned>,
 }
 
 /// ECC-CMS-SharedInfo (RFC 5753 §7.2).
@@ -199,8 +191,8 @@ pub(crate) fn x963_kdf(
         } else if scheme == oid::ECDH_SHA512_KDF {
             kdf_block::<sha2_11::Sha512>(z, counter, &shared_info)
         } else {
-            return Err(Error::Malformed(format!(
-                "unsupported ECDH key agreement scheme {scheme} (mailseal reads the stdDH schemes of RFC 5753)"
+            return Err(unsupported_ecdh(format!(
+                "key agreement scheme {scheme} (mailseal reads the stdDH schemes of RFC 5753)"
             )));
         };
         out.extend_from_slice(&block);
@@ -220,11 +212,13 @@ fn kdf_block<D: sha2_11::Digest>(z: &[u8], counter: u32, shared_info: &[u8]) -> 
         .to_vec()
 }
 
-/// Why no key was recovered: either nothing is addressed to us (a clear
-/// error), or something is and it failed (reported like a damaged message).
+/// Why no key was recovered: nothing is addressed to us (a clear error),
+/// something is and it failed (reported like a damaged message), or it
+/// uses parameters mailseal does not read (named, from public data only).
 pub enum Unwrap {
     NotForUs,
     Failed,
+    Unsupported(Error),
 }
 
 fn rid_matches(rid: &IssuerAndSerialNumber, cert: &SmimeCert) -> bool {
@@ -266,8 +260,10 @@ pub fn unwrap_content_key(
                         continue;
                     }
                     addressed_to_us = true;
-                    if let Some(cek) = rsa_unwrap(ktri, key, key_len) {
-                        return Ok(cek);
+                    match rsa_unwrap(ktri, key, key_len) {
+                        Ok(Some(cek)) => return Ok(cek),
+                        Ok(None) => {}
+                        Err(e) => return Err(Unwrap::Unsupported(e)),
                     }
                 }
                 RecipientInfo::Kari(kari) => {
@@ -288,8 +284,10 @@ pub fn unwrap_content_key(
                             continue;
                         }
                         addressed_to_us = true;
-                        if let Some(cek) = ecdh_unwrap(kari, rek, key) {
-                            return Ok(cek);
+                        match ecdh_unwrap(kari, rek, key) {
+                            Ok(Some(cek)) => return Ok(cek),
+                            Ok(None) => {}
+                            Err(e) => return Err(Unwrap::Unsupported(e)),
                         }
                     }
                 }
@@ -304,11 +302,13 @@ pub fn unwrap_content_key(
     }
 }
 
+/// The content key from an RSA recipient info: `Ok(None)` when it does
+/// not decrypt, an error when its algorithm is one mailseal does not read.
 fn rsa_unwrap(
     ktri: &KeyTransRecipientInfo,
     key: &rsa::RsaPrivateKey,
     key_len: usize,
-) -> Option<Zeroizing<Vec<u8>>> {
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let mut rng = super::rng();
     let ciphertext = ktri.enc_key.as_bytes();
     let alg = ktri.key_enc_alg.oid;
@@ -316,50 +316,87 @@ fn rsa_unwrap(
         // Implicit rejection: a wrong padding gives a random key, so the
         // failure shows only later, as the same error as any other.
         let random = Zeroizing::new(super::random_bytes::<32>()[..key_len.min(32)].to_vec());
-        return match key.decrypt_blinded(&mut rng, rsa::Pkcs1v15Encrypt, ciphertext) {
-            Ok(cek) if cek.len() == key_len => Some(Zeroizing::new(cek)),
-            _ => Some(random),
-        };
+        return Ok(
+            match key.decrypt_blinded(&mut rng, rsa::Pkcs1v15Encrypt, ciphertext) {
+                Ok(cek) if cek.len() == key_len => Some(Zeroizing::new(cek)),
+                _ => Some(random),
+            },
+        );
     }
     if alg == oid::RSAES_OAEP {
-        let params = ktri.key_enc_alg.parameters.as_ref()?;
-        let params: OaepParams = params.decode_as().ok()?;
-        let is_sha256 =
-            |a: &Option<AlgorithmIdentifierOwned>| a.as_ref().is_some_and(|a| a.oid == oid::SHA256);
-        let mgf_sha256 = params.mask_gen.as_ref().is_some_and(|m| {
-            m.oid == oid::MGF1
-                && m.parameters
-                    .as_ref()
-                    .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
-                    .is_some_and(|h| h.oid == oid::SHA256)
-        });
-        if !is_sha256(&params.hash) || !mgf_sha256 || params.p_source.is_some() {
-            return None;
-        }
-        return key
-            .decrypt_blinded(&mut rng, rsa::Oaep::<sha2_11::Sha256>::new(), ciphertext)
+        let (hash, mgf) = params::oaep(ktri.key_enc_alg.parameters.as_ref())?;
+        fn oaep<D, M>(key: &rsa::RsaPrivateKey, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>>
+        where
+            D: sha2_11::Digest + sha2_11::digest::FixedOutputReset,
+            M: sha2_11::Digest + sha2_11::digest::FixedOutputReset,
+        {
+            key.decrypt_blinded(
+                &mut super::rng(),
+                rsa::Oaep::<D, M>::new_with_mgf_hash(),
+                ciphertext,
+            )
             .ok()
-            .map(Zeroizing::new);
+            .map(Zeroizing::new)
+        }
+        macro_rules! with_mgf {
+            ($d:ty) => {
+                match mgf {
+                    Hash::Sha1 => oaep::<$d, sha1_011::Sha1>(key, ciphertext),
+                    Hash::Sha256 => oaep::<$d, sha2_11::Sha256>(key, ciphertext),
+                    Hash::Sha384 => oaep::<$d, sha2_11::Sha384>(key, ciphertext),
+                    Hash::Sha512 => oaep::<$d, sha2_11::Sha512>(key, ciphertext),
+                }
+            };
+        }
+        return Ok(match hash {
+            Hash::Sha1 => with_mgf!(sha1_011::Sha1),
+            Hash::Sha256 => with_mgf!(sha2_11::Sha256),
+            Hash::Sha384 => with_mgf!(sha2_11::Sha384),
+            Hash::Sha512 => with_mgf!(sha2_11::Sha512),
+        });
     }
-    None
+    Err(Error::Unsupported {
+        what: format!("the message's key is transported with {alg}; mailseal reads RSA PKCS#1 v1.5, RSAES-OAEP and ECDH"),
+        hint: "ask the sender to encrypt with RSA (PKCS#1 v1.5 or OAEP) or ECDH".into(),
+    })
 }
 
+fn unsupported_ecdh(what: String) -> Error {
+    Error::Unsupported {
+        what: format!("the message's ECDH recipient uses {what}"),
+        hint: "ask the sender to encrypt with ephemeral-static ECDH (RFC 5753) and AES key wrap, as openssl cms does".into(),
+    }
+}
+
+/// The content key from an ECDH recipient entry: `Ok(None)` when it does
+/// not unwrap, an error when its parameters are ones mailseal does not read.
 fn ecdh_unwrap(
     kari: &KeyAgreeRecipientInfo,
     rek: &RecipientEncryptedKey,
     key: &p256::SecretKey,
-) -> Option<Zeroizing<Vec<u8>>> {
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let OriginatorIdentifierOrKey::OriginatorKey(originator) = &kari.originator else {
-        return None;
+        return Err(unsupported_ecdh(
+            "an originator certificate (static-static ECDH)".into(),
+        ));
     };
-    let peer = p256::PublicKey::from_sec1_bytes(originator.public_key.raw_bytes()).ok()?;
-    let wrap_alg: AlgorithmIdentifierOwned =
-        kari.key_enc_alg.parameters.as_ref()?.decode_as().ok()?;
+    let Ok(peer) = p256::PublicKey::from_sec1_bytes(originator.public_key.raw_bytes()) else {
+        return Ok(None);
+    };
+    let Some(wrap_alg) = kari
+        .key_enc_alg
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<AlgorithmIdentifierOwned>().ok())
+    else {
+        return Ok(None);
+    };
     let kek_len = match wrap_alg.oid {
         o if o == oid::AES128_WRAP => 16,
         o if o == oid::AES192_WRAP => 24,
         o if o == oid::AES256_WRAP => 32,
-        _ => return None,
+        o if o == oid::DES_EDE3_WRAP => 24,
+        other => return Err(unsupported_ecdh(format!("key wrap {other}"))),
     };
     let shared = p256::ecdh::diffie_hellman(key.to_nonzero_scalar(), peer.as_affine());
     let kek = x963_kdf(
@@ -368,9 +405,42 @@ fn ecdh_unwrap(
         &wrap_alg,
         kari.ukm.as_ref(),
         kek_len,
-    )
-    .ok()?;
-    aes_unwrap(&kek, rek.enc_key.as_bytes())
+    )?;
+    Ok(if wrap_alg.oid == oid::DES_EDE3_WRAP {
+        des3_unwrap(&kek, rek.enc_key.as_bytes())
+    } else {
+        aes_unwrap(&kek, rek.enc_key.as_bytes())
+    })
+}
+
+/// Triple-DES key unwrap (RFC 3217 §3.2): what OpenSSL wraps a 3DES
+/// content key with for an ECDH recipient (its default cipher). Read only.
+fn des3_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use aes::cipher::{BlockModeDecrypt, KeyIvInit};
+    const IV: [u8; 8] = [0x4a, 0xdd, 0xa2, 0x2c, 0x79, 0xe8, 0x21, 0x05];
+    if wrapped.len() != 40 || kek.len() != 24 {
+        return None;
+    }
+    let decrypt = |iv: &[u8], data: &mut [u8]| -> Option<()> {
+        let mut cbc = cbc::Decryptor::<des::TdesEde3>::new_from_slices(kek, iv).ok()?;
+        for block in data.chunks_exact_mut(8) {
+            cbc.decrypt_block(block.try_into().ok()?);
+        }
+        Some(())
+    };
+    let mut temp = Zeroizing::new(wrapped.to_vec());
+    decrypt(&IV, &mut temp)?;
+    temp.reverse();
+    let (iv, rest) = temp.split_at_mut(8);
+    decrypt(iv, rest)?;
+    let (cek, icv) = rest.split_at(24);
+    use sha2_11::Digest;
+    let check = sha1_011::Sha1::digest(cek);
+    let diff = check[..8]
+        .iter()
+        .zip(icv)
+        .fold(0u8, |a, (x, y)| a | (x ^ y));
+    (diff == 0).then(|| Zeroizing::new(cek.to_vec()))
 }
 
 /// AES key unwrap (RFC 3394) with a 128-, 192- or 256-bit KEK.

@@ -11,7 +11,7 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{OctetString, SetOfVec};
-use der::{Any, Decode, Encode, Sequence};
+use der::{Any, Decode, Encode};
 use sha2_11::Digest;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
@@ -39,17 +39,6 @@ pub enum RsaSignature {
     Pkcs1v15,
     /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
     Pss,
-}
-
-/// RSASSA-PSS-params (RFC 4055 §3.1).
-#[derive(Clone, Debug, Sequence)]
-struct PssParams {
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    hash: AlgorithmIdentifierOwned,
-    #[asn1(context_specific = "1", tag_mode = "EXPLICIT")]
-    mask_gen: AlgorithmIdentifierOwned,
-    #[asn1(context_specific = "2", tag_mode = "EXPLICIT")]
-    salt_length: u32,
 }
 
 fn encode_err(e: der::Error) -> Error {
@@ -123,23 +112,10 @@ pub fn sign_detached(
                         &hashed,
                     ),
                 ),
-                RsaSignature::Pss => {
-                    let params = PssParams {
-                        hash: alg(oid::SHA256, None),
-                        mask_gen: alg(
-                            oid::MGF1,
-                            Some(Any::encode_from(&alg(oid::SHA256, None)).map_err(encode_err)?),
-                        ),
-                        salt_length: 32,
-                    };
-                    (
-                        alg(
-                            RSASSA_PSS,
-                            Some(Any::encode_from(&params).map_err(encode_err)?),
-                        ),
-                        key.sign_with_rng(&mut rng, rsa::Pss::<sha2_11::Sha256>::new(), &hashed),
-                    )
-                }
+                RsaSignature::Pss => (
+                    alg(RSASSA_PSS, Some(super::params::pss_sha256()?)),
+                    key.sign_with_rng(&mut rng, rsa::Pss::<sha2_11::Sha256>::new(), &hashed),
+                ),
             }
         }
         OwnKey::P256(key) => {

@@ -64,14 +64,7 @@ pub fn verify_signature(
                     signature,
                 )
             } else if algorithm == RSASSA_PSS {
-                if !pss_is_sha256(parameters) {
-                    return Err("RSASSA-PSS with other than SHA-256 is not supported".into());
-                }
-                public.verify(
-                    rsa::Pss::<sha2_11::Sha256>::new(),
-                    &sha2_11::Sha256::digest(message),
-                    signature,
-                )
+                return verify_pss(public, parameters, message, signature);
             } else {
                 return Err(format!("unsupported signature algorithm {algorithm}"));
             };
@@ -93,12 +86,31 @@ pub fn verify_signature(
     }
 }
 
-fn pss_is_sha256(parameters: Option<&der::Any>) -> bool {
-    // RSASSA-PSS-params: hashAlgorithm [0] must be SHA-256.
-    let Some(p) = parameters else { return false };
-    let Ok(der) = p.to_der() else { return false };
-    let sha256 = super::oid::SHA256.to_der().unwrap_or_default();
-    der.windows(sha256.len()).any(|w| w == sha256.as_slice())
+/// RSASSA-PSS with the hash, MGF1 hash and salt length its parameters
+/// name (OpenSSL signs with the longest salt the key allows by default).
+fn verify_pss(
+    public: &rsa::RsaPublicKey,
+    parameters: Option<&der::Any>,
+    message: &[u8],
+    signature: &[u8],
+) -> std::result::Result<(), String> {
+    use super::params::Hash;
+    let (hash, salt_len) = super::params::pss(parameters)?;
+    fn scheme<D: sha2_11::Digest>(salt_len: usize) -> rsa::Pss<D> {
+        rsa::Pss {
+            blinded: false,
+            digest: D::new(),
+            salt_len: Some(salt_len),
+        }
+    }
+    let hashed = hash.digest(message);
+    match hash {
+        Hash::Sha1 => public.verify(scheme::<sha1_011::Sha1>(salt_len), &hashed, signature),
+        Hash::Sha256 => public.verify(scheme::<sha2_11::Sha256>(salt_len), &hashed, signature),
+        Hash::Sha384 => public.verify(scheme::<sha2_11::Sha384>(salt_len), &hashed, signature),
+        Hash::Sha512 => public.verify(scheme::<sha2_11::Sha512>(salt_len), &hashed, signature),
+    }
+    .map_err(|_| "the signature does not verify".to_string())
 }
 
 fn check_time(cert: &SmimeCert, now: SystemTime, what: &str) -> std::result::Result<(), String> {

@@ -245,17 +245,11 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
                     let signed_data = SignedData::from_ber(&content).map_err(|e| {
                         Error::Malformed(format!("cannot read the signed-data: {e}"))
                     })?;
-                    let econtent = signed_data
-                        .encap_content_info
-                        .econtent
-                        .as_ref()
+                    let econtent = super::ber::encapsulated_content(&content)
+                        .map_err(|e| Error::Malformed(format!("bad signed content: {e}")))?
                         .ok_or_else(|| {
                             Error::Malformed("the opaque signed-data carries no content".into())
-                        })?
-                        .decode_as::<OctetString>()
-                        .map_err(|e| Error::Malformed(format!("bad signed content: {e}")))?
-                        .as_bytes()
-                        .to_vec();
+                        })?;
                     signatures.extend(check_signed_data(
                         &signed_data,
                         &econtent,

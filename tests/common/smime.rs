@@ -201,6 +201,12 @@ pub fn home_with(own: &[&str]) -> Home {
 
 /// Runs `openssl cms ARGS` on `input` in the PKI directory.
 pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
+    openssl_tool("cms", args, input)
+}
+
+/// Runs `openssl TOOL ARGS` (`cms` or `smime`) on `input` in the PKI
+/// directory.
+pub fn openssl_tool(tool: &str, args: &[&str], input: &[u8]) -> Run {
     let pki = pki();
     let file = pki.dir.join(format!(
         "in-{}-{:?}.eml",
@@ -208,9 +214,10 @@ pub fn openssl_cms(args: &[&str], input: &[u8]) -> Run {
         std::thread::current().id()
     ));
     std::fs::write(&file, input).unwrap();
-    let mut full = vec!["cms"];
+    // -in first: `openssl smime -encrypt` takes certificates as the
+    // arguments after its options.
+    let mut full = vec![tool, "-in", file.to_str().unwrap()];
     full.extend_from_slice(args);
-    full.extend_from_slice(&["-in", file.to_str().unwrap()]);
     let output = Command::new("openssl")
         .args(&full)
         .current_dir(&pki.dir)
@@ -255,4 +262,141 @@ pub fn openssl_signed(name: &str, message: &[u8], extra: &[&str]) -> Vec<u8> {
     let signed = openssl_cms(&args, message);
     assert_openssl_ok(&signed);
     signed.stdout
+}
+
+/// The passphrase of the PKCS#12 files given to gpgsm.
+const GPGSM_PASSPHRASE: &str = "gpgsm test";
+
+/// A scratch gpgsm home trusting the test root, without CRL checks; the
+/// PKI's certificates and, on request, secret keys imported.
+pub struct Gpgsm {
+    pub home: tempfile::TempDir,
+}
+
+impl Gpgsm {
+    pub fn new() -> Gpgsm {
+        // Short, under /tmp: gpg-agent's socket path has a length limit.
+        let home = tempfile::Builder::new()
+            .prefix("gpgsm")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::write(
+            home.path().join("gpgsm.conf"),
+            "disable-crl-checks\ndisable-policy-checks\n",
+        )
+        .unwrap();
+        std::fs::write(
+            home.path().join("gpg-agent.conf"),
+            "allow-loopback-pinentry\n",
+        )
+        .unwrap();
+        let gpgsm = Gpgsm { home };
+        let pki = pki();
+        let mut import = vec![pki.path("ca.pem")];
+        for name in ["alice", "bob", "carol", "dave", "erin"] {
+            import.push(pki.path(&format!("{name}.pem")));
+        }
+        let mut args = vec!["--import"];
+        args.extend(import.iter().map(String::as_str));
+        gpgsm.run(&args);
+        let list = gpgsm
+            .run(&["--with-colons", "--list-keys", "CN=mailseal Test Root"])
+            .stdout_text();
+        let fpr = list
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .map(str::to_string)
+            .unwrap();
+        std::fs::write(
+            gpgsm.home.path().join("trustlist.txt"),
+            format!("{fpr} S relax\n"),
+        )
+        .unwrap();
+        gpgsm
+    }
+
+    /// Imports the PKI's NAME secret key (as a PKCS#12 file gpgsm 2.2
+    /// reads: PBE-SHA1-3DES, MAC SHA-1).
+    pub fn import_secret(&self, name: &str) {
+        let pki = pki();
+        let p12 = self.home.path().join(format!("{name}.p12"));
+        openssl(
+            &[
+                "pkcs12",
+                "-export",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+                "-inkey",
+                &format!("{name}.key"),
+                "-in",
+                &format!("{name}.pem"),
+                "-passout",
+                &format!("pass:{GPGSM_PASSPHRASE}"),
+                "-out",
+                p12.to_str().unwrap(),
+            ],
+            &pki.dir,
+        );
+        let run = self.run(&["--import", p12.to_str().unwrap()]);
+        assert!(
+            run.stderr.contains("secret keys imported: 1"),
+            "gpgsm did not import {name}'s key:\n{}",
+            run.stderr
+        );
+    }
+
+    /// Runs `gpgsm --batch --status-fd 2 ARGS`, giving the PKCS#12
+    /// passphrase when asked (loopback pinentry on stdin).
+    pub fn run(&self, args: &[&str]) -> Run {
+        use std::io::Write;
+        let mut child = Command::new("gpgsm")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args([
+                "--batch",
+                "--status-fd",
+                "2",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = writeln!(stdin, "{GPGSM_PASSPHRASE}");
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Writes `data` to a file in the gpgsm home and returns its path.
+    pub fn file(&self, name: &str, data: &[u8]) -> String {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Gpgsm {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "all"])
+            .output();
+    }
 }
