@@ -114,6 +114,16 @@ pub enum Error {
     /// A relay password could not be obtained (the message never holds it).
     #[error("cannot get the password for relay {relay}: {reason}")]
     Secret { relay: String, reason: String },
+
+    /// Opening the message as it is could mislead the reader or exhaust the
+    /// machine (EFAIL framing, never-encrypted data, a decompression bomb);
+    /// nothing was released.
+    #[error("refusing to open the message: {reason}")]
+    Refused { reason: String, hint: String },
+
+    /// The message uses an algorithm that mailseal refuses by policy.
+    #[error("refused by policy: {reason}")]
+    AlgorithmRefused { reason: String, hint: String },
 }
 
 impl Error {
@@ -134,6 +144,8 @@ impl Error {
             Error::Unavailable(_) => 69,
             Error::Temporary(_) => 75,
             Error::TlsRefused(_) | Error::AuthRefused(_) => 77,
+            Error::Refused { .. } => 65,
+            Error::AlgorithmRefused { .. } => 77,
         }
     }
 
@@ -202,6 +214,7 @@ impl Error {
             Error::Secret { relay, .. } => format!(
                 "set `password` in [relay.{relay}] to \"keyring\", \"env:VAR\" or \"command:PROGRAM ARGS\"; `mailseal secret set {relay}` stores one in the keyring"
             ),
+            Error::Refused { hint, .. } | Error::AlgorithmRefused { hint, .. } => hint.clone(),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })
     }
