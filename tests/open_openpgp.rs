@@ -11,15 +11,20 @@ use common::*;
 use std::io::Write;
 use std::path::Path;
 
-use sequoia_openpgp as openpgp;
 use openpgp::cert::Cert;
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Compressor, Encryptor, LiteralWriter, Message};
-use openpgp::serialize::Marshal;
+use openpgp::serialize::SerializeInto;
 use openpgp::types::{AEADAlgorithm, CompressionAlgorithm};
+use sequoia_openpgp as openpgp;
 
 const SECRET: &str = "Meet at noon. The password is hunter2.";
+
+/// `text` as the MIME entity a PGP/MIME message encrypts.
+fn entity(text: &str) -> Vec<u8> {
+    format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").into_bytes()
+}
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
@@ -52,7 +57,7 @@ fn gpg_alice_out(gpg: &Gpg, args: &[&str], input: &[u8]) -> Vec<u8> {
 
 /// Alice's signed and encrypted armored message to Bob, made by gpg.
 fn sealed_block() -> Vec<u8> {
-    gpg_alice_out(&gpg_alice(), &["--sign", "--encrypt"], SECRET.as_bytes())
+    gpg_alice_out(&gpg_alice(), &["--sign", "--encrypt"], &entity(SECRET))
 }
 
 /// A message from Alice to Bob with extra header `fields` and `body`.
@@ -75,7 +80,11 @@ fn around(text: &str, block: &[u8]) -> Vec<u8> {
 
 #[track_caller]
 fn assert_refused(run: &Run, words: &str) {
-    assert!(run.stdout.is_empty(), "output released: {}", run.stdout_text());
+    assert!(
+        run.stdout.is_empty(),
+        "output released: {}",
+        run.stdout_text()
+    );
     assert!(
         run.stderr.contains(words),
         "stderr lacks {words:?}:\n{}",
@@ -117,9 +126,12 @@ fn crafted_to_bob(
     sink
 }
 
-/// `count` zero bytes, written in pieces.
+/// An application/octet-stream entity of `count` zero bytes, written in
+/// pieces.
 fn zeros(count: usize) -> impl Fn(&mut dyn Write) {
     move |w: &mut dyn Write| {
+        w.write_all(b"Content-Type: application/octet-stream\r\n\r\n")
+            .unwrap();
         let chunk = vec![0u8; 1 << 20];
         let mut left = count;
         while left > 0 {
@@ -172,12 +184,18 @@ fn inline_message_that_is_the_whole_body_opens_as_text() {
     let message = mail("Content-Type: text/html; charset=us-ascii\n", &body);
     let run = bob.run(&["decrypt"], &message).ok();
     let text = run.stdout_text();
-    assert!(text.contains(SECRET), "{text}");
+    let (header, body) = text.split_once("\r\n\r\n").expect("header and body");
+    assert!(body.contains(SECRET), "{text}");
     assert!(
-        text.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+        header.contains("Content-Type: text/plain; charset=utf-8"),
         "inline plaintext must not be shown as HTML:\n{text}"
     );
-    assert!(run.stderr.contains("Good signature from alice@example.org"), "{}", run.stderr);
+    assert!(!header.contains("text/html"), "{text}");
+    assert!(
+        run.stderr.contains("Good signature from alice@example.org"),
+        "{}",
+        run.stderr
+    );
 }
 
 // ---- issue 10 item 2 and issue 14 item 2: partial signatures, inline forms ----
@@ -219,8 +237,18 @@ fn verify_reads_every_inline_signed_form() {
             "gpg --clearsign",
             gpg_alice_out(&gpg, &["--clearsign"], b"Clear-signed by gpg.\n"),
         ),
-        ("sqop inline-sign --as=text", sqop_inline_sign("text", "Signed by sqop.\n")),
-        ("sqop inline-sign --as=clearsigned", clearsigned("Clear-signed by sqop.\n")),
+        (
+            "sqop inline-sign --as=text",
+            sqop_inline_sign("text", "Signed by sqop.\n"),
+        ),
+        (
+            "sqop inline-sign --as=clearsigned",
+            clearsigned("Clear-signed by sqop.\n"),
+        ),
+        (
+            "gpg --armor --sign --encrypt",
+            gpg_alice_out(&gpg, &["--sign", "--encrypt"], b"Signed and encrypted.\n"),
+        ),
     ];
     for (form, block) in forms {
         let message = mail("Content-Type: text/plain; charset=us-ascii\n", &block);
@@ -261,7 +289,10 @@ fn clearsigned_text_with_unsigned_text_around_it_is_partial() {
     bob.run(&["verify"], &mail(plain, &block)).ok();
     assert_partial(
         &bob,
-        &mail(plain, &around("Correction: make that 900 EUR.\n\n{}", &block)),
+        &mail(
+            plain,
+            &around("Correction: make that 900 EUR.\n\n{}", &block),
+        ),
         "text before the signed block in the body (text/plain)",
     );
     assert_partial(
@@ -337,7 +368,10 @@ fn decrypt_reports_a_partial_signature_inside() {
 fn decrypt_refuses_data_that_was_never_encrypted() {
     let (_, bob) = alice_and_bob();
     let gpg = gpg_alice();
-    let literal = gpg.run(&["--armor", "--store"], SECRET.as_bytes()).ok().stdout;
+    let literal = gpg
+        .run(&["--armor", "--store"], SECRET.as_bytes())
+        .ok()
+        .stdout;
     let compressed = {
         let mut sink = Vec::new();
         let message = Armorer::new(Message::new(&mut sink)).build().unwrap();
@@ -351,7 +385,11 @@ fn decrypt_refuses_data_that_was_never_encrypted() {
         sink
     };
     let signed = gpg_alice_out(&gpg, &["--sign"], SECRET.as_bytes());
-    for (what, block) in [("literal", literal), ("compressed", compressed), ("signed", signed)] {
+    for (what, block) in [
+        ("literal", literal),
+        ("compressed", compressed),
+        ("signed", signed),
+    ] {
         let inline = mail("Content-Type: text/plain\n", &block);
         let run = bob.run(&["decrypt"], &inline);
         assert_eq!(run.code, 65, "{what} inline: {}", run.stderr);
@@ -431,7 +469,11 @@ fn decompressed_size_is_capped() {
     assert_refused(&run, "expands to more than 67108864 bytes");
     // verify, which decrypts, too.
     let run = bob.run(&["verify"], &bomb).expect_code(65);
-    assert!(run.stderr.contains("expands to more than"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expands to more than"),
+        "{}",
+        run.stderr
+    );
 }
 
 // ---- issue 10 item 7: SEIPDv2 tampering is not "no key" ----
@@ -457,8 +499,8 @@ fn first_chunk_offset(message: &[u8]) -> usize {
 #[test]
 fn seipd_v2_tampering_is_an_integrity_failure() {
     let (_, bob) = alice_and_bob();
-    let text = "A line of text that fills several chunks.\n".repeat(500);
-    let clean = crafted_to_bob(false, true, &[], &|w| w.write_all(text.as_bytes()).unwrap());
+    let text = entity(&"A line of text that fills several chunks.\n".repeat(500));
+    let clean = crafted_to_bob(false, true, &[], &|w| w.write_all(&text).unwrap());
     let armored = |data: &[u8]| {
         let mut w = openpgp::armor::Writer::new(Vec::new(), openpgp::armor::Kind::Message).unwrap();
         w.write_all(data).unwrap();
@@ -467,7 +509,10 @@ fn seipd_v2_tampering_is_an_integrity_failure() {
     let run = bob.run(&["decrypt"], &pgp_mime(&armored(&clean), "")).ok();
     assert!(run.stdout_text().contains("fills several chunks"));
     let first = first_chunk_offset(&clean);
-    for (what, at) in [("first chunk", first + 20), ("a later chunk", clean.len() - 200)] {
+    for (what, at) in [
+        ("first chunk", first + 20),
+        ("a later chunk", clean.len() - 200),
+    ] {
         let mut tampered = clean.clone();
         tampered[at] ^= 0x01;
         let run = bob.run(&["decrypt"], &pgp_mime(&armored(&tampered), ""));
@@ -512,11 +557,14 @@ fn legacy_ciphers_are_refused_by_name_and_readable_on_request() {
     let (_, bob) = alice_and_bob();
     let gpg = gpg_alice();
     for cipher in ["CAST5", "3DES", "IDEA"] {
-        let block = gpg_alice_out(&gpg, &["--cipher-algo", cipher, "--encrypt"], SECRET.as_bytes());
+        let block = gpg_alice_out(
+            &gpg,
+            &["--cipher-algo", cipher, "--encrypt"],
+            &entity(SECRET),
+        );
         let message = pgp_mime(&block, "");
         let run = bob.run(&["decrypt"], &message).expect_code(77);
-        let name = if cipher == "3DES" { "TripleDES" } else { cipher };
-        assert_refused(&run, name);
+        assert_refused(&run, &format!("encrypted with {cipher}"));
         assert!(run.stderr.contains("--allow-legacy"), "{}", run.stderr);
         assert!(!run.stderr.contains("damaged"), "{}", run.stderr);
         let run = bob.run(&["decrypt", "--allow-legacy"], &message).ok();
@@ -536,16 +584,31 @@ fn draft_aead_packet_is_refused_by_name() {
         .expect("rnpkeys");
     assert!(imported.status.success());
     let mut child = std::process::Command::new("rnp")
-        .args(["--homedir", home, "-e", "--aead=ocb", "-r", "bob@example.net", "--armor"])
+        .args([
+            "--homedir",
+            home,
+            "-e",
+            "--aead=ocb",
+            "-r",
+            "bob@example.net",
+            "--armor",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("rnp");
-    child.stdin.take().unwrap().write_all(SECRET.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&entity(SECRET))
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "rnp --aead failed");
-    let run = bob.run(&["decrypt"], &pgp_mime(&out.stdout, "")).expect_code(77);
+    let run = bob
+        .run(&["decrypt"], &pgp_mime(&out.stdout, ""))
+        .expect_code(77);
     assert_refused(&run, "draft-era AEAD");
     assert!(!run.stderr.contains("damaged"), "{}", run.stderr);
 }

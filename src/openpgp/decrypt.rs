@@ -4,12 +4,13 @@
 //! when the encrypted data is the whole message: it is never spliced into
 //! content that was not encrypted (EFAIL).
 
+use sequoia_openpgp::packet::Tag;
 use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
 
 use super::verify::{
-    bind_to_sender, buffer_size, cipher_refused, find_armored, is_whole, read_at_most, too_large,
-    verify_detached, verify_entity, Helper, Keys,
+    bind_to_sender, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
+    packet_tags, read_at_most, too_large, verify_detached, verify_entity, Helper, Keys,
 };
 use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, SignatureStatus, Verification};
 use crate::message::header::split_entity;
@@ -116,10 +117,7 @@ fn opened(
             unsigned_parts: Vec::new(),
         })
     } else {
-        Verification {
-            signatures,
-            unsigned_parts: Vec::new(),
-        }
+        Verification::covering(signatures)
     };
     bind_to_sender(&mut verification.signatures, sender);
     Opened {
@@ -136,7 +134,8 @@ fn not_whole(body: &[u8], text: Option<&[u8]>) -> Error {
             .any(|w| w.eq_ignore_ascii_case(needle))
     };
     let embedded = [Some(body), text].into_iter().flatten().any(|data| {
-        contains(data, b"-----BEGIN PGP MESSAGE-----") || contains(data, b"application/pgp-encrypted")
+        contains(data, b"-----BEGIN PGP MESSAGE-----")
+            || contains(data, b"application/pgp-encrypted")
     });
     if !embedded {
         return Error::Malformed(
@@ -163,7 +162,7 @@ fn decrypt_openpgp(
         .buffer_size(buffer_size(limit));
     let helper = Helper::new(keys, options, true);
     let failure = helper.failure_slot();
-    let failed = |e: anyhow::Error| failure.take().unwrap_or_else(|| unreadable(e));
+    let failed = |e: anyhow::Error| failure.take().unwrap_or_else(|| unreadable(e, ciphertext));
     let mut decryptor = builder
         .with_policy(reading_policy(options.allow_legacy), None, helper)
         .map_err(failed)?;
@@ -174,12 +173,17 @@ fn decrypt_openpgp(
     }
 }
 
-/// The error for OpenPGP data that sequoia refused: a policy refusal says
-/// what was refused; anything else is damage.
-fn unreadable(e: anyhow::Error) -> Error {
+/// The error for the OpenPGP message `ciphertext` that sequoia refused: a
+/// policy refusal says what was refused; anything else is damage.
+fn unreadable(e: anyhow::Error, ciphertext: &[u8]) -> Error {
     match e.downcast_ref::<sequoia_openpgp::Error>() {
         Some(sequoia_openpgp::Error::UnsupportedSymmetricAlgorithm(cipher)) => {
             cipher_refused(*cipher)
+        }
+        Some(sequoia_openpgp::Error::PolicyViolation(..))
+            if packet_tags(ciphertext, 64).contains(&Tag::AED) =>
+        {
+            draft_aead_refused()
         }
         Some(sequoia_openpgp::Error::PolicyViolation(what, _)) => Error::AlgorithmRefused {
             reason: format!(

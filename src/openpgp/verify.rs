@@ -133,7 +133,7 @@ pub struct Verification {
 
 impl Verification {
     /// Signatures that cover the whole message.
-    fn covering(signatures: Vec<SignatureReport>) -> Self {
+    pub(super) fn covering(signatures: Vec<SignatureReport>) -> Self {
         Verification {
             signatures,
             unsigned_parts: Vec::new(),
@@ -256,7 +256,6 @@ impl VerificationHelper for Helper<'_> {
     fn inspect(&mut self, pp: &PacketParser) -> anyhow::Result<()> {
         match pp.packet.tag() {
             Tag::SEIP => self.encrypted = true,
-            Tag::AED => return Err(self.fail(draft_aead_refused())),
             Tag::CompressedData => {
                 self.compression_layers += 1;
                 if self.compression_layers > MAX_COMPRESSION_LAYERS {
@@ -488,7 +487,6 @@ fn report(
     }
 }
 
-
 /// Checks a detached signature over `signed` (canonicalized to CRLF).
 pub(super) fn verify_detached(
     signed: &[u8],
@@ -564,23 +562,38 @@ fn is_blank(text: &[u8]) -> bool {
     text.iter().all(u8::is_ascii_whitespace)
 }
 
-/// Whether the OpenPGP message `block` is encrypted (its first packet,
-/// markers aside, is an encrypted session key or encrypted data).
-pub(super) fn is_encrypted(block: &[u8]) -> bool {
+/// The tags of the first `max` top-level packets of the OpenPGP message
+/// `block` (as far as it parses).
+pub(super) fn packet_tags(block: &[u8], max: usize) -> Vec<Tag> {
+    let mut tags = Vec::new();
     let Ok(mut ppr) = PacketParser::from_bytes(block) else {
-        return false;
+        return tags;
     };
     while let PacketParserResult::Some(pp) = ppr {
-        match pp.packet.tag() {
-            Tag::Marker => {}
-            tag => return matches!(tag, Tag::PKESK | Tag::SKESK | Tag::SEIP | Tag::AED | Tag::SED),
+        tags.push(pp.packet.tag());
+        if tags.len() >= max {
+            break;
         }
         match pp.next() {
             Ok((_, next)) => ppr = next,
-            Err(_) => return false,
+            Err(_) => break,
         }
     }
-    false
+    tags
+}
+
+/// Whether the OpenPGP message `block` is encrypted (its first packet,
+/// a marker aside, is an encrypted session key or encrypted data).
+pub(super) fn is_encrypted(block: &[u8]) -> bool {
+    packet_tags(block, 2)
+        .into_iter()
+        .find(|&tag| tag != Tag::Marker)
+        .is_some_and(|tag| {
+            matches!(
+                tag,
+                Tag::PKESK | Tag::SKESK | Tag::SEIP | Tag::AED | Tag::SED
+            )
+        })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
