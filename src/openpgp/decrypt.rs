@@ -36,16 +36,17 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
             let (plaintext, mut signatures) = decrypt_openpgp(&ciphertext, keys, options)?;
             let plaintext = canon::to_crlf(&plaintext);
             // RFC 3156 §6.1: a multipart/signed inside the encryption.
-            let entity = match pgpmime::parse(&plaintext)? {
+            let signed_entity = match pgpmime::parse(&plaintext)? {
                 pgpmime::Received::Signed {
                     signed, signature, ..
                 } => {
                     signatures.extend(verify_detached(signed, &signature, keys)?);
-                    signed.to_vec()
+                    Some(signed.to_vec())
                 }
-                _ => plaintext.clone(),
+                _ => None,
             };
-            let (inner_bytes, body) = split_entity(&entity);
+            let entity = signed_entity.as_deref().unwrap_or(&plaintext);
+            let (inner_bytes, body) = split_entity(entity);
             let inner = Headers::parse(inner_bytes)?;
             let mut restored = protect::restore(&outer, &inner);
             if restored.get("MIME-Version").is_none() {

@@ -393,15 +393,31 @@ pub(super) fn too_large(limit: u64) -> Error {
 }
 
 /// Reads `reader` to the end, holding at most `limit` bytes: `Ok(None)`
-/// when there was more (what was read is wiped).
-pub(super) fn read_at_most(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut out = Vec::new();
-    let result = reader.take(limit.saturating_add(1)).read_to_end(&mut out);
-    if result.is_err() || out.len() as u64 > limit {
-        out.fill(0);
-        return result.map(|_| None);
+/// when there was more (what was read is wiped). Memory grows by doubling
+/// but never past `limit`.
+pub(super) fn read_at_most(mut reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.fill(0);
+                return Err(e);
+            }
+        };
+        if n > limit - out.len() {
+            out.fill(0);
+            return Ok(None);
+        }
+        if out.capacity() - out.len() < n {
+            out.reserve_exact(out.capacity().max(n).min(limit - out.len()));
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(Some(out))
 }
 
 /// The buffer sequoia fills before releasing plaintext: no more than the
