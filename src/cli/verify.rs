@@ -20,7 +20,7 @@ use super::{read_input, Context};
 /// Examples:
 ///   mailseal verify signed.eml
 ///   mailseal --json verify signed.eml
-///   gpg --clearsign < note.txt | mailseal verify   (after adding headers)
+///   mailseal verify inline-signed.eml   (gpg --clearsign, gpg --armor --sign)
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
