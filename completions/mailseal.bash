@@ -675,7 +675,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__decrypt)
-            opts="-o -q -h --output --import-certs --home --json --passphrase-file --quiet --help"
+            opts="-o -q -h --output --import-certs --max-decompressed --allow-legacy --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -686,6 +686,10 @@ _mailseal() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-decompressed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1987,12 +1991,16 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__verify)
-            opts="-q -h --import-certs --home --json --passphrase-file --quiet --help"
+            opts="-q -h --import-certs --max-decompressed --allow-legacy --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --max-decompressed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -71,15 +71,19 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l json -d 'Mach
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s o -l output -d 'Write the cleartext message to OUT (only when everything succeeded)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l max-decompressed -d 'Refuse OpenPGP data that decompresses to more than SIZE bytes (K, M, G suffixes) [default: 100 times the input, at least 64M, at most 1G unless the input is larger]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l import-certs -d 'S/MIME: store the certificates of signatures that verified'
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l allow-legacy -d 'Also read data encrypted with the legacy ciphers CAST5, 3DES and IDEA (old archives; mailseal never writes them)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l max-decompressed -d 'Refuse OpenPGP data that decompresses to more than SIZE bytes (K, M, G suffixes) [default: 100 times the input, at least 64M, at most 1G unless the input is larger]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l import-certs -d 'S/MIME: store the certificates of signatures that verified'
+complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l allow-legacy -d 'Also read data encrypted with the legacy ciphers CAST5, 3DES and IDEA (old archives; mailseal never writes them)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -123,6 +123,16 @@ pub enum Error {
     /// A certificate or key file cannot be read as PEM or DER.
     #[error("bad certificate or key file: {0}")]
     CertificateFile(String),
+
+    /// Opening the message as it is could mislead the reader or exhaust the
+    /// machine (EFAIL framing, never-encrypted data, a decompression bomb);
+    /// nothing was released.
+    #[error("refusing to open the message: {reason}")]
+    Refused { reason: String, hint: String },
+
+    /// The message uses an algorithm that mailseal refuses by policy.
+    #[error("refused by policy: {reason}")]
+    AlgorithmRefused { reason: String, hint: String },
 }
 
 impl Error {
@@ -144,6 +154,8 @@ impl Error {
             Error::Unavailable(_) => 69,
             Error::Temporary(_) => 75,
             Error::TlsRefused(_) | Error::AuthRefused { .. } => 77,
+            Error::Refused { .. } => 65,
+            Error::AlgorithmRefused { .. } => 77,
         }
     }
 
@@ -216,6 +228,7 @@ impl Error {
                 "give X.509 certificates (and keys) as PEM (-----BEGIN CERTIFICATE-----) or DER, or a .p12 file; `openssl x509 -in FILE -noout -text` shows what a certificate file holds"
                     .into()
             }
+            Error::Refused { hint, .. } | Error::AlgorithmRefused { hint, .. } => hint.clone(),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })
     }

@@ -13,11 +13,15 @@ use super::{read_input, Context};
 ///
 /// OpenPGP (PGP/MIME, inline) and S/MIME are recognised by themselves.
 /// Protected headers (RFC 9788) are restored. Nothing is written unless the
-/// whole message decrypted and passed its integrity check.
+/// whole message decrypted and passed its integrity check. Only a message
+/// encrypted as a whole is opened: an encrypted part inside other content
+/// is refused (exit 65, EFAIL), as are OpenPGP data that was never
+/// encrypted and decompression bombs.
 ///
 /// Examples:
 ///   mailseal decrypt sealed.eml > message.eml
 ///   mailseal --json decrypt sealed.eml -o message.eml
+///   mailseal decrypt --allow-legacy archived-cast5.eml
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -29,6 +33,8 @@ pub struct Args {
     /// S/MIME: store the certificates of signatures that verified.
     #[arg(long)]
     import_certs: bool,
+    #[command(flatten)]
+    open: super::verify::OpenArgs,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
@@ -43,15 +49,15 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         own: &own,
         unlocker: &context.unlocker,
     };
-    let opened = openpgp::decrypt_message(&message, &keys)?;
+    let opened = openpgp::decrypt_message(&message, &keys, args.open.options())?;
     let mut output = Output::open(args.output.as_deref())?;
     output
         .write_all(&opened.message)
         .map_err(|e| Error::io("writing the decrypted message", e))?;
     output.commit()?;
-    if opened.signatures.is_empty() {
+    if opened.verification.signatures.is_empty() {
         context.note("mailseal: the message was not signed: nothing proves who sent it");
     }
-    super::verify::report(context, &opened.signatures, args.output.is_none())?;
+    super::verify::report_verification(context, &opened.verification, args.output.is_none())?;
     Ok(0)
 }

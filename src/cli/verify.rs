@@ -1,21 +1,26 @@
-//! `mailseal verify`: exit 0 only when every signature is good.
+//! `mailseal verify`: exit 0 only when every signature is good and covers
+//! the whole message.
 
 use std::path::PathBuf;
 
-use mailseal::openpgp::{self, verify::Keys, SignatureReport};
+use mailseal::openpgp::{self, verify::Keys, OpenOptions, SignatureReport, Verification};
 use mailseal::Result;
 
 use super::{read_input, Context};
 
 /// Check the signatures of a message.
 ///
-/// Exits 0 only when the message is signed and every signature is good and
-/// made by the sender (From); 1 otherwise, with the reason. OpenPGP and
-/// S/MIME (multipart/signed and opaque signed-data) are recognised.
+/// Exits 0 only when the message is signed, every signature is good and
+/// made by the sender (From), and the signatures cover everything a reader
+/// sees; 1 otherwise, with the reason ("only part of this message is
+/// signed" names the parts outside). OpenPGP (multipart/signed, inline
+/// signed and clear-signed text, signed and encrypted messages) and S/MIME
+/// (multipart/signed and opaque signed-data) are recognised.
 ///
 /// Examples:
 ///   mailseal verify signed.eml
 ///   mailseal --json verify signed.eml
+///   mailseal verify inline-signed.eml   (gpg --clearsign, gpg --armor --sign)
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -24,13 +29,58 @@ pub struct Args {
     /// S/MIME: store the certificates of signatures that verified.
     #[arg(long)]
     import_certs: bool,
+    #[command(flatten)]
+    open: OpenArgs,
+}
+
+/// Limits for opening OpenPGP data (decrypt and verify).
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// Refuse OpenPGP data that decompresses to more than SIZE bytes (K, M,
+    /// G suffixes) [default: 100 times the input, at least 64M, at most 1G
+    /// unless the input is larger].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_decompressed: Option<u64>,
+    /// Also read data encrypted with the legacy ciphers CAST5, 3DES and
+    /// IDEA (old archives; mailseal never writes them).
+    #[arg(long)]
+    allow_legacy: bool,
+}
+
+impl OpenArgs {
+    /// The library's options.
+    pub fn options(&self) -> OpenOptions {
+        OpenOptions {
+            max_decompressed: self.max_decompressed,
+            allow_legacy: self.allow_legacy,
+        }
+    }
+}
+
+/// A size in bytes, optionally with a K, M or G (binary) suffix.
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 10),
+        Some((at, 'm' | 'M')) => (&text[..at], 20),
+        Some((at, 'g' | 'G')) => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?} is not a size: use bytes or a number with K, M or G"))
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
-    let reports =
+    let verification =
         if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
-            super::smime::verify(context, &message, args.import_certs)?
+            Verification {
+                signatures: super::smime::verify(context, &message, args.import_certs)?,
+                unsigned_parts: Vec::new(),
+            }
         } else {
             let store = context.cert_store()?;
             let own = context.secret_keys().all()?;
@@ -39,34 +89,63 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
                 own: &own,
                 unlocker: &context.unlocker,
             };
-            openpgp::verify_message(&message, &keys)?
+            openpgp::verify_message(&message, &keys, args.open.options())?
         };
-    report(context, &reports, false)?;
-    let all_good = !reports.is_empty() && reports.iter().all(SignatureReport::is_good);
-    if !all_good && !context.json {
-        eprintln!(
-            "mailseal: verification failed: {}",
-            if reports.is_empty() {
-                "the message is not signed"
-            } else {
-                "not every signature is good"
-            }
-        );
+    report_verification(context, &verification, false)?;
+    let good = verification.is_good();
+    if !good && !context.json {
+        let reason = if verification.signatures.is_empty() {
+            "the message is not signed"
+        } else if verification.signatures.iter().all(SignatureReport::is_good) {
+            "only part of this message is signed"
+        } else {
+            "not every signature is good"
+        };
+        eprintln!("mailseal: verification failed: {reason}");
     }
-    Ok(if all_good { 0 } else { 1 })
+    Ok(if good { 0 } else { 1 })
 }
 
 /// Reports signatures: JSON on stdout with --json (unless stdout carries
 /// the message), else one line each on stderr.
 pub fn report(context: &Context, reports: &[SignatureReport], stdout_busy: bool) -> Result<()> {
+    report_verification(
+        context,
+        &Verification {
+            signatures: reports.to_vec(),
+            unsigned_parts: Vec::new(),
+        },
+        stdout_busy,
+    )
+}
+
+/// Reports signatures and, when they leave content uncovered, which: JSON
+/// (`signatures`, `unsigned_parts`) on stdout with --json (unless stdout
+/// carries the message), else lines on stderr.
+pub fn report_verification(
+    context: &Context,
+    verification: &Verification,
+    stdout_busy: bool,
+) -> Result<()> {
     if context.json && !stdout_busy {
-        return context.print_json(&serde_json::json!({ "signatures": reports }));
+        return context.print_json(verification);
     }
-    for r in reports {
+    for r in &verification.signatures {
         if context.json {
             eprintln!("{}", serde_json::to_string(r).expect("serializable"));
         } else {
             context.note(&format!("mailseal: {}", r.describe()));
+        }
+    }
+    if verification.is_partial() {
+        if context.json {
+            let parts = serde_json::json!({ "unsigned_parts": verification.unsigned_parts });
+            eprintln!("{parts}");
+        } else {
+            context.note(&format!(
+                "mailseal: only part of this message is signed; not covered by any signature: {}",
+                verification.unsigned_parts.join("; ")
+            ));
         }
     }
     Ok(())

@@ -2,6 +2,8 @@
 //! 7-bit, at most 998 octets, without trailing white space and not starting
 //! with "From ", so that no mail system on the way changes a signed byte.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 
 use super::header::{split_entity, Headers};
@@ -28,18 +30,7 @@ pub fn seven_bit_safe(entity: &[u8]) -> Result<Vec<u8>> {
     } else if content_type.mime == "message/rfc822" {
         seven_bit_safe(body)?
     } else {
-        let encoding = headers
-            .get("Content-Transfer-Encoding")
-            .map(|f| f.value().to_ascii_lowercase())
-            .unwrap_or_default();
-        let decoded = match encoding.as_str() {
-            "quoted-printable" => {
-                quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
-                    .unwrap_or_else(|_| body.to_vec())
-            }
-            "base64" => base64_decode_lenient(body).unwrap_or_else(|| body.to_vec()),
-            _ => body.to_vec(),
-        };
+        let decoded = decode_body(&headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
         if content_type.mime.starts_with("text/") {
             headers.set("Content-Transfer-Encoding", "quoted-printable");
             quoted_printable_encode(&decoded)
@@ -80,6 +71,22 @@ pub fn body_is_safe(body: &[u8]) -> bool {
             && !line.ends_with(b"\t")
             && !line.starts_with(b"From ")
     })
+}
+
+/// The body of a leaf entity with its Content-Transfer-Encoding (base64 or
+/// quoted-printable) undone; `None` when it does not decode.
+pub fn decode_body<'a>(headers: &Headers, body: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+    let encoding = headers
+        .get("Content-Transfer-Encoding")
+        .map(|f| f.value().to_ascii_lowercase())
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "quoted-printable" => quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+            .ok()
+            .map(Cow::Owned),
+        "base64" => base64_decode_lenient(body).map(Cow::Owned),
+        _ => Some(Cow::Borrowed(body)),
+    }
 }
 
 fn base64_decode_lenient(body: &[u8]) -> Option<Vec<u8>> {

@@ -1,16 +1,20 @@
 //! `decrypt`: PGP/MIME (RFC 3156 §6.1 and §6.2) and legacy inline PGP in,
 //! the cleartext MIME message out, with protected headers restored.
-//! Plaintext is released only after the integrity check passed.
+//! Plaintext is released only after the integrity check passed, and only
+//! when the encrypted data is the whole message: it is never spliced into
+//! content that was not encrypted (EFAIL).
 
-use std::io::Read;
-
+use sequoia_openpgp::packet::Tag;
 use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
 
-use super::verify::{bind_to_sender, find_armored, verify_detached, Helper, Keys};
-use super::{pgpmime, policy, SignatureReport};
+use super::verify::{
+    bind_to_sender, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
+    packet_tags, read_at_most, too_large, verify_detached, verify_entity, Helper, Keys,
+};
+use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, SignatureStatus, Verification};
 use crate::message::header::split_entity;
-use crate::message::{canon, protect, Headers};
+use crate::message::{canon, protect, transfer, Headers};
 use crate::{Error, Result};
 
 /// A decrypted message.
@@ -18,53 +22,71 @@ use crate::{Error, Result};
 pub struct Opened {
     /// The cleartext RFC 5322 message, CRLF.
     pub message: Vec<u8>,
-    /// The signatures found inside, checked.
-    pub signatures: Vec<SignatureReport>,
+    /// The signatures found inside, checked, and what they leave uncovered.
+    pub verification: Verification,
 }
 
-/// Decrypts `message` with the own keys in `keys`.
-pub fn decrypt_message(message: &[u8], keys: &Keys) -> Result<Opened> {
+/// Decrypts `message` with the own keys in `keys`. Only a message that is
+/// encrypted as a whole is opened: multipart/encrypted at the root, or an
+/// inline PGP message that is the entire body (white space aside).
+pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Result<Opened> {
     let message = canon::to_crlf(message);
     match pgpmime::parse(&message)? {
         pgpmime::Received::Encrypted { outer, ciphertext } => {
-            let (plaintext, mut signatures) = decrypt_openpgp(ciphertext, keys)?;
+            let (plaintext, mut signatures) = decrypt_openpgp(&ciphertext, keys, options)?;
             let plaintext = canon::to_crlf(&plaintext);
             // RFC 3156 §6.1: a multipart/signed inside the encryption.
-            let entity = match pgpmime::parse(&plaintext)? {
+            let signed_entity = match pgpmime::parse(&plaintext)? {
                 pgpmime::Received::Signed {
                     signed, signature, ..
                 } => {
-                    signatures.extend(verify_detached(signed, signature, keys)?);
-                    signed.to_vec()
+                    signatures.extend(verify_detached(signed, &signature, keys)?);
+                    Some(signed.to_vec())
                 }
-                _ => plaintext.clone(),
+                _ => None,
             };
-            let (inner_bytes, body) = split_entity(&entity);
+            let entity = signed_entity.as_deref().unwrap_or(&plaintext);
+            let (inner_bytes, body) = split_entity(entity);
             let inner = Headers::parse(inner_bytes)?;
-            let restored = protect::restore(&outer, &inner);
-            bind_to_sender(&mut signatures, &restored);
-            Ok(Opened {
-                message: restored.with_body(body),
-                signatures,
-            })
+            let mut restored = protect::restore(&outer, &inner);
+            if restored.get("MIME-Version").is_none() {
+                restored.set("MIME-Version", "1.0");
+            }
+            let message = restored.with_body(body);
+            Ok(opened(message, signatures, &restored, keys, options))
         }
         pgpmime::Received::Other { headers, body } => {
-            let Some((start, end)) = find_armored(body, "PGP MESSAGE") else {
-                return Err(Error::Malformed(
-                    "the message is not encrypted: it has neither a PGP/MIME part nor an inline PGP block".into(),
-                ));
+            let content_type = headers.content_type();
+            let text = (!content_type.is_multipart())
+                .then(|| transfer::decode_body(&headers, body))
+                .flatten();
+            let block = text.as_deref().and_then(|text| {
+                find_armored(text, "PGP MESSAGE")
+                    .filter(|&bounds| is_whole(text, bounds))
+                    .map(|(start, end)| &text[start..end])
+            });
+            let Some(block) = block else {
+                return Err(not_whole(body, text.as_deref()));
             };
-            let (plaintext, mut signatures) = decrypt_openpgp(&body[start..end], keys)?;
-            bind_to_sender(&mut signatures, &headers);
-            let mut out = headers.to_bytes();
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&body[..start]);
-            out.extend_from_slice(&canon::to_crlf(&plaintext));
-            out.extend_from_slice(&body[end..]);
-            Ok(Opened {
-                message: out,
-                signatures,
-            })
+            let (plaintext, signatures) = decrypt_openpgp(block, keys, options)?;
+            let plaintext = canon::to_crlf(&plaintext);
+            let mut headers = headers.clone();
+            let utf8 = std::str::from_utf8(&plaintext).is_ok();
+            let charset = match content_type.param("charset") {
+                _ if utf8 => "utf-8".to_string(),
+                Some(charset) => charset.to_string(),
+                None => "unknown-8bit".to_string(),
+            };
+            // Inline PGP carries text: shown as text, never as the HTML
+            // the outer header may claim.
+            headers.set("MIME-Version", "1.0");
+            headers.set("Content-Type", &format!("text/plain; charset={charset}"));
+            headers.set(
+                "Content-Transfer-Encoding",
+                if plaintext.is_ascii() { "7bit" } else { "8bit" },
+            );
+            let message = headers.with_body(&plaintext);
+            Ok(opened(message, signatures, &headers, keys, options))
         }
         pgpmime::Received::Signed { .. } => Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
@@ -72,27 +94,106 @@ pub fn decrypt_message(message: &[u8], keys: &Keys) -> Result<Opened> {
     }
 }
 
-/// Decrypts an OpenPGP message, holding all plaintext until the whole
-/// message has been authenticated.
-fn decrypt_openpgp(ciphertext: &[u8], keys: &Keys) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
-    let builder = DecryptorBuilder::from_bytes(ciphertext)
-        .map_err(|e| Error::Malformed(format!("cannot read the OpenPGP message: {e}")))?;
-    let helper = Helper::new(keys);
-    let failure = helper.failure_slot();
-    let mut decryptor = match builder.with_policy(policy(), None, helper) {
-        Ok(decryptor) => decryptor,
-        Err(e) => return Err(failure.take().unwrap_or_else(|| integrity_or_malformed(e))),
+/// The decrypted `message` with its signature report: the OpenPGP
+/// layer's signatures cover all of it; without them, signatures inside
+/// (multipart/signed parts, inline clear-signed text) are looked for and
+/// checked, naming whatever they leave uncovered.
+fn opened(
+    message: Vec<u8>,
+    signatures: Vec<SignatureReport>,
+    sender: &Headers,
+    keys: &Keys,
+    options: OpenOptions,
+) -> Opened {
+    let mut verification = if signatures.is_empty() {
+        verify_entity(&message, "the body", keys, options, 0).unwrap_or_else(|e| Verification {
+            signatures: vec![SignatureReport {
+                status: SignatureStatus::Bad {
+                    reason: format!("a signature inside cannot be checked: {e}"),
+                },
+                signer: None,
+                addresses: Vec::new(),
+                created: None,
+            }],
+            unsigned_parts: Vec::new(),
+        })
+    } else {
+        Verification::covering(signatures)
     };
-    let mut plaintext = Vec::new();
-    if let Err(e) = decryptor.read_to_end(&mut plaintext) {
-        plaintext.fill(0);
-        return Err(integrity_or_malformed(e.into()));
+    bind_to_sender(&mut verification.signatures, sender);
+    Opened {
+        message,
+        verification,
     }
-    Ok((plaintext, decryptor.into_helper().reports))
 }
 
-fn integrity_or_malformed(e: anyhow::Error) -> Error {
-    Error::Integrity(format!(
-        "the encrypted data is damaged, truncated or was modified ({e}); no plaintext was released"
-    ))
+/// Why a message that is not encrypted as a whole is not opened.
+fn not_whole(body: &[u8], text: Option<&[u8]>) -> Error {
+    let contains = |haystack: &[u8], needle: &[u8]| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let embedded = [Some(body), text].into_iter().flatten().any(|data| {
+        contains(data, b"-----BEGIN PGP MESSAGE-----")
+            || contains(data, b"application/pgp-encrypted")
+    });
+    if !embedded {
+        return Error::Malformed(
+            "the message is not encrypted: it has neither a PGP/MIME part nor an inline PGP block"
+                .into(),
+        );
+    }
+    Error::Refused {
+        reason: "its encrypted part is embedded in content that was not encrypted (text, HTML or MIME parts around it that anyone could have added); decrypting it there could hand the plaintext to whoever wrote them (EFAIL); nothing was decrypted".into(),
+        hint: "mailseal decrypts only a message encrypted as a whole (PGP/MIME, or an inline PGP message that is the entire body); ask the sender to send it again with PGP/MIME, or, if you trust it, copy the PGP MESSAGE block alone into a new message and decrypt that".into(),
+    }
+}
+
+/// Decrypts an OpenPGP message, holding all plaintext until the whole
+/// message has been authenticated, within the limits of `options`.
+fn decrypt_openpgp(
+    ciphertext: &[u8],
+    keys: &Keys,
+    options: OpenOptions,
+) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
+    let limit = options.plaintext_limit(ciphertext.len());
+    let builder = DecryptorBuilder::from_bytes(ciphertext)
+        .map_err(|e| Error::Malformed(format!("cannot read the OpenPGP message: {e}")))?
+        .buffer_size(buffer_size(limit));
+    let helper = Helper::new(keys, options, true);
+    let failure = helper.failure_slot();
+    let failed = |e: anyhow::Error| failure.take().unwrap_or_else(|| unreadable(e, ciphertext));
+    let mut decryptor = builder
+        .with_policy(reading_policy(options.allow_legacy), None, helper)
+        .map_err(failed)?;
+    match read_at_most(&mut decryptor, limit) {
+        Ok(Some(plaintext)) => Ok((plaintext, decryptor.into_helper().reports)),
+        Ok(None) => Err(too_large(limit)),
+        Err(e) => Err(failed(e.into())),
+    }
+}
+
+/// The error for the OpenPGP message `ciphertext` that sequoia refused: a
+/// policy refusal says what was refused; anything else is damage.
+fn unreadable(e: anyhow::Error, ciphertext: &[u8]) -> Error {
+    match e.downcast_ref::<sequoia_openpgp::Error>() {
+        Some(sequoia_openpgp::Error::UnsupportedSymmetricAlgorithm(cipher)) => {
+            cipher_refused(*cipher)
+        }
+        Some(sequoia_openpgp::Error::PolicyViolation(..))
+            if packet_tags(ciphertext, 64).contains(&Tag::AED) =>
+        {
+            draft_aead_refused()
+        }
+        Some(sequoia_openpgp::Error::PolicyViolation(what, _)) => Error::AlgorithmRefused {
+            reason: format!(
+                "the message uses {what}, which mailseal's security policy refuses (e.g. encryption without integrity protection); nothing was released"
+            ),
+            hint: "ask the sender to send it again with a current OpenPGP program (AES with integrity protection)".into(),
+        },
+        _ => Error::Integrity(format!(
+            "the encrypted data is damaged, truncated or was modified ({e}); no plaintext was released"
+        )),
+    }
 }

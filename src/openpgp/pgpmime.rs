@@ -1,8 +1,10 @@
 //! The PGP/MIME envelopes of RFC 3156: building multipart/encrypted and
 //! multipart/signed messages, and taking received ones apart.
 
+use std::borrow::Cow;
+
 use crate::message::header::split_entity;
-use crate::message::{canon, mime, Field, Headers};
+use crate::message::{canon, mime, transfer, Field, Headers};
 use crate::{Error, Result};
 
 /// The header fields and opening of a multipart/encrypted message, up to
@@ -75,16 +77,18 @@ pub fn signed_message(outer: &Headers, boundary: &str, entity: &[u8], signature:
 /// A received message, taken apart.
 #[derive(Debug)]
 pub enum Received<'a> {
-    /// multipart/encrypted: the outer fields and the OpenPGP message.
+    /// multipart/encrypted: the outer fields and the OpenPGP message
+    /// (transfer encoding undone).
     Encrypted {
         outer: Headers,
-        ciphertext: &'a [u8],
+        ciphertext: Cow<'a, [u8]>,
     },
-    /// multipart/signed: the outer fields, the signed bytes, the signature.
+    /// multipart/signed: the outer fields, the signed bytes, the signature
+    /// (transfer encoding undone).
     Signed {
         outer: Headers,
         signed: &'a [u8],
-        signature: &'a [u8],
+        signature: Cow<'a, [u8]>,
     },
     /// Anything else; it may hold inline PGP.
     Other { headers: Headers, body: &'a [u8] },
@@ -113,7 +117,7 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
             })?;
             Ok(Received::Encrypted {
                 outer: headers,
-                ciphertext: split_entity(payload).1,
+                ciphertext: decoded_body(payload, "the encrypted part")?,
             })
         }
         ("multipart/signed", "application/pgp-signature", Some(boundary)) => {
@@ -127,9 +131,21 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
             Ok(Received::Signed {
                 outer: headers,
                 signed: parts[0],
-                signature: split_entity(parts[1]).1,
+                signature: decoded_body(parts[1], "the signature part")?,
             })
         }
         _ => Ok(Received::Other { headers, body }),
     }
+}
+
+/// The body of the MIME part `entity`, its Content-Transfer-Encoding
+/// (base64, quoted-printable; some clients use them on these parts) undone.
+fn decoded_body<'a>(entity: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
+    let (header_bytes, body) = split_entity(entity);
+    let headers = Headers::parse(header_bytes)?;
+    transfer::decode_body(&headers, body).ok_or_else(|| {
+        Error::Malformed(format!(
+            "{what} does not decode as its Content-Transfer-Encoding says"
+        ))
+    })
 }

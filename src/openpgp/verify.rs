@@ -1,7 +1,9 @@
-//! Signature checking: multipart/signed (detached), inline clear-signed
-//! text, and the signatures inside encrypted messages. Every signature gets
-//! a report; a message verifies only when every report is good.
+//! Signature checking: multipart/signed (detached), inline signed and
+//! clear-signed text, and the signatures inside encrypted messages. Every
+//! signature gets a report; a message verifies only when every report is
+//! good and the signatures cover everything a reader sees.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
@@ -11,19 +13,21 @@ use std::time::SystemTime;
 use sequoia_openpgp::cert::Cert;
 use sequoia_openpgp::crypto::{KeyPair, SessionKey};
 use sequoia_openpgp::packet::key::{SecretParts, UnspecifiedRole};
-use sequoia_openpgp::packet::{Key, PKESK, SKESK};
+use sequoia_openpgp::packet::{Key, Tag, PKESK, SKESK};
 use sequoia_openpgp::parse::stream::{
     DecryptionHelper, DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError,
-    VerificationHelper, VerifierBuilder,
+    VerificationHelper, VerifierBuilder, DEFAULT_BUFFER_SIZE,
 };
-use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::parse::{PacketParser, PacketParserResult, Parse};
+use sequoia_openpgp::policy::Policy;
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sequoia_openpgp::{Fingerprint, KeyHandle};
 use serde::Serialize;
 
-use super::{pgpmime, policy};
+use super::{pgpmime, policy, reading_policy, OpenOptions};
 use crate::keys::{CertStore, Unlocker};
-use crate::message::{canon, Headers};
+use crate::message::header::split_entity;
+use crate::message::{canon, mime, transfer, Headers};
 use crate::{Error, Result};
 
 /// The keys available to open messages: others' certificates, own keys,
@@ -115,29 +119,88 @@ pub fn bind_to_sender(reports: &mut [SignatureReport], headers: &Headers) {
     }
 }
 
-/// The sequoia helper: finds certificates, unlocks own keys, collects
-/// signature reports.
-pub(super) struct Helper<'a> {
-    keys: &'a Keys<'a>,
-    unlocked: HashMap<Fingerprint, KeyPair>,
-    pub reports: Vec<SignatureReport>,
-    failure: Rc<RefCell<Option<Error>>>,
+/// The outcome of checking a message's signatures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verification {
+    /// Every signature found, checked.
+    pub signatures: Vec<SignatureReport>,
+    /// Content a reader sees that no signature covers, by where it is
+    /// ("text after the signed block", "part 2 (text/html)"). When there
+    /// are signatures and this is not empty, only part of the message is
+    /// signed.
+    pub unsigned_parts: Vec<String>,
 }
 
-impl<'a> Helper<'a> {
-    pub fn new(keys: &'a Keys<'a>) -> Self {
-        Helper {
-            keys,
-            unlocked: HashMap::new(),
-            reports: Vec::new(),
-            failure: Rc::default(),
+impl Verification {
+    /// Signatures that cover the whole message.
+    pub(super) fn covering(signatures: Vec<SignatureReport>) -> Self {
+        Verification {
+            signatures,
+            unsigned_parts: Vec::new(),
         }
     }
 
-    /// Where the helper records why decryption failed for a reason of ours
-    /// (no matching key, wrong passphrase); readable after sequoia gave up.
+    /// Whether the message is signed, every signature is good, and the
+    /// signatures cover everything a reader sees.
+    pub fn is_good(&self) -> bool {
+        !self.signatures.is_empty()
+            && self.signatures.iter().all(SignatureReport::is_good)
+            && self.unsigned_parts.is_empty()
+    }
+
+    /// Whether there are signatures but some content is outside them.
+    pub fn is_partial(&self) -> bool {
+        !self.signatures.is_empty() && !self.unsigned_parts.is_empty()
+    }
+}
+
+/// How many compression layers one OpenPGP message may have: real senders
+/// use one; more only serves decompression bombs.
+const MAX_COMPRESSION_LAYERS: usize = 1;
+
+/// How deeply MIME parts are searched for signatures.
+const MAX_MIME_DEPTH: usize = 32;
+
+/// The sequoia helper: finds certificates, unlocks own keys, collects
+/// signature reports, and refuses unsafe message structures early.
+pub(super) struct Helper<'a> {
+    keys: &'a Keys<'a>,
+    options: OpenOptions,
+    unlocked: HashMap<Fingerprint, KeyPair>,
+    pub reports: Vec<SignatureReport>,
+    failure: Rc<RefCell<Option<Error>>>,
+    /// Decrypting: plaintext outside an encryption container is refused.
+    require_encryption: bool,
+    encrypted: bool,
+    compression_layers: usize,
+}
+
+impl<'a> Helper<'a> {
+    pub fn new(keys: &'a Keys<'a>, options: OpenOptions, require_encryption: bool) -> Self {
+        Helper {
+            keys,
+            options,
+            unlocked: HashMap::new(),
+            reports: Vec::new(),
+            failure: Rc::default(),
+            require_encryption,
+            encrypted: false,
+            compression_layers: 0,
+        }
+    }
+
+    /// Where the helper records why opening failed for a reason of ours
+    /// (no matching key, wrong passphrase, a refused structure); readable
+    /// after sequoia gave up.
     pub fn failure_slot(&self) -> Rc<RefCell<Option<Error>>> {
         Rc::clone(&self.failure)
+    }
+
+    /// Records `error` as the reason and returns what sequoia needs.
+    fn fail(&self, error: Error) -> anyhow::Error {
+        let text = error.to_string();
+        self.failure.replace(Some(error));
+        anyhow::anyhow!(text)
     }
 
     fn keypair(&mut self, key: &Key<SecretParts, UnspecifiedRole>) -> Option<KeyPair> {
@@ -190,6 +253,31 @@ impl<'a> Helper<'a> {
 }
 
 impl VerificationHelper for Helper<'_> {
+    fn inspect(&mut self, pp: &PacketParser) -> anyhow::Result<()> {
+        match pp.packet.tag() {
+            Tag::SEIP => self.encrypted = true,
+            Tag::CompressedData => {
+                self.compression_layers += 1;
+                if self.compression_layers > MAX_COMPRESSION_LAYERS {
+                    return Err(self.fail(Error::Refused {
+                        reason: "its OpenPGP data is compressed more than once (a decompression bomb); nothing was released".into(),
+                        hint: "no OpenPGP implementation sends nested compression; ask the sender to send it again".into(),
+                    }));
+                }
+            }
+            Tag::Literal | Tag::OnePassSig | Tag::Signature
+                if self.require_encryption && !self.encrypted =>
+            {
+                return Err(self.fail(Error::Refused {
+                    reason: "its OpenPGP data was never encrypted (bare literal, compressed or signed data); anyone could have written it".into(),
+                    hint: "if it is signed, check it with `mailseal verify`; do not treat it as a message that was encrypted to you".into(),
+                }));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn get_certs(&mut self, ids: &[KeyHandle]) -> anyhow::Result<Vec<Cert>> {
         let mut certs: Vec<Cert> = Vec::new();
         for id in ids {
@@ -228,6 +316,9 @@ impl DecryptionHelper for Helper<'_> {
         // Keys named in the message first, then wildcard (Bcc) recipients.
         let mut ordered: Vec<&PKESK> = pkesks.iter().filter(|p| p.recipient().is_some()).collect();
         ordered.extend(pkesks.iter().filter(|p| p.recipient().is_none()));
+        // A session key that our key released but that does not open the
+        // data means the data was changed, not that we lack a key.
+        let mut tampered = false;
         for pkesk in ordered {
             let recipient = pkesk.recipient();
             for (cert, key) in self.candidates(recipient.as_ref()) {
@@ -235,12 +326,26 @@ impl DecryptionHelper for Helper<'_> {
                     continue;
                 };
                 if let Some((algo, session_key)) = pkesk.decrypt(&mut pair, sym_algo) {
+                    if let Some(cipher) = sym_algo.or(algo) {
+                        if reading_policy(self.options.allow_legacy)
+                            .symmetric_algorithm(cipher)
+                            .is_err()
+                        {
+                            return Err(self.fail(cipher_refused(cipher)));
+                        }
+                    }
                     if decrypt(algo, &session_key) {
                         self.failure.replace(None);
                         return Ok(Some(cert.strip_secret_key_material()));
                     }
+                    tampered = true;
                 }
             }
+        }
+        if tampered {
+            return Err(self.fail(Error::Integrity(
+                "your key opened the message's session key, but the encrypted data does not decrypt with it: it is damaged or was modified; no plaintext was released".into(),
+            )));
         }
         if self.failure.borrow().is_none() {
             let named: Vec<String> = pkesks
@@ -257,6 +362,70 @@ impl DecryptionHelper for Helper<'_> {
         }
         Err(anyhow::anyhow!("no secret key could decrypt the message"))
     }
+}
+
+/// The refusal for data encrypted with a cipher the policy rejects.
+pub(super) fn cipher_refused(cipher: SymmetricAlgorithm) -> Error {
+    Error::AlgorithmRefused {
+        reason: format!(
+            "the message is encrypted with {cipher}, a legacy cipher mailseal does not accept (it accepts AES, Camellia and Twofish); nothing was released"
+        ),
+        hint: "ask the sender to encrypt with AES (any current OpenPGP program does by default); to read an old archived message you trust, run `mailseal decrypt --allow-legacy`".into(),
+    }
+}
+
+/// The refusal for the draft-era AEAD packet (tag 20).
+pub(super) fn draft_aead_refused() -> Error {
+    Error::AlgorithmRefused {
+        reason: "the message uses the draft-era AEAD encryption packet (OpenPGP tag 20, OCB/EAX from the RFC 4880bis drafts, as written by `rnp --aead` and by GnuPG 2.3+ for keys announcing it), which RFC 9580 replaced and mailseal does not read; nothing was released".into(),
+        hint: "ask the sender to encrypt without it: rnp without --aead; GnuPG with `--force-mdc` off AEAD (e.g. `gpg --rfc4880`), or to a key whose preferences do not announce AEAD; RFC 9580 (SEIPDv2) and classic SEIPDv1 both work".into(),
+    }
+}
+
+/// The refusal for plaintext beyond `limit` bytes.
+pub(super) fn too_large(limit: u64) -> Error {
+    Error::Refused {
+        reason: format!(
+            "its OpenPGP data expands to more than {limit} bytes (a decompression bomb?); nothing was released"
+        ),
+        hint: "if you trust the sender and expect a message that large, raise the limit with --max-decompressed SIZE (e.g. 4G)".into(),
+    }
+}
+
+/// Reads `reader` to the end, holding at most `limit` bytes: `Ok(None)`
+/// when there was more (what was read is wiped). Memory grows by doubling
+/// but never past `limit`.
+pub(super) fn read_at_most(mut reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.fill(0);
+                return Err(e);
+            }
+        };
+        if n > limit - out.len() {
+            out.fill(0);
+            return Ok(None);
+        }
+        if out.capacity() - out.len() < n {
+            out.reserve_exact(out.capacity().max(n).min(limit - out.len()));
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The buffer sequoia fills before releasing plaintext: no more than the
+/// limit allows.
+pub(super) fn buffer_size(limit: u64) -> usize {
+    usize::try_from(limit.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(DEFAULT_BUFFER_SIZE)
 }
 
 fn report(
@@ -340,7 +509,7 @@ pub(super) fn verify_detached(
     signature: &[u8],
     keys: &Keys,
 ) -> Result<Vec<SignatureReport>> {
-    let helper = Helper::new(keys);
+    let helper = Helper::new(keys, OpenOptions::default(), false);
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| b.with_policy(policy(), None, helper))
         .map_err(|e| Error::Malformed(format!("cannot read the signature: {e}")))?;
@@ -350,18 +519,33 @@ pub(super) fn verify_detached(
     Ok(verifier.into_helper().reports)
 }
 
-/// Checks an inline clear-signed (or signed) OpenPGP block, returning the
-/// signed text and the reports.
-pub(super) fn verify_inline(block: &[u8], keys: &Keys) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
-    let helper = Helper::new(keys);
-    let mut verifier = VerifierBuilder::from_bytes(block)
+/// Checks an inline clear-signed or signed (`gpg --armor --sign`) OpenPGP
+/// block, returning the signed text and the reports.
+fn verify_inline(
+    block: &[u8],
+    keys: &Keys,
+    options: OpenOptions,
+) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
+    let limit = options.plaintext_limit(block.len());
+    let helper = Helper::new(keys, options, false);
+    let failure = helper.failure_slot();
+    let unreadable = |e: &dyn std::fmt::Display| {
+        failure
+            .take()
+            .unwrap_or_else(|| Error::Malformed(format!("cannot check the signed text: {e}")))
+    };
+    let mut verifier = match VerifierBuilder::from_bytes(block)
+        .map(|b| b.buffer_size(buffer_size(limit)))
         .and_then(|b| b.with_policy(policy(), None, helper))
-        .map_err(|e| Error::Malformed(format!("cannot read the signed text: {e}")))?;
-    let mut text = Vec::new();
-    verifier
-        .read_to_end(&mut text)
-        .map_err(|e| Error::Malformed(format!("cannot check the signed text: {e}")))?;
-    Ok((text, verifier.into_helper().reports))
+    {
+        Ok(verifier) => verifier,
+        Err(e) => return Err(unreadable(&e)),
+    };
+    match read_at_most(&mut verifier, limit) {
+        Ok(Some(text)) => Ok((text, verifier.into_helper().reports)),
+        Ok(None) => Err(too_large(limit)),
+        Err(e) => Err(unreadable(&e)),
+    }
 }
 
 /// Finds the armored block starting with `-----BEGIN {label}-----`.
@@ -377,41 +561,182 @@ pub(super) fn find_armored(body: &[u8], label: &str) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// The first inline signed or encrypted OpenPGP block in `body`.
+pub(super) fn find_inline(body: &[u8]) -> Option<(usize, usize)> {
+    ["PGP SIGNED MESSAGE", "PGP MESSAGE"]
+        .iter()
+        .filter_map(|label| find_armored(body, label))
+        .min()
+}
+
+/// Whether `body` is nothing but `body[start..end]` and white space.
+pub(super) fn is_whole(body: &[u8], (start, end): (usize, usize)) -> bool {
+    is_blank(&body[..start]) && is_blank(&body[end..])
+}
+
+fn is_blank(text: &[u8]) -> bool {
+    text.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The tags of the first `max` top-level packets of the OpenPGP message
+/// `block` (as far as it parses).
+pub(super) fn packet_tags(block: &[u8], max: usize) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let Ok(mut ppr) = PacketParser::from_bytes(block) else {
+        return tags;
+    };
+    while let PacketParserResult::Some(pp) = ppr {
+        tags.push(pp.packet.tag());
+        if tags.len() >= max {
+            break;
+        }
+        match pp.next() {
+            Ok((_, next)) => ppr = next,
+            Err(_) => break,
+        }
+    }
+    tags
+}
+
+/// Whether the OpenPGP message `block` is encrypted (its first packet,
+/// a marker aside, is an encrypted session key or encrypted data).
+pub(super) fn is_encrypted(block: &[u8]) -> bool {
+    packet_tags(block, 2)
+        .into_iter()
+        .find(|&tag| tag != Tag::Marker)
+        .is_some_and(|tag| {
+            matches!(
+                tag,
+                Tag::PKESK | Tag::SKESK | Tag::SEIP | Tag::AED | Tag::SED
+            )
+        })
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Verifies every signature in `message`: multipart/signed, inline
-/// clear-signed text, or (by decrypting) an encrypted message.
-pub fn verify_message(message: &[u8], keys: &Keys) -> Result<Vec<SignatureReport>> {
+/// Finds and checks the signatures in the MIME entity `entity` (header
+/// section and body, CRLF), and names every part a reader sees that none
+/// of them covers. `name` says where the entity is ("the body", "part 2").
+pub(super) fn verify_entity(
+    entity: &[u8],
+    name: &str,
+    keys: &Keys,
+    options: OpenOptions,
+    depth: usize,
+) -> Result<Verification> {
+    if depth > MAX_MIME_DEPTH {
+        return Err(Error::Malformed(format!(
+            "MIME parts are nested more than {MAX_MIME_DEPTH} levels deep"
+        )));
+    }
+    let (header_bytes, body) = split_entity(entity);
+    let headers = Headers::parse(header_bytes)?;
+    let content_type = headers.content_type();
+    let described = format!("{name} ({})", content_type.mime);
+    match (content_type.mime.as_str(), content_type.param("boundary")) {
+        ("multipart/signed", Some(_)) => match pgpmime::parse(entity)? {
+            pgpmime::Received::Signed {
+                signed, signature, ..
+            } => Ok(Verification::covering(verify_detached(
+                signed, &signature, keys,
+            )?)),
+            _ => Ok(Verification {
+                signatures: Vec::new(),
+                unsigned_parts: vec![described],
+            }),
+        },
+        (mime, Some(boundary)) if mime.starts_with("multipart/") => {
+            let mut verification = Verification::default();
+            for (index, part) in mime::split(body, boundary)?.parts.iter().enumerate() {
+                let part_name = if depth == 0 {
+                    format!("part {}", index + 1)
+                } else {
+                    format!("{name}.{}", index + 1)
+                };
+                let found = verify_entity(part, &part_name, keys, options, depth + 1)?;
+                verification.signatures.extend(found.signatures);
+                verification.unsigned_parts.extend(found.unsigned_parts);
+            }
+            Ok(verification)
+        }
+        (mime, _) if mime.starts_with("text/") => {
+            let text = transfer::decode_body(&headers, body).unwrap_or(Cow::Borrowed(body));
+            let Some((start, end)) = find_inline(&text).filter(|&b| !is_encrypted(&text[b.0..b.1]))
+            else {
+                return Ok(Verification {
+                    signatures: Vec::new(),
+                    unsigned_parts: if is_blank(&text) {
+                        Vec::new()
+                    } else {
+                        vec![described]
+                    },
+                });
+            };
+            let (_, signatures) = verify_inline(&text[start..end], keys, options)?;
+            let mut unsigned_parts = Vec::new();
+            if !is_blank(&text[..start]) {
+                unsigned_parts.push(format!("text before the signed block in {described}"));
+            }
+            if !is_blank(&text[end..]) {
+                unsigned_parts.push(format!("text after the signed block in {described}"));
+            }
+            Ok(Verification {
+                signatures,
+                unsigned_parts,
+            })
+        }
+        _ => Ok(Verification {
+            signatures: Vec::new(),
+            unsigned_parts: if body.is_empty() {
+                Vec::new()
+            } else {
+                vec![described]
+            },
+        }),
+    }
+}
+
+/// Verifies every signature in `message`: multipart/signed, inline signed
+/// or clear-signed text (anywhere in its MIME parts), or (by decrypting) an
+/// encrypted message. The result names any content the signatures do not
+/// cover.
+pub fn verify_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Result<Verification> {
     let message = canon::to_crlf(message);
-    let reports = match pgpmime::parse(&message)? {
+    match pgpmime::parse(&message)? {
         pgpmime::Received::Signed {
             outer,
             signed,
             signature,
         } => {
-            let mut reports = verify_detached(signed, signature, keys)?;
-            let inner = Headers::parse(crate::message::header::split_entity(signed).0)?;
+            let mut reports = verify_detached(signed, &signature, keys)?;
+            let inner = Headers::parse(split_entity(signed).0)?;
             let sender = if inner.get("From").is_some() {
                 inner
             } else {
                 outer
             };
             bind_to_sender(&mut reports, &sender);
-            reports
+            Ok(Verification::covering(reports))
         }
         pgpmime::Received::Encrypted { .. } => {
-            return Ok(super::decrypt_message(&message, keys)?.signatures)
+            Ok(super::decrypt_message(&message, keys, options)?.verification)
         }
         pgpmime::Received::Other { headers, body } => {
-            let Some((start, end)) = find_armored(body, "PGP SIGNED MESSAGE") else {
-                return Ok(Vec::new());
-            };
-            let (_, mut reports) = verify_inline(&body[start..end], keys)?;
-            bind_to_sender(&mut reports, &headers);
-            reports
+            let inline = (!headers.content_type().is_multipart())
+                .then(|| transfer::decode_body(&headers, body))
+                .flatten();
+            if let Some(text) = inline {
+                if find_inline(&text)
+                    .is_some_and(|b| is_whole(&text, b) && is_encrypted(&text[b.0..b.1]))
+                {
+                    return Ok(super::decrypt_message(&message, keys, options)?.verification);
+                }
+            }
+            let mut verification = verify_entity(&message, "the body", keys, options, 0)?;
+            bind_to_sender(&mut verification.signatures, &headers);
+            Ok(verification)
         }
-    };
-    Ok(reports)
+    }
 }
