@@ -204,7 +204,9 @@ pub fn submit_blocking(settings: &Settings, transactions: &[Transaction]) -> Res
 /// Submits `transactions` over one connection to the relay.
 pub async fn submit(settings: &Settings, transactions: &[Transaction]) -> Result<Outcome> {
     for tx in transactions {
-        for address in std::iter::once(&tx.from).chain(&tx.to) {
+        // An empty sender is the null reverse-path `<>` (bounces).
+        let from = std::iter::once(&tx.from).filter(|f| !f.is_empty());
+        for address in from.chain(&tx.to) {
             check_address(address)?;
         }
         if tx.to.is_empty() {
