@@ -383,7 +383,13 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
     home.run(&["queue", "retry", &id], b"").ok();
     assert_eq!(queue_json(&home)[0]["status"], "queued");
     home.run(&["queue", "drop", &id], b"").ok();
-    assert!(queue_json(&home).as_array().unwrap().is_empty());
+    // What is left is the delivery report to Alice (which the relay
+    // refused too; a report never gets a report of its own).
+    let left = queue_json(&home);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["from"], "", "{left}");
+    assert_eq!(left[0]["client"], format!("delivery report on {id}"), "{left}");
+    assert_eq!(q[0]["report"], left[0]["id"], "{q}");
     home.run(&["queue", "drop", &id], b"").expect_code(66);
     home.run(&["queue", "drop", "../../etc"], b"")
         .expect_code(64);
@@ -1352,4 +1358,234 @@ fn log_file_gets_the_log() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0);
+}
+
+#[test]
+fn deeply_nested_mime_does_not_take_the_agent_down() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "encrypt-if-possible", "seal_timeout_secs = 5\n");
+    home.import_key("alice");
+    home.import_cert("bob");
+    let agent = helpers::start(&home);
+    // 10,000 nested multiparts (about 700 KB).
+    let depth = 10_000;
+    let mut message =
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+            .to_vec();
+    for i in 0..depth {
+        message.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes(),
+        );
+    }
+    message.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep inside\r\n");
+    for i in (0..depth).rev() {
+        message.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+    }
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message("alice@example.org", &["bob@example.net"], &message);
+    // Refused as too deep, sealed, or given up after the seal timeout:
+    // any answer, as long as the agent lives on.
+    assert!(
+        matches!(reply.code, 250 | 451 | 554 | 0),
+        "{reply:?}\n{}",
+        agent.log()
+    );
+    let mut next = Client::secure_login(agent.port, &agent.cert);
+    let reply = next.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: next\r\n\r\nthe next client\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}\n{}", agent.log());
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream
+            .messages()
+            .iter()
+            .any(|m| m.to == ["bob@example.net"] && m.data.contains("multipart/encrypted"))),
+        "{}",
+        agent.log()
+    );
+}
+
+#[test]
+fn a_delivery_that_cannot_be_recorded_stops_instead_of_sending_twice() {
+    // Copy 1 (Bob) is accepted, Carol (a Bcc: copy 2) is deferred by the
+    // relay, and recording copy 1 fails: the message must not be sent to
+    // Bob again at the retry.
+    let upstream = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("RCPT TO:<carol", "451 4.3.0 try later")),
+    );
+    let port = free_port();
+    let home = Home::new();
+    write_config(&home, port, &upstream.ca_file, "plain", "");
+    let mut agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net", "carol@example.com"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: once\r\n\r\nonly once\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let id = queue_json(&home)[0]["id"].as_str().unwrap().to_string();
+    assert!(wait_for(Duration::from_secs(20), || {
+        queue_json(&home)[0]["attempts"].as_u64().unwrap_or(0) >= 1
+    }));
+    assert_eq!(agent.terminate(), 0);
+    // The state cannot be replaced any more: a non-empty directory where
+    // the state file goes (works for root too, unlike a read-only mode).
+    let state = home.path().join(format!("spool/queue/{id}.state"));
+    let _ = std::fs::remove_file(&state);
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("x"), b"").unwrap();
+    write_config(&home, upstream.port, &upstream.ca_file, "plain", "");
+    let agent = helpers::start(&home);
+    assert!(
+        wait_for(Duration::from_secs(20), || agent.log().contains("HELD")),
+        "{}",
+        agent.log()
+    );
+    // Retries (every 1-2 s) and a flush do not send Bob's copy again.
+    home.run(&["queue", "flush"], b"").ok();
+    std::thread::sleep(Duration::from_secs(4));
+    let to_bob = upstream
+        .messages()
+        .iter()
+        .filter(|m| m.to == ["bob@example.net"])
+        .count();
+    assert_eq!(to_bob, 1, "{}", agent.log());
+    let log = agent.log();
+    assert!(log.contains("could not be recorded"), "{log}");
+    assert!(log.contains(&format!("mailseal queue retry {id}")), "{log}");
+    assert_eq!(queue_json(&home)[0]["id"], id.as_str());
+}
+
+#[test]
+fn queue_list_shows_a_queue_file_with_a_corrupt_header_as_damaged() {
+    let home = Home::new();
+    let queue = home.path().join("spool/queue");
+    std::fs::create_dir_all(&queue).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for dir in ["spool", "spool/queue"] {
+        std::fs::set_permissions(
+            home.path().join(dir),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+    }
+    let id = "19ab3c0f2e1a4b5c6d7";
+    std::fs::write(
+        queue.join(format!("{id}.msg")),
+        b"mailseal-spool 1\n{\"id\": broken\nFrom: a\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    assert!(list.contains(id) && list.contains("DAMAGED"), "{list}");
+    let json = queue_json(&home);
+    assert_eq!(json[0]["id"], id);
+    assert!(json[0]["damaged"].as_str().unwrap().contains("not a spool file"));
+}
+
+#[test]
+fn symlinked_spool_paths_are_refused() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(elsewhere.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for name in ["queue", "tmp", "lock"] {
+        let upstream_port = free_port();
+        let home = Home::new();
+        write_config(&home, upstream_port, &home.file("none.pem"), "plain", "");
+        // The agent makes its spool once.
+        home.run(&["queue", "list"], b"").ok();
+        let path = home.path().join("spool").join(name);
+        if path.is_dir() {
+            std::fs::remove_dir(&path).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+        std::os::unix::fs::symlink(elsewhere.path(), &path).unwrap();
+        let mut command = home.command(&["agent", "--listen", "127.0.0.1:0"]);
+        command
+            .env("AGENT_PW", AGENT_PASSWORD)
+            .env("TEST_PW", smtp::PASSWORD);
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{name}: {stderr}");
+        assert!(stderr.contains("symbolic link"), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("spool/{name}")), "{name}: {stderr}");
+    }
+    // Nothing was written through the links.
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn permanent_failure_sends_the_sender_a_signed_delivery_report() {
+    let upstream = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("RCPT TO:<bob", "550 5.1.1 <bob@example.net>: no such user")),
+    );
+    let home = agent_home(&upstream, "encrypt-if-possible", "");
+    home.import_key("alice");
+    home.import_cert("bob");
+    let agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: to nobody\r\n\r\nnot delivered\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream
+            .messages()
+            .iter()
+            .any(|m| m.to == ["alice@example.org"])),
+        "{}",
+        agent.log()
+    );
+    let report = upstream.messages().remove(0);
+    assert_eq!(report.from, "", "reports go out with the null sender");
+    assert!(upstream.saw("MAIL FROM:<>"));
+    // Alice has a key: the report is sealed to her and signed by it.
+    assert!(report.data.contains("multipart/encrypted"), "{}", report.data);
+    let opened = home.run(&["decrypt"], report.data.as_bytes()).ok();
+    let text = opened.stdout_text();
+    assert!(text.contains("multipart/report"), "{text}");
+    assert!(text.contains("report-type=delivery-status"), "{text}");
+    assert!(text.contains("Final-Recipient: rfc822; bob@example.net"), "{text}");
+    assert!(text.contains("Action: failed"), "{text}");
+    assert!(text.contains("Status: 5.1.1"), "{text}");
+    assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1"), "{text}");
+    assert!(text.contains("text/rfc822-headers"), "{text}");
+    assert!(
+        opened.stderr.to_lowercase().contains("good signature"),
+        "{}",
+        opened.stderr
+    );
+
+    // The failed message stays listed, with the report.
+    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    assert!(list.contains("FAILED") && list.contains("delivery report"), "{list}");
+
+    // A bounce that fails gets no report of its own (never to <>).
+    let reply = client.message("", &["bob@example.net"], BOUNCE);
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(wait_for(Duration::from_secs(20), || {
+        queue_json(&home)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["status"] == "failed")
+            .count()
+            == 2
+    }));
+    std::thread::sleep(Duration::from_secs(2));
+    let to_alice = upstream
+        .messages()
+        .iter()
+        .filter(|m| m.to == ["alice@example.org"])
+        .count();
+    assert_eq!(to_alice, 1, "{}", agent.log());
 }

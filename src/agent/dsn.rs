@@ -118,8 +118,8 @@ fn report(hostname: &str, entry: &Entry, heads: &[Vec<u8>], state: &State) -> Ve
         out.push_str(&format!(
             "\r\nFinal-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: {status}\r\n"
         ));
-        if reason.starts_with('5') {
-            out.push_str(&format!("Diagnostic-Code: smtp; {reason}\r\n"));
+        if let Some(reply) = relay_reply(reason) {
+            out.push_str(&format!("Diagnostic-Code: smtp; {reply}\r\n"));
         }
     }
     out.push_str(&format!(
@@ -149,6 +149,20 @@ fn status_code(reason: &str) -> String {
         _ if reason.starts_with("not delivered within") => "4.4.7".into(),
         _ => "5.0.0".into(),
     }
+}
+
+/// The relay's reply within `reason`: from its 3-digit code on.
+fn relay_reply(reason: &str) -> Option<&str> {
+    let mut offset = 0;
+    for word in reason.split(' ') {
+        let code = word.as_bytes();
+        if code.len() == 3 && matches!(code[0], b'4' | b'5') && code.iter().all(u8::is_ascii_digit)
+        {
+            return Some(&reason[offset..]);
+        }
+        offset += word.len() + 1;
+    }
+    None
 }
 
 /// `secs` since the epoch as an RFC 5322 date in UTC.
@@ -196,5 +210,10 @@ mod tests {
             "4.4.7"
         );
         assert_eq!(status_code("550 mailbox unavailable"), "5.0.0");
+        assert_eq!(
+            relay_reply("not accepted: RCPT TO:<b@x>: 550 5.1.1 no such user"),
+            Some("550 5.1.1 no such user")
+        );
+        assert_eq!(relay_reply("connection refused"), None);
     }
 }
