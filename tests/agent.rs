@@ -43,30 +43,12 @@ fn write_config(
     policy: &str,
     agent_extra: &str,
 ) {
-    write_config_retrying(
+    helpers::write_config(
         home,
         port,
         ca_file,
         policy,
         &format!("retry_min_secs = 1\nretry_max_secs = 2\n{agent_extra}"),
-    );
-}
-
-/// Like [`write_config`], with the retry settings in `agent` too.
-fn write_config_retrying(
-    home: &Home,
-    port: u16,
-    ca_file: &std::path::Path,
-    policy: &str,
-    agent: &str,
-) {
-    home.write(
-        "config.toml",
-        format!(
-            "[relay.default]\nhost = \"localhost\"\nport = {port}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n\n[agent]\npassword = \"env:AGENT_PW\"\n{agent}\n[policy]\ndefault = \"{policy}\"\n",
-            ca_file.display()
-        )
-        .as_bytes(),
     );
 }
 
@@ -1009,7 +991,7 @@ fn flush_delivers_now_with_the_agent_running_after_kill_9_and_the_upstream_back(
     // The CA of the upstream that comes back is not known yet: write the
     // configuration once it is, before the agent restarts.
     let hour = "retry_min_secs = 3600\nretry_max_secs = 3600\n";
-    write_config_retrying(&home, port, &ca.path().join("none.pem"), "plain", hour);
+    helpers::write_config(&home, port, &ca.path().join("none.pem"), "plain", hour);
     let mut agent = helpers::start(&home);
     let mut client = Client::secure_login(agent.port, &agent.cert);
     let reply = client.message(
@@ -1028,7 +1010,7 @@ fn flush_delivers_now_with_the_agent_running_after_kill_9_and_the_upstream_back(
     agent.kill9();
 
     let upstream = Server::start_on(port, Mode::Starttls, CertKind::Good, None);
-    write_config_retrying(&home, port, &upstream.ca_file, "plain", hour);
+    helpers::write_config(&home, port, &upstream.ca_file, "plain", hour);
     let agent = helpers::start(&home);
     // Due in an hour: the restarted agent leaves it alone.
     std::thread::sleep(Duration::from_millis(1500));
@@ -1246,19 +1228,7 @@ fn implicit_tls_listener_takes_submissions() {
         "listen_implicit = \"127.0.0.1:0\"\n",
     );
     let agent = helpers::start(&home);
-    assert!(wait_for(Duration::from_secs(5), || agent
-        .log()
-        .contains("implicit TLS on 127.0.0.1:")));
-    let log = agent.log();
-    let port: u16 = log
-        .split("implicit TLS on 127.0.0.1:")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .unwrap();
+    let port = helpers::implicit_port(&agent);
     let mut settings = client_settings(&agent);
     settings.tls = Tls::Implicit;
     settings.port = port;
