@@ -325,7 +325,9 @@ mod tests {
         let s = run_command(&["yes".into(), "pw-y".into()], Duration::from_secs(30)).unwrap();
         assert_eq!(s.expose(), "pw-y");
         // One endless line: refused once it passes the cap.
-        let words = ["sh", "-c", "tr '\\0' a < /dev/zero"].map(String::from).to_vec();
+        let words = ["sh", "-c", "tr '\\0' a < /dev/zero"]
+            .map(String::from)
+            .to_vec();
         let err = run_command(&words, Duration::from_secs(30)).unwrap_err();
         assert!(err.contains("more than 4096 bytes"), "{err}");
         assert!(!err.contains("aaaa"), "{err}");

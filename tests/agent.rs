@@ -370,7 +370,11 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
     let left = queue_json(&home);
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
     assert_eq!(left[0]["from"], "", "{left}");
-    assert_eq!(left[0]["client"], format!("delivery report on {id}"), "{left}");
+    assert_eq!(
+        left[0]["client"],
+        format!("delivery report on {id}"),
+        "{left}"
+    );
     assert_eq!(q[0]["report"], left[0]["id"], "{q}");
     home.run(&["queue", "drop", &id], b"").expect_code(66);
     home.run(&["queue", "drop", "../../etc"], b"")
@@ -1017,7 +1021,11 @@ fn flush_delivers_now_with_the_agent_running_after_kill_9_and_the_upstream_back(
     assert!(upstream.messages().is_empty(), "{}", agent.log());
 
     let flush = home.run(&["queue", "flush"], b"").ok();
-    assert!(flush.stderr.contains("asked the running agent"), "{}", flush.stderr);
+    assert!(
+        flush.stderr.contains("asked the running agent"),
+        "{}",
+        flush.stderr
+    );
     assert!(
         wait_for(Duration::from_secs(10), || upstream.messages().len() == 1),
         "the flush did not deliver:\n{}\n{}",
@@ -1053,7 +1061,11 @@ fn null_sender_stays_null_and_bounces_are_not_lost_under_require_encryption() {
     assert!(upstream.saw("MAIL FROM:<>"), "{:?}", upstream.events());
     assert!(m.data.contains("Status: 5.1.1"), "{}", m.data);
     assert!(m.data.contains("could not be delivered"), "{}", m.data);
-    assert!(m.data.contains("The returned message was removed"), "{}", m.data);
+    assert!(
+        m.data.contains("The returned message was removed"),
+        "{}",
+        m.data
+    );
     assert!(!m.data.contains("secret original body"), "{}", m.data);
     assert!(!m.data.contains("the returned one"), "{}", m.data);
 
@@ -1071,7 +1083,8 @@ fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_new_is_bad() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = agent_home(&upstream, "plain", "");
     let mut agent = helpers::start(&home);
-    let to_carol = b"From: alice@example.org\r\nTo: carol@example.com\r\nSubject: s\r\n\r\nfor carol\r\n";
+    let to_carol =
+        b"From: alice@example.org\r\nTo: carol@example.com\r\nSubject: s\r\n\r\nfor carol\r\n";
     let send = |agent: &AgentProc| {
         Client::secure_login(agent.port, &agent.cert).message(
             "alice@example.org",
@@ -1081,12 +1094,18 @@ fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_new_is_bad() {
     };
     assert_eq!(send(&agent).code, 250);
 
-    write_config(&home, upstream.port, &upstream.ca_file, "require-encryption", "");
+    write_config(
+        &home,
+        upstream.port,
+        &upstream.ca_file,
+        "require-encryption",
+        "",
+    );
     signal(&agent, "-HUP");
     assert!(
-        wait_for(Duration::from_secs(10), || agent
-            .log()
-            .contains("SIGHUP: configuration reloaded: policy RequireEncryption")),
+        wait_for(Duration::from_secs(10), || agent.log().contains(
+            "SIGHUP: configuration reloaded: policy RequireEncryption"
+        )),
         "{}",
         agent.log()
     );
@@ -1109,7 +1128,9 @@ fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_new_is_bad() {
     let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
     home.write(
         "config.toml",
-        config.replace("env:TEST_PW", "env:NOT_SET_ANYWHERE").as_bytes(),
+        config
+            .replace("env:TEST_PW", "env:NOT_SET_ANYWHERE")
+            .as_bytes(),
     );
     signal(&agent, "-HUP");
     assert!(
@@ -1222,11 +1243,7 @@ fn a_session_ends_at_its_total_time_limit_however_busy() {
 #[test]
 fn implicit_tls_listener_takes_submissions() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
-    let home = agent_home(
-        &upstream,
-        "plain",
-        "listen_implicit = \"127.0.0.1:0\"\n",
-    );
+    let home = agent_home(&upstream, "plain", "listen_implicit = \"127.0.0.1:0\"\n");
     let agent = helpers::start(&home);
     let port = helpers::implicit_port(&agent);
     let mut settings = client_settings(&agent);
@@ -1265,7 +1282,10 @@ fn verbose_log_shows_the_dialogue_with_auth_redacted_and_every_line_has_a_time()
     );
     assert_eq!(reply.code, 250);
     client.cmd("QUIT");
-    assert!(wait_for(Duration::from_secs(20), || upstream.messages().len() == 1));
+    assert!(wait_for(Duration::from_secs(20), || upstream
+        .messages()
+        .len()
+        == 1));
     assert_eq!(agent.terminate(), 0);
     let log = agent.log();
     assert!(log.contains(": C: AUTH PLAIN [redacted]"), "{log}");
@@ -1311,7 +1331,9 @@ fn log_file_gets_the_log() {
         .spawn()
         .unwrap();
     let read = || std::fs::read_to_string(&log_file).unwrap_or_default();
-    let listening = wait_for(Duration::from_secs(30), || read().contains("listening on 127.0.0.1:"));
+    let listening = wait_for(Duration::from_secs(30), || {
+        read().contains("listening on 127.0.0.1:")
+    });
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -1324,7 +1346,11 @@ fn log_file_gets_the_log() {
     let output = child.wait_with_output().unwrap();
     assert!(listening, "{}", read());
     assert!(read().contains("stopped; 0 messages queued"), "{}", read());
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0);
@@ -1344,7 +1370,8 @@ fn deeply_nested_mime_does_not_take_the_agent_down() {
             .to_vec();
     for i in 0..depth {
         message.extend_from_slice(
-            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes(),
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
+                .as_bytes(),
         );
     }
     message.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep inside\r\n");
@@ -1368,10 +1395,9 @@ fn deeply_nested_mime_does_not_take_the_agent_down() {
     );
     assert_eq!(reply.code, 250, "{reply:?}\n{}", agent.log());
     assert!(
-        wait_for(Duration::from_secs(20), || upstream
-            .messages()
-            .iter()
-            .any(|m| m.to == ["bob@example.net"] && m.data.contains("multipart/encrypted"))),
+        wait_for(Duration::from_secs(20), || upstream.messages().iter().any(
+            |m| m.to == ["bob@example.net"] && m.data.contains("multipart/encrypted")
+        )),
         "{}",
         agent.log()
     );
@@ -1454,7 +1480,10 @@ fn queue_list_shows_a_queue_file_with_a_corrupt_header_as_damaged() {
     assert!(list.contains(id) && list.contains("DAMAGED"), "{list}");
     let json = queue_json(&home);
     assert_eq!(json[0]["id"], id);
-    assert!(json[0]["damaged"].as_str().unwrap().contains("not a spool file"));
+    assert!(json[0]["damaged"]
+        .as_str()
+        .unwrap()
+        .contains("not a spool file"));
 }
 
 #[test]
@@ -1483,7 +1512,10 @@ fn symlinked_spool_paths_are_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(78), "{name}: {stderr}");
         assert!(stderr.contains("symbolic link"), "{name}: {stderr}");
-        assert!(stderr.contains(&format!("spool/{name}")), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("spool/{name}")),
+            "{name}: {stderr}"
+        );
     }
     // Nothing was written through the links.
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
@@ -1519,12 +1551,19 @@ fn permanent_failure_sends_the_sender_a_signed_delivery_report() {
     assert_eq!(report.from, "", "reports go out with the null sender");
     assert!(upstream.saw("MAIL FROM:<>"));
     // Alice has a key: the report is sealed to her and signed by it.
-    assert!(report.data.contains("multipart/encrypted"), "{}", report.data);
+    assert!(
+        report.data.contains("multipart/encrypted"),
+        "{}",
+        report.data
+    );
     let opened = home.run(&["decrypt"], report.data.as_bytes()).ok();
     let text = opened.stdout_text();
     assert!(text.contains("multipart/report"), "{text}");
     assert!(text.contains("report-type=delivery-status"), "{text}");
-    assert!(text.contains("Final-Recipient: rfc822; bob@example.net"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822; bob@example.net"),
+        "{text}"
+    );
     assert!(text.contains("Action: failed"), "{text}");
     assert!(text.contains("Status: 5.1.1"), "{text}");
     assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1"), "{text}");
@@ -1537,7 +1576,10 @@ fn permanent_failure_sends_the_sender_a_signed_delivery_report() {
 
     // The failed message stays listed, with the report.
     let list = home.run(&["queue", "list"], b"").ok().stdout_text();
-    assert!(list.contains("FAILED") && list.contains("delivery report"), "{list}");
+    assert!(
+        list.contains("FAILED") && list.contains("delivery report"),
+        "{list}"
+    );
 
     // A bounce that fails gets no report of its own (never to <>).
     let reply = client.message("", &["bob@example.net"], BOUNCE);

@@ -217,9 +217,21 @@ fn mutt_smtp_url_with_a_bcc_recipient_who_gets_a_copy_of_their_own() {
         .iter()
         .find(|m| m.to == ["carol@example.com"])
         .expect("Carol's own copy");
-    assert!(to_bob.data.contains("multipart/encrypted"), "{}", to_bob.data);
-    assert!(to_carol.data.contains("multipart/encrypted"), "{}", to_carol.data);
-    assert!(!to_bob.data.to_lowercase().contains("carol"), "{}", to_bob.data);
+    assert!(
+        to_bob.data.contains("multipart/encrypted"),
+        "{}",
+        to_bob.data
+    );
+    assert!(
+        to_carol.data.contains("multipart/encrypted"),
+        "{}",
+        to_carol.data
+    );
+    assert!(
+        !to_bob.data.to_lowercase().contains("carol"),
+        "{}",
+        to_bob.data
+    );
     let bob_ids = recipients_of(&to_bob.data);
     assert!(!bob_ids.is_empty(), "no PKESK in Bob's copy");
     let carol_key = carol_key.to_uppercase();

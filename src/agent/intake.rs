@@ -69,9 +69,15 @@ pub fn seal_message(
         match sealer.seal(&headers, body, group.clone()) {
             Err(Error::NoKey { .. }) if report => {
                 let relaxed = relaxed_policy(config);
-                let sealer =
-                    Sealer::new(&relaxed, unlocker, &store, &own, discovery.as_ref(), &sender)?
-                        .with_smime(seal::SmimeKeys::load(home, &relaxed)?);
+                let sealer = Sealer::new(
+                    &relaxed,
+                    unlocker,
+                    &store,
+                    &own,
+                    discovery.as_ref(),
+                    &sender,
+                )?
+                .with_smime(seal::SmimeKeys::load(home, &relaxed)?);
                 let stripped = without_returned_message(&headers, body)?;
                 copies.push(sealer.seal(&headers, &stripped, group)?);
             }

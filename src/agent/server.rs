@@ -285,22 +285,23 @@ pub(super) fn run(agent: Agent) -> Result<()> {
 async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>) {
     let home = shared.home.clone();
     let listen = listen.map(str::to_string);
-    let loaded = tokio::task::spawn_blocking(move || -> Result<(Current, Arc<crate::submit::Settings>)> {
-        let path = home.config_file();
-        let config = home.load_config()?;
-        let settings = Settings::from_config(&config, &path, listen.as_deref())?;
-        let credentials = credentials(&settings, &path)?;
-        let relay = crate::submit::Settings::from_config(&config, &path, &settings.relay)?;
-        Ok((
-            Current {
-                settings,
-                credentials,
-                config: Arc::new(config),
-            },
-            Arc::new(relay),
-        ))
-    })
-    .await;
+    let loaded =
+        tokio::task::spawn_blocking(move || -> Result<(Current, Arc<crate::submit::Settings>)> {
+            let path = home.config_file();
+            let config = home.load_config()?;
+            let settings = Settings::from_config(&config, &path, listen.as_deref())?;
+            let credentials = credentials(&settings, &path)?;
+            let relay = crate::submit::Settings::from_config(&config, &path, &settings.relay)?;
+            Ok((
+                Current {
+                    settings,
+                    credentials,
+                    config: Arc::new(config),
+                },
+                Arc::new(relay),
+            ))
+        })
+        .await;
     let (current, relay) = match loaded {
         Ok(Ok(loaded)) => loaded,
         Ok(Err(e)) => {
@@ -311,7 +312,9 @@ async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>
             return;
         }
         Err(e) => {
-            (shared.log)(&format!("SIGHUP: reload failed ({e}); the previous configuration stays in force"));
+            (shared.log)(&format!(
+                "SIGHUP: reload failed ({e}); the previous configuration stays in force"
+            ));
             return;
         }
     };
@@ -336,7 +339,8 @@ async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>
         relay.port,
         match &current.settings.access {
             super::Access::Open => "nowhere (no AUTH)".to_string(),
-            super::Access::Password { source, .. } => source.split(':').next().unwrap_or("").to_string(),
+            super::Access::Password { source, .. } =>
+                source.split(':').next().unwrap_or("").to_string(),
         }
     );
     *worker.route.write().expect("route lock") = Route {
@@ -347,7 +351,10 @@ async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>
     let note = if restart.is_empty() {
         String::new()
     } else {
-        format!("; changes to {} take effect at the next start", restart.join(", "))
+        format!(
+            "; changes to {} take effect at the next start",
+            restart.join(", ")
+        )
     };
     (shared.log)(&format!("{summary}{note}"));
 }
@@ -509,7 +516,11 @@ impl Session {
     /// Callers pass AUTH data and message data already redacted.
     fn dialogue(&self, who: &str, line: &str) {
         if self.shared.verbose {
-            (self.shared.log)(&format!("connection {}: {who}: {}", self.peer, one_line(line)));
+            (self.shared.log)(&format!(
+                "connection {}: {who}: {}",
+                self.peer,
+                one_line(line)
+            ));
         }
     }
 
@@ -838,13 +849,18 @@ impl Session {
     fn auth_failed(&self) -> (u32, Option<Duration>) {
         let now = tokio::time::Instant::now();
         let mut logins = self.shared.failed_logins.lock().expect("failed logins");
-        logins.retain(|_, f| f.last.is_some_and(|t| now.duration_since(t) < MAX_AUTH_BLOCK));
+        logins.retain(|_, f| {
+            f.last
+                .is_some_and(|t| now.duration_since(t) < MAX_AUTH_BLOCK)
+        });
         let failures = logins.entry(self.peer.ip()).or_default();
         failures.count += 1;
         failures.last = Some(now);
-        let wait = failures.count.checked_sub(FREE_AUTH_FAILURES).filter(|n| *n > 0).map(|n| {
-            Duration::from_secs(1u64 << (n - 1).min(20)).min(MAX_AUTH_BLOCK)
-        });
+        let wait = failures
+            .count
+            .checked_sub(FREE_AUTH_FAILURES)
+            .filter(|n| *n > 0)
+            .map(|n| Duration::from_secs(1u64 << (n - 1).min(20)).min(MAX_AUTH_BLOCK));
         failures.blocked_until = wait.map(|w| now + w);
         (failures.count, wait)
     }
@@ -918,9 +934,13 @@ impl Session {
             ));
             self.reply(
                 454,
-                &format!("4.7.0 Too many failed logins from your address; try again in {secs} seconds"),
+                &format!(
+                    "4.7.0 Too many failed logins from your address; try again in {secs} seconds"
+                ),
             );
-            return Some(Next::Close("login refused: too many failed logins from this address".into()));
+            return Some(Next::Close(
+                "login refused: too many failed logins from this address".into(),
+            ));
         }
         let decode = |text: &str| -> Option<Vec<u8>> {
             if text == "=" {
@@ -994,7 +1014,11 @@ impl Session {
             "connection {}: login failed for user {:?}: {}; {count} failed logins from {}{}",
             self.peer,
             one_line(&shown),
-            if user_ok { "wrong password" } else { "unknown user" },
+            if user_ok {
+                "wrong password"
+            } else {
+                "unknown user"
+            },
             self.peer.ip(),
             match wait {
                 Some(wait) => format!(", next attempt allowed in {}s", wait.as_secs().max(1)),

@@ -207,10 +207,7 @@ impl Worker {
                 return self.finish_failed(id, state, reason, None).await;
             }
         };
-        let heads: Vec<Vec<u8>> = copies
-            .iter()
-            .map(|c| split_entity(c).0.to_vec())
-            .collect();
+        let heads: Vec<Vec<u8>> = copies.iter().map(|c| split_entity(c).0.to_vec()).collect();
         // One route for the whole attempt, even if a reload comes meanwhile.
         let Route { relay, retry } = self.route.read().expect("route lock").clone();
         let total = entry.copies.len();
@@ -280,7 +277,9 @@ impl Worker {
                             )
                         };
                         (self.log)(&format!("{label}: failed for good after {took} ms: {why}"));
-                        return self.finish_failed(id, state, why, Some((entry, heads))).await;
+                        return self
+                            .finish_failed(id, state, why, Some((entry, heads)))
+                            .await;
                     }
                     let delay = retry.delay(state.attempts);
                     state.next_attempt = now() + delay.as_secs();

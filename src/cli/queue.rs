@@ -93,7 +93,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 Some(results) => {
                     let left = results
                         .iter()
-                        .filter(|(_, o)| matches!(o, Outcome::Deferred { .. } | Outcome::Held { .. }))
+                        .filter(|(_, o)| {
+                            matches!(o, Outcome::Deferred { .. } | Outcome::Held { .. })
+                        })
                         .count();
                     let failed = results
                         .iter()
