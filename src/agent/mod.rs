@@ -14,6 +14,8 @@
 //!   unchanged) with exponential backoff, a maximum age, and `failed/` for
 //!   permanent failures. Delivery is at least once: a crash between the
 //!   relay's 250 and the removal from the queue sends that copy again.
+//! - [`dsn`]: the delivery report (RFC 3464) a sender gets when a message
+//!   fails for good.
 //!
 //! The library never prints: the agent reports through a [`Log`] callback,
 //! one line per connection and per delivery attempt, never a secret or a

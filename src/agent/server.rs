@@ -7,6 +7,12 @@
 //! around them is written here: state, limits, STARTTLS, AUTH, replies.
 //! Replies to pipelined commands are collected and written when the
 //! client's input is used up (RFC 2920).
+//!
+//! Around the sessions: an optional implicit-TLS listener, SIGHUP (reload
+//! the configuration as a whole, or keep the old one), a total time limit
+//! per connection, failed logins counted per client address across
+//! connections, and sealing on a thread of its own (large stack, panics
+//! caught) so that one message cannot take the agent down.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
