@@ -321,13 +321,17 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__agent)
-            opts="-q -h --listen --home --json --passphrase-file --quiet --help info help"
+            opts="-v -q -h --listen --log-file --verbose --home --json --passphrase-file --quiet --help info help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

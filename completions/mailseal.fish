@@ -239,8 +239,10 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l json -d 'Ma
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -l listen -d 'Listen on ADDR (IP:PORT) instead of [agent] listen; port 0 picks a free port (the first log line and `agent info` show it)' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -l log-file -d 'Append the log to FILE (created 0600; reopened for every line, so log rotation needs no signal) instead of writing it on stderr' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
+complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -s v -l verbose -d 'Also log the SMTP dialogue of every connection (passwords and message data are never logged)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand agent; and not __fish_seen_subcommand_from info help" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Own identities by address: which keys sign and decrypt for them.
@@ -58,7 +58,7 @@ impl Config {
 }
 
 /// Keys used for one of the user's own addresses.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// Fingerprint of the OpenPGP key that signs and decrypts.
@@ -78,7 +78,7 @@ pub enum Tls {
 }
 
 /// A submission server.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Relay {
     pub host: String,
@@ -117,7 +117,7 @@ pub enum Technology {
 }
 
 /// The `[policy]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub default: Protection,
@@ -163,7 +163,7 @@ impl Policy {
 }
 
 /// The `[smime]` table.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Smime {
     /// Root certificates (PEM or DER files) that S/MIME paths must end in.
@@ -247,7 +247,7 @@ pub struct Network {
 
 /// The `[agent]` table: the local submission agent (`mailseal agent`).
 /// Every key is optional; the defaults are in `agent::Settings`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Agent {
     /// `IP:PORT` to listen on [default: 127.0.0.1:1587].
@@ -289,6 +289,13 @@ pub struct Agent {
     pub retry_max_secs: Option<u64>,
     /// Deliveries to the relay in parallel [default: 4].
     pub deliveries: Option<usize>,
+    /// `IP:PORT` of a second listener that speaks TLS from the first byte
+    /// (implicit TLS, RFC 8314), for clients set to "SSL/TLS", e.g.
+    /// "127.0.0.1:1465" [default: none].
+    pub listen_implicit: Option<String>,
+    /// Seconds one client connection may last in all, however active
+    /// (against slowloris and NOOP loops) [default: 1800].
+    pub session_timeout_secs: Option<u64>,
 }
 
 /// The `[sendmail]` table: what `mailseal sendmail` (cron, mutt, PHP) does

@@ -181,3 +181,43 @@ pub fn read_private_file(path: &Path) -> Result<Vec<u8>> {
         source: e,
     })
 }
+
+/// Refuses `dir` unless it is a real directory (not a symbolic link),
+/// owned by the user running mailseal and not writable by group or others:
+/// a link or a shared directory would let someone else read or replace
+/// queued mail.
+pub fn check_own_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |reason: String| Error::Home {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let meta = fs::symlink_metadata(dir).map_err(|e| refuse(e.to_string()))?;
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(dir)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "it is a symbolic link (to {target}); mailseal does not follow links here: remove the link and start again (the directory is recreated, mode 0700)"
+        )));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid {
+        return Err(refuse(format!(
+            "it belongs to user id {}, not to you (user id {uid})",
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(refuse(format!(
+            "others may write to it (mode {mode:o}); run `chmod 700 {}`",
+            dir.display()
+        )));
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use keyring_core::CredentialStore;
 use zeroize::Zeroizing;
@@ -55,7 +56,8 @@ pub enum Source {
     /// An environment variable.
     Env(String),
     /// A program and its arguments, run without a shell; the first line of
-    /// its standard output is the password.
+    /// its standard output (at most 4096 bytes, printed within 30 s) is the
+    /// password.
     Command(Vec<String>),
 }
 
@@ -115,28 +117,107 @@ impl Source {
                 Ok(_) => Err(err(format!("environment variable {var} is empty"))),
                 Err(_) => Err(err(format!("environment variable {var} is not set"))),
             },
-            Source::Command(words) => {
-                let output = Command::new(&words[0])
-                    .args(&words[1..])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .map_err(|e| err(format!("cannot run {}: {e}", words[0])))?;
-                if !output.status.success() {
-                    return Err(err(format!("{} failed ({})", words[0], output.status)));
-                }
-                let text = String::from_utf8(output.stdout).map_err(|_| {
-                    err(format!("{} printed something that is not UTF-8", words[0]))
-                })?;
-                let first = text.lines().next().unwrap_or("").to_string();
-                if first.is_empty() {
-                    return Err(err(format!("{} printed an empty first line", words[0])));
-                }
-                Ok(Secret::new(first))
-            }
+            Source::Command(words) => run_command(words, COMMAND_TIMEOUT).map_err(err),
         }
     }
+}
+
+/// How long a `command:` password program may take to print its line.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest first line a `command:` password program may print.
+pub const MAX_COMMAND_LINE: usize = 4096;
+
+/// Runs `words` (no shell) and returns the first line it prints, reading
+/// at most [`MAX_COMMAND_LINE`] bytes and waiting at most `timeout`; the
+/// program is stopped when either is exceeded. The error never contains
+/// what the program printed.
+fn run_command(words: &[String], timeout: Duration) -> std::result::Result<Secret, String> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let program = &words[0];
+    let mut child = Command::new(program)
+        .args(&words[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the first line; dropping the pipe afterwards stops a program
+    // that goes on printing (SIGPIPE).
+    std::thread::spawn(move || {
+        let mut line = Zeroizing::new(Vec::new());
+        let mut buf = Zeroizing::new([0u8; 1024]);
+        let result = loop {
+            match stdout.read(&mut buf[..]) {
+                Ok(0) => break Ok(line),
+                Ok(n) => {
+                    let end = memchr::memchr(b'\n', &buf[..n]);
+                    line.extend_from_slice(&buf[..end.unwrap_or(n)]);
+                    if line.len() > MAX_COMMAND_LINE {
+                        break Err(format!(
+                            "it printed more than {MAX_COMMAND_LINE} bytes without a line break; a password is one short line"
+                        ));
+                    }
+                    if end.is_some() {
+                        break Ok(line);
+                    }
+                }
+                Err(e) => break Err(format!("reading its output failed: {e}")),
+            }
+        };
+        let _ = tx.send(result);
+    });
+    let started = Instant::now();
+    let stop = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    let line = match rx.recv_timeout(timeout) {
+        Ok(Ok(line)) => line,
+        Ok(Err(reason)) => {
+            stop(&mut child);
+            return Err(format!("{program}: {reason}; it was stopped"));
+        }
+        Err(_) => {
+            stop(&mut child);
+            return Err(format!(
+                "{program} printed no line within {}s; it was stopped (is it waiting for input, e.g. a pinentry?)",
+                timeout.as_secs()
+            ));
+        }
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(None) => {
+                stop(&mut child);
+                return Err(format!(
+                    "{program} printed its line but did not exit within {}s; it was stopped",
+                    timeout.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {program} failed: {e}")),
+        }
+    };
+    // Ended by SIGPIPE: it went on printing after the line we read.
+    if !status.success() && status.signal() != Some(libc::SIGPIPE) {
+        return Err(format!("{program} failed ({status})"));
+    }
+    let mut line: &[u8] = &line;
+    if let Some(stripped) = line.strip_suffix(b"\r") {
+        line = stripped;
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| format!("{program} printed something that is not UTF-8"))?;
+    if text.is_empty() {
+        return Err(format!("{program} printed an empty first line"));
+    }
+    Ok(Secret::new(text.to_string()))
 }
 
 /// The password of `relay` per its `password` setting, if it has one.
@@ -228,6 +309,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!err.contains("leaked-77"), "{err}");
+    }
+
+    #[test]
+    fn command_that_hangs_is_stopped_at_the_timeout() {
+        let words = vec!["sleep".to_string(), "1000".to_string()];
+        let err = run_command(&words, Duration::from_secs(1)).unwrap_err();
+        assert!(err.contains("no line within 1s"), "{err}");
+        assert!(err.contains("stopped"), "{err}");
+    }
+
+    #[test]
+    fn endless_output_is_capped() {
+        // `yes`: the first line is taken, the rest is never read.
+        let s = run_command(&["yes".into(), "pw-y".into()], Duration::from_secs(30)).unwrap();
+        assert_eq!(s.expose(), "pw-y");
+        // One endless line: refused once it passes the cap.
+        let words = ["sh", "-c", "tr '\\0' a < /dev/zero"]
+            .map(String::from)
+            .to_vec();
+        let err = run_command(&words, Duration::from_secs(30)).unwrap_err();
+        assert!(err.contains("more than 4096 bytes"), "{err}");
+        assert!(!err.contains("aaaa"), "{err}");
     }
 
     #[test]

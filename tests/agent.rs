@@ -43,13 +43,12 @@ fn write_config(
     policy: &str,
     agent_extra: &str,
 ) {
-    home.write(
-        "config.toml",
-        format!(
-            "[relay.default]\nhost = \"localhost\"\nport = {port}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n\n[agent]\npassword = \"env:AGENT_PW\"\nretry_min_secs = 1\nretry_max_secs = 2\n{agent_extra}\n[policy]\ndefault = \"{policy}\"\n",
-            ca_file.display()
-        )
-        .as_bytes(),
+    helpers::write_config(
+        home,
+        port,
+        ca_file,
+        policy,
+        &format!("retry_min_secs = 1\nretry_max_secs = 2\n{agent_extra}"),
     );
 }
 
@@ -366,7 +365,17 @@ fn permanent_failure_goes_to_failed_then_retry_and_drop() {
     home.run(&["queue", "retry", &id], b"").ok();
     assert_eq!(queue_json(&home)[0]["status"], "queued");
     home.run(&["queue", "drop", &id], b"").ok();
-    assert!(queue_json(&home).as_array().unwrap().is_empty());
+    // What is left is the delivery report to Alice (which the relay
+    // refused too; a report never gets a report of its own).
+    let left = queue_json(&home);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["from"], "", "{left}");
+    assert_eq!(
+        left[0]["client"],
+        format!("delivery report on {id}"),
+        "{left}"
+    );
+    assert_eq!(q[0]["report"], left[0]["id"], "{q}");
     home.run(&["queue", "drop", &id], b"").expect_code(66);
     home.run(&["queue", "drop", "../../etc"], b"")
         .expect_code(64);
@@ -957,4 +966,658 @@ fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
         .stdout_text()
         .contains("Hello Carol, sealed by the agent."));
     assert_eq!(agent.terminate(), 0);
+}
+
+/// A port on 127.0.0.1 that nothing listens on (for now).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `signal` (e.g. "-HUP") to the agent.
+fn signal(agent: &AgentProc, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &agent.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn flush_delivers_now_with_the_agent_running_after_kill_9_and_the_upstream_back() {
+    // The relay is down, and the next retry is an hour away.
+    let port = free_port();
+    let ca = tempfile::tempdir().unwrap();
+    let home = Home::new();
+    // The CA of the upstream that comes back is not known yet: write the
+    // configuration once it is, before the agent restarts.
+    let hour = "retry_min_secs = 3600\nretry_max_secs = 3600\n";
+    helpers::write_config(&home, port, &ca.path().join("none.pem"), "plain", hour);
+    let mut agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: flush\r\n\r\nflushed\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            queue_json(&home)[0]["attempts"].as_u64().unwrap_or(0) >= 1
+        }),
+        "{}",
+        agent.log()
+    );
+    agent.kill9();
+
+    let upstream = Server::start_on(port, Mode::Starttls, CertKind::Good, None);
+    helpers::write_config(&home, port, &upstream.ca_file, "plain", hour);
+    let agent = helpers::start(&home);
+    // Due in an hour: the restarted agent leaves it alone.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(upstream.messages().is_empty(), "{}", agent.log());
+
+    let flush = home.run(&["queue", "flush"], b"").ok();
+    assert!(
+        flush.stderr.contains("asked the running agent"),
+        "{}",
+        flush.stderr
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || upstream.messages().len() == 1),
+        "the flush did not deliver:\n{}\n{}",
+        queue_json(&home),
+        agent.log()
+    );
+    assert!(upstream.messages()[0].data.contains("flushed"));
+    assert!(wait_for(Duration::from_secs(10), || queue_json(&home)
+        .as_array()
+        .unwrap()
+        .is_empty()));
+}
+
+/// A bounce as Postfix writes it: a report with the returned message.
+const BOUNCE: &[u8] = b"From: MAILER-DAEMON@host.example (Mail Delivery System)\r\nTo: carol@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"B1\"\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n--B1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; host.example\r\n\r\nFinal-Recipient: rfc822; nobody@host.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B1\r\nContent-Type: message/rfc822\r\n\r\nFrom: carol@example.com\r\nTo: nobody@host.example\r\nSubject: the returned one\r\n\r\nsecret original body\r\n\r\n--B1--\r\n";
+
+#[test]
+fn null_sender_stays_null_and_bounces_are_not_lost_under_require_encryption() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "require-encryption", "");
+    let agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    // Carol has no key: the report goes out without the returned message.
+    let reply = client.message("", &["carol@example.com"], BOUNCE);
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 1),
+        "{}",
+        agent.log()
+    );
+    let m = upstream.messages().remove(0);
+    assert_eq!(m.from, "", "the null sender must stay <>");
+    assert!(upstream.saw("MAIL FROM:<>"), "{:?}", upstream.events());
+    assert!(m.data.contains("Status: 5.1.1"), "{}", m.data);
+    assert!(m.data.contains("could not be delivered"), "{}", m.data);
+    assert!(
+        m.data.contains("The returned message was removed"),
+        "{}",
+        m.data
+    );
+    assert!(!m.data.contains("secret original body"), "{}", m.data);
+    assert!(!m.data.contains("the returned one"), "{}", m.data);
+
+    // Null-sender mail that is not a report follows the policy.
+    let reply = client.message(
+        "",
+        &["carol@example.com"],
+        b"From: MAILER-DAEMON@host.example\r\nTo: carol@example.com\r\nSubject: not a report\r\n\r\nsecret\r\n",
+    );
+    assert_eq!(reply.code, 550, "{reply:?}");
+}
+
+#[test]
+fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_new_is_bad() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let mut agent = helpers::start(&home);
+    let to_carol =
+        b"From: alice@example.org\r\nTo: carol@example.com\r\nSubject: s\r\n\r\nfor carol\r\n";
+    let send = |agent: &AgentProc| {
+        Client::secure_login(agent.port, &agent.cert).message(
+            "alice@example.org",
+            &["carol@example.com"],
+            to_carol,
+        )
+    };
+    assert_eq!(send(&agent).code, 250);
+
+    write_config(
+        &home,
+        upstream.port,
+        &upstream.ca_file,
+        "require-encryption",
+        "",
+    );
+    signal(&agent, "-HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || agent.log().contains(
+            "SIGHUP: configuration reloaded: policy RequireEncryption"
+        )),
+        "{}",
+        agent.log()
+    );
+    assert_eq!(send(&agent).code, 550);
+
+    // A broken file: logged, and the policy in force stays.
+    home.write("config.toml", b"[policy]\ndefault = \"bogus\"\n");
+    signal(&agent, "-HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || agent
+            .log()
+            .contains("the previous one stays in force")),
+        "{}",
+        agent.log()
+    );
+    assert!(agent.log().contains("bogus"), "{}", agent.log());
+    assert_eq!(send(&agent).code, 550);
+    // A relay password that cannot be had counts as broken too.
+    write_config(&home, upstream.port, &upstream.ca_file, "plain", "");
+    let config = std::fs::read_to_string(home.path().join("config.toml")).unwrap();
+    home.write(
+        "config.toml",
+        config
+            .replace("env:TEST_PW", "env:NOT_SET_ANYWHERE")
+            .as_bytes(),
+    );
+    signal(&agent, "-HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || agent
+            .log()
+            .matches("the previous one stays in force")
+            .count()
+            == 2),
+        "{}",
+        agent.log()
+    );
+    assert_eq!(send(&agent).code, 550);
+    assert_eq!(agent.terminate(), 0);
+}
+
+#[test]
+fn failed_logins_are_logged_and_slowed_down_across_connections() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let agent = helpers::start(&home);
+    // Three connections, three wrong passwords each (loopback: AUTH is
+    // offered before STARTTLS).
+    let mut refused = None;
+    'outer: for _ in 0..3 {
+        let (mut client, _) = Client::connect(agent.port);
+        client.cmd("EHLO brute.example");
+        for _ in 0..3 {
+            let reply = client.login("mailseal", "guess");
+            if reply.code == 454 {
+                refused = Some(reply);
+                break 'outer;
+            }
+            if reply.code != 535 {
+                break;
+            }
+        }
+    }
+    // By now the address must wait, even with the right password.
+    let reply = match refused {
+        Some(reply) => reply,
+        None => {
+            let (mut client, _) = Client::connect(agent.port);
+            client.cmd("EHLO brute.example");
+            client.login(AGENT_USER, AGENT_PASSWORD)
+        }
+    };
+    assert_eq!(reply.code, 454, "{reply:?}\n{}", agent.log());
+    assert!(reply.text.contains("try again in"), "{reply:?}");
+    let log = agent.log();
+    assert!(
+        log.contains("login failed for user \"mailseal\": wrong password"),
+        "{log}"
+    );
+    assert!(log.contains("failed logins from 127.0.0.1"), "{log}");
+    assert!(log.contains("login attempt refused"), "{log}");
+    assert!(!log.contains("guess"), "{log}");
+    let (mut client, _) = Client::connect(agent.port);
+    client.cmd("EHLO brute.example");
+    let reply = client.login("nobody", "x");
+    if reply.code == 535 {
+        assert!(agent.log().contains("user \"nobody\": unknown user"));
+    }
+}
+
+#[test]
+fn a_session_ends_at_its_total_time_limit_however_busy() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "session_timeout_secs = 2\n");
+    let agent = helpers::start(&home);
+    let (mut client, _) = Client::connect(agent.port);
+    // A NOOP loop never idles; at most 10 s of it.
+    let mut last = None;
+    for _ in 0..100 {
+        let reply = client.cmd("NOOP");
+        if reply.code != 250 {
+            last = Some(reply);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reply = last.expect("the NOOP loop was never cut off");
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(reply.text.contains("time limit"), "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(5), || agent
+            .log()
+            .contains("session time limit of 2s reached")),
+        "{}",
+        agent.log()
+    );
+    // A slowloris DATA is cut off the same way.
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    assert_eq!(client.cmd("MAIL FROM:<alice@example.org>").code, 250);
+    assert_eq!(client.cmd("RCPT TO:<bob@example.net>").code, 250);
+    assert_eq!(client.cmd("DATA").code, 354);
+    let mut end = None;
+    for _ in 0..100 {
+        client.send(b"X-Slow: 1\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+        if agent.log().matches("session time limit").count() >= 2 {
+            end = Some(client.reply());
+            break;
+        }
+    }
+    let reply = end.expect("the slow DATA was never cut off");
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(upstream.messages().is_empty());
+}
+
+#[test]
+fn implicit_tls_listener_takes_submissions() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "listen_implicit = \"127.0.0.1:0\"\n");
+    let agent = helpers::start(&home);
+    let port = helpers::implicit_port(&agent);
+    let mut settings = client_settings(&agent);
+    settings.tls = Tls::Implicit;
+    settings.port = port;
+    settings.connect_to = Some(format!("127.0.0.1:{port}"));
+    let tx = Transaction {
+        from: "alice@example.org".into(),
+        to: vec!["bob@example.net".into()],
+        data: b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: ssl\r\n\r\nover implicit TLS\r\n".to_vec(),
+    };
+    let outcome = submit::submit_blocking(&settings, &[tx]).expect("implicit TLS submission");
+    assert!(outcome.transport.tls_version.starts_with("TLSv1."));
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 1),
+        "{}",
+        agent.log()
+    );
+    assert!(wait_for(Duration::from_secs(5), || agent
+        .log()
+        .contains(": implicit tls, user mailseal")));
+}
+
+#[test]
+fn verbose_log_shows_the_dialogue_with_auth_redacted_and_every_line_has_a_time() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let mut command = home.command(&["agent", "-v", "--listen", "127.0.0.1:0"]);
+    command.env("TEST_PW", smtp::PASSWORD);
+    let mut agent = AgentProc::spawn(command, home.path());
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: v\r\n\r\nbody-not-logged\r\n",
+    );
+    assert_eq!(reply.code, 250);
+    client.cmd("QUIT");
+    assert!(wait_for(Duration::from_secs(20), || upstream
+        .messages()
+        .len()
+        == 1));
+    assert_eq!(agent.terminate(), 0);
+    let log = agent.log();
+    assert!(log.contains(": C: AUTH PLAIN [redacted]"), "{log}");
+    assert!(log.contains(": S: 235 2.7.0"), "{log}");
+    assert!(log.contains(": C: MAIL FROM:<alice@example.org>"), "{log}");
+    assert!(log.contains(": C: [message data, "), "{log}");
+    assert!(!log.contains("body-not-logged"), "{log}");
+    assert!(!log.contains(AGENT_PASSWORD) && !log.contains(smtp::PASSWORD));
+    let token = base64_plain(AGENT_USER, AGENT_PASSWORD);
+    assert!(!log.contains(&token), "{log}");
+    for line in log.lines().filter(|l| l.contains("mailseal agent:")) {
+        // 2026-12-01T06:48:42.123Z mailseal agent: ...
+        let stamp = line.split(' ').next().unwrap();
+        assert!(
+            stamp.len() == 24 && stamp.as_bytes()[10] == b'T' && stamp.ends_with('Z'),
+            "no RFC 3339 time: {line}"
+        );
+    }
+}
+
+fn base64_plain(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
+}
+
+#[test]
+fn log_file_gets_the_log() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let log_file = home.file("agent.log");
+    let mut child = home
+        .command(&[
+            "agent",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-file",
+            log_file.to_str().unwrap(),
+        ])
+        .env("AGENT_PW", AGENT_PASSWORD)
+        .env("TEST_PW", smtp::PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log_file).unwrap_or_default();
+    let listening = wait_for(Duration::from_secs(30), || {
+        read().contains("listening on 127.0.0.1:")
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let done = wait_for(Duration::from_secs(40), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !done {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(listening, "{}", read());
+    assert!(read().contains("stopped; 0 messages queued"), "{}", read());
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0);
+}
+
+#[test]
+fn deeply_nested_mime_does_not_take_the_agent_down() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    // Sealing may take long (the MIME walk is quadratic in a debug build);
+    // what matters is how it ends, not when.
+    let home = agent_home(
+        &upstream,
+        "encrypt-if-possible",
+        "seal_timeout_secs = 600\n",
+    );
+    home.import_key("alice");
+    home.import_cert("bob");
+    let agent = helpers::start(&home);
+    // 3,000 nested multiparts around 8-bit text, which signing re-encodes:
+    // deep enough to overflow a 2 MiB thread stack.
+    let depth = 3_000;
+    let mut message =
+        b"From: alice@example.org\r\nTo: carol@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+            .to_vec();
+    for i in 0..depth {
+        message.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
+                .as_bytes(),
+        );
+    }
+    message.extend_from_slice(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ndeep inside \u{e9}\r\n"
+            .as_bytes(),
+    );
+    for i in (0..depth).rev() {
+        message.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+    }
+    // Carol has no key: the message is signed.
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message("alice@example.org", &["carol@example.com"], &message);
+    // Sealed, refused as too deep, or still sealing when the client gives
+    // up (code 0): any answer, as long as the agent lives on.
+    assert!(
+        matches!(reply.code, 250 | 451 | 554 | 0),
+        "{reply:?}\n{}",
+        agent.log()
+    );
+    drop(client);
+    assert!(
+        wait_for(Duration::from_secs(300), || {
+            let log = agent.log();
+            log.contains("closed:") || log.contains("overflowed")
+        }) && agent.log().contains("closed:"),
+        "the deep message's connection never ended (the agent died?):\n{}",
+        agent.log()
+    );
+    let mut next = Client::secure_login(agent.port, &agent.cert);
+    let reply = next.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: next\r\n\r\nthe next client\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}\n{}", agent.log());
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().iter().any(
+            |m| m.to == ["bob@example.net"] && m.data.contains("multipart/encrypted")
+        )),
+        "{}",
+        agent.log()
+    );
+}
+
+#[test]
+fn a_delivery_that_cannot_be_recorded_stops_instead_of_sending_twice() {
+    // Copy 1 (Bob) is accepted, Carol (a Bcc: copy 2) is deferred by the
+    // relay, and recording copy 1 fails: the message must not be sent to
+    // Bob again at the retry.
+    let upstream = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("RCPT TO:<carol", "451 4.3.0 try later")),
+    );
+    let port = free_port();
+    let home = Home::new();
+    write_config(&home, port, &upstream.ca_file, "plain", "");
+    let mut agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net", "carol@example.com"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: once\r\n\r\nonly once\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let id = queue_json(&home)[0]["id"].as_str().unwrap().to_string();
+    assert!(wait_for(Duration::from_secs(20), || {
+        queue_json(&home)[0]["attempts"].as_u64().unwrap_or(0) >= 1
+    }));
+    assert_eq!(agent.terminate(), 0);
+    // The state cannot be replaced any more: a non-empty directory where
+    // the state file goes (works for root too, unlike a read-only mode).
+    let state = home.path().join(format!("spool/queue/{id}.state"));
+    let _ = std::fs::remove_file(&state);
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("x"), b"").unwrap();
+    write_config(&home, upstream.port, &upstream.ca_file, "plain", "");
+    let agent = helpers::start(&home);
+    assert!(
+        wait_for(Duration::from_secs(20), || agent.log().contains("HELD")),
+        "{}",
+        agent.log()
+    );
+    // Retries (every 1-2 s) and a flush do not send Bob's copy again.
+    home.run(&["queue", "flush"], b"").ok();
+    std::thread::sleep(Duration::from_secs(4));
+    let to_bob = upstream
+        .messages()
+        .iter()
+        .filter(|m| m.to == ["bob@example.net"])
+        .count();
+    assert_eq!(to_bob, 1, "{}", agent.log());
+    let log = agent.log();
+    assert!(log.contains("could not be recorded"), "{log}");
+    assert!(log.contains(&format!("mailseal queue retry {id}")), "{log}");
+    assert_eq!(queue_json(&home)[0]["id"], id.as_str());
+}
+
+#[test]
+fn queue_list_shows_a_queue_file_with_a_corrupt_header_as_damaged() {
+    let home = Home::new();
+    let queue = home.path().join("spool/queue");
+    std::fs::create_dir_all(&queue).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for dir in ["spool", "spool/queue"] {
+        std::fs::set_permissions(
+            home.path().join(dir),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+    }
+    let id = "19ab3c0f2e1a4b5c6d7";
+    std::fs::write(
+        queue.join(format!("{id}.msg")),
+        b"mailseal-spool 1\n{\"id\": broken\nFrom: a\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    assert!(list.contains(id) && list.contains("DAMAGED"), "{list}");
+    let json = queue_json(&home);
+    assert_eq!(json[0]["id"], id);
+    assert!(json[0]["damaged"]
+        .as_str()
+        .unwrap()
+        .contains("not a spool file"));
+}
+
+#[test]
+fn symlinked_spool_paths_are_refused() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(elsewhere.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    for name in ["queue", "tmp", "lock"] {
+        let upstream_port = free_port();
+        let home = Home::new();
+        write_config(&home, upstream_port, &home.file("none.pem"), "plain", "");
+        // The agent makes its spool once.
+        home.run(&["queue", "list"], b"").ok();
+        let path = home.path().join("spool").join(name);
+        if path.is_dir() {
+            std::fs::remove_dir(&path).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+        std::os::unix::fs::symlink(elsewhere.path(), &path).unwrap();
+        let mut command = home.command(&["agent", "--listen", "127.0.0.1:0"]);
+        command
+            .env("AGENT_PW", AGENT_PASSWORD)
+            .env("TEST_PW", smtp::PASSWORD);
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{name}: {stderr}");
+        assert!(stderr.contains("symbolic link"), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("spool/{name}")),
+            "{name}: {stderr}"
+        );
+    }
+    // Nothing was written through the links.
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn permanent_failure_sends_the_sender_a_signed_delivery_report() {
+    let upstream = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("RCPT TO:<bob", "550 5.1.1 <bob@example.net>: no such user")),
+    );
+    let home = agent_home(&upstream, "encrypt-if-possible", "");
+    home.import_key("alice");
+    home.import_cert("bob");
+    let agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: to nobody\r\n\r\nnot delivered\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream
+            .messages()
+            .iter()
+            .any(|m| m.to == ["alice@example.org"])),
+        "{}",
+        agent.log()
+    );
+    let report = upstream.messages().remove(0);
+    assert_eq!(report.from, "", "reports go out with the null sender");
+    assert!(upstream.saw("MAIL FROM:<>"));
+    // Alice has a key: the report is sealed to her and signed by it.
+    assert!(
+        report.data.contains("multipart/encrypted"),
+        "{}",
+        report.data
+    );
+    let opened = home.run(&["decrypt"], report.data.as_bytes()).ok();
+    let text = opened.stdout_text();
+    assert!(text.contains("multipart/report"), "{text}");
+    assert!(text.contains("report-type=delivery-status"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822; bob@example.net"),
+        "{text}"
+    );
+    assert!(text.contains("Action: failed"), "{text}");
+    assert!(text.contains("Status: 5.1.1"), "{text}");
+    assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1"), "{text}");
+    assert!(text.contains("text/rfc822-headers"), "{text}");
+    assert!(
+        opened.stderr.to_lowercase().contains("good signature"),
+        "{}",
+        opened.stderr
+    );
+
+    // The failed message stays listed, with the report.
+    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    assert!(
+        list.contains("FAILED") && list.contains("delivery report"),
+        "{list}"
+    );
+
+    // A bounce that fails gets no report of its own (never to <>).
+    let reply = client.message("", &["bob@example.net"], BOUNCE);
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(wait_for(Duration::from_secs(20), || {
+        queue_json(&home)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["status"] == "failed")
+            .count()
+            == 2
+    }));
+    std::thread::sleep(Duration::from_secs(2));
+    let to_alice = upstream
+        .messages()
+        .iter()
+        .filter(|m| m.to == ["alice@example.org"])
+        .count();
+    assert_eq!(to_alice, 1, "{}", agent.log());
 }

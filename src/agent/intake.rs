@@ -4,13 +4,23 @@
 //! recipients that are not in To or Cc are Bcc recipients
 //! ([`seal::recipients`]): each gets a copy of its own, and the Bcc header
 //! is removed.
+//!
+//! Null-sender mail (`MAIL FROM:<>`: bounces and other delivery reports)
+//! is sealed like any other mail, with one exception so that a bounce is
+//! never lost (an MTA discards a bounce that is refused): a delivery report
+//! (`multipart/report`, RFC 6522) to a recipient that `require-encryption`
+//! covers but who has no usable key is sent without the returned message
+//! (the `message/*` and `text/rfc822-headers` parts are replaced by a
+//! note), under encrypt-if-possible. Its human-readable and
+//! machine-readable status parts go out; no content of the original
+//! message does. Other null-sender mail is refused as usual.
 
-use crate::config::Config;
+use crate::config::{Config, Protection};
 use crate::discover::Discovery;
 use crate::home::Home;
 use crate::keys::{CertStore, SecretKeys, Unlocker};
 use crate::message::header::split_entity;
-use crate::message::Headers;
+use crate::message::{mime, Headers};
 use crate::seal::{self, SealedCopy, Sealer};
 use crate::{Error, Result};
 
@@ -22,6 +32,7 @@ pub fn seal_message(
     config: &Config,
     home: &Home,
     unlocker: &Unlocker,
+    null_sender: bool,
     rcpts: &[String],
     data: &[u8],
 ) -> Result<(String, Vec<SealedCopy>)> {
@@ -45,10 +56,77 @@ pub fn seal_message(
     };
     let sealer = Sealer::new(config, unlocker, &store, &own, discovery.as_ref(), &sender)?
         .with_smime(seal::SmimeKeys::load(home, config)?);
-    let copies = sealer
-        .copies(&recipients)
-        .into_iter()
-        .map(|group| sealer.seal(&headers, body, group))
-        .collect::<Result<Vec<_>>>()?;
+    let report = null_sender && headers.content_type().mime == "multipart/report";
+    let mut copies = Vec::new();
+    for group in sealer.copies(&recipients) {
+        match sealer.seal(&headers, body, group.clone()) {
+            Err(Error::NoKey { .. }) if report => {
+                let relaxed = relaxed_policy(config);
+                let sealer = Sealer::new(
+                    &relaxed,
+                    unlocker,
+                    &store,
+                    &own,
+                    discovery.as_ref(),
+                    &sender,
+                )?
+                .with_smime(seal::SmimeKeys::load(home, &relaxed)?);
+                let stripped = without_returned_message(&headers, body)?;
+                copies.push(sealer.seal(&headers, &stripped, group)?);
+            }
+            sealed => copies.push(sealed?),
+        }
+    }
     Ok((sender, copies))
 }
+
+/// `config` with every `require-encryption` turned into
+/// `encrypt-if-possible`.
+fn relaxed_policy(config: &Config) -> Config {
+    let relax = |p: &mut Protection| {
+        if *p == Protection::RequireEncryption {
+            *p = Protection::EncryptIfPossible;
+        }
+    };
+    let mut relaxed = config.clone();
+    relax(&mut relaxed.policy.default);
+    relaxed.policy.recipients.values_mut().for_each(relax);
+    relaxed
+}
+
+/// The body of a `multipart/report` with the returned message (or its
+/// headers) replaced by a note: what may go out without encryption.
+fn without_returned_message(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
+    let content_type = headers.content_type();
+    let boundary = content_type
+        .param("boundary")
+        .ok_or_else(|| Error::Malformed("multipart/report without a boundary".into()))?;
+    let multipart = mime::split(body, boundary)?;
+    let mut out = multipart.preamble.to_vec();
+    let mut removed = false;
+    for part in &multipart.parts {
+        let (head, _) = split_entity(part);
+        let mime = Headers::parse(head)?.content_type().mime;
+        let status = [
+            "message/delivery-status",
+            "message/global-delivery-status",
+            "message/disposition-notification",
+        ];
+        let returned = (mime.starts_with("message/") && !status.contains(&mime.as_str()))
+            || mime == "text/rfc822-headers";
+        out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+        if returned {
+            if !removed {
+                out.extend_from_slice(RETURNED_NOTE);
+            }
+            removed = true;
+        } else {
+            out.extend_from_slice(part);
+        }
+    }
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Ok(out)
+}
+
+/// What replaces the returned message of a report that cannot be encrypted.
+const RETURNED_NOTE: &[u8] = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nThe returned message was removed by mailseal: policy requires encryption\r\nfor this recipient and there is no usable key, so no content of it is sent.\r\n";

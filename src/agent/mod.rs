@@ -14,11 +14,14 @@
 //!   unchanged) with exponential backoff, a maximum age, and `failed/` for
 //!   permanent failures. Delivery is at least once: a crash between the
 //!   relay's 250 and the removal from the queue sends that copy again.
+//! - [`dsn`]: the delivery report (RFC 3464) a sender gets when a message
+//!   fails for good.
 //!
 //! The library never prints: the agent reports through a [`Log`] callback,
 //! one line per connection and per delivery attempt, never a secret or a
 //! message body.
 
+pub mod dsn;
 pub mod intake;
 pub mod server;
 pub mod spool;
@@ -59,6 +62,8 @@ pub struct Limits {
     /// Failed logins before the connection is closed.
     pub max_auth_failures: usize,
     pub idle_timeout: Duration,
+    /// How long one connection may last in all.
+    pub session_timeout: Duration,
     pub seal_timeout: Duration,
 }
 
@@ -98,6 +103,8 @@ pub enum Access {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// The implicit-TLS listener, if any.
+    pub listen_implicit: Option<SocketAddr>,
     pub access: Access,
     pub require_tls: bool,
     pub hostname: String,
@@ -127,7 +134,16 @@ impl Settings {
                 "[agent] listen = {listen_text:?} is not IP:PORT (e.g. \"127.0.0.1:1587\")"
             ))
         })?;
-        let loopback = listen.ip().is_loopback();
+        let listen_implicit = match agent.listen_implicit.as_deref() {
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+                bad(format!(
+                    "[agent] listen_implicit = {text:?} is not IP:PORT (e.g. \"127.0.0.1:1465\")"
+                ))
+            })?),
+            None => None,
+        };
+        let loopback =
+            listen.ip().is_loopback() && listen_implicit.is_none_or(|a| a.ip().is_loopback());
         let access = match agent.auth.as_deref().unwrap_or("required") {
             "required" => Access::Password {
                 username: agent.username.clone().unwrap_or_else(|| "mailseal".into()),
@@ -151,7 +167,7 @@ impl Settings {
                 .map_err(|e| bad(format!("[agent] password: {e}")))?;
         }
         let require_tls = agent.require_tls.unwrap_or(false);
-        if !loopback && !require_tls {
+        if !listen.ip().is_loopback() && !require_tls {
             return Err(bad(format!(
                 "listening on {listen} (not a loopback address) would let clients log in before STARTTLS: set [agent] require_tls = true"
             )));
@@ -179,6 +195,7 @@ impl Settings {
         let retry_min = Duration::from_secs(agent.retry_min_secs.unwrap_or(60).max(1));
         Ok(Settings {
             listen,
+            listen_implicit,
             access,
             require_tls,
             hostname,
@@ -192,6 +209,9 @@ impl Settings {
                 max_errors: 10,
                 max_auth_failures: 3,
                 idle_timeout: Duration::from_secs(agent.idle_timeout_secs.unwrap_or(300).max(1)),
+                session_timeout: Duration::from_secs(
+                    agent.session_timeout_secs.unwrap_or(1800).max(1),
+                ),
                 seal_timeout: Duration::from_secs(agent.seal_timeout_secs.unwrap_or(60).max(1)),
             },
             retry: Retry {
@@ -258,6 +278,11 @@ pub struct Agent {
     pub unlocker: Unlocker,
     pub settings: Settings,
     pub log: Log,
+    /// Log the SMTP dialogue of every connection (AUTH data and message
+    /// data never).
+    pub verbose: bool,
+    /// `--listen`, which a reload keeps over the file's `listen`.
+    pub listen_override: Option<String>,
 }
 
 impl Agent {
@@ -272,9 +297,12 @@ impl Agent {
 /// `mailseal queue flush` with no agent running: one delivery attempt of
 /// every queued message now, holding the queue's lock meanwhile. `None`
 /// when an agent is running (it was asked to retry everything instead).
+/// Delivery reports for messages that fail for good are queued, and sent
+/// at the next flush or agent start.
 pub fn flush_queue(
     home: &Home,
     config: &Config,
+    unlocker: &Unlocker,
     settings: &Settings,
     log: Log,
 ) -> Result<Option<Vec<(String, worker::Outcome)>>> {
@@ -291,10 +319,23 @@ pub fn flush_queue(
     )?);
     let worker = worker::Worker {
         spool: spool.clone(),
-        relay,
-        retry: settings.retry,
+        route: std::sync::RwLock::new(worker::Route {
+            relay,
+            retry: settings.retry,
+        }),
         concurrency: settings.deliveries,
         log,
+        bounce: Some(bounce(
+            spool.clone(),
+            home.clone(),
+            unlocker.clone(),
+            settings.hostname.clone(),
+            {
+                let config = Arc::new(config.clone());
+                move || config.clone()
+            },
+            |_| {},
+        )),
     };
     let ids = spool.ids(spool::Status::Queued)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -323,6 +364,28 @@ pub fn flush_queue(
         results
     });
     Ok(Some(results))
+}
+
+/// A [`worker::Bounce`] that seals reports under the configuration
+/// `config()` gives at that moment and tells `queued` about each one.
+pub(crate) fn bounce(
+    spool: Arc<spool::Spool>,
+    home: Home,
+    unlocker: Unlocker,
+    hostname: String,
+    config: impl Fn() -> Arc<Config> + Send + Sync + 'static,
+    queued: impl Fn(String) + Send + Sync + 'static,
+) -> worker::Bounce {
+    Arc::new(move |entry, heads, state| {
+        let config = config();
+        let id = dsn::bounce(
+            &spool, &config, &home, &unlocker, &hostname, entry, heads, state,
+        )?;
+        if let Some(id) = &id {
+            queued(id.clone());
+        }
+        Ok(id)
+    })
 }
 
 /// The file in which a running agent records the address it listens on.

@@ -7,8 +7,15 @@
 //! around them is written here: state, limits, STARTTLS, AUTH, replies.
 //! Replies to pipelined commands are collected and written when the
 //! client's input is used up (RFC 2920).
+//!
+//! Around the sessions: an optional implicit-TLS listener, SIGHUP (reload
+//! the configuration as a whole, or keep the old one), a total time limit
+//! per connection, failed logins counted per client address across
+//! connections, and sealing on a thread of its own (large stack, panics
+//! caught) so that one message cannot take the agent down.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +31,10 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::spool::{Copy, Entry, Spool, Status};
-use super::worker::{one_line, Worker};
+use super::worker::{one_line, Route, Worker};
 use super::{address_file, credentials, intake, tls, Agent, Credentials, Log, Settings};
 use crate::config::Config;
-use crate::home::{write_private_file, Home};
+use crate::home::{check_own_dir, create_private_dir, write_private_file, Home};
 use crate::keys::{normalize_address, Unlocker};
 use crate::{Error, Result};
 
@@ -37,23 +44,53 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const WRITERS: usize = 4;
 /// Delay after a failed login.
 const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
+/// Failed logins from one address (across its connections) before it must
+/// wait between attempts; the wait doubles with each further failure.
+const FREE_AUTH_FAILURES: u32 = 3;
+/// The longest such wait.
+const MAX_AUTH_BLOCK: Duration = Duration::from_secs(15 * 60);
+/// Stack of a sealing thread: deeply nested MIME must not overflow it.
+const SEAL_STACK: usize = 256 << 20;
+
+/// What a reload (SIGHUP) replaces as a whole: sessions take a snapshot
+/// when they start.
+struct Current {
+    settings: Settings,
+    credentials: Option<Credentials>,
+    config: Arc<Config>,
+}
+
+/// Failed logins from one client address.
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    /// No login attempt is looked at before this.
+    blocked_until: Option<tokio::time::Instant>,
+    last: Option<tokio::time::Instant>,
+}
 
 /// What every session shares.
 struct Shared {
-    settings: Settings,
-    credentials: Option<Credentials>,
+    current: Arc<std::sync::RwLock<Arc<Current>>>,
     acceptor: TlsAcceptor,
-    config: Arc<Config>,
     home: Home,
     unlocker: Unlocker,
     spool: Arc<Spool>,
     log: Log,
+    verbose: bool,
     queued: mpsc::UnboundedSender<String>,
     shutdown: watch::Receiver<bool>,
     /// Bounds the messages written to the queue at once (many writers in
     /// one directory spin on its lock). Sealing is not bounded here: with
     /// key discovery it waits on the network.
     writing: tokio::sync::Semaphore,
+    failed_logins: std::sync::Mutex<HashMap<IpAddr, Failures>>,
+}
+
+impl Shared {
+    fn current(&self) -> Arc<Current> {
+        self.current.read().expect("current lock").clone()
+    }
 }
 
 /// Starts everything and runs until SIGTERM or SIGINT.
@@ -64,6 +101,8 @@ pub(super) fn run(agent: Agent) -> Result<()> {
         unlocker,
         settings,
         log,
+        verbose,
+        listen_override,
     } = agent;
     let config_path = home.config_file();
     let credentials = credentials(&settings, &config_path)?;
@@ -78,6 +117,8 @@ pub(super) fn run(agent: Agent) -> Result<()> {
         reason: "another mailseal agent (or `queue flush`) is using this queue".into(),
     })?;
     let queued = spool.recover()?;
+    create_private_dir(&home.agent_dir())?;
+    check_own_dir(&home.agent_dir())?;
     let cert = tls::ensure(
         &home.agent_dir(),
         &settings.hostname,
@@ -96,6 +137,14 @@ pub(super) fn run(agent: Agent) -> Result<()> {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("reading the listening address", e))?;
+        let implicit = match settings.listen_implicit {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::io(format!("listening on {addr} (implicit TLS)"), e))?,
+            ),
+            None => None,
+        };
         write_private_file(&address_file(&home), format!("{local}\n").as_bytes())?;
         log(&format!(
             "listening on {local} (STARTTLS{}, {}); relay {} ({}:{}); {queued} queued; certificate SHA-256 {}",
@@ -106,46 +155,96 @@ pub(super) fn run(agent: Agent) -> Result<()> {
             relay.port,
             cert.fingerprint()
         ));
+        if let Some(implicit) = &implicit {
+            if let Ok(addr) = implicit.local_addr() {
+                log(&format!("implicit TLS on {addr}"));
+            }
+        }
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (queued_tx, queued_rx) = mpsc::unbounded_channel();
-        let worker = Arc::new(Worker {
-            spool: spool.clone(),
-            relay,
-            retry: settings.retry,
-            concurrency: settings.deliveries,
-            log: log.clone(),
-        });
-        let worker_task = tokio::spawn(worker.run(queued_rx, shutdown_rx.clone()));
-        let max_connections = settings.limits.max_connections;
-        let shared = Arc::new(Shared {
+        let hostname = settings.hostname.clone();
+        let current = Arc::new(std::sync::RwLock::new(Arc::new(Current {
             settings,
             credentials,
-            acceptor,
             config,
+        })));
+        let settings = current.read().expect("current lock").settings.clone();
+        let bounce = {
+            let (current, queued) = (current.clone(), queued_tx.clone());
+            super::bounce(
+                spool.clone(),
+                home.clone(),
+                unlocker.clone(),
+                hostname,
+                move || current.read().expect("current lock").config.clone(),
+                move |id| {
+                    let _ = queued.send(id);
+                },
+            )
+        };
+        let worker = Arc::new(Worker {
+            spool: spool.clone(),
+            route: std::sync::RwLock::new(Route {
+                relay,
+                retry: settings.retry,
+            }),
+            concurrency: settings.deliveries,
+            log: log.clone(),
+            bounce: Some(bounce),
+        });
+        let worker_task = tokio::spawn(worker.clone().run(queued_rx, shutdown_rx.clone()));
+        let max_connections = settings.limits.max_connections;
+        let shared = Arc::new(Shared {
+            current,
+            acceptor,
             home: home.clone(),
             unlocker,
             spool: spool.clone(),
             log: log.clone(),
+            verbose,
             queued: queued_tx,
             shutdown: shutdown_rx,
             writing: tokio::sync::Semaphore::new(WRITERS),
+            failed_logins: std::sync::Mutex::new(HashMap::new()),
         });
 
         let mut terminate = signal(SignalKind::terminate())
             .map_err(|e| Error::io("installing the SIGTERM handler", e))?;
         let mut interrupt = signal(SignalKind::interrupt())
             .map_err(|e| Error::io("installing the SIGINT handler", e))?;
+        let mut hangup = signal(SignalKind::hangup())
+            .map_err(|e| Error::io("installing the SIGHUP handler", e))?;
         let mut sessions = JoinSet::new();
         let why = loop {
-            tokio::select! {
+            let accepted = tokio::select! {
                 _ = terminate.recv() => break "SIGTERM",
                 _ = interrupt.recv() => break "SIGINT",
-                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        if sessions.len() >= max_connections {
-                            log(&format!("connection {peer}: refused, {max_connections} connections already open"));
+                _ = hangup.recv() => {
+                    reload(&shared, &worker, listen_override.as_deref()).await;
+                    continue;
+                }
+                Some(done) = sessions.join_next(), if !sessions.is_empty() => {
+                    if let Err(e) = done {
+                        if e.is_panic() {
+                            log("a connection ended with an internal error (panic); the agent goes on, nothing of it was queued unless it was answered 250");
+                        }
+                    }
+                    continue;
+                }
+                accepted = listener.accept() => accepted.map(|(tcp, peer)| (tcp, peer, false)),
+                accepted = async {
+                    match &implicit {
+                        Some(l) => l.accept().await,
+                        None => std::future::pending().await,
+                    }
+                } => accepted.map(|(tcp, peer)| (tcp, peer, true)),
+            };
+            match accepted {
+                Ok((tcp, peer, implicit_tls)) => {
+                    if sessions.len() >= max_connections {
+                        log(&format!("connection {peer}: refused, {max_connections} connections already open"));
+                        if !implicit_tls {
                             tokio::spawn(async move {
                                 let mut tcp = tcp;
                                 let _ = tokio::time::timeout(
@@ -154,14 +253,14 @@ pub(super) fn run(agent: Agent) -> Result<()> {
                                 )
                                 .await;
                             });
-                            continue;
                         }
-                        sessions.spawn(serve(shared.clone(), tcp, peer));
+                        continue;
                     }
-                    Err(e) => {
-                        log(&format!("accepting a connection failed: {e}"));
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    sessions.spawn(serve(shared.clone(), tcp, peer, implicit_tls));
+                }
+                Err(e) => {
+                    log(&format!("accepting a connection failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         };
@@ -170,6 +269,7 @@ pub(super) fn run(agent: Agent) -> Result<()> {
             sessions.len()
         ));
         drop(listener);
+        drop(implicit);
         let _ = shutdown_tx.send(true);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while sessions.join_next().await.is_some() {}
@@ -182,6 +282,87 @@ pub(super) fn run(agent: Agent) -> Result<()> {
         log(&format!("stopped; {left} messages queued"));
         Ok(())
     })
+}
+
+/// SIGHUP: reads the configuration again and, only if all of it is good
+/// (settings, agent password, relay and its password), puts it in place
+/// at once; otherwise logs why and keeps the old one. Connections already
+/// open finish with the configuration they started with.
+async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>) {
+    let home = shared.home.clone();
+    let listen = listen.map(str::to_string);
+    let loaded =
+        tokio::task::spawn_blocking(move || -> Result<(Current, Arc<crate::submit::Settings>)> {
+            let path = home.config_file();
+            let config = home.load_config()?;
+            let settings = Settings::from_config(&config, &path, listen.as_deref())?;
+            let credentials = credentials(&settings, &path)?;
+            let relay = crate::submit::Settings::from_config(&config, &path, &settings.relay)?;
+            Ok((
+                Current {
+                    settings,
+                    credentials,
+                    config: Arc::new(config),
+                },
+                Arc::new(relay),
+            ))
+        })
+        .await;
+    let (current, relay) = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => {
+            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+            (shared.log)(&format!(
+                "SIGHUP: the new configuration is not used, the previous one stays in force: {e}{hint}"
+            ));
+            return;
+        }
+        Err(e) => {
+            (shared.log)(&format!(
+                "SIGHUP: reload failed ({e}); the previous configuration stays in force"
+            ));
+            return;
+        }
+    };
+    let old = shared.current();
+    let mut restart = Vec::new();
+    if current.settings.listen != old.settings.listen
+        || current.settings.listen_implicit != old.settings.listen_implicit
+    {
+        restart.push("listen addresses");
+    }
+    if current.settings.hostname != old.settings.hostname {
+        restart.push("hostname");
+    }
+    if current.settings.deliveries != old.settings.deliveries {
+        restart.push("deliveries");
+    }
+    let summary = format!(
+        "SIGHUP: configuration reloaded: policy {:?}, relay {} ({}:{}), agent password from {}",
+        current.config.policy.default,
+        relay.name,
+        relay.host,
+        relay.port,
+        match &current.settings.access {
+            super::Access::Open => "nowhere (no AUTH)".to_string(),
+            super::Access::Password { source, .. } =>
+                source.split(':').next().unwrap_or("").to_string(),
+        }
+    );
+    *worker.route.write().expect("route lock") = Route {
+        relay,
+        retry: current.settings.retry,
+    };
+    *shared.current.write().expect("current lock") = Arc::new(current);
+    let note = if restart.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; changes to {} take effect at the next start",
+            restart.join(", ")
+        )
+    };
+    (shared.log)(&format!("{summary}{note}"));
 }
 
 /// How a conversation ended.
@@ -214,6 +395,8 @@ struct Envelope {
 
 struct Session {
     shared: Arc<Shared>,
+    /// The configuration this connection started with.
+    cur: Arc<Current>,
     peer: SocketAddr,
     tls: bool,
     helo: Option<String>,
@@ -222,6 +405,8 @@ struct Session {
     commands: usize,
     errors: usize,
     auth_failures: usize,
+    /// When the connection must end, however active it is.
+    deadline: tokio::time::Instant,
     /// Replies not yet written.
     out: Vec<u8>,
     /// What happened, for the connection's log line.
@@ -229,10 +414,13 @@ struct Session {
     refused: Vec<String>,
 }
 
-async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, implicit_tls: bool) {
     let _ = tcp.set_nodelay(true);
+    let cur = shared.current();
+    let limits = cur.settings.limits.clone();
     let mut session = Session {
         shared: shared.clone(),
+        cur: cur.clone(),
         peer,
         tls: false,
         helo: None,
@@ -241,44 +429,66 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         commands: 0,
         errors: 0,
         auth_failures: 0,
+        deadline: tokio::time::Instant::now() + limits.session_timeout,
         out: Vec::new(),
         queued: Vec::new(),
         refused: Vec::new(),
     };
-    let hostname = shared.settings.hostname.clone();
-    session.reply(220, &format!("{hostname} ESMTP mailseal agent ready"));
-    let mut plain = BufReader::new(tcp);
-    let end = match session.converse(&mut plain).await {
-        Next::Close(why) => {
-            let _ = plain.get_mut().shutdown().await;
-            why
+    let greeting = format!("{} ESMTP mailseal agent ready", cur.settings.hostname);
+    let end = if implicit_tls {
+        match tokio::time::timeout(limits.idle_timeout, shared.acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => {
+                session.tls = true;
+                session.reply(220, &greeting);
+                let mut io = BufReader::new(stream);
+                let why = match session.converse(&mut io).await {
+                    Next::Close(why) => why,
+                    Next::StartTls => "STARTTLS inside TLS".into(),
+                };
+                let _ = io.get_mut().shutdown().await;
+                why
+            }
+            Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+            Err(_) => "TLS handshake timed out".into(),
         }
-        Next::StartTls => {
-            let tcp = plain.into_inner();
-            let idle = shared.settings.limits.idle_timeout;
-            match tokio::time::timeout(idle, shared.acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => {
-                    // RFC 3207: forget everything from before TLS.
-                    session.tls = true;
-                    session.helo = None;
-                    session.user = None;
-                    session.envelope = None;
-                    let mut io = BufReader::new(stream);
-                    let why = match session.converse(&mut io).await {
-                        Next::Close(why) => why,
-                        Next::StartTls => "STARTTLS again".into(),
-                    };
-                    let _ = io.get_mut().shutdown().await;
-                    why
+    } else {
+        session.reply(220, &greeting);
+        let mut plain = BufReader::new(tcp);
+        match session.converse(&mut plain).await {
+            Next::Close(why) => {
+                let _ = plain.get_mut().shutdown().await;
+                why
+            }
+            Next::StartTls => {
+                let tcp = plain.into_inner();
+                match tokio::time::timeout(limits.idle_timeout, shared.acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        // RFC 3207: forget everything from before TLS.
+                        session.tls = true;
+                        session.helo = None;
+                        session.user = None;
+                        session.envelope = None;
+                        let mut io = BufReader::new(stream);
+                        let why = match session.converse(&mut io).await {
+                            Next::Close(why) => why,
+                            Next::StartTls => "STARTTLS again".into(),
+                        };
+                        let _ = io.get_mut().shutdown().await;
+                        why
+                    }
+                    Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+                    Err(_) => "TLS handshake timed out".into(),
                 }
-                Ok(Err(e)) => format!("TLS handshake failed: {e}"),
-                Err(_) => "TLS handshake timed out".into(),
             }
         }
     };
     (shared.log)(&format!(
         "connection {peer}: {}{}, {} commands, queued [{}], refused [{}], closed: {end}",
-        if session.tls { "tls" } else { "plain" },
+        match (session.tls, implicit_tls) {
+            (true, true) => "implicit tls",
+            (true, false) => "tls",
+            _ => "plain",
+        },
         session
             .user
             .as_deref()
@@ -292,23 +502,50 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
 
 impl Session {
     fn reply(&mut self, code: u16, text: &str) {
-        self.out
-            .extend_from_slice(format!("{code} {}\r\n", one_line(text)).as_bytes());
+        let line = format!("{code} {}", one_line(text));
+        self.dialogue("S", &line);
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
     }
 
     fn multiline(&mut self, code: u16, lines: &[String]) {
         for (i, line) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
-            self.out
-                .extend_from_slice(format!("{code}{sep}{line}\r\n").as_bytes());
+            let line = format!("{code}{sep}{line}");
+            self.dialogue("S", &line);
+            self.out.extend_from_slice(line.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
         }
+    }
+
+    /// With `-v`: one line of the SMTP dialogue (`C` client, `S` server).
+    /// Callers pass AUTH data and message data already redacted.
+    fn dialogue(&self, who: &str, line: &str) {
+        if self.shared.verbose {
+            (self.shared.log)(&format!(
+                "connection {}: {who}: {}",
+                self.peer,
+                one_line(line)
+            ));
+        }
+    }
+
+    /// When the next read or write must be done: the idle timeout, or the
+    /// end of the session's total time if that comes first.
+    fn time_limit(&self) -> tokio::time::Instant {
+        (tokio::time::Instant::now() + self.cur.settings.limits.idle_timeout).min(self.deadline)
+    }
+
+    /// Whether the session's total time is up.
+    fn expired(&self) -> bool {
+        tokio::time::Instant::now() >= self.deadline
     }
 
     /// A reply to a bad command; too many of them end the connection.
     fn error(&mut self, code: u16, text: &str) -> Option<Next> {
         self.reply(code, text);
         self.errors += 1;
-        if self.errors >= self.shared.settings.limits.max_errors {
+        if self.errors >= self.cur.settings.limits.max_errors {
             self.reply(421, "4.7.0 Too many errors, closing the connection");
             return Some(Next::Close("too many errors".into()));
         }
@@ -325,13 +562,13 @@ impl Session {
             io.get_mut().flush().await
         };
         matches!(
-            tokio::time::timeout(self.shared.settings.limits.idle_timeout, write).await,
+            tokio::time::timeout_at(self.time_limit(), write).await,
             Ok(Ok(()))
         )
     }
 
     async fn read_line<S: AsyncRead + Unpin>(&self, io: &mut BufReader<S>) -> Option<Line> {
-        let max = self.shared.settings.limits.max_line;
+        let max = self.cur.settings.limits.max_line;
         let read = async {
             let mut line = Vec::new();
             let mut too_long = false;
@@ -366,9 +603,18 @@ impl Session {
                 }
             }
         };
-        tokio::time::timeout(self.shared.settings.limits.idle_timeout, read)
-            .await
-            .ok()
+        tokio::time::timeout_at(self.time_limit(), read).await.ok()
+    }
+
+    /// Ends a connection that has lasted longer than its total time.
+    async fn too_long<S: AsyncRead + AsyncWrite + Unpin>(&mut self, io: &mut BufReader<S>) -> Next {
+        let limit = self.cur.settings.limits.session_timeout.as_secs();
+        self.reply(
+            421,
+            &format!("4.4.2 Connection time limit ({limit}s) reached, closing; nothing unfinished was queued"),
+        );
+        self.flush(io).await;
+        Next::Close(format!("session time limit of {limit}s reached"))
     }
 
     /// Reads and answers commands until the connection ends or STARTTLS.
@@ -388,6 +634,7 @@ impl Session {
                 line = self.read_line(io) => line,
             };
             let line = match line {
+                None if self.expired() => return self.too_long(io).await,
                 None => {
                     self.reply(421, "4.4.2 Idle for too long, closing the connection");
                     self.flush(io).await;
@@ -410,8 +657,18 @@ impl Session {
                 }
                 Some(Line::Ok(line)) => line,
             };
+            if self.shared.verbose {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end();
+                let words: Vec<&str> = text.splitn(3, ' ').collect();
+                if words[0].eq_ignore_ascii_case("AUTH") && words.len() > 2 {
+                    self.dialogue("C", &format!("{} {} [redacted]", words[0], words[1]));
+                } else {
+                    self.dialogue("C", text);
+                }
+            }
             self.commands += 1;
-            if self.commands > self.shared.settings.limits.max_commands {
+            if self.commands > self.cur.settings.limits.max_commands {
                 self.reply(421, "4.7.0 Too many commands, closing the connection");
                 self.flush(io).await;
                 return Next::Close("too many commands".into());
@@ -452,7 +709,7 @@ impl Session {
                 };
             }
         };
-        let settings = &self.shared.settings;
+        let settings = &self.cur.settings;
         let limits = settings.limits.clone();
         match request {
             Request::Ehlo { host } => {
@@ -510,7 +767,7 @@ impl Session {
                 if settings.require_tls && !self.tls {
                     return self.error(530, "5.7.0 Must issue a STARTTLS command first");
                 }
-                if self.shared.credentials.is_some() && self.user.is_none() {
+                if self.cur.credentials.is_some() && self.user.is_none() {
                     return self.error(530, "5.7.0 Authentication required");
                 }
                 if self.envelope.is_some() {
@@ -583,10 +840,41 @@ impl Session {
         }
     }
 
+    /// How long the client's address must still wait before a login
+    /// attempt is looked at, if it must.
+    fn auth_blocked(&self) -> Option<Duration> {
+        let logins = self.shared.failed_logins.lock().expect("failed logins");
+        let until = logins.get(&self.peer.ip())?.blocked_until?;
+        until.checked_duration_since(tokio::time::Instant::now())
+    }
+
+    /// Records a failed login from the client's address: how many there
+    /// were, and the wait imposed before the next attempt (doubling after
+    /// the first few, across connections). Failures are forgotten after
+    /// the longest wait without one.
+    fn auth_failed(&self) -> (u32, Option<Duration>) {
+        let now = tokio::time::Instant::now();
+        let mut logins = self.shared.failed_logins.lock().expect("failed logins");
+        logins.retain(|_, f| {
+            f.last
+                .is_some_and(|t| now.duration_since(t) < MAX_AUTH_BLOCK)
+        });
+        let failures = logins.entry(self.peer.ip()).or_default();
+        failures.count += 1;
+        failures.last = Some(now);
+        let wait = failures
+            .count
+            .checked_sub(FREE_AUTH_FAILURES)
+            .filter(|n| *n > 0)
+            .map(|n| Duration::from_secs(1u64 << (n - 1).min(20)).min(MAX_AUTH_BLOCK));
+        failures.blocked_until = wait.map(|w| now + w);
+        (failures.count, wait)
+    }
+
     fn auth_offered(&self) -> bool {
-        self.shared.credentials.is_some()
+        self.cur.credentials.is_some()
             && self.user.is_none()
-            && (self.tls || !self.shared.settings.require_tls)
+            && (self.tls || !self.cur.settings.require_tls)
     }
 
     /// Sends a 334 challenge and reads the answer; `Err` ends the session,
@@ -602,6 +890,7 @@ impl Session {
         }
         match self.read_line(io).await {
             Some(Line::Ok(line)) => {
+                self.dialogue("C", "[redacted]");
                 let answer = String::from_utf8_lossy(&line).trim().to_string();
                 if answer == "*" {
                     self.reply(501, "5.0.0 Authentication cancelled");
@@ -627,7 +916,7 @@ impl Session {
         mechanism: u64,
         initial: String,
     ) -> Option<Next> {
-        let Some(credentials) = self.shared.credentials.clone() else {
+        let Some(credentials) = self.cur.credentials.clone() else {
             return self.error(503, "5.5.1 Authentication is not enabled here");
         };
         if self.helo.is_none() {
@@ -639,8 +928,25 @@ impl Session {
         if self.envelope.is_some() {
             return self.error(503, "5.5.1 Not during a mail transaction");
         }
-        if self.shared.settings.require_tls && !self.tls {
+        if self.cur.settings.require_tls && !self.tls {
             return self.error(530, "5.7.0 Must issue a STARTTLS command first");
+        }
+        if let Some(wait) = self.auth_blocked() {
+            let secs = wait.as_secs().max(1);
+            (self.shared.log)(&format!(
+                "connection {}: login attempt refused: too many failed logins from {}; next attempt allowed in {secs}s",
+                self.peer,
+                self.peer.ip()
+            ));
+            self.reply(
+                454,
+                &format!(
+                    "4.7.0 Too many failed logins from your address; try again in {secs} seconds"
+                ),
+            );
+            return Some(Next::Close(
+                "login refused: too many failed logins from this address".into(),
+            ));
         }
         let decode = |text: &str| -> Option<Vec<u8>> {
             if text == "=" {
@@ -695,16 +1001,38 @@ impl Session {
                 )
             }
         };
-        let good = same(&user, credentials.username.as_bytes())
-            & same(&password, credentials.password.expose().as_bytes());
-        if good {
+        let user_ok = same(&user, credentials.username.as_bytes());
+        let password_ok = same(&password, credentials.password.expose().as_bytes());
+        if user_ok & password_ok {
+            self.shared
+                .failed_logins
+                .lock()
+                .expect("failed logins")
+                .remove(&self.peer.ip());
             self.user = Some(credentials.username.clone());
             self.reply(235, "2.7.0 Authentication successful");
             return None;
         }
         self.auth_failures += 1;
+        let (count, wait) = self.auth_failed();
+        let shown: String = String::from_utf8_lossy(&user).chars().take(64).collect();
+        (self.shared.log)(&format!(
+            "connection {}: login failed for user {:?}: {}; {count} failed logins from {}{}",
+            self.peer,
+            one_line(&shown),
+            if user_ok {
+                "wrong password"
+            } else {
+                "unknown user"
+            },
+            self.peer.ip(),
+            match wait {
+                Some(wait) => format!(", next attempt allowed in {}s", wait.as_secs().max(1)),
+                None => String::new(),
+            }
+        ));
         tokio::time::sleep(AUTH_FAILURE_DELAY).await;
-        if self.auth_failures >= self.shared.settings.limits.max_auth_failures {
+        if self.auth_failures >= self.cur.settings.limits.max_auth_failures {
             self.reply(421, "4.7.0 Too many failed logins, closing the connection");
             return Some(Next::Close("too many failed logins".into()));
         }
@@ -736,9 +1064,12 @@ impl Session {
             return Some(Next::Close("cannot write to the client".into()));
         }
         let envelope = self.envelope.take().expect("checked above");
-        let limits = self.shared.settings.limits.clone();
+        let limits = self.cur.settings.limits.clone();
         let data = match self.receive(io, limits.max_message_size).await {
-            DataEnd::Complete(data) => data,
+            DataEnd::Complete(data) => {
+                self.dialogue("C", &format!("[message data, {} bytes]", data.len()));
+                data
+            }
             DataEnd::TooBig => {
                 let text = format!(
                     "5.3.4 Message too big (at most {} bytes); nothing was queued",
@@ -753,6 +1084,7 @@ impl Session {
                     "client disconnected during DATA (nothing queued)".into(),
                 ))
             }
+            DataEnd::TimedOut if self.expired() => return Some(self.too_long(io).await),
             DataEnd::TimedOut => {
                 self.reply(
                     421,
@@ -781,14 +1113,13 @@ impl Session {
     /// Reads message data up to CRLF.CRLF, dot-unstuffed; beyond `max`
     /// bytes the rest is read and thrown away.
     async fn receive<S: AsyncRead + Unpin>(&self, io: &mut BufReader<S>, max: usize) -> DataEnd {
-        let idle = self.shared.settings.limits.idle_timeout;
         let mut data = Vec::with_capacity(16 * 1024);
         let mut receiver = DataReceiver::new();
         // The data starts at the beginning of a line: a lone "." ends it.
         receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
         let mut discard: Option<DummyDataReceiver> = None;
         loop {
-            let buf = match tokio::time::timeout(idle, io.fill_buf()).await {
+            let buf = match tokio::time::timeout_at(self.time_limit(), io.fill_buf()).await {
                 Err(_) => return DataEnd::TimedOut,
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return DataEnd::Eof,
                 Ok(Err(_)) => return DataEnd::Failed,
@@ -819,19 +1150,21 @@ impl Session {
 
     /// Seals and queues a complete message; the reply for the client.
     async fn accept(&mut self, envelope: Envelope, data: Vec<u8>) -> (u16, String) {
-        let shared = self.shared.clone();
+        let (shared, cur) = (self.shared.clone(), self.cur.clone());
         let rcpts = envelope.rcpts.clone();
-        let limit = shared.settings.limits.seal_timeout;
-        let sealing = tokio::task::spawn_blocking(move || {
+        let null_sender = envelope.from.is_empty();
+        let limit = cur.settings.limits.seal_timeout;
+        let sealing = seal_isolated(move || {
             intake::seal_message(
-                &shared.config,
+                &cur.config,
                 &shared.home,
                 &shared.unlocker,
+                null_sender,
                 &rcpts,
                 &data,
             )
         });
-        let (sender, copies) = match tokio::time::timeout(limit, sealing).await {
+        let (_, copies) = match tokio::time::timeout(limit, sealing).await {
             Err(_) => {
                 self.refused.push("451 sealing timed out".into());
                 return (
@@ -842,7 +1175,11 @@ impl Session {
                     ),
                 );
             }
-            Ok(Err(_)) => {
+            Ok(Err(why)) => {
+                (self.shared.log)(&format!(
+                    "connection {}: sealing failed with an internal error ({why}); the agent goes on, nothing was queued",
+                    self.peer
+                ));
                 self.refused.push("451 internal error".into());
                 return (
                     451,
@@ -859,11 +1196,8 @@ impl Session {
         let mut entry = Entry {
             id: String::new(),
             received: super::spool::now(),
-            from: if envelope.from.is_empty() {
-                sender
-            } else {
-                envelope.from
-            },
+            // `<>` stays `<>` (RFC 5321 4.5.5): a bounce must not bounce.
+            from: envelope.from,
             client: self.peer.to_string(),
             user: self.user.clone(),
             copies: copies
@@ -907,6 +1241,34 @@ impl Session {
             }
             Err(_) => (451, "4.3.0 Internal error while queueing".into()),
         }
+    }
+}
+
+/// Runs `seal` on a thread of its own with a large stack (deeply nested
+/// MIME recurses), catching a panic: one bad message must not take the
+/// agent down. `Err` says what went wrong inside.
+async fn seal_isolated<T: Send + 'static>(
+    seal: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mailseal-seal".into())
+        .stack_size(SEAL_STACK)
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(seal));
+            let _ = tx.send(result.map_err(|panic| {
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into())
+            }));
+        })
+        .map_err(|e| format!("cannot start a sealing thread: {e}"))?;
+    match rx.await {
+        Ok(Ok(sealed)) => Ok(sealed),
+        Ok(Err(panic)) => Err(format!("panic: {panic}")),
+        Err(_) => Err("the sealing thread ended without a result".into()),
     }
 }
 

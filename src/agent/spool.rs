@@ -10,6 +10,10 @@
 //! flush, rescan   requests from `mailseal queue flush` / `queue retry`
 //! ```
 //!
+//! The spool and its directories must be real directories (not symbolic
+//! links) owned by the user and not writable by others; the lock file is
+//! opened without following a link. Anything else is refused at start.
+//!
 //! Accepting a message: write `tmp/ID`, fsync it, rename it to
 //! `queue/ID.msg`, fsync `queue/` — only then does the client get 250. The
 //! directory fsync is shared by the messages renamed while the previous one
@@ -30,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::home::create_private_dir;
+use crate::home::{check_own_dir, create_private_dir};
 use crate::{Error, Result};
 
 const MAGIC: &str = "mailseal-spool 1\n";
@@ -84,6 +88,10 @@ pub struct State {
     /// Set by `queue retry` on a failed message: the maximum age counts
     /// from here.
     pub retried_at: Option<u64>,
+    /// The queue id of the delivery report sent to the sender when the
+    /// message failed for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 /// Where a message is.
@@ -102,6 +110,10 @@ pub struct Listed {
     pub status: Status,
     #[serde(flatten)]
     pub state: State,
+    /// Why the queue file cannot be read (its header is corrupt): the
+    /// message was accepted but cannot be described or delivered as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// The spool directory.
@@ -114,7 +126,9 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens the spool in `root`, creating its directories (0700).
+    /// Opens the spool in `root`, creating its directories (0700), and
+    /// refuses directories that are symbolic links, belong to someone else
+    /// or are writable by others.
     pub fn open(root: &Path) -> Result<Spool> {
         let spool = Spool {
             root: root.to_path_buf(),
@@ -123,8 +137,11 @@ impl Spool {
             failed: root.join("failed"),
             dir_sync: GroupSync::default(),
         };
+        create_private_dir(root)?;
+        check_own_dir(root)?;
         for dir in [&spool.tmp, &spool.queue, &spool.failed] {
             create_private_dir(dir)?;
+            check_own_dir(dir)?;
         }
         Ok(spool)
     }
@@ -157,8 +174,15 @@ impl Spool {
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::Home {
+                    path: path.clone(),
+                    reason: "it is a symbolic link; mailseal does not follow links in its spool: remove it and start again".into(),
+                },
+                _ => Error::io(format!("opening {}", path.display()), e),
+            })?;
         match file.try_lock() {
             Ok(()) => Ok(Some(file)),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
@@ -363,19 +387,42 @@ impl Spool {
         let mut out = Vec::new();
         for status in [Status::Queued, Status::Failed] {
             for id in self.ids(status)? {
-                // Gone meanwhile (delivered): skip.
-                let Ok(entry) = self.entry(status, &id) else {
-                    continue;
+                let (entry, damaged) = match self.entry(status, &id) {
+                    Ok(entry) => (entry, None),
+                    // Gone meanwhile (delivered): skip.
+                    Err(_) if !self.msg_path(status, &id).exists() => continue,
+                    // Accepted once, so never hidden: listed as damaged.
+                    Err(e) => (self.damaged_entry(status, &id), Some(e.to_string())),
                 };
                 let state = self.state(status, &id);
                 out.push(Listed {
                     entry,
                     status,
                     state,
+                    damaged,
                 });
             }
         }
         Ok(out)
+    }
+
+    /// What is known of a queue file whose header cannot be read: its id
+    /// and, from the file's time, when it arrived.
+    fn damaged_entry(&self, status: Status, id: &str) -> Entry {
+        let received = fs::metadata(self.msg_path(status, id))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Entry {
+            id: id.to_string(),
+            received,
+            from: String::new(),
+            client: String::new(),
+            user: None,
+            copies: Vec::new(),
+        }
     }
 
     /// Asks the running agent to retry everything now (`flush`), or to

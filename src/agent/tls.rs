@@ -1,9 +1,9 @@
-//! The agent's local STARTTLS certificate: a self-signed ECDSA P-256
-//! certificate for the agent's host name, `127.0.0.1` and `::1` (and the
-//! listen address), generated with rcgen on first start and kept in the
-//! home (`agent/cert.pem`, `agent/key.pem`, both 0600). Mail clients are
-//! asked once to accept it; `mailseal agent info` shows its SHA-256
-//! fingerprint so the person can compare.
+//! The agent's local TLS certificate (STARTTLS and implicit TLS): a
+//! self-signed ECDSA P-256 certificate for the agent's host name,
+//! `127.0.0.1` and `::1` (and the listen address), generated with rcgen on
+//! first start and kept in the home (`agent/cert.pem`, `agent/key.pem`,
+//! both 0600). Mail clients are given `cert.pem` as their CA file;
+//! `mailseal agent info` shows its path and SHA-256 fingerprint.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -14,14 +14,15 @@
 //! delivery is recorded, that copy is sent again at the next start.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::spool::{now, Request, Spool, State, Status};
+use super::spool::{now, Entry, Request, Spool, State, Status};
 use super::{Log, Retry};
+use crate::message::header::split_entity;
 use crate::submit::{self, Settings, Transaction};
 use crate::Error;
 
@@ -36,15 +37,35 @@ pub enum Outcome {
     Failed { reason: String },
     /// Not in the queue (dropped meanwhile).
     Gone,
+    /// Stopped: the relay accepted a copy but that could not be recorded
+    /// (disk full?), so another attempt would send it again. Not retried
+    /// until `mailseal queue retry ID` or a restart.
+    Held { reason: String },
 }
 
 /// Delivers queued messages.
 pub struct Worker {
     pub spool: Arc<Spool>,
-    pub relay: Arc<Settings>,
-    pub retry: Retry,
+    /// Where and how often to deliver; replaced as a whole when the agent
+    /// reloads its configuration (SIGHUP).
+    pub route: RwLock<Route>,
     pub concurrency: usize,
     pub log: Log,
+    /// Queues a delivery report to the sender of a message that failed for
+    /// good ([`super::dsn`]); none: no reports.
+    pub bounce: Option<Bounce>,
+}
+
+/// Queues a report on a failed message (its entry, the header section of
+/// each copy, its final state) and returns the report's queue id.
+pub type Bounce =
+    Arc<dyn Fn(&Entry, &[Vec<u8>], &State) -> crate::Result<Option<String>> + Send + Sync>;
+
+/// The relay queued mail goes to, and how failed attempts are retried.
+#[derive(Clone)]
+pub struct Route {
+    pub relay: Arc<Settings>,
+    pub retry: Retry,
 }
 
 /// How often the worker looks for due messages and flush requests.
@@ -64,13 +85,33 @@ impl Worker {
     ) {
         let mut due: BTreeMap<String, u64> = BTreeMap::new();
         let mut in_flight: HashSet<String> = HashSet::new();
+        // Flushed: delivered now, whatever their stored next attempt says.
+        let mut forced: HashSet<String> = HashSet::new();
+        // Held: a delivery that could not be recorded; not retried until
+        // `queue retry` or a restart (see `Outcome::Held`).
+        let mut held: HashSet<String> = HashSet::new();
         let mut tasks: JoinSet<(String, Outcome)> = JoinSet::new();
         let mut last_scan: Option<Instant> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
             let request = self.spool.take_request();
             if request.is_some() || last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
-                due = self.scan(request == Some(Request::Flush)).await;
+                let flush = request == Some(Request::Flush);
+                if request == Some(Request::Rescan) {
+                    held.clear();
+                }
+                due = self.scan().await;
+                due.retain(|id, _| !held.contains(id));
+                if flush {
+                    forced.extend(due.keys().cloned());
+                    forced.extend(in_flight.iter().cloned());
+                }
+                forced.retain(|id| due.contains_key(id) || in_flight.contains(id));
+                for id in &forced {
+                    if let Some(at) = due.get_mut(id) {
+                        *at = 0;
+                    }
+                }
                 last_scan = Some(Instant::now());
             }
             let time = now();
@@ -83,9 +124,10 @@ impl Worker {
             for id in ready {
                 due.remove(&id);
                 in_flight.insert(id.clone());
+                let force = forced.remove(&id);
                 let worker = self.clone();
                 tasks.spawn(async move {
-                    let outcome = worker.deliver(&id, false).await;
+                    let outcome = worker.deliver(&id, force).await;
                     (id, outcome)
                 });
             }
@@ -95,8 +137,16 @@ impl Worker {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((id, outcome)) = done {
                         in_flight.remove(&id);
-                        if let Outcome::Deferred { next, .. } = outcome {
-                            due.insert(id, next);
+                        match outcome {
+                            // Flushed while this attempt ran: once more now.
+                            Outcome::Deferred { next, .. } => {
+                                let at = if forced.contains(&id) { 0 } else { next };
+                                due.insert(id, at);
+                            }
+                            Outcome::Held { .. } => {
+                                held.insert(id);
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -110,19 +160,14 @@ impl Worker {
         tasks.abort_all();
     }
 
-    /// Queued ids with their next attempt times (all due now when
-    /// `flush`).
-    async fn scan(&self, flush: bool) -> BTreeMap<String, u64> {
+    /// Queued ids with their next attempt times.
+    async fn scan(&self) -> BTreeMap<String, u64> {
         let spool = self.spool.clone();
         tokio::task::spawn_blocking(move || {
             let ids = spool.ids(Status::Queued).unwrap_or_default();
             ids.into_iter()
                 .map(|id| {
-                    let next = if flush {
-                        0
-                    } else {
-                        spool.state(Status::Queued, &id).next_attempt
-                    };
+                    let next = spool.state(Status::Queued, &id).next_attempt;
                     (id, next)
                 })
                 .collect()
@@ -159,9 +204,12 @@ impl Worker {
             Ok(loaded) => loaded,
             Err(e) => {
                 let reason = format!("unreadable queue file: {e}");
-                return self.finish_failed(id, state, reason).await;
+                return self.finish_failed(id, state, reason, None).await;
             }
         };
+        let heads: Vec<Vec<u8>> = copies.iter().map(|c| split_entity(c).0.to_vec()).collect();
+        // One route for the whole attempt, even if a reload comes meanwhile.
+        let Route { relay, retry } = self.route.read().expect("route lock").clone();
         let total = entry.copies.len();
         for (index, (copy, data)) in entry.copies.iter().zip(copies).enumerate() {
             if state.delivered.contains(&index) {
@@ -175,13 +223,13 @@ impl Worker {
             let started = Instant::now();
             state.attempts += 1;
             state.last_attempt = Some(now());
-            let result = submit::submit(&self.relay, std::slice::from_ref(&tx)).await;
+            let result = submit::submit(&relay, std::slice::from_ref(&tx)).await;
             let took = started.elapsed().as_millis();
             let label = format!(
                 "delivery {id} copy {}/{total} to {} via {}",
                 index + 1,
                 copy.to.join(","),
-                self.relay.name
+                relay.name
             );
             match result {
                 Ok(outcome) => {
@@ -199,20 +247,24 @@ impl Worker {
                     state.delivered.push(index);
                     state.last_error = None;
                     if state.delivered.len() < total {
-                        // Recorded durably, so a crash does not resend it.
+                        // Recorded durably, so a crash does not resend it;
+                        // if it cannot be, stop rather than resend later.
                         let (spool, owned, saved) =
                             (self.spool.clone(), id.to_string(), state.clone());
-                        let _ = tokio::task::spawn_blocking(move || {
+                        let saved = tokio::task::spawn_blocking(move || {
                             spool.save_state(Status::Queued, &owned, &saved, true)
                         })
                         .await;
+                        if let Some(e) = failure(saved) {
+                            return self.hold(id, index + 1, &e);
+                        }
                     }
                 }
                 Err(error) => {
                     let reason = one_line(&error.to_string());
                     let permanent = is_permanent(&error);
                     let since = state.retried_at.unwrap_or(entry.received);
-                    let expired = now().saturating_sub(since) >= self.retry.max_age.as_secs();
+                    let expired = now().saturating_sub(since) >= retry.max_age.as_secs();
                     state.last_error = Some(reason.clone());
                     if permanent || expired {
                         let why = if permanent {
@@ -220,24 +272,31 @@ impl Worker {
                         } else {
                             format!(
                                 "not delivered within {} ({} attempts); last error: {reason}",
-                                humantime::format_duration(self.retry.max_age),
+                                humantime::format_duration(retry.max_age),
                                 state.attempts
                             )
                         };
                         (self.log)(&format!("{label}: failed for good after {took} ms: {why}"));
-                        return self.finish_failed(id, state, why).await;
+                        return self
+                            .finish_failed(id, state, why, Some((entry, heads)))
+                            .await;
                     }
-                    let delay = self.retry.delay(state.attempts);
+                    let delay = retry.delay(state.attempts);
                     state.next_attempt = now() + delay.as_secs();
                     (self.log)(&format!(
                         "{label}: deferred after {took} ms, retry in {}: {reason}",
                         humantime::format_duration(delay)
                     ));
                     let (spool, owned, saved) = (self.spool.clone(), id.to_string(), state.clone());
-                    let _ = tokio::task::spawn_blocking(move || {
+                    let saved = tokio::task::spawn_blocking(move || {
                         spool.save_state(Status::Queued, &owned, &saved, false)
                     })
                     .await;
+                    if let Some(e) = failure(saved) {
+                        (self.log)(&format!(
+                            "delivery {id}: cannot record the attempt ({e}); it is retried as planned"
+                        ));
+                    }
                     return Outcome::Deferred {
                         next: state.next_attempt,
                         reason,
@@ -246,19 +305,72 @@ impl Worker {
             }
         }
         let (spool, owned) = (self.spool.clone(), id.to_string());
-        let _ = tokio::task::spawn_blocking(move || spool.complete(&owned)).await;
+        let done = tokio::task::spawn_blocking(move || spool.complete(&owned)).await;
+        if let Some(e) = failure(done) {
+            return self.hold(id, total, &e);
+        }
         Outcome::Delivered
     }
 
-    async fn finish_failed(&self, id: &str, mut state: State, reason: String) -> Outcome {
+    /// Stops delivering `id` after copy `copy` was accepted but could not
+    /// be recorded, and says so.
+    fn hold(&self, id: &str, copy: usize, error: &str) -> Outcome {
+        let reason = format!(
+            "copy {copy} was accepted by the relay, but that could not be recorded ({error}); delivery of this message is stopped so that nothing is sent twice: free disk space and check the spool, then `mailseal queue retry {id}` sends the copies not recorded as delivered (again), or `mailseal queue drop {id}`"
+        );
+        (self.log)(&format!("delivery {id}: HELD: {reason}"));
+        Outcome::Held { reason }
+    }
+
+    /// Moves `id` to `failed/`, after queueing a delivery report to its
+    /// sender when `original` (its entry and the copies' headers) is known.
+    async fn finish_failed(
+        &self,
+        id: &str,
+        mut state: State,
+        reason: String,
+        original: Option<(Entry, Vec<Vec<u8>>)>,
+    ) -> Outcome {
         state.failed = Some(reason.clone());
-        let (spool, owned) = (self.spool.clone(), id.to_string());
-        let saved = state.clone();
-        let moved = tokio::task::spawn_blocking(move || spool.fail(&owned, &saved)).await;
-        if let Ok(Err(e)) = moved {
+        let (spool, owned, bounce, log) = (
+            self.spool.clone(),
+            id.to_string(),
+            self.bounce.clone(),
+            self.log.clone(),
+        );
+        let moved = tokio::task::spawn_blocking(move || {
+            if let (Some(bounce), Some((entry, heads))) = (bounce, original) {
+                match bounce(&entry, &heads, &state) {
+                    Ok(Some(report)) => {
+                        log(&format!(
+                            "delivery {owned}: delivery report to <{}> queued as {report}",
+                            entry.from
+                        ));
+                        state.report = Some(report);
+                    }
+                    Ok(None) => {}
+                    Err(e) => log(&format!(
+                        "delivery {owned}: cannot queue a delivery report to <{}>: {e}",
+                        entry.from
+                    )),
+                }
+            }
+            spool.fail(&owned, &state)
+        })
+        .await;
+        if let Some(e) = failure(moved) {
             (self.log)(&format!("delivery {id}: cannot move it to failed/: {e}"));
         }
         Outcome::Failed { reason }
+    }
+}
+
+/// The error of a spool operation run on the blocking pool, if it failed.
+fn failure(result: Result<crate::Result<()>, tokio::task::JoinError>) -> Option<String> {
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(format!("internal error: {e}")),
     }
 }
 

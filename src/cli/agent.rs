@@ -27,13 +27,23 @@ use super::Context;
 /// A passphrase-protected signing key is unlocked with --passphrase-file,
 /// MAILSEAL_PASSPHRASE or the OS keyring; the agent never prompts.
 ///
-/// Logs go to stderr, one line per connection and per delivery attempt;
-/// the first line names the address listened on. SIGTERM or SIGINT stops
-/// it cleanly; queued mail is delivered at the next start.
+/// With [agent] listen_implicit = "127.0.0.1:1465" it also listens for
+/// clients set to "SSL/TLS" (TLS from the first byte, same certificate).
+///
+/// Logs go to stderr (or --log-file), one line per connection and per
+/// delivery attempt, each starting with an RFC 3339 time; the first line
+/// names the address listened on; -v adds the SMTP dialogue (AUTH data
+/// shows as [redacted], message data only as its size). SIGHUP reloads
+/// config.toml, the relay and the passwords; if anything in the new
+/// configuration is wrong, that is logged and the old one is kept.
+/// SIGTERM or SIGINT stops it cleanly; queued mail is delivered at the
+/// next start.
 ///
 /// Examples:
 ///   mailseal agent
 ///   mailseal agent --listen 127.0.0.1:2587
+///   mailseal agent -v --log-file ~/.local/state/mailseal-agent.log
+///   kill -HUP $(pgrep -f 'mailseal agent')     # reload the configuration
 ///   mailseal agent info
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
@@ -44,6 +54,14 @@ pub struct Args {
     /// free port (the first log line and `agent info` show it).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Append the log to FILE (created 0600; reopened for every line, so
+    /// log rotation needs no signal) instead of writing it on stderr.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<std::path::PathBuf>,
+    /// Also log the SMTP dialogue of every connection (passwords and
+    /// message data are never logged).
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -77,11 +95,20 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
                 rustix::stdio::dup2_stdin(&null)
                     .map_err(|e| Error::io("detaching stdin", e.into()))?;
             }
-            let quiet = context.quiet;
+            let quiet = context.quiet && !args.verbose;
+            let log_file = args.log_file.clone();
             let log: agent::Log = Arc::new(move |line: &str| {
-                if !quiet || !line.starts_with("connection ") {
-                    eprintln!("mailseal agent: {line}");
+                if quiet && line.starts_with("connection ") {
+                    return;
                 }
+                let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+                let text = format!("{stamp} mailseal agent: {line}\n");
+                if let Some(path) = &log_file {
+                    if append(path, text.as_bytes()).is_ok() {
+                        return;
+                    }
+                }
+                eprint!("{text}");
             });
             Agent {
                 home: context.home.clone(),
@@ -90,11 +117,25 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
                 unlocker: context.unlocker.clone(),
                 settings,
                 log,
+                verbose: args.verbose,
+                listen_override: args.listen.clone(),
             }
             .run()?;
             Ok(0)
         }
     }
+}
+
+/// Appends `data` to the log file `path` (created 0600).
+fn append(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
 }
 
 #[derive(Serialize)]
@@ -105,6 +146,8 @@ struct Info {
     server: String,
     port: u16,
     security: &'static str,
+    /// The implicit-TLS listener ("SSL/TLS" in mail clients), if configured.
+    implicit_tls: Option<String>,
     authentication: &'static str,
     username: Option<String>,
     password: Option<String>,
@@ -154,6 +197,7 @@ fn info(context: &Context, settings: &Settings) -> Result<u8> {
         } else {
             "STARTTLS"
         },
+        implicit_tls: settings.listen_implicit.map(|a| a.to_string()),
         authentication,
         username,
         password: settings.password_source_description(),
@@ -185,6 +229,9 @@ fn info(context: &Context, settings: &Settings) -> Result<u8> {
     println!("  server:          {}", info.server);
     println!("  port:            {}", info.port);
     println!("  security:        {}", info.security);
+    if let Some(implicit) = &info.implicit_tls {
+        println!("  or SSL/TLS at:   {implicit}");
+    }
     println!("  authentication:  {}", info.authentication);
     if let Some(user) = &info.username {
         println!("  user name:       {user}");
@@ -193,10 +240,12 @@ fn info(context: &Context, settings: &Settings) -> Result<u8> {
         println!("  password:        {password}");
     }
     println!();
-    println!("The client will ask once to accept the agent's own certificate; accept it");
-    println!("only if it shows this SHA-256 fingerprint:");
-    println!("  {}", info.certificate_sha256);
+    println!("The agent has its own certificate. Give the client this file as its CA");
+    println!("file (msmtp tls_trust_file, git sendemail.smtpSSLCertPath, mutt");
+    println!("ssl_ca_certificates_file, Postfix smtp_tls_CAfile); a client that asks");
+    println!("to accept it instead must show this SHA-256 fingerprint:");
     println!("  certificate: {}", info.certificate_file);
+    println!("  {}", info.certificate_sha256);
     if let Some(pin) = &info.certificate_spki_pin {
         println!("  public key pin: {pin}");
     }

@@ -77,7 +77,13 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                     eprintln!("mailseal: {line}");
                 }
             });
-            match agent::flush_queue(&context.home, &context.config, &settings, log)? {
+            match agent::flush_queue(
+                &context.home,
+                &context.config,
+                &context.unlocker,
+                &settings,
+                log,
+            )? {
                 None => {
                     context.note(
                         "mailseal: asked the running agent to retry every queued message now",
@@ -87,7 +93,9 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                 Some(results) => {
                     let left = results
                         .iter()
-                        .filter(|(_, o)| matches!(o, Outcome::Deferred { .. }))
+                        .filter(|(_, o)| {
+                            matches!(o, Outcome::Deferred { .. } | Outcome::Held { .. })
+                        })
                         .count();
                     let failed = results
                         .iter()
@@ -135,15 +143,23 @@ fn describe(item: &Listed) -> String {
         humantime::format_duration(std::time::Duration::from_secs(now.saturating_sub(t)))
             .to_string()
     };
+    let status = match item.status {
+        Status::Queued => "queued",
+        Status::Failed => "FAILED",
+    };
+    if let Some(why) = &item.damaged {
+        return format!(
+            "{}  {status}  DAMAGED  received {} ago\n    {why}\n    it cannot be delivered as it is; inspect it, then `mailseal queue drop {}`",
+            e.id,
+            ago(e.received),
+            e.id
+        );
+    }
     let mut text = format!(
-        "{}  {}  received {} ago  from {}",
+        "{}  {status}  received {} ago  from {}",
         e.id,
-        match item.status {
-            Status::Queued => "queued",
-            Status::Failed => "FAILED",
-        },
         ago(e.received),
-        e.from
+        if e.from.is_empty() { "<>" } else { &e.from }
     );
     for (i, copy) in e.copies.iter().enumerate() {
         text.push_str(&format!(
@@ -173,6 +189,11 @@ fn describe(item: &Listed) -> String {
     }
     if let Some(reason) = &s.failed {
         text.push_str(&format!("\n    failed: {reason}"));
+        if let Some(report) = &s.report {
+            text.push_str(&format!(
+                "\n    the sender was sent a delivery report (queued as {report})"
+            ));
+        }
     } else if let Some(error) = &s.last_error {
         text.push_str(&format!("\n    last error: {error}"));
     }

@@ -336,7 +336,9 @@ pub async fn submit_with(
     options: &Options,
 ) -> Result<Outcome> {
     for tx in transactions {
-        for address in std::iter::once(&tx.from).chain(&tx.to) {
+        // An empty sender is the null reverse-path `<>` (bounces).
+        let from = std::iter::once(&tx.from).filter(|f| !f.is_empty());
+        for address in from.chain(&tx.to) {
             check_address(address)?;
         }
         if tx.to.is_empty() {

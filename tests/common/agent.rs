@@ -32,3 +32,40 @@ pub fn spool_files(home: &Home, dir: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Writes a config.toml for `home`: relay `localhost:port` over STARTTLS
+/// trusting `ca_file` (user alice, password from TEST_PW), the agent
+/// password from AGENT_PW plus the `[agent]` lines `agent`, and
+/// `[policy] default = policy`.
+pub fn write_config(home: &Home, port: u16, ca_file: &std::path::Path, policy: &str, agent: &str) {
+    home.write(
+        "config.toml",
+        format!(
+            "[relay.default]\nhost = \"localhost\"\nport = {port}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n\n[agent]\npassword = \"env:AGENT_PW\"\n{agent}\n[policy]\ndefault = \"{policy}\"\n",
+            ca_file.display()
+        )
+        .as_bytes(),
+    );
+}
+
+/// The port of the agent's implicit-TLS listener (`listen_implicit`),
+/// from its log.
+pub fn implicit_port(agent: &AgentProc) -> u16 {
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || agent
+            .log()
+            .contains("implicit TLS on 127.0.0.1:")),
+        "no implicit TLS listener:\n{}",
+        agent.log()
+    );
+    agent
+        .log()
+        .split("implicit TLS on 127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}

@@ -108,6 +108,12 @@ fn ca(name: &str) -> (CertificateParams, KeyPair, CertificateDer<'static>) {
 
 impl Server {
     pub fn start(mode: Mode, cert: CertKind, failure: Option<Failure>) -> Server {
+        Server::start_on(0, mode, cert, failure)
+    }
+
+    /// Like [`Server::start`], on 127.0.0.1:`port` (0: any free port), e.g.
+    /// an upstream that comes back on the port it had.
+    pub fn start_on(port: u16, mode: Mode, cert: CertKind, failure: Option<Failure>) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let (trusted_params, trusted_key, trusted_der) = ca("mailseal test CA");
@@ -162,7 +168,7 @@ impl Server {
         .unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let record = Arc::new(Mutex::new(Record::default()));
