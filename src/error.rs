@@ -114,6 +114,20 @@ pub enum Error {
     /// A relay password could not be obtained (the message never holds it).
     #[error("cannot get the password for relay {relay}: {reason}")]
     Secret { relay: String, reason: String },
+
+    /// Decrypted content that nothing authenticates (CBC enveloped-data
+    /// without a good signature); it was not released.
+    #[error("refusing unauthenticated content: {0}")]
+    Unauthenticated(String),
+
+    /// An imported certificate claims an address that another stored
+    /// certificate has; it was not imported.
+    #[error("certificate {found} claims {address}, which stored certificate {stored} already has; {found} was not imported")]
+    AddressConflict {
+        address: String,
+        stored: String,
+        found: String,
+    },
 }
 
 impl Error {
@@ -134,6 +148,7 @@ impl Error {
             Error::Unavailable(_) => 69,
             Error::Temporary(_) => 75,
             Error::TlsRefused(_) | Error::AuthRefused(_) => 77,
+            Error::Unauthenticated(_) | Error::AddressConflict { .. } => 77,
         }
     }
 
@@ -201,6 +216,13 @@ impl Error {
             }
             Error::Secret { relay, .. } => format!(
                 "set `password` in [relay.{relay}] to \"keyring\", \"env:VAR\" or \"command:PROGRAM ARGS\"; `mailseal secret set {relay}` stores one in the keyring"
+            ),
+            Error::Unauthenticated(_) => {
+                "anyone on the way could have changed it undetected; ask the sender to use AES-GCM (authEnveloped-data) or to sign, or pass --allow-unauthenticated to read it anyway"
+                    .into()
+            }
+            Error::AddressConflict { stored, found, .. } => format!(
+                "check with the owner which key is theirs; if {found} replaces {stored}, run `mailseal cert remove {stored}` and import again"
             ),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })

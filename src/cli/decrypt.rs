@@ -29,12 +29,22 @@ pub struct Args {
     /// S/MIME: store the certificates of signatures that verified.
     #[arg(long)]
     import_certs: bool,
+    /// S/MIME: release the content of CBC enveloped-data that carries no
+    /// good signature, although anyone on the way may have changed it.
+    #[arg(long)]
+    allow_unauthenticated: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
-    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
-        return super::smime::decrypt(context, &message, args.output.as_deref(), args.import_certs);
+    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
+        return super::smime::decrypt(
+            context,
+            &message,
+            args.output.as_deref(),
+            args.import_certs,
+            args.allow_unauthenticated,
+        );
     }
     let store = context.cert_store()?;
     let own = context.secret_keys().all()?;

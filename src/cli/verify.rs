@@ -29,7 +29,7 @@ pub struct Args {
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
     let reports =
-        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
+        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
             super::smime::verify(context, &message, args.import_certs)?
         } else {
             let store = context.cert_store()?;

@@ -147,8 +147,14 @@ impl CertStore {
 
     /// Adds or merges `cert` (secret key material is stripped). Call
     /// [`CertStore::save_index`] when done changing the store.
+    ///
+    /// A certificate that would newly bind an address which another stored
+    /// certificate binds is refused ([`Error::AddressConflict`]): a new
+    /// user ID for someone else's address is how a key gets passed off as
+    /// theirs.
     pub fn insert(&mut self, cert: &Cert) -> Result<ImportOutcome> {
         let public = cert.clone().strip_secret_key_material();
+        self.check_conflicts(&public)?;
         let fpr = public.fingerprint().to_hex().to_lowercase();
         let data = public.to_vec().map_err(Error::OpenPgp)?;
         let mut outcome = ImportOutcome::New;
@@ -176,6 +182,31 @@ impl CertStore {
             self.index.add(&merged);
         }
         Ok(outcome)
+    }
+
+    /// Refuses `cert` when it (merged with its stored version) binds an
+    /// address that the stored version does not and another stored
+    /// certificate does.
+    fn check_conflicts(&self, cert: &Cert) -> Result<()> {
+        let fpr = cert.fingerprint();
+        let stored = self.get(&fpr.to_hex())?;
+        let before = stored.as_ref().map(addresses).unwrap_or_default();
+        let after = match stored {
+            Some(old) => addresses(&old.merge_public(cert.clone()).map_err(Error::OpenPgp)?),
+            None => addresses(cert),
+        };
+        for address in after.iter().filter(|a| !before.contains(a)) {
+            for other in self.by_address(address)? {
+                if other.fingerprint() != fpr && addresses(&other).contains(address) {
+                    return Err(Error::AddressConflict {
+                        address: address.clone(),
+                        stored: other.fingerprint().to_hex(),
+                        found: fpr.to_hex(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the index, valid for the directory as it is now.

@@ -7,7 +7,7 @@ use std::io::Read;
 use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
 
-use super::verify::{bind_to_sender, find_armored, verify_detached, Helper, Keys};
+use super::verify::{bind_to_author, bind_to_sender, find_armored, verify_detached, Helper, Keys};
 use super::{pgpmime, policy, SignatureReport};
 use crate::message::header::split_entity;
 use crate::message::{canon, protect, Headers};
@@ -42,7 +42,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys) -> Result<Opened> {
             let (inner_bytes, body) = split_entity(&entity);
             let inner = Headers::parse(inner_bytes)?;
             let restored = protect::restore(&outer, &inner);
-            bind_to_sender(&mut signatures, &restored);
+            bind_to_author(&mut signatures, &outer, &inner);
             Ok(Opened {
                 message: restored.with_body(body),
                 signatures,
