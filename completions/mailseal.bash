@@ -669,7 +669,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__decrypt)
-            opts="-o -q -h --output --import-certs --home --json --passphrase-file --quiet --help"
+            opts="-o -q -h --output --import-certs --allow-unauthenticated --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -13,12 +13,19 @@ use crate::keys::normalize_address;
 /// such single address. `inner` is the protected header section (pass
 /// `outer` again when there is none); it counts only when it has a From
 /// field.
+///
+/// An outer section without From (a bare signed entity, as `openssl smime
+/// -sign` writes it) shows no competing author and leaves the protected
+/// From alone.
 pub fn author(outer: &Headers, inner: &Headers) -> Result<String, String> {
-    let outer_from = single_from(outer, "")?;
     if inner.get("From").is_none() || std::ptr::eq(outer, inner) {
-        return Ok(outer_from);
+        return single_from(outer, "");
     }
     let inner_from = single_from(inner, "protected ")?;
+    if outer.get("From").is_none() {
+        return Ok(inner_from);
+    }
+    let outer_from = single_from(outer, "")?;
     if inner_from != outer_from {
         return Err(format!(
             "the outer From ({outer_from}) differs from the protected From ({inner_from}): different readers would see different authors"
@@ -190,6 +197,18 @@ mod tests {
             ),
             Ok(())
         );
+        let bare = check(
+            "a@x.example",
+            "Content-Type: text/plain\n",
+            Some("From: a@x.example\n"),
+        );
+        assert_eq!(bare, Ok(()));
+        let two_outside = check(
+            "a@x.example",
+            "From: a@x.example\nFrom: b@x.example\n",
+            Some("From: a@x.example\n"),
+        );
+        assert!(two_outside.is_err());
     }
 
     #[test]
