@@ -872,10 +872,7 @@ fn gpgsm_encrypts_mailseal_decrypts_and_verifies_mailseal_signatures() {
         // integrity-protected, so it opens only when asked for explicitly.
         erin.run(&["decrypt"], message.as_bytes()).expect_code(77);
         let plain = erin
-            .run(
-                &["decrypt", "--allow-unauthenticated"],
-                message.as_bytes(),
-            )
+            .run(&["decrypt", "--allow-unauthenticated"], message.as_bytes())
             .ok()
             .stdout_text();
         assert!(plain.contains("hello from gpgsm"), "{cipher:?}: {plain}");

@@ -277,7 +277,7 @@ pub fn decrypt(
         return Err(Error::Unauthenticated(format!(
             "the message is enveloped-data (CBC), which is not integrity-protected, and {}; nothing was written",
             if opened.signatures.is_empty() {
-                "it is not signed"
+                "no signature covers it"
             } else {
                 "not every signature on it is good"
             }

@@ -14,29 +14,27 @@ const QP_LINE: usize = 76;
 /// Rewrites `entity` (CRLF canonical) so that its body survives transport
 /// unchanged. Parts that are already safe keep every byte; unsafe leaves are
 /// re-encoded as quoted-printable (text) or base64 (anything else).
-/// Input nested deeper than [`mime::MAX_DEPTH`] where it needs rewriting
-/// is refused.
+/// MIME that does not parse, or nests deeper than [`mime::MAX_DEPTH`], is
+/// refused.
 pub fn seven_bit_safe(entity: &[u8]) -> Result<Vec<u8>> {
-    seven_bit_safe_at(entity, 0)
+    mime::walk(entity, |_| true)?;
+    rewrite(entity)
 }
 
-fn seven_bit_safe_at(entity: &[u8], depth: usize) -> Result<Vec<u8>> {
+/// [`seven_bit_safe`] of an entity whose nesting was checked.
+fn rewrite(entity: &[u8]) -> Result<Vec<u8>> {
     let (header_bytes, body) = split_entity(entity);
     if body_is_safe(body) {
         return Ok(entity.to_vec());
     }
     let mut headers = Headers::parse(header_bytes)?;
     let content_type = headers.content_type();
-    let container = content_type.is_multipart() || content_type.mime == "message/rfc822";
-    if container && depth >= mime::MAX_DEPTH {
-        return Err(mime::too_deep());
-    }
     let new_body = if let (true, Some(boundary)) =
         (content_type.is_multipart(), content_type.param("boundary"))
     {
-        rebuild_multipart(body, boundary, depth + 1)?
+        rebuild_multipart(body, boundary)?
     } else if content_type.mime == "message/rfc822" {
-        seven_bit_safe_at(body, depth + 1)?
+        rewrite(body)?
     } else {
         let encoding = headers
             .get("Content-Transfer-Encoding")
@@ -61,7 +59,7 @@ fn seven_bit_safe_at(entity: &[u8], depth: usize) -> Result<Vec<u8>> {
     Ok(headers.with_body(&new_body))
 }
 
-fn rebuild_multipart(body: &[u8], boundary: &str, depth: usize) -> Result<Vec<u8>> {
+fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {
     let multipart = mime::split(body, boundary)?;
     let mut out = Vec::with_capacity(body.len() * 4 / 3);
     if !multipart.preamble.is_empty() && body_is_safe(multipart.preamble) {
@@ -70,7 +68,7 @@ fn rebuild_multipart(body: &[u8], boundary: &str, depth: usize) -> Result<Vec<u8
     }
     for part in &multipart.parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        out.extend_from_slice(&seven_bit_safe_at(part, depth)?);
+        out.extend_from_slice(&rewrite(part)?);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
