@@ -286,3 +286,74 @@ impl CertStore {
         Ok(self.by_key_handle(&handle)?.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::packet::UserID;
+
+    use super::*;
+
+    fn cert(address: &str) -> Cert {
+        CertBuilder::general_purpose(Some(address))
+            .generate()
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_bare_user_id_is_kept_by_sequoia_but_binds_nothing() {
+        let eve = cert("eve@example.org")
+            .insert_packets(UserID::from("Alice <alice@example.org>"))
+            .unwrap()
+            .0;
+        // sequoia keeps the unsigned user ID in the certificate ...
+        assert!(eve
+            .userids()
+            .any(|u| u.userid().value() == b"Alice <alice@example.org>"));
+        // ... so only the validly bound ones may count.
+        assert_eq!(addresses(&eve), vec!["eve@example.org".to_string()]);
+    }
+
+    #[test]
+    fn claiming_a_stored_address_is_refused_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CertStore::open(&dir.path().join("d"), &dir.path().join("i")).unwrap();
+        let alice = cert("alice@example.org");
+        let eve = cert("eve@example.org");
+        assert_eq!(store.insert(&alice).unwrap(), ImportOutcome::New);
+        assert_eq!(store.insert(&eve).unwrap(), ImportOutcome::New);
+        let mut signer = eve
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let claim = UserID::from("alice@example.org");
+        let binding = claim
+            .bind(
+                &mut signer,
+                &eve,
+                sequoia_openpgp::packet::signature::SignatureBuilder::new(
+                    sequoia_openpgp::types::SignatureType::PositiveCertification,
+                ),
+            )
+            .unwrap();
+        let eve_claims = eve
+            .clone()
+            .insert_packets(vec![sequoia_openpgp::Packet::from(claim), binding.into()])
+            .unwrap()
+            .0;
+        let err = store.insert(&eve_claims).unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+        assert!(
+            matches!(&err, Error::AddressConflict { address, .. } if address == "alice@example.org")
+        );
+        let stored = store.get(&eve.fingerprint().to_hex()).unwrap().unwrap();
+        assert_eq!(addresses(&stored), vec!["eve@example.org".to_string()]);
+        // Updates that claim nothing new still merge.
+        assert_eq!(store.insert(&eve).unwrap(), ImportOutcome::Unchanged);
+    }
+}
