@@ -679,7 +679,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__decrypt)
-            opts="-o -q -h --output --import-certs --max-decompressed --allow-legacy --home --json --passphrase-file --quiet --help"
+            opts="-o -q -h --output --import-certs --max-decompressed --allow-legacy --allow-unauthenticated --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

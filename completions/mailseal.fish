@@ -76,6 +76,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l home -d 'D
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l import-certs -d 'S/MIME: store the certificates of signatures that verified'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l allow-legacy -d 'Also read data encrypted with the legacy ciphers CAST5, 3DES and IDEA (old archives; mailseal never writes them)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l allow-unauthenticated -d 'S/MIME: release the content of CBC enveloped-data that carries no good signature, although anyone on the way may have changed it'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand decrypt" -s h -l help -d 'Print help (see more with \'--help\')'

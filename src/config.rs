@@ -300,7 +300,7 @@ pub struct Agent {
 
 /// The `[sendmail]` table: what `mailseal sendmail` (cron, mutt, PHP) does
 /// when the caller says little.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sendmail {
     /// The sender when there is neither -f nor a From header, like msmtp's

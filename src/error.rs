@@ -133,6 +133,20 @@ pub enum Error {
     /// The message uses an algorithm that mailseal refuses by policy.
     #[error("refused by policy: {reason}")]
     AlgorithmRefused { reason: String, hint: String },
+
+    /// Decrypted content that nothing authenticates (CBC enveloped-data
+    /// without a good signature); it was not released.
+    #[error("refusing unauthenticated content: {0}")]
+    Unauthenticated(String),
+
+    /// An imported certificate claims an address that another stored
+    /// certificate has; it was not imported.
+    #[error("certificate {found} claims {address}, which stored certificate {stored} already has; {found} was not imported")]
+    AddressConflict {
+        address: String,
+        stored: String,
+        found: String,
+    },
 }
 
 impl Error {
@@ -156,6 +170,7 @@ impl Error {
             Error::TlsRefused(_) | Error::AuthRefused { .. } => 77,
             Error::Refused { .. } => 65,
             Error::AlgorithmRefused { .. } => 77,
+            Error::Unauthenticated(_) | Error::AddressConflict { .. } => 77,
         }
     }
 
@@ -229,6 +244,13 @@ impl Error {
                     .into()
             }
             Error::Refused { hint, .. } | Error::AlgorithmRefused { hint, .. } => hint.clone(),
+            Error::Unauthenticated(_) => {
+                "anyone on the way could have changed it undetected; ask the sender to use AES-GCM (authEnveloped-data) or to sign, or pass --allow-unauthenticated to read it anyway"
+                    .into()
+            }
+            Error::AddressConflict { stored, found, .. } => format!(
+                "check with the owner which key is theirs; if {found} replaces {stored}, run `mailseal cert remove {stored}` and import again"
+            ),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })
     }

@@ -163,7 +163,7 @@ fn signature_by_someone_else_than_the_sender_fails() {
         .ok()
         .stdout;
     let run = bob.run(&["verify"], &signed).expect_code(1);
-    assert!(run.stderr.contains("not the sender"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not the author"), "{}", run.stderr);
 }
 
 #[test]

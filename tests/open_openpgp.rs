@@ -343,9 +343,11 @@ fn decrypt_reports_a_partial_signature_inside() {
         .ok()
         .stdout;
     let out = bob.file("out.eml");
+    // The output is written, and the exit code says the check failed.
     let run = bob
         .run(&["--json", "decrypt", "-o", path_str(&out)], &sealed)
-        .ok();
+        .expect_code(1);
+    assert!(std::fs::read(&out).is_ok_and(|m| !m.is_empty()));
     let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
     assert_eq!(report["signatures"][0]["status"], "good", "{report}");
     assert!(
@@ -354,7 +356,7 @@ fn decrypt_reports_a_partial_signature_inside() {
             .is_some_and(|p| p.contains("text before the signed block")),
         "{report}"
     );
-    let run = bob.run(&["decrypt"], &sealed).ok();
+    let run = bob.run(&["decrypt"], &sealed).expect_code(1);
     assert!(
         run.stderr.contains("only part of this message is signed"),
         "{}",

@@ -16,7 +16,9 @@ use super::{read_input, Context};
 /// whole message decrypted and passed its integrity check. Only a message
 /// encrypted as a whole is opened: an encrypted part inside other content
 /// is refused (exit 65, EFAIL), as are OpenPGP data that was never
-/// encrypted and decompression bombs.
+/// encrypted and decompression bombs. Exits 1 (after writing the output)
+/// when the message is signed but a signature is bad, is not the author's,
+/// or covers only part of the message.
 ///
 /// Examples:
 ///   mailseal decrypt sealed.eml > message.eml
@@ -35,12 +37,22 @@ pub struct Args {
     import_certs: bool,
     #[command(flatten)]
     open: super::verify::OpenArgs,
+    /// S/MIME: release the content of CBC enveloped-data that carries no
+    /// good signature, although anyone on the way may have changed it.
+    #[arg(long)]
+    allow_unauthenticated: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
-    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
-        return super::smime::decrypt(context, &message, args.output.as_deref(), args.import_certs);
+    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
+        return super::smime::decrypt(
+            context,
+            &message,
+            args.output.as_deref(),
+            args.import_certs,
+            args.allow_unauthenticated,
+        );
     }
     let store = context.cert_store()?;
     let own = context.secret_keys().all()?;
@@ -59,5 +71,8 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         context.note("mailseal: the message was not signed: nothing proves who sent it");
     }
     super::verify::report_verification(context, &opened.verification, args.output.is_none())?;
-    Ok(0)
+    // As with S/MIME (and gpg): a signature that is there but does not
+    // vouch for the whole message from its author is a failed check.
+    let signed = !opened.verification.signatures.is_empty();
+    Ok(if signed && !opened.verification.is_good() { 1 } else { 0 })
 }

@@ -253,12 +253,16 @@ fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
     Ok(())
 }
 
-/// `decrypt` for S/MIME.
+/// `decrypt` for S/MIME. Content that nothing authenticates (CBC without
+/// a good signature) is refused unless `allow_unauthenticated`; exits 1
+/// when a signature is not good (bad, unknown, or covering only part of
+/// the message), after writing the decrypted message.
 pub fn decrypt(
     context: &Context,
     message: &[u8],
     output: Option<&std::path::Path>,
     import: bool,
+    allow_unauthenticated: bool,
 ) -> Result<u8> {
     use std::io::Write;
     let keys = Keys::load(context)?;
@@ -268,6 +272,17 @@ pub fn decrypt(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
         ));
     }
+    if !opened.authenticated() && !allow_unauthenticated {
+        super::verify::report(context, &opened.signatures, true)?;
+        return Err(Error::Unauthenticated(format!(
+            "the message is enveloped-data (CBC), which is not integrity-protected, and {}; nothing was written",
+            if opened.signatures.is_empty() {
+                "no signature covers it"
+            } else {
+                "not every signature on it is good"
+            }
+        )));
+    }
     let mut out = Output::open(output)?;
     out.write_all(&opened.message)
         .map_err(|e| Error::io("writing the decrypted message", e))?;
@@ -275,11 +290,32 @@ pub fn decrypt(
     if import {
         import_certs(context, &opened.certificates)?;
     }
+    let protection = if opened.integrity_protected {
+        "integrity-protected"
+    } else {
+        "not integrity-protected"
+    };
+    if !opened.integrity_protected {
+        context.note(
+            "mailseal: WARNING: not integrity-protected: the encryption is enveloped-data (CBC), so anyone on the way could have changed the content undetected",
+        );
+    }
     if opened.signatures.is_empty() {
         context.note("mailseal: the message was not signed: nothing proves who sent it");
     }
-    super::verify::report(context, &opened.signatures, output.is_none())?;
-    Ok(0)
+    if context.json && output.is_some() {
+        context.print_json(&serde_json::json!({
+            "signatures": opened.signatures,
+            "protection": protection,
+        }))?;
+    } else {
+        if context.json {
+            eprintln!("{}", serde_json::json!({ "protection": protection }));
+        }
+        super::verify::report(context, &opened.signatures, true)?;
+    }
+    let all_good = opened.signatures.iter().all(|s| s.is_good());
+    Ok(if all_good { 0 } else { 1 })
 }
 
 /// `verify` for S/MIME: the signature reports.

@@ -76,7 +76,7 @@ fn parse_size(text: &str) -> std::result::Result<u64, String> {
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let message = read_input(args.file.as_deref())?;
     let verification =
-        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message)) {
+        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
             Verification {
                 signatures: super::smime::verify(context, &message, args.import_certs)?,
                 unsigned_parts: Vec::new(),

@@ -147,8 +147,14 @@ impl CertStore {
 
     /// Adds or merges `cert` (secret key material is stripped). Call
     /// [`CertStore::save_index`] when done changing the store.
+    ///
+    /// A certificate that would newly bind an address which another stored
+    /// certificate binds is refused ([`Error::AddressConflict`]): a new
+    /// user ID for someone else's address is how a key gets passed off as
+    /// theirs.
     pub fn insert(&mut self, cert: &Cert) -> Result<ImportOutcome> {
         let public = cert.clone().strip_secret_key_material();
+        self.check_conflicts(&public)?;
         let fpr = public.fingerprint().to_hex().to_lowercase();
         let data = public.to_vec().map_err(Error::OpenPgp)?;
         let mut outcome = ImportOutcome::New;
@@ -176,6 +182,31 @@ impl CertStore {
             self.index.add(&merged);
         }
         Ok(outcome)
+    }
+
+    /// Refuses `cert` when it (merged with its stored version) binds an
+    /// address that the stored version does not and another stored
+    /// certificate does.
+    fn check_conflicts(&self, cert: &Cert) -> Result<()> {
+        let fpr = cert.fingerprint();
+        let stored = self.get(&fpr.to_hex())?;
+        let before = stored.as_ref().map(addresses).unwrap_or_default();
+        let after = match stored {
+            Some(old) => addresses(&old.merge_public(cert.clone()).map_err(Error::OpenPgp)?),
+            None => addresses(cert),
+        };
+        for address in after.iter().filter(|a| !before.contains(a)) {
+            for other in self.by_address(address)? {
+                if other.fingerprint() != fpr && addresses(&other).contains(address) {
+                    return Err(Error::AddressConflict {
+                        address: address.clone(),
+                        stored: other.fingerprint().to_hex(),
+                        found: fpr.to_hex(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the index, valid for the directory as it is now.
@@ -253,5 +284,76 @@ impl CertStore {
             ))
         })?;
         Ok(self.by_key_handle(&handle)?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::packet::UserID;
+
+    use super::*;
+
+    fn cert(address: &str) -> Cert {
+        CertBuilder::general_purpose(Some(address))
+            .generate()
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_bare_user_id_is_kept_by_sequoia_but_binds_nothing() {
+        let eve = cert("eve@example.org")
+            .insert_packets(UserID::from("Alice <alice@example.org>"))
+            .unwrap()
+            .0;
+        // sequoia keeps the unsigned user ID in the certificate ...
+        assert!(eve
+            .userids()
+            .any(|u| u.userid().value() == b"Alice <alice@example.org>"));
+        // ... so only the validly bound ones may count.
+        assert_eq!(addresses(&eve), vec!["eve@example.org".to_string()]);
+    }
+
+    #[test]
+    fn claiming_a_stored_address_is_refused_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = CertStore::open(&dir.path().join("d"), &dir.path().join("i")).unwrap();
+        let alice = cert("alice@example.org");
+        let eve = cert("eve@example.org");
+        assert_eq!(store.insert(&alice).unwrap(), ImportOutcome::New);
+        assert_eq!(store.insert(&eve).unwrap(), ImportOutcome::New);
+        let mut signer = eve
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let claim = UserID::from("alice@example.org");
+        let binding = claim
+            .bind(
+                &mut signer,
+                &eve,
+                sequoia_openpgp::packet::signature::SignatureBuilder::new(
+                    sequoia_openpgp::types::SignatureType::PositiveCertification,
+                ),
+            )
+            .unwrap();
+        let eve_claims = eve
+            .clone()
+            .insert_packets(vec![sequoia_openpgp::Packet::from(claim), binding.into()])
+            .unwrap()
+            .0;
+        let err = store.insert(&eve_claims).unwrap_err();
+        assert_eq!(err.exit_code(), 77);
+        assert!(
+            matches!(&err, Error::AddressConflict { address, .. } if address == "alice@example.org")
+        );
+        let stored = store.get(&eve.fingerprint().to_hex()).unwrap().unwrap();
+        assert_eq!(addresses(&stored), vec!["eve@example.org".to_string()]);
+        // Updates that claim nothing new still merge.
+        assert_eq!(store.insert(&eve).unwrap(), ImportOutcome::Unchanged);
     }
 }

@@ -39,10 +39,18 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>> {
     Ok(certs)
 }
 
-/// The normalized e-mail addresses in a certificate's user IDs.
+/// The normalized e-mail addresses in a certificate's user IDs that the
+/// certificate binds now: with a valid self-signature under the policy and
+/// not revoked. A user ID packet merely appended to a certificate binds
+/// nothing.
 pub fn addresses(cert: &Cert) -> Vec<String> {
-    let mut out: Vec<String> = cert
+    use sequoia_openpgp::types::RevocationStatus;
+    let Ok(valid) = cert.with_policy(crate::openpgp::policy(), None) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = valid
         .userids()
+        .filter(|u| !matches!(u.revocation_status(), RevocationStatus::Revoked(_)))
         .filter_map(|u| u.userid().email_normalized().ok().flatten())
         .collect();
     out.sort();

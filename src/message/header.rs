@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use mail_parser::{Address, HeaderName, MessageParser};
+use mail_parser::{Addr, HeaderName, MessageParser};
 
 use super::canon::to_crlf;
 use crate::{Error, Result};
@@ -142,63 +142,99 @@ impl Headers {
     /// The addresses in every field called `name` (groups flattened),
     /// lowercased domain kept as written.
     pub fn addresses(&self, name: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for field in self.fields.iter().filter(|f| f.is(name)) {
-            let mut raw = field.raw.clone();
-            raw.extend_from_slice(b"\r\n");
-            let Some(message) = MessageParser::new().parse_headers(&raw) else {
-                continue;
-            };
-            let Some(address) = message
-                .headers()
-                .first()
-                .and_then(|h| h.value().as_address())
-            else {
-                continue;
-            };
-            collect_addresses(address, &mut out);
-        }
-        out
+        self.mailboxes(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.address.filter(|a| a.contains('@')))
+            .collect()
+    }
+
+    /// The entries of each field called `name`, one list per field (groups
+    /// flattened); a field whose value is no address list gives an empty
+    /// list.
+    pub fn mailboxes(&self, name: &str) -> Vec<Vec<Mailbox>> {
+        self.fields
+            .iter()
+            .filter(|f| f.is(name))
+            .map(|field| {
+                let mut raw = field.raw.clone();
+                raw.extend_from_slice(b"\r\n");
+                let parsed = MessageParser::new().parse_headers(&raw);
+                parsed
+                    .as_ref()
+                    .and_then(|m| m.headers().first())
+                    .and_then(|h| h.value().as_address())
+                    .map(|address| address.iter().map(Mailbox::from).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// The MIME type of this entity (lowercase `type/subtype`) and the value
     /// of parameter `param`; `text/plain` when there is no Content-Type.
     pub fn content_type(&self) -> ContentType {
+        self.parsed_content_type()
+            .unwrap_or_else(ContentType::default_text)
+    }
+
+    /// Like [`Headers::content_type`], but a Content-Type field that cannot
+    /// be read, or a multipart type without a boundary, is an error rather
+    /// than plain text: for content that must be what it claims to be.
+    pub fn declared_content_type(&self) -> Result<ContentType> {
         let Some(field) = self.get("Content-Type") else {
-            return ContentType::default_text();
+            return Ok(ContentType::default_text());
         };
-        let mut raw = field.raw.clone();
-        raw.extend_from_slice(b"\r\n");
-        let parsed = MessageParser::new().parse_headers(&raw);
-        let ct = parsed.as_ref().and_then(|m| {
-            m.header(HeaderName::ContentType)
-                .and_then(|v| v.as_content_type())
-        });
-        match ct {
-            Some(ct) => ContentType {
-                mime: format!(
-                    "{}/{}",
-                    ct.ctype().to_ascii_lowercase(),
-                    ct.subtype().unwrap_or("").to_ascii_lowercase()
-                ),
-                params: ct
-                    .attributes()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
-                    .collect(),
-            },
-            None => ContentType::default_text(),
+        match self.parsed_content_type() {
+            Some(ct)
+                if !ct.mime.ends_with('/')
+                    && (!ct.is_multipart() || ct.param("boundary").is_some()) =>
+            {
+                Ok(ct)
+            }
+            _ => Err(Error::Malformed(format!(
+                "unreadable Content-Type field: {:?}",
+                field.value().chars().take(80).collect::<String>()
+            ))),
         }
+    }
+
+    /// The first Content-Type field as mail-parser reads it.
+    fn parsed_content_type(&self) -> Option<ContentType> {
+        let mut raw = self.get("Content-Type")?.raw.clone();
+        raw.extend_from_slice(b"\r\n");
+        let parsed = MessageParser::new().parse_headers(&raw)?;
+        let ct = parsed
+            .header(HeaderName::ContentType)
+            .and_then(|v| v.as_content_type())?;
+        Some(ContentType {
+            mime: format!(
+                "{}/{}",
+                ct.ctype().to_ascii_lowercase(),
+                ct.subtype().unwrap_or("").to_ascii_lowercase()
+            ),
+            params: ct
+                .attributes()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
+                .collect(),
+        })
     }
 }
 
-fn collect_addresses(address: &Address, out: &mut Vec<String>) {
-    for addr in address.iter() {
-        if let Some(a) = addr.address() {
-            if a.contains('@') {
-                out.push(a.to_string());
-            }
+/// One entry of an address field: the display name (comments included,
+/// encoded words decoded) and the address, as mail-parser reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+impl From<&Addr<'_>> for Mailbox {
+    fn from(addr: &Addr<'_>) -> Mailbox {
+        Mailbox {
+            name: addr.name().map(str::to_string),
+            address: addr.address().map(str::to_string),
         }
     }
 }

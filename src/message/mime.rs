@@ -1,7 +1,85 @@
 //! Multipart bodies split on their boundary lines (RFC 2046 §5.1), without
 //! touching a byte of the parts.
 
+use super::header::{split_entity, Headers};
 use crate::{Error, Result};
+
+/// The deepest MIME nesting (multiparts and message/rfc822 together) that
+/// is accepted, about what mail clients allow; deeper input is refused as
+/// malformed rather than walked (DESIGN §2.12).
+pub const MAX_DEPTH: usize = 100;
+
+/// The error for input nested deeper than [`MAX_DEPTH`].
+pub fn too_deep() -> Error {
+    Error::Malformed(format!(
+        "the message nests MIME parts more than {MAX_DEPTH} levels deep; no mail client shows such a message, and mailseal refuses it"
+    ))
+}
+
+/// One entity of a MIME tree.
+#[derive(Debug)]
+pub struct Entity<'a> {
+    /// Where it is: empty for the top, `2.1` for the first part of the
+    /// second part (a message/rfc822 body counts as part 1).
+    pub path: String,
+    /// Its header fields.
+    pub headers: Headers,
+    /// Its body, as written.
+    pub body: &'a [u8],
+}
+
+/// Every entity of the MIME tree of `entity` (CRLF canonical), parents
+/// before children, going into the multiparts and message/rfc822 entities
+/// for which `descend` is true. Iterative and depth-limited: input nested
+/// deeper than [`MAX_DEPTH`] is an error, and the work is at most
+/// [`MAX_DEPTH`] passes over the input.
+pub fn walk<'a>(entity: &'a [u8], descend: impl Fn(&Entity) -> bool) -> Result<Vec<Entity<'a>>> {
+    let mut found = Vec::new();
+    let mut pending = vec![(String::new(), 0usize, entity)];
+    while let Some((path, depth, bytes)) = pending.pop() {
+        let (header_bytes, body) = split_entity(bytes);
+        // A part without a readable header section is text (RFC 2046
+        // §5.1.1 defaults); only the top must be an entity.
+        let entity = match Headers::parse(header_bytes) {
+            Ok(headers) => Entity {
+                path,
+                headers,
+                body,
+            },
+            Err(e) if path.is_empty() => return Err(e),
+            Err(_) => Entity {
+                path,
+                headers: Headers::default(),
+                body: bytes,
+            },
+        };
+        let content_type = entity.headers.content_type();
+        let children: Vec<&[u8]> = if !descend(&entity) {
+            Vec::new()
+        } else if let (true, Some(boundary)) =
+            (content_type.is_multipart(), content_type.param("boundary"))
+        {
+            split(body, boundary)?.parts
+        } else if content_type.mime == "message/rfc822" {
+            vec![body]
+        } else {
+            Vec::new()
+        };
+        if !children.is_empty() && depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        for (index, child) in children.iter().enumerate().rev() {
+            let path = if entity.path.is_empty() {
+                format!("{}", index + 1)
+            } else {
+                format!("{}.{}", entity.path, index + 1)
+            };
+            pending.push((path, depth + 1, *child));
+        }
+        found.push(entity);
+    }
+    Ok(found)
+}
 
 /// A multipart body: the parts exactly as written, each without the line
 /// break that precedes the next delimiter (that break belongs to the
@@ -94,6 +172,35 @@ mod tests {
         assert_eq!(m.preamble, b"pre");
         assert_eq!(m.parts, vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo\r\n"[..]]);
         assert_eq!(m.epilogue, b"epi");
+    }
+
+    /// `levels` multiparts, each holding the next, around a text part.
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut message = b"Content-Type: text/plain\r\n\r\nleaf\r\n".to_vec();
+        for level in 0..levels {
+            let mut outer =
+                format!("Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n")
+                    .into_bytes();
+            outer.extend_from_slice(&message);
+            outer.extend_from_slice(format!("\r\n--b{level}--\r\n").as_bytes());
+            message = outer;
+        }
+        message
+    }
+
+    #[test]
+    fn walk_names_parts_and_stops_at_the_depth_limit() {
+        let message = nested(2);
+        let paths: Vec<String> = walk(&message, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, vec!["", "1", "1.1"]);
+        assert!(walk(&nested(MAX_DEPTH), |_| true).is_ok());
+        let err = walk(&nested(MAX_DEPTH + 1), |_| true).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert_eq!(walk(&nested(MAX_DEPTH + 1), |_| false).unwrap().len(), 1);
     }
 
     #[test]

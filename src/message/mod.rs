@@ -7,6 +7,7 @@
 //! parameters); the splitting is done here so that signed bytes are exactly
 //! the bytes emitted.
 
+pub mod author;
 pub mod canon;
 pub mod header;
 pub mod mime;

@@ -16,7 +16,15 @@ const QP_LINE: usize = 76;
 /// Rewrites `entity` (CRLF canonical) so that its body survives transport
 /// unchanged. Parts that are already safe keep every byte; unsafe leaves are
 /// re-encoded as quoted-printable (text) or base64 (anything else).
+/// MIME that does not parse, or nests deeper than [`mime::MAX_DEPTH`], is
+/// refused.
 pub fn seven_bit_safe(entity: &[u8]) -> Result<Vec<u8>> {
+    mime::walk(entity, |_| true)?;
+    rewrite(entity)
+}
+
+/// [`seven_bit_safe`] of an entity whose nesting was checked.
+fn rewrite(entity: &[u8]) -> Result<Vec<u8>> {
     let (header_bytes, body) = split_entity(entity);
     if body_is_safe(body) {
         return Ok(entity.to_vec());
@@ -28,7 +36,7 @@ pub fn seven_bit_safe(entity: &[u8]) -> Result<Vec<u8>> {
     {
         rebuild_multipart(body, boundary)?
     } else if content_type.mime == "message/rfc822" {
-        seven_bit_safe(body)?
+        rewrite(body)?
     } else {
         let decoded = decode_body(&headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
         if content_type.mime.starts_with("text/") {
@@ -51,7 +59,7 @@ fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {
     }
     for part in &multipart.parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        out.extend_from_slice(&seven_bit_safe(part)?);
+        out.extend_from_slice(&rewrite(part)?);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());

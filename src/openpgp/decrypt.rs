@@ -9,7 +9,7 @@ use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
 
 use super::verify::{
-    bind_to_sender, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
+    bind_to_author, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
     packet_tags, read_at_most, too_large, verify_detached, verify_entity, Helper, Keys,
 };
 use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, SignatureStatus, Verification};
@@ -53,7 +53,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 restored.set("MIME-Version", "1.0");
             }
             let message = restored.with_body(body);
-            Ok(opened(message, signatures, &restored, keys, options))
+            Ok(opened(message, signatures, (&outer, &inner), keys, options))
         }
         pgpmime::Received::Other { headers, body } => {
             let content_type = headers.content_type();
@@ -86,7 +86,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 if plaintext.is_ascii() { "7bit" } else { "8bit" },
             );
             let message = headers.with_body(&plaintext);
-            Ok(opened(message, signatures, &headers, keys, options))
+            Ok(opened(message, signatures, (&headers, &headers), keys, options))
         }
         pgpmime::Received::Signed { .. } => Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
@@ -101,7 +101,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
 fn opened(
     message: Vec<u8>,
     signatures: Vec<SignatureReport>,
-    sender: &Headers,
+    (outer, inner): (&Headers, &Headers),
     keys: &Keys,
     options: OpenOptions,
 ) -> Opened {
@@ -120,7 +120,7 @@ fn opened(
     } else {
         Verification::covering(signatures)
     };
-    bind_to_sender(&mut verification.signatures, sender);
+    bind_to_author(&mut verification.signatures, outer, inner);
     Opened {
         message,
         verification,

@@ -95,26 +95,19 @@ fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
-/// Marks good signatures whose signer is not the message's From address as
-/// bad: a valid signature by someone else does not vouch for the sender.
+/// Marks good signatures as bad when they do not vouch for the message's
+/// one author (see [`crate::message::author`]); for a message whose header
+/// fields are all in `headers`.
 pub fn bind_to_sender(reports: &mut [SignatureReport], headers: &Headers) {
-    let from: Vec<String> = headers
-        .addresses("From")
-        .iter()
-        .map(|a| crate::keys::normalize_address(a))
-        .collect();
+    bind_to_author(reports, headers, headers);
+}
+
+/// [`bind_to_sender`] for a message with an outer header section and a
+/// protected (inner) one: both must show the same author.
+pub fn bind_to_author(reports: &mut [SignatureReport], outer: &Headers, inner: &Headers) {
     for report in reports.iter_mut().filter(|r| r.is_good()) {
-        if !from.iter().any(|f| report.addresses.contains(f)) {
-            report.status = SignatureStatus::Bad {
-                reason: format!(
-                    "the signer is not the sender (From: {})",
-                    if from.is_empty() {
-                        "missing".to_string()
-                    } else {
-                        from.join(", ")
-                    }
-                ),
-            };
+        if let Err(reason) = crate::message::author::check_signer(&report.addresses, outer, inner) {
+            report.status = SignatureStatus::Bad { reason };
         }
     }
 }
@@ -712,12 +705,7 @@ pub fn verify_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Resu
         } => {
             let mut reports = verify_detached(signed, &signature, keys)?;
             let inner = Headers::parse(split_entity(signed).0)?;
-            let sender = if inner.get("From").is_some() {
-                inner
-            } else {
-                outer
-            };
-            bind_to_sender(&mut reports, &sender);
+            bind_to_author(&mut reports, &outer, &inner);
             Ok(Verification::covering(reports))
         }
         pgpmime::Received::Encrypted { .. } => {

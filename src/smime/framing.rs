@@ -86,12 +86,9 @@ fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-/// Whether `message` (CRLF canonical) is S/MIME at its top level.
-pub fn is_smime(message: &[u8]) -> bool {
-    let (header_bytes, _) = split_entity(message);
-    let Ok(headers) = Headers::parse(header_bytes) else {
-        return false;
-    };
+/// Whether an entity with these header fields is S/MIME (signed or
+/// enveloped).
+fn is_smime_entity(headers: &Headers) -> bool {
     let ct = headers.content_type();
     is_pkcs7_mime(&ct.mime)
         || (ct.mime == "multipart/signed"
@@ -100,6 +97,53 @@ pub fn is_smime(message: &[u8]) -> bool {
                 .is_some_and(|p| is_pkcs7_signature(&p.to_ascii_lowercase())))
 }
 
+/// Whether `message` (CRLF canonical) is S/MIME at its top level or holds
+/// S/MIME parts in content that is neither signed nor encrypted (see
+/// [`nested`]); errors as [`nested`].
+pub fn is_smime(message: &[u8]) -> Result<bool> {
+    let (header_bytes, _) = split_entity(message);
+    let Ok(headers) = Headers::parse(header_bytes) else {
+        return Ok(false);
+    };
+    Ok(is_smime_entity(&headers) || !nested(message)?.is_empty())
+}
+
+/// An S/MIME part below the top of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NestedPart {
+    /// Where it is (`2`, `1.3`, …), as [`mime::Entity::path`].
+    pub path: String,
+    /// Enveloped (encrypted) rather than signed.
+    pub encrypted: bool,
+}
+
+/// The S/MIME parts of `entity` (CRLF canonical) that sit below its top
+/// inside content that is neither signed nor encrypted, so that their
+/// signature or encryption covers only part of what a reader sees. Errors
+/// for MIME that does not parse or nests deeper than [`mime::MAX_DEPTH`].
+pub fn nested(entity: &[u8]) -> Result<Vec<NestedPart>> {
+    let sealed = |e: &mime::Entity| {
+        is_smime_entity(&e.headers)
+            || matches!(
+                e.headers.content_type().mime.as_str(),
+                "multipart/signed" | "multipart/encrypted"
+            )
+    };
+    Ok(mime::walk(entity, |e| !sealed(e))?
+        .into_iter()
+        .filter(|e| !e.path.is_empty() && is_smime_entity(&e.headers))
+        .map(|e| {
+            let ct = e.headers.content_type();
+            NestedPart {
+                encrypted: is_pkcs7_mime(&ct.mime)
+                    && !ct
+                        .param("smime-type")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("signed-data")),
+                path: e.path,
+            }
+        })
+        .collect())
+}
 /// Takes apart `message`, which must already be CRLF canonical.
 pub fn parse(message: &[u8]) -> Result<Received<'_>> {
     let (header_bytes, body) = split_entity(message);

@@ -19,7 +19,7 @@ use super::validate::{self, Usage};
 use super::{envelope, framing, oid};
 use crate::message::header::split_entity;
 use crate::message::{canon, protect, Headers};
-use crate::openpgp::verify::bind_to_sender;
+use crate::openpgp::verify::bind_to_author;
 use crate::openpgp::{SignatureReport, SignatureStatus};
 use crate::{Error, Result};
 
@@ -30,11 +30,38 @@ pub struct Opened {
     pub message: Vec<u8>,
     /// Whether an encryption layer was removed.
     pub was_encrypted: bool,
+    /// False when an encryption layer was enveloped-data (CBC), whose
+    /// plaintext an attacker can change undetected.
+    pub integrity_protected: bool,
     /// Reports on every signature found, outermost first.
     pub signatures: Vec<SignatureReport>,
     /// Certificates carried by signatures that verified (for
     /// `--import-certs`).
     pub certificates: Vec<SmimeCert>,
+}
+
+impl Opened {
+    /// Whether the content is authenticated: by authEnveloped-data, or by
+    /// signatures that are all good (they cover the whole content).
+    pub fn authenticated(&self) -> bool {
+        self.integrity_protected
+            || (!self.signatures.is_empty() && self.signatures.iter().all(|s| s.is_good()))
+    }
+}
+
+/// The report for S/MIME parts that cover only part of what a reader sees.
+fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
+    let parts: Vec<&str> = nested.iter().map(|p| p.path.as_str()).collect();
+    (!parts.is_empty()).then(|| {
+        report(
+            bad(format!(
+                "only part of this message is signed: the S/MIME part {} is signed or encrypted, the content around it is not",
+                parts.join(", ")
+            )),
+            None,
+            None,
+        )
+    })
 }
 
 fn report(
@@ -220,6 +247,10 @@ fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
 
 /// Opens `message`: removes every S/MIME layer (decrypting with `own`,
 /// checking signatures against `keyring`) and restores protected headers.
+/// Only layers at the top are opened: an S/MIME part inside other content
+/// is never decrypted into it (EFAIL) and its signature is reported as
+/// covering only part of the message. Decrypted content must be the MIME
+/// entity it claims to be.
 pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> Result<Opened> {
     let message = canon::to_crlf(message);
     let (header_bytes, _) = split_entity(&message);
@@ -227,16 +258,34 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
     let mut signatures = Vec::new();
     let mut certificates = Vec::new();
     let mut was_encrypted = false;
-    // The entity inside the layers removed so far (None: the message).
+    let mut integrity_protected = true;
+    // The entity inside the layers removed so far (None: the message), and
+    // whether it came out of opaque signed-data (which may hold bare text).
     let mut inner: Option<Vec<u8>> = None;
-    for depth in 0..8 {
+    let mut bare_text_allowed = false;
+    for _ in 0..8 {
         let entity = inner.as_deref().unwrap_or(&message);
-        let layer = match framing::parse(entity) {
-            Ok(layer) => layer,
-            // Inner content need not be a MIME entity.
-            Err(_) if depth > 0 => break,
-            Err(e) => return Err(e),
-        };
+        if inner.is_some() {
+            match Headers::parse(split_entity(entity).0) {
+                Err(_) if bare_text_allowed => break,
+                Err(e) => return Err(not_what_it_claims(e)),
+                Ok(headers) => {
+                    let ct = headers
+                        .declared_content_type()
+                        .map_err(not_what_it_claims)?;
+                    if ct.mime == "multipart/signed" && !framing::is_smime(entity)? {
+                        return Err(not_what_it_claims(Error::Malformed(format!(
+                            "it is multipart/signed with protocol {:?}, which is not S/MIME",
+                            ct.param("protocol").unwrap_or("")
+                        ))));
+                    }
+                }
+            }
+        }
+        let layer = framing::parse(entity).map_err(|e| match inner {
+            Some(_) => not_what_it_claims(e),
+            None => e,
+        })?;
         let next = match layer {
             framing::Received::Pkcs7Mime { cms, .. } => {
                 let (content_type, content) = envelope::parse_content_info(&cms)?;
@@ -256,10 +305,13 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
                         keyring,
                         &mut certificates,
                     )?);
+                    bare_text_allowed = true;
                     canon::to_crlf(&econtent)
                 } else {
+                    integrity_protected &= content_type == oid::AUTH_ENVELOPED_DATA;
                     let plaintext = envelope::decrypt_cms(content_type, content, own)?;
                     was_encrypted = true;
+                    bare_text_allowed = false;
                     canon::to_crlf(&plaintext)
                 }
             }
@@ -273,29 +325,63 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
                     keyring,
                     &mut certificates,
                 )?);
+                bare_text_allowed = false;
                 signed.to_vec()
             }
-            framing::Received::Other => break,
+            framing::Received::Other => {
+                // S/MIME parts inside content that is neither signed nor
+                // encrypted: never decrypted into it; a signature there
+                // covers only part of the message.
+                let nested = framing::nested(entity).map_err(|e| match inner {
+                    Some(_) => not_what_it_claims(e),
+                    None => e,
+                })?;
+                if inner.is_none() {
+                    if let Some(part) = nested.iter().find(|p| p.encrypted) {
+                        return Err(Error::Malformed(format!(
+                            "only part {} of this message is S/MIME-encrypted, inside content that was not encrypted; mailseal decrypts a message only when it is encrypted as a whole, so that decrypted text is never merged into someone else's content (EFAIL); if you trust the rest, save part {} as a message of its own and decrypt that",
+                            part.path, part.path
+                        )));
+                    }
+                }
+                if signatures.is_empty() {
+                    signatures.extend(partial_report(&nested));
+                }
+                break;
+            }
         };
         inner = Some(next);
     }
     let entity = inner.as_deref().unwrap_or(&message);
     // Content that is not a MIME entity (a bare text in signed-data) is
     // the body under the outer header fields.
-    let (restored, body) = match Headers::parse(split_entity(entity).0) {
+    let (inner_headers, body) = match Headers::parse(split_entity(entity).0) {
         _ if inner.is_none() => (outer.clone(), split_entity(entity).1),
-        Ok(fields) => (protect::restore(&outer, &fields), split_entity(entity).1),
+        Ok(fields) => (fields, split_entity(entity).1),
         Err(_) => {
             let mut headers = outer.clone();
             headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
             (headers, entity)
         }
     };
-    bind_to_sender(&mut signatures, &restored);
+    bind_to_author(&mut signatures, &outer, &inner_headers);
     Ok(Opened {
-        message: restored.with_body(body),
+        message: protect::restore(&outer, &inner_headers).with_body(body),
         was_encrypted,
+        integrity_protected,
         signatures,
         certificates,
     })
+}
+
+/// The error for decrypted or signed content that is not the MIME entity
+/// it claims to be: never to be taken for content that is not signed.
+fn not_what_it_claims(e: Error) -> Error {
+    let reason = match e {
+        Error::Malformed(m) => m,
+        other => other.to_string(),
+    };
+    Error::Malformed(format!(
+        "the content inside the S/MIME layer is not the MIME entity it claims to be (damaged or modified?): {reason}"
+    ))
 }
