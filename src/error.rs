@@ -114,6 +114,17 @@ pub enum Error {
     /// A relay password could not be obtained (the message never holds it).
     #[error("cannot get the password for relay {relay}: {reason}")]
     Secret { relay: String, reason: String },
+
+    /// A key uses an algorithm this build's crypto backend cannot use
+    /// (e.g. a brainpool curve with crypto-rust); it was not imported.
+    #[error("{what} uses {algorithm}, which this build's crypto backend ({backend}) does not support; it was not imported")]
+    UnsupportedAlgorithm {
+        what: String,
+        algorithm: String,
+        backend: &'static str,
+        /// The Cargo feature of a backend that supports it.
+        supported_by: &'static str,
+    },
 }
 
 impl Error {
@@ -123,6 +134,7 @@ impl Error {
             Error::Verification(_) => 1,
             Error::Usage(_) => 64,
             Error::Malformed(_) | Error::Integrity(_) => 65,
+            Error::UnsupportedAlgorithm { .. } => 65,
             Error::InputMissing { .. } | Error::NotFound(_) => 66,
             Error::NoKey { .. } | Error::NoSecretKey(_) | Error::UnverifiedKey { .. } => 67,
             Error::KeyChanged { .. } => 77,
@@ -201,6 +213,9 @@ impl Error {
             }
             Error::Secret { relay, .. } => format!(
                 "set `password` in [relay.{relay}] to \"keyring\", \"env:VAR\" or \"command:PROGRAM ARGS\"; `mailseal secret set {relay}` stores one in the keyring"
+            ),
+            Error::UnsupportedAlgorithm { supported_by, .. } => format!(
+                "use a mailseal built with `cargo build --release --no-default-features --features {supported_by}` (needs libclang-dev and libssl-dev), or ask the key's owner for an Ed25519/X25519, NIST P-256/P-384 or RSA key"
             ),
             Error::Io { .. } | Error::OpenPgp(_) => return None,
         })

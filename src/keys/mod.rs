@@ -39,6 +39,39 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>> {
     Ok(certs)
 }
 
+/// The crypto backend this build uses (a Cargo feature name).
+pub const BACKEND: &str = if cfg!(feature = "crypto-openssl") {
+    "crypto-openssl"
+} else if cfg!(feature = "crypto-nettle") {
+    "crypto-nettle"
+} else {
+    "crypto-rust"
+};
+
+/// Refuses a certificate or key with a key on an elliptic curve this
+/// build's backend cannot use (brainpool with crypto-rust): sequoia would
+/// store it, but could neither check its binding signatures nor use it.
+pub fn check_supported(cert: &Cert) -> Result<()> {
+    use sequoia_openpgp::crypto::mpi::PublicKey;
+    for key in cert.keys() {
+        let curve = match key.key().mpis() {
+            PublicKey::ECDSA { curve, .. }
+            | PublicKey::EdDSA { curve, .. }
+            | PublicKey::ECDH { curve, .. } => curve,
+            _ => continue,
+        };
+        if !curve.is_supported() {
+            return Err(Error::UnsupportedAlgorithm {
+                what: format!("key {}", cert.fingerprint()),
+                algorithm: format!("{} on curve {curve}", key.key().pk_algo()),
+                backend: BACKEND,
+                supported_by: "crypto-openssl",
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The normalized e-mail addresses in a certificate's user IDs.
 pub fn addresses(cert: &Cert) -> Vec<String> {
     let mut out: Vec<String> = cert
