@@ -15,6 +15,8 @@
 //! Interop table, not here.
 
 mod common;
+#[path = "common/smtp.rs"]
+mod smtp;
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -1312,4 +1314,115 @@ fn pgpy() {
             brainpool: true,
         },
     );
+}
+
+/// `cert import` and `key import` take several files and `-` for stdin, as
+/// gpg and sq do, and report each file; a failing file does not stop the
+/// others, and the exit code is that of the failure (issue 14 item 14).
+#[test]
+fn import_takes_several_files_and_stdin() {
+    let home = Home::new();
+    let alice = testdata("keys/alice.pub.asc");
+    let x509 = testdata("smime/rfc9216/alice.crt");
+    let bob = std::fs::read(testdata("keys/bob.pub.asc")).unwrap();
+    let run = home
+        .run(&["cert", "import", path_str(&alice), path_str(&x509), "-"], &bob)
+        .ok();
+    for file in [path_str(&alice), "-:"] {
+        assert!(run.stderr.contains(file), "no report for {file}:\n{}", run.stderr);
+    }
+    let listed = home.run(&["cert", "list"], b"").ok().stdout_text();
+    for (who, fingerprint) in [
+        ("alice", fingerprint_of(&alice).unwrap()),
+        ("bob", fingerprint_of(&testdata("keys/bob.pub.asc")).unwrap()),
+    ] {
+        assert!(listed.contains(&fingerprint), "{who} not imported:\n{listed}");
+    }
+    assert!(
+        listed.contains("alice@smime.example"),
+        "the X.509 certificate was not imported:\n{listed}"
+    );
+
+    let missing = home.file("missing.asc");
+    let other = Home::new();
+    let run = other
+        .run(&["cert", "import", path_str(&missing), path_str(&alice)], b"")
+        .expect_code(66);
+    assert!(run.stderr.contains("missing.asc"), "{}", run.stderr);
+    let listed = other.run(&["cert", "list"], b"").ok().stdout_text();
+    assert!(
+        listed.contains(&fingerprint_of(&alice).unwrap()),
+        "a missing file stopped the next one:\n{listed}"
+    );
+    other.run(&["cert", "import", "-", "-"], b"").expect_code(64);
+
+    let keys = Home::new();
+    keys.run(
+        &[
+            "key",
+            "import",
+            path_str(&testdata("keys/alice.sec.asc")),
+            path_str(&testdata("keys/bob.sec.asc")),
+        ],
+        b"",
+    )
+    .ok();
+    let listed = keys.run(&["key", "list"], b"").ok().stdout_text();
+    for name in ["alice", "bob"] {
+        let fingerprint = fingerprint_of(&testdata(&format!("keys/{name}.pub.asc"))).unwrap();
+        assert!(listed.contains(&fingerprint), "{name}'s key not imported:\n{listed}");
+    }
+}
+
+/// `send` makes one copy per Bcc recipient, addressed to that recipient
+/// alone: it names the recipient's key, so rnp (Thunderbird) and PGPy, which
+/// cannot open a wildcard key ID, read it (issue 14 item 7).
+#[test]
+fn send_bcc_copies_open_in_rnp_and_pgpy() {
+    let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
+    let own = Mailseal::generate("ms@send.example.org");
+    own.home.write(
+        "config.toml",
+        format!(
+            "[relay.default]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 5\n[policy]\ndefault = \"require-encryption\"\n",
+            server.port,
+            server.ca_file.display()
+        )
+        .as_bytes(),
+    );
+    let rnp = Rnp { dir: scratch("rnp") };
+    let pgpy = Pgpy { dir: scratch("pgpy") };
+    let peers: [(&dyn Peer, Key); 2] = [
+        (&rnp, rnp.generate(Kind::Cv25519, "bcc@rnp.example.org").unwrap()),
+        (&pgpy, pgpy.generate(Kind::Cv25519, "bcc@pgpy.example.org").unwrap()),
+    ];
+    rnp.learn(&own.key.cert).unwrap();
+    for (_, key) in &peers {
+        own.import("cert", &key.cert).unwrap();
+    }
+    let text = "for the Bcc recipients";
+    let mut message = format!(
+        "From: <{0}>\r\nTo: <{0}>\r\nBcc: <{1}>, <{2}>\r\n",
+        own.key.address, peers[0].1.address, peers[1].1.address
+    )
+    .into_bytes();
+    message.extend_from_slice(&entity(text));
+    let mut command = bounded(env!("CARGO_BIN_EXE_mailseal"));
+    command
+        .arg("--home")
+        .arg(own.home.path())
+        .arg("send")
+        .env("TEST_PW", smtp::PASSWORD);
+    let run = run_with_stdin(command, &message).ok();
+    let received = server.messages();
+    for (peer, key) in &peers {
+        let copy = received
+            .iter()
+            .find(|m| m.to == [key.address.clone()])
+            .unwrap_or_else(|| panic!("no copy for {} alone: {received:?}\n{}", key.address, run.stderr));
+        let plain = peer
+            .decrypt_verify(key, &own.key, &armored_block(copy.data.as_bytes(), "PGP MESSAGE"))
+            .unwrap_or_else(|e| panic!("{} cannot open its Bcc copy: {e}", key.address));
+        assert!(String::from_utf8_lossy(&plain).contains(text));
+    }
 }
