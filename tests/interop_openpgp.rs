@@ -851,11 +851,12 @@ impl Peer for Pgpy {
         variant: Variant,
     ) -> Result<Vec<u8>, String> {
         let (compression, form) = match variant {
-            Variant::Default => ("ZLIB", "b"),
+            Variant::Default => ("default", "b"),
             Variant::Compression("none") => ("Uncompressed", "b"),
             Variant::Compression("zip") => ("ZIP", "b"),
+            Variant::Compression("zlib") => ("ZLIB", "b"),
             Variant::Compression("bzip2") => ("BZ2", "b"),
-            Variant::Text => ("ZLIB", "t"),
+            Variant::Text => ("default", "t"),
             other => return Err(format!("PGPy cannot do {other:?}")),
         };
         let mut args = vec![
@@ -1307,6 +1308,7 @@ fn pgpy() {
                 Variant::Default,
                 COMPRESSIONS[0],
                 COMPRESSIONS[1],
+                COMPRESSIONS[2],
                 COMPRESSIONS[3],
                 Variant::Text,
             ],

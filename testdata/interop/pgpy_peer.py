@@ -1,7 +1,7 @@
 """PGPy as an interop peer for tests/interop_openpgp.rs.
 
 gen KIND ADDR PASS SECRET PUBLIC | decrypt KEY PASS SIGNER | verify CERT SIG DATA
-encrypt KEY PASS COMPRESSION FORMAT CERT... | sign KEY PASS FORM
+encrypt KEY PASS COMPRESSION|default FORMAT CERT... | sign KEY PASS FORM
 Data on stdin and stdout; exit 0 only on success, 3 when a signature does not verify.
 """
 import contextlib
@@ -73,16 +73,21 @@ def main(op, *args):
         print("VERIFIED", load(cert).fingerprint.replace(" ", ""), file=sys.stderr)
     elif op == "encrypt":
         path, password, compression, form, *certs = args
-        message = pgpy.PGPMessage.new(
-            data.decode() if form == "t" else data,
-            compression=getattr(CompressionAlgorithm, compression), format=form)
+        options = {} if compression == "default" else {
+            "compression": getattr(CompressionAlgorithm, compression)}
+        message = pgpy.PGPMessage.new(data.decode() if form == "t" else data,
+                                      format=form, **options)
         key = load(path)
         with unlocked(key, password):
             message |= key.sign(message)
-        cipher = SymmetricKeyAlgorithm.AES256
-        session_key = cipher.gen_key()
-        for cert in certs:
-            message = load(cert).encrypt(message, cipher=cipher, sessionkey=session_key)
+        if len(certs) == 1:
+            message = load(certs[0]).encrypt(message)
+        else:
+            # Several recipients share one session key (PGPy's documented way).
+            cipher = SymmetricKeyAlgorithm.AES256
+            session_key = cipher.gen_key()
+            for cert in certs:
+                message = load(cert).encrypt(message, cipher=cipher, sessionkey=session_key)
         sys.stdout.write(str(message))
     elif op == "sign":
         path, password, form = args
