@@ -178,7 +178,8 @@ trait Peer {
     fn learn(&self, cert: &Path) -> Result<(), String>;
     /// Decrypts with `key` and checks a good signature by `signer`; returns
     /// the plaintext.
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String>;
+    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8])
+        -> Result<Vec<u8>, String>;
     /// Checks a good detached signature by `signer` over `data`.
     fn verify_detached(&self, signer: &Key, data: &[u8], signature: &[u8]) -> Result<(), String>;
     /// Signs with `key` and encrypts to `recipients`, armored.
@@ -252,7 +253,13 @@ impl GpgPeer {
             .lines()
             .filter_map(|l| l.strip_prefix("[GNUPG:] "))
             .collect();
-        for bad in ["BADSIG", "ERRSIG", "DECRYPTION_FAILED", "EXPSIG", "REVKEYSIG"] {
+        for bad in [
+            "BADSIG",
+            "ERRSIG",
+            "DECRYPTION_FAILED",
+            "EXPSIG",
+            "REVKEYSIG",
+        ] {
             if status.iter().any(|l| l.starts_with(bad)) {
                 return Err(format!("gpg status {bad}"));
             }
@@ -292,11 +299,18 @@ impl Peer for GpgPeer {
             secret: dir.join(format!("{address}.sec.asc")),
             passphrase: Some(passphrase),
         };
-        let cert = succeeded("gpg --export", self.run(None, &["--armor", "--export", address], b""))?;
+        let cert = succeeded(
+            "gpg --export",
+            self.run(None, &["--armor", "--export", address], b""),
+        )?;
         std::fs::write(&key.cert, cert.stdout).unwrap();
         let secret = succeeded(
             "gpg --export-secret-keys",
-            self.run(Some(&key), &["--armor", "--export-secret-keys", address], b""),
+            self.run(
+                Some(&key),
+                &["--armor", "--export-secret-keys", address],
+                b"",
+            ),
         )?;
         std::fs::write(&key.secret, secret.stdout).unwrap();
         key.fingerprint = key.fingerprint.to_uppercase();
@@ -304,10 +318,19 @@ impl Peer for GpgPeer {
     }
 
     fn learn(&self, cert: &Path) -> Result<(), String> {
-        succeeded("gpg --import", self.run(None, &["--import", path_str(cert)], b"")).map(drop)
+        succeeded(
+            "gpg --import",
+            self.run(None, &["--import", path_str(cert)], b""),
+        )
+        .map(drop)
     }
 
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_verify(
+        &self,
+        key: &Key,
+        signer: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let run = self.run(Some(key), &["--decrypt"], ciphertext);
         Self::status_ok(&run, &["DECRYPTION_OKAY", "GOODSIG"], &signer.fingerprint)?;
         Ok(succeeded("gpg --decrypt", run)?.stdout)
@@ -339,7 +362,11 @@ impl Peer for GpgPeer {
             Variant::Text => args.push("--textmode"),
             Variant::ThrowKeyIds => args.push("--throw-keyids"),
         }
-        Ok(succeeded("gpg --sign --encrypt", self.run(Some(key), &args, plaintext))?.stdout)
+        Ok(succeeded(
+            "gpg --sign --encrypt",
+            self.run(Some(key), &args, plaintext),
+        )?
+        .stdout)
     }
 
     fn sign(&self, key: &Key, data: &[u8], form: Form) -> Result<Vec<u8>, String> {
@@ -371,17 +398,23 @@ impl Rnp {
             .arg("--homedir")
             .arg(self.home())
             .arg("--notty")
-            .args(["--password", key.and_then(|k| k.passphrase.as_deref()).unwrap_or("")])
+            .args([
+                "--password",
+                key.and_then(|k| k.passphrase.as_deref()).unwrap_or(""),
+            ])
             .args(args);
         run_with_stdin(command, stdin)
     }
 
     /// rnp's own success markers for a good signature by `signer`.
     fn signature_ok(run: &Run, signer: &Key) -> Result<(), String> {
-        check(run.stderr.contains("Good signature"), || "no \"Good signature\"".into())?;
-        check(run.stderr.contains("Signature(s) verified successfully"), || {
-            "no \"Signature(s) verified successfully\"".into()
+        check(run.stderr.contains("Good signature"), || {
+            "no \"Good signature\"".into()
         })?;
+        check(
+            run.stderr.contains("Signature(s) verified successfully"),
+            || "no \"Signature(s) verified successfully\"".into(),
+        )?;
         let ids = key_ids(&signer.cert)?;
         check(ids.iter().any(|id| run.stderr.contains(id)), || {
             format!("signer {} not named", signer.fingerprint)
@@ -430,7 +463,12 @@ impl Peer for Rnp {
         std::fs::write(&key.cert, cert.stdout).unwrap();
         let secret = succeeded(
             "rnpkeys --export-key --secret",
-            self.run("rnpkeys", Some(&key), &["--export-key", "--secret", address], b""),
+            self.run(
+                "rnpkeys",
+                Some(&key),
+                &["--export-key", "--secret", address],
+                b"",
+            ),
         )?;
         std::fs::write(&key.secret, secret.stdout).unwrap();
         key.fingerprint = fingerprint_of(&key.cert)?;
@@ -446,7 +484,12 @@ impl Peer for Rnp {
         .map(drop)
     }
 
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_verify(
+        &self,
+        key: &Key,
+        signer: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let input = self.input("in.asc", ciphertext);
         let run = self.run(
             "rnp",
@@ -492,7 +535,11 @@ impl Peer for Rnp {
             other => return Err(format!("rnp cannot do {other:?}")),
         }
         args.extend([path_str(&input), "--output", "-"]);
-        Ok(succeeded("rnp --encrypt --sign", self.run("rnp", Some(key), &args, b""))?.stdout)
+        Ok(succeeded(
+            "rnp --encrypt --sign",
+            self.run("rnp", Some(key), &args, b""),
+        )?
+        .stdout)
     }
 
     fn sign(&self, key: &Key, data: &[u8], form: Form) -> Result<Vec<u8>, String> {
@@ -571,7 +618,12 @@ impl Peer for Sq {
         Ok(())
     }
 
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_verify(
+        &self,
+        key: &Key,
+        signer: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let run = self.run(
             &[
                 "decrypt",
@@ -674,7 +726,9 @@ impl Sqop {
 impl Peer for Sqop {
     fn generate(&self, kind: Kind, address: &str) -> Result<Key, String> {
         if kind != Kind::Cv25519 {
-            return Err(format!("sqop makes only its default key type, not {kind:?}"));
+            return Err(format!(
+                "sqop makes only its default key type, not {kind:?}"
+            ));
         }
         let dir = self.dir.path();
         let mut key = Key {
@@ -694,7 +748,10 @@ impl Peer for Sqop {
             ),
         )?;
         std::fs::write(&key.secret, &secret.stdout).unwrap();
-        let cert = succeeded("sqop extract-cert", self.run(&["extract-cert"], &secret.stdout))?;
+        let cert = succeeded(
+            "sqop extract-cert",
+            self.run(&["extract-cert"], &secret.stdout),
+        )?;
         std::fs::write(&key.cert, cert.stdout).unwrap();
         key.fingerprint = fingerprint_of(&key.cert)?;
         Ok(key)
@@ -704,7 +761,12 @@ impl Peer for Sqop {
         Ok(())
     }
 
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_verify(
+        &self,
+        key: &Key,
+        signer: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let verifications = self.dir.path().join("verifications");
         let _ = std::fs::remove_file(&verifications);
         let run = self.run(
@@ -771,15 +833,14 @@ struct Pgpy {
 impl Pgpy {
     fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
         let mut command = bounded("/usr/bin/python3");
-        command
-            .arg(testdata("interop/pgpy_peer.py"))
-            .args(args);
+        command.arg(testdata("interop/pgpy_peer.py")).args(args);
         run_with_stdin(command, stdin)
     }
 
     fn verified_by(run: &Run, signer: &Key) -> Result<(), String> {
         check(
-            run.stderr.contains(&format!("VERIFIED {}", signer.fingerprint)),
+            run.stderr
+                .contains(&format!("VERIFIED {}", signer.fingerprint)),
             || format!("no verification by {}", signer.fingerprint),
         )
     }
@@ -818,7 +879,12 @@ impl Peer for Pgpy {
         Ok(())
     }
 
-    fn decrypt_verify(&self, key: &Key, signer: &Key, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_verify(
+        &self,
+        key: &Key,
+        signer: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let run = self.run(
             &[
                 "decrypt",
@@ -837,7 +903,12 @@ impl Peer for Pgpy {
         let data = write(self.dir.path(), "data", data);
         let sig = write(self.dir.path(), "data.sig", signature);
         let run = self.run(
-            &["verify", path_str(&signer.cert), path_str(&sig), path_str(&data)],
+            &[
+                "verify",
+                path_str(&signer.cert),
+                path_str(&sig),
+                path_str(&data),
+            ],
             b"",
         );
         Self::verified_by(&succeeded("pgpy verify", run)?, signer)
@@ -974,7 +1045,13 @@ fn good_signature(run: &Run, signer: &Key) -> Result<(), String> {
             "Good signature from {} ({}",
             signer.address, signer.fingerprint
         )),
-        || format!("no good signature by {}: {}", signer.address, run.stderr.trim()),
+        || {
+            format!(
+                "no good signature by {}: {}",
+                signer.address,
+                run.stderr.trim()
+            )
+        },
     )
 }
 
@@ -1059,7 +1136,9 @@ fn matrix(name: &'static str, peer: &dyn Peer, abilities: Abilities) {
     // mailseal's own v4 key: signs what mailseal sends, and receives what
     // the peer sends to several recipients.
     let own = Mailseal::generate(&format!("ms@{domain}"));
-    m.cell("learns mailseal's v4 certificate".into(), || peer.learn(&own.key.cert));
+    m.cell("learns mailseal's v4 certificate".into(), || {
+        peer.learn(&own.key.cert)
+    });
 
     let mut keys = Vec::new();
     for &kind in abilities.kinds {
@@ -1084,59 +1163,94 @@ fn matrix(name: &'static str, peer: &dyn Peer, abilities: Abilities) {
                 passphrase: key.passphrase.clone(),
             },
         };
-        let protected = if key.passphrase.is_some() { " (protected)" } else { "" };
+        let protected = if key.passphrase.is_some() {
+            " (protected)"
+        } else {
+            ""
+        };
         let imported = moved.import("key", &key.secret);
-        m.cell(format!("{k}: key import of its secret key{protected}"), || imported.clone());
-        m.cell(format!("{k}: cert import into mailseal"), || own.import("cert", &key.cert));
+        m.cell(
+            format!("{k}: key import of its secret key{protected}"),
+            || imported.clone(),
+        );
+        m.cell(format!("{k}: cert import into mailseal"), || {
+            own.import("cert", &key.cert)
+        });
         let _ = moved.import("cert", &own.key.cert);
 
-        m.cell(format!("{k}: mailseal encrypt+sign → {name} decrypt+verify"), || {
-            let text = format!("to {k} from mailseal, grüße");
-            let sealed = succeeded(
-                "mailseal encrypt",
-                own.run(None, &["encrypt"], &message(&own.key.address, &key.address, "", &text)),
-            )?;
-            let plain = peer.decrypt_verify(key, &own.key, &armored_block(&sealed.stdout, "PGP MESSAGE"))?;
-            check(String::from_utf8_lossy(&plain).contains(&text), || "plaintext differs".into())
-        });
+        m.cell(
+            format!("{k}: mailseal encrypt+sign → {name} decrypt+verify"),
+            || {
+                let text = format!("to {k} from mailseal, grüße");
+                let sealed = succeeded(
+                    "mailseal encrypt",
+                    own.run(
+                        None,
+                        &["encrypt"],
+                        &message(&own.key.address, &key.address, "", &text),
+                    ),
+                )?;
+                let plain = peer.decrypt_verify(
+                    key,
+                    &own.key,
+                    &armored_block(&sealed.stdout, "PGP MESSAGE"),
+                )?;
+                check(String::from_utf8_lossy(&plain).contains(&text), || {
+                    "plaintext differs".into()
+                })
+            },
+        );
 
-        m.cell(format!("{k}: mailseal sign with the imported key → {name} verify"), || {
-            imported.clone()?;
-            let signed = succeeded(
-                "mailseal sign",
-                moved.run(
-                    Some(key),
-                    &["sign"],
-                    &message(&key.address, &own.key.address, "", "signed by mailseal"),
-                ),
-            )?;
-            let text = signed.stdout_text();
-            peer.verify_detached(
-                key,
-                signed_bytes(&text).as_bytes(),
-                &armored_block(text.as_bytes(), "PGP SIGNATURE"),
-            )
-        });
+        m.cell(
+            format!("{k}: mailseal sign with the imported key → {name} verify"),
+            || {
+                imported.clone()?;
+                let signed = succeeded(
+                    "mailseal sign",
+                    moved.run(
+                        Some(key),
+                        &["sign"],
+                        &message(&key.address, &own.key.address, "", "signed by mailseal"),
+                    ),
+                )?;
+                let text = signed.stdout_text();
+                peer.verify_detached(
+                    key,
+                    signed_bytes(&text).as_bytes(),
+                    &armored_block(text.as_bytes(), "PGP SIGNATURE"),
+                )
+            },
+        );
 
-        m.cell(format!("{k}: {name} encrypt+sign (defaults) → mailseal decrypt+verify"), || {
-            imported.clone()?;
-            let text = format!("from {name} {k} to itself");
-            let ciphertext = peer.encrypt_sign(key, &[key], &entity(&text), Variant::Default)?;
-            moved.decrypt_verify(Some(key), key, &pgp_mime(&key.address, &ciphertext), &text)
-        });
+        m.cell(
+            format!("{k}: {name} encrypt+sign (defaults) → mailseal decrypt+verify"),
+            || {
+                imported.clone()?;
+                let text = format!("from {name} {k} to itself");
+                let ciphertext =
+                    peer.encrypt_sign(key, &[key], &entity(&text), Variant::Default)?;
+                moved.decrypt_verify(Some(key), key, &pgp_mime(&key.address, &ciphertext), &text)
+            },
+        );
 
-        m.cell(format!("{k}: {name} detached signature → mailseal verify"), || {
-            let data = entity(&format!("signed detached by {name} {k}"));
-            let signature = peer.sign(key, &data, Form::Detached)?;
-            own.verify(key, &pgp_signed(&key.address, &data, &signature))
-        });
+        m.cell(
+            format!("{k}: {name} detached signature → mailseal verify"),
+            || {
+                let data = entity(&format!("signed detached by {name} {k}"));
+                let signature = peer.sign(key, &data, Form::Detached)?;
+                own.verify(key, &pgp_signed(&key.address, &data, &signature))
+            },
+        );
     }
 
     if let Some(key) = keys.first() {
         let k = key.kind.name();
         for &variant in abilities.variants {
             m.cell(
-                format!("{k}: {name} encrypt+sign ({}), to it and mailseal → mailseal decrypt+verify", variant.name()),
+                format!(
+                    "{k}: {name} encrypt+sign ({}), to it and mailseal → mailseal decrypt+verify",
+                    variant.name()
+                ),
                 || {
                     let text = format!("from {name} with {}", variant.name());
                     let ciphertext =
@@ -1146,65 +1260,113 @@ fn matrix(name: &'static str, peer: &dyn Peer, abilities: Abilities) {
             );
         }
         for form in [Form::Inline, Form::Cleartext] {
-            m.cell(format!("{k}: {name} {form:?} signature → mailseal verify"), || {
-                let text = format!("signed {form:?} by {name}");
-                let armored = peer.sign(key, format!("{text}\r\n").as_bytes(), form)?;
-                own.verify(key, &inline_message(&key.address, &armored))
-            });
+            m.cell(
+                format!("{k}: {name} {form:?} signature → mailseal verify"),
+                || {
+                    let text = format!("signed {form:?} by {name}");
+                    let armored = peer.sign(key, format!("{text}\r\n").as_bytes(), form)?;
+                    own.verify(key, &inline_message(&key.address, &armored))
+                },
+            );
         }
         // Issue 14 item 1: mail to a mailseal-made v4 key stays readable when
         // its secret moves to the peer.
-        m.cell(format!("mailseal v4 secret key moved to {name} → {name} decrypts mail to it"), || {
-            peer.learn(&own.key.secret)?;
-            let text = "to mailseal's own key";
-            let sealed = succeeded(
-                "mailseal encrypt",
-                own.run(None, &["encrypt"], &message(&own.key.address, &own.key.address, "", text)),
-            )?;
-            let plain = peer.decrypt_verify(&own.key, &own.key, &armored_block(&sealed.stdout, "PGP MESSAGE"))?;
-            check(String::from_utf8_lossy(&plain).contains(text), || "plaintext differs".into())
-        });
-        // Issue 14 item 7: a copy addressed to one Bcc recipient alone names
-        // its key, so peers that cannot try every key open it.
-        m.cell(format!("{k}: mailseal copy for one Bcc recipient → {name} decrypt+verify"), || {
-            let text = "a Bcc copy";
-            let sealed = succeeded(
-                "mailseal encrypt",
-                own.run(None, &["encrypt"], &message(&own.key.address, "", &key.address, text)),
-            )?;
-            let plain = peer.decrypt_verify(key, &own.key, &armored_block(&sealed.stdout, "PGP MESSAGE"))?;
-            check(String::from_utf8_lossy(&plain).contains(text), || "plaintext differs".into())
-        });
-        if abilities.wildcard {
-            m.cell(format!("{k}: mailseal To + hidden Bcc (wildcard key ID) → {name} decrypt+verify"), || {
-                let text = "a shared copy with a hidden recipient";
+        m.cell(
+            format!("mailseal v4 secret key moved to {name} → {name} decrypts mail to it"),
+            || {
+                peer.learn(&own.key.secret)?;
+                let text = "to mailseal's own key";
                 let sealed = succeeded(
                     "mailseal encrypt",
-                    own.run(None, &["encrypt"], &message(&own.key.address, &own.key.address, &key.address, text)),
+                    own.run(
+                        None,
+                        &["encrypt"],
+                        &message(&own.key.address, &own.key.address, "", text),
+                    ),
                 )?;
-                let plain = peer.decrypt_verify(key, &own.key, &armored_block(&sealed.stdout, "PGP MESSAGE"))?;
-                check(String::from_utf8_lossy(&plain).contains(text), || "plaintext differs".into())
-            });
+                let plain = peer.decrypt_verify(
+                    &own.key,
+                    &own.key,
+                    &armored_block(&sealed.stdout, "PGP MESSAGE"),
+                )?;
+                check(String::from_utf8_lossy(&plain).contains(text), || {
+                    "plaintext differs".into()
+                })
+            },
+        );
+        // Issue 14 item 7: a copy addressed to one Bcc recipient alone names
+        // its key, so peers that cannot try every key open it.
+        m.cell(
+            format!("{k}: mailseal copy for one Bcc recipient → {name} decrypt+verify"),
+            || {
+                let text = "a Bcc copy";
+                let sealed = succeeded(
+                    "mailseal encrypt",
+                    own.run(
+                        None,
+                        &["encrypt"],
+                        &message(&own.key.address, "", &key.address, text),
+                    ),
+                )?;
+                let plain = peer.decrypt_verify(
+                    key,
+                    &own.key,
+                    &armored_block(&sealed.stdout, "PGP MESSAGE"),
+                )?;
+                check(String::from_utf8_lossy(&plain).contains(text), || {
+                    "plaintext differs".into()
+                })
+            },
+        );
+        if abilities.wildcard {
+            m.cell(
+                format!("{k}: mailseal To + hidden Bcc (wildcard key ID) → {name} decrypt+verify"),
+                || {
+                    let text = "a shared copy with a hidden recipient";
+                    let sealed = succeeded(
+                        "mailseal encrypt",
+                        own.run(
+                            None,
+                            &["encrypt"],
+                            &message(&own.key.address, &own.key.address, &key.address, text),
+                        ),
+                    )?;
+                    let plain = peer.decrypt_verify(
+                        key,
+                        &own.key,
+                        &armored_block(&sealed.stdout, "PGP MESSAGE"),
+                    )?;
+                    check(String::from_utf8_lossy(&plain).contains(text), || {
+                        "plaintext differs".into()
+                    })
+                },
+            );
         }
     }
 
     if abilities.brainpool {
         let address = format!("brainpool@{domain}");
-        m.cell(format!("brainpool: cert import and key import refused, naming the curve"), || {
-            let key = peer.generate(Kind::Brainpool, &address)?;
-            let home = Home::new();
-            for (what, file) in [("cert", &key.cert), ("key", &key.secret)] {
-                let run = home.run(&[what, "import", path_str(file)], b"");
-                check(
-                    run.code == 65
-                        && run.stderr.contains("brainpoolP256r1")
-                        && run.stderr.contains("crypto-openssl"),
-                    || format!("{what} import: exit {}: {}", run.code, run.stderr.trim()),
-                )?;
-            }
-            let listed = home.run(&["cert", "list"], b"").stdout_text() + &home.run(&["key", "list"], b"").stdout_text();
-            check(!listed.contains(&key.fingerprint), || "the key was stored anyway".into())
-        });
+        m.cell(
+            "brainpool: cert import and key import refused, naming the curve".to_string(),
+            || {
+                let key = peer.generate(Kind::Brainpool, &address)?;
+                let home = Home::new();
+                for (what, file) in [("cert", &key.cert), ("key", &key.secret)] {
+                    let run = home.run(&[what, "import", path_str(file)], b"");
+                    check(
+                        run.code == 65
+                            && run.stderr.contains("brainpoolP256r1")
+                            && run.stderr.contains("crypto-openssl"),
+                        || format!("{what} import: exit {}: {}", run.code, run.stderr.trim()),
+                    )?;
+                }
+                let listed = home.run(&["cert", "list"], b"").stdout_text()
+                    + &home.run(&["key", "list"], b"").stdout_text();
+                check(!listed.contains(&key.fingerprint), || {
+                    "the key was stored anyway".into()
+                })
+            },
+        );
     }
     m.finish();
 }
@@ -1223,7 +1385,13 @@ fn gpg() {
         "gpg",
         &peer,
         Abilities {
-            kinds: &[Kind::Cv25519, Kind::Rsa3072, Kind::Rsa4096, Kind::P256, Kind::P384],
+            kinds: &[
+                Kind::Cv25519,
+                Kind::Rsa3072,
+                Kind::Rsa4096,
+                Kind::P256,
+                Kind::P384,
+            ],
             variants: &[
                 Variant::Default,
                 COMPRESSIONS[0],
@@ -1241,7 +1409,9 @@ fn gpg() {
 
 #[test]
 fn rnp() {
-    let peer = Rnp { dir: scratch("rnp") };
+    let peer = Rnp {
+        dir: scratch("rnp"),
+    };
     matrix(
         "rnp",
         &peer,
@@ -1283,7 +1453,9 @@ fn sq() {
 
 #[test]
 fn sqop() {
-    let peer = Sqop { dir: scratch("sqop") };
+    let peer = Sqop {
+        dir: scratch("sqop"),
+    };
     matrix(
         "sqop",
         &peer,
@@ -1298,12 +1470,20 @@ fn sqop() {
 
 #[test]
 fn pgpy() {
-    let peer = Pgpy { dir: scratch("pgpy") };
+    let peer = Pgpy {
+        dir: scratch("pgpy"),
+    };
     matrix(
         "PGPy",
         &peer,
         Abilities {
-            kinds: &[Kind::Cv25519, Kind::Rsa3072, Kind::Rsa4096, Kind::P256, Kind::P384],
+            kinds: &[
+                Kind::Cv25519,
+                Kind::Rsa3072,
+                Kind::Rsa4096,
+                Kind::P256,
+                Kind::P384,
+            ],
             variants: &[
                 Variant::Default,
                 COMPRESSIONS[0],
@@ -1328,17 +1508,30 @@ fn import_takes_several_files_and_stdin() {
     let x509 = testdata("smime/rfc9216/alice.crt");
     let bob = std::fs::read(testdata("keys/bob.pub.asc")).unwrap();
     let run = home
-        .run(&["cert", "import", path_str(&alice), path_str(&x509), "-"], &bob)
+        .run(
+            &["cert", "import", path_str(&alice), path_str(&x509), "-"],
+            &bob,
+        )
         .ok();
     for file in [path_str(&alice), "-:"] {
-        assert!(run.stderr.contains(file), "no report for {file}:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(file),
+            "no report for {file}:\n{}",
+            run.stderr
+        );
     }
     let listed = home.run(&["cert", "list"], b"").ok().stdout_text();
     for (who, fingerprint) in [
         ("alice", fingerprint_of(&alice).unwrap()),
-        ("bob", fingerprint_of(&testdata("keys/bob.pub.asc")).unwrap()),
+        (
+            "bob",
+            fingerprint_of(&testdata("keys/bob.pub.asc")).unwrap(),
+        ),
     ] {
-        assert!(listed.contains(&fingerprint), "{who} not imported:\n{listed}");
+        assert!(
+            listed.contains(&fingerprint),
+            "{who} not imported:\n{listed}"
+        );
     }
     assert!(
         listed.contains("alice@smime.example"),
@@ -1348,7 +1541,10 @@ fn import_takes_several_files_and_stdin() {
     let missing = home.file("missing.asc");
     let other = Home::new();
     let run = other
-        .run(&["cert", "import", path_str(&missing), path_str(&alice)], b"")
+        .run(
+            &["cert", "import", path_str(&missing), path_str(&alice)],
+            b"",
+        )
         .expect_code(66);
     assert!(run.stderr.contains("missing.asc"), "{}", run.stderr);
     let listed = other.run(&["cert", "list"], b"").ok().stdout_text();
@@ -1356,7 +1552,9 @@ fn import_takes_several_files_and_stdin() {
         listed.contains(&fingerprint_of(&alice).unwrap()),
         "a missing file stopped the next one:\n{listed}"
     );
-    other.run(&["cert", "import", "-", "-"], b"").expect_code(64);
+    other
+        .run(&["cert", "import", "-", "-"], b"")
+        .expect_code(64);
 
     let keys = Home::new();
     keys.run(
@@ -1372,7 +1570,10 @@ fn import_takes_several_files_and_stdin() {
     let listed = keys.run(&["key", "list"], b"").ok().stdout_text();
     for name in ["alice", "bob"] {
         let fingerprint = fingerprint_of(&testdata(&format!("keys/{name}.pub.asc"))).unwrap();
-        assert!(listed.contains(&fingerprint), "{name}'s key not imported:\n{listed}");
+        assert!(
+            listed.contains(&fingerprint),
+            "{name}'s key not imported:\n{listed}"
+        );
     }
 }
 
@@ -1392,11 +1593,22 @@ fn send_bcc_copies_open_in_rnp_and_pgpy() {
         )
         .as_bytes(),
     );
-    let rnp = Rnp { dir: scratch("rnp") };
-    let pgpy = Pgpy { dir: scratch("pgpy") };
+    let rnp = Rnp {
+        dir: scratch("rnp"),
+    };
+    let pgpy = Pgpy {
+        dir: scratch("pgpy"),
+    };
     let peers: [(&dyn Peer, Key); 2] = [
-        (&rnp, rnp.generate(Kind::Cv25519, "bcc@rnp.example.org").unwrap()),
-        (&pgpy, pgpy.generate(Kind::Cv25519, "bcc@pgpy.example.org").unwrap()),
+        (
+            &rnp,
+            rnp.generate(Kind::Cv25519, "bcc@rnp.example.org").unwrap(),
+        ),
+        (
+            &pgpy,
+            pgpy.generate(Kind::Cv25519, "bcc@pgpy.example.org")
+                .unwrap(),
+        ),
     ];
     rnp.learn(&own.key.cert).unwrap();
     for (_, key) in &peers {
@@ -1421,9 +1633,18 @@ fn send_bcc_copies_open_in_rnp_and_pgpy() {
         let copy = received
             .iter()
             .find(|m| m.to == [key.address.clone()])
-            .unwrap_or_else(|| panic!("no copy for {} alone: {received:?}\n{}", key.address, run.stderr));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no copy for {} alone: {received:?}\n{}",
+                    key.address, run.stderr
+                )
+            });
         let plain = peer
-            .decrypt_verify(key, &own.key, &armored_block(copy.data.as_bytes(), "PGP MESSAGE"))
+            .decrypt_verify(
+                key,
+                &own.key,
+                &armored_block(copy.data.as_bytes(), "PGP MESSAGE"),
+            )
             .unwrap_or_else(|e| panic!("{} cannot open its Bcc copy: {e}", key.address));
         assert!(String::from_utf8_lossy(&plain).contains(text));
     }

@@ -161,7 +161,8 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             Ok(0)
         }
         Command::Import { files } => super::cert::each_file(context, &files, |file, data| {
-            if mailseal::smime::certs::looks_like_x509(data) || super::smime::looks_like_pkcs12(data)
+            if mailseal::smime::certs::looks_like_x509(data)
+                || super::smime::looks_like_pkcs12(data)
             {
                 return super::smime::import_key(context, data);
             }

@@ -2,9 +2,9 @@
 //! signed is byte for byte what is emitted.
 
 use sequoia_openpgp::armor;
+use sequoia_openpgp::crypto::mpi::PublicKey;
 use sequoia_openpgp::crypto::KeyPair;
 use sequoia_openpgp::serialize::stream::{Armorer, Message, Signer};
-use sequoia_openpgp::crypto::mpi::PublicKey;
 use sequoia_openpgp::types::{Curve, HashAlgorithm};
 use std::io::Write;
 
