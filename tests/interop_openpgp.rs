@@ -1578,7 +1578,7 @@ fn import_takes_several_files_and_stdin() {
 }
 
 /// `send` makes one copy per Bcc recipient, addressed to that recipient
-/// alone: it names the recipient's key, so rnp (Thunderbird) and PGPy, which
+/// alone: it names the recipient's key, so rnp (Thunderbird's engine) and PGPy, which
 /// cannot open a wildcard key ID, read it (issue 14 item 7).
 #[test]
 fn send_bcc_copies_open_in_rnp_and_pgpy() {

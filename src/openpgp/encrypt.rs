@@ -32,7 +32,7 @@ pub struct EncryptOptions {
 /// recipients, so those cannot learn who else can read it. A copy addressed
 /// to one hidden recipient alone (besides the sender's own keys), as `send`,
 /// `sendmail` and the agent make for every Bcc recipient, names its key:
-/// nobody else receives that copy, and rnp (Thunderbird) and PGPy cannot
+/// nobody else receives that copy, and rnp (Thunderbird's engine) and PGPy cannot
 /// open a wildcard PKESK.
 ///
 /// The data packet is SEIPDv2 only when every key's certificate announces
