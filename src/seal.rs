@@ -361,7 +361,7 @@ impl<'a> Sealer<'a> {
             let keys: Result<Vec<RecipientKeys>> = group
                 .iter()
                 .zip(&candidates)
-                .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, false))
+                .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
                 .collect();
             let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> =
                 self.smime.as_ref().map(|s| {

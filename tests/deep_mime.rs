@@ -66,7 +66,7 @@ fn deep_mime_is_refused_by_every_message_command() {
         );
         assert_refused(
             smime.run(
-                &["encrypt", "--smime", "--sign", "-r", "erin@example.net"],
+                &["encrypt", "--smime", "--sign", "-r", "bob@example.net"],
                 &deep,
             ),
             &format!("encrypt --smime --sign {kind}"),
@@ -93,15 +93,15 @@ fn deep_mime_is_refused_by_every_message_command() {
         }
     }
     // S/MIME: an encrypted deep message is refused when opened.
-    let erin = home_with(&["erin"]);
+    let bob_smime = home_with(&["bob"]);
     let sealed = smime
         .run(
-            &["encrypt", "--smime", "--no-sign", "-r", "erin@example.net"],
+            &["encrypt", "--smime", "--no-sign", "-r", "bob@example.net"],
             &nested(DEEP, false),
         )
         .ok()
         .stdout;
-    assert_refused(erin.run(&["decrypt"], &sealed), "decrypt --smime");
+    assert_refused(bob_smime.run(&["decrypt"], &sealed), "decrypt --smime");
 }
 
 #[test]

@@ -122,28 +122,6 @@ fn gpg_decrypts_mailseal_encryption_rsa3072() {
     gpg_decrypts_mailseal("rsa3072");
 }
 
-/// The boundary parameter of the top-level Content-Type of `message`.
-fn boundary(message: &str) -> &str {
-    let headers = &message[..message.find("\r\n\r\n").expect("header end")];
-    let start = headers.find("boundary=\"").expect("boundary parameter") + "boundary=\"".len();
-    let len = headers[start..].find('"').expect("boundary end quote");
-    &headers[start..start + len]
-}
-
-/// The exact bytes signed in a multipart/signed `message`: from after the
-/// first boundary line up to the CRLF before the next one.
-fn signed_bytes(message: &str) -> &str {
-    let delimiter = format!("\r\n--{}", boundary(message));
-    let first = message
-        .find(&format!("{delimiter}\r\n"))
-        .expect("first boundary line");
-    let start = first + delimiter.len() + 2;
-    let len = message[start..]
-        .find(&delimiter)
-        .expect("second boundary line");
-    &message[start..start + len]
-}
-
 #[test]
 fn gpg_verifies_mailseal_multipart_signed_exact_bytes() {
     let gpg = gpg_with_alice_cert();

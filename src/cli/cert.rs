@@ -1,11 +1,11 @@
 //! `mailseal cert`: others' OpenPGP certificates.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use mailseal::discover::{Provenance, ProvenanceStore};
-use mailseal::keys::{parse_certs, CertSummary};
+use mailseal::keys::{check_supported, parse_certs, CertSummary};
 use mailseal::output::Output;
 use mailseal::{Error, Result};
 use sequoia_openpgp::serialize::Serialize;
@@ -15,16 +15,20 @@ use super::{read_input, Context};
 /// Manage others' certificates (the keys you encrypt to and verify with).
 #[derive(Subcommand)]
 pub enum Command {
-    /// Import one or many certificates: OpenPGP (armored or binary, e.g.
-    /// `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM bundles).
+    /// Import certificates from one or more files: OpenPGP (armored or
+    /// binary, e.g. `gpg --export`) or X.509 for S/MIME (PEM, DER, PEM
+    /// bundles). Each file is reported on its own; when one fails the
+    /// others are still imported and the exit code is that of the first
+    /// failure. With --json, one JSON array per file.
     ///
     /// Examples:
     ///   gpg --export bob@example.net | mailseal cert import
-    ///   mailseal cert import bob-smime.pem
+    ///   mailseal cert import bob.asc carol.pem dave.crt
+    ///   gpg --export bob@example.net | mailseal cert import carol.pem -
     #[command(verbatim_doc_comment)]
     Import {
-        /// The certificate file [default: stdin].
-        file: Option<PathBuf>,
+        /// Certificate files; `-` is stdin [default: stdin].
+        files: Vec<PathBuf>,
     },
     /// List the certificates in the store, with where discovered ones
     /// came from.
@@ -70,32 +74,81 @@ impl Listed {
     }
 }
 
+/// Runs `import` on each of `files` (stdin when there are none; `-` is
+/// stdin), reporting a failed file and going on with the next. The result
+/// is that of the first failure, after every file was tried.
+pub fn each_file(
+    context: &Context,
+    files: &[PathBuf],
+    mut import: impl FnMut(&Path, &[u8]) -> Result<u8>,
+) -> Result<u8> {
+    let stdin = [PathBuf::from("-")];
+    let files = if files.is_empty() { &stdin[..] } else { files };
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        return Err(Error::Usage("`-` (stdin) can be named only once".into()));
+    }
+    let mut failures = Vec::new();
+    for file in files {
+        let result = read_input(Some(file)).and_then(|data| import(file, &data));
+        if let Err(e) = result {
+            if files.len() == 1 {
+                return Err(e);
+            }
+            context.note(&format!("mailseal: {}: {e}", file.display()));
+            failures.push((file.display().to_string(), e));
+        }
+    }
+    match failures.len() {
+        0 => Ok(0),
+        1 => Err(failures.remove(0).1),
+        n => {
+            let names: Vec<&str> = failures.iter().map(|(f, _)| f.as_str()).collect();
+            context.note(&format!(
+                "mailseal: {n} of {} files failed: {}",
+                files.len(),
+                names.join(", ")
+            ));
+            Err(failures.remove(0).1)
+        }
+    }
+}
+
 pub fn run(context: &Context, command: Command) -> Result<u8> {
     if let Command::Locate(args) = command {
         return super::cert_locate::run(context, args);
     }
     let mut store = context.cert_store()?;
     match command {
-        Command::Import { file } => {
-            let data = read_input(file.as_deref())?;
-            if mailseal::smime::certs::looks_like_x509(&data) {
-                return super::smime::import_certs_file(context, &data, file.as_deref());
+        Command::Import { files } => each_file(context, &files, |file, data| {
+            if mailseal::smime::certs::looks_like_x509(data) {
+                return super::smime::import_certs_file(context, data, Some(file));
             }
             let mut outcomes = Vec::new();
-            for cert in parse_certs(&data)? {
-                let outcome = store.insert(&cert)?;
+            let mut refused = None;
+            for cert in &parse_certs(data)? {
+                if let Err(e) = check_supported(cert) {
+                    context.note(&format!("mailseal: {}: {e}", file.display()));
+                    refused.get_or_insert(e);
+                    continue;
+                }
+                let outcome = store.insert(cert)?;
                 outcomes.push(serde_json::json!({
                     "fingerprint": cert.fingerprint().to_hex(),
                     "outcome": outcome,
                 }));
-                context.note(&format!("mailseal: {} {:?}", cert.fingerprint(), outcome));
+                context.note(&format!(
+                    "mailseal: {}: {} {:?}",
+                    file.display(),
+                    cert.fingerprint(),
+                    outcome
+                ));
             }
             store.save_index()?;
             if context.json {
                 context.print_json(&outcomes)?;
             }
-            Ok(0)
-        }
+            refused.map_or(Ok(0), Err)
+        }),
         Command::List => {
             let provenance = ProvenanceStore::load(&context.home.provenance_file());
             let listed: Vec<Listed> = store

@@ -74,5 +74,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     // As with S/MIME (and gpg): a signature that is there but does not
     // vouch for the whole message from its author is a failed check.
     let signed = !opened.verification.signatures.is_empty();
-    Ok(if signed && !opened.verification.is_good() { 1 } else { 0 })
+    Ok(if signed && !opened.verification.is_good() {
+        1
+    } else {
+        0
+    })
 }

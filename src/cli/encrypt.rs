@@ -16,7 +16,8 @@ use super::Context;
 ///
 /// Recipients are taken from To, Cc and Bcc unless -r is given. Bcc
 /// recipients are removed from the output; with OpenPGP they are encrypted
-/// to with hidden key IDs. S/MIME names every recipient's certificate, so a
+/// to with hidden key IDs (named only when a Bcc recipient is the message's
+/// one recipient besides you: rnp and PGPy cannot open hidden ones). S/MIME names every recipient's certificate, so a
 /// message with Bcc needs --bcc-copies DIR: one separate copy per Bcc
 /// recipient. The message is signed when the sender (From or --from) has a
 /// secret key, unless --no-sign. The real Subject and other headers travel

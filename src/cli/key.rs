@@ -9,10 +9,10 @@ use mailseal::output::Output;
 use mailseal::{Error, Result};
 use sequoia_openpgp::cert::{CertBuilder, CipherSuite};
 use sequoia_openpgp::serialize::Serialize;
-use sequoia_openpgp::types::KeyFlags;
+use sequoia_openpgp::types::{Features, KeyFlags};
 use sequoia_openpgp::Profile;
 
-use super::{read_input, Context};
+use super::Context;
 
 /// Manage your own secret keys (OpenPGP, and S/MIME keys with certificates).
 #[derive(Subcommand)]
@@ -35,7 +35,9 @@ pub enum Command {
         /// Key algorithm.
         #[arg(long, value_enum, default_value_t = Algorithm::Cv25519)]
         algo: Algorithm,
-        /// OpenPGP version: rfc4880 (v4, read by gpg 2.2) or rfc9580 (v6).
+        /// OpenPGP version: rfc4880 (v4, announces SEIPDv1 only, so gpg 2.2
+        /// reads mail to it) or rfc9580 (v6, SEIPDv2; gpg 2.2, rnp 0.16 and
+        /// sq 0.27 cannot use it).
         #[arg(long, value_enum, default_value_t = KeyProfile::Rfc4880)]
         profile: KeyProfile,
         /// A display name for the user ID ("Alice <alice@example.org>").
@@ -48,18 +50,22 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "smime")]
         csr: Option<PathBuf>,
     },
-    /// Import secret keys, e.g. from `gpg --export-secret-keys` (armored or
-    /// binary), an S/MIME PKCS#12 file (password as for passphrases), a PEM
-    /// private key with its certificate chain, or the certificate a CA
-    /// issued for a key made with `key generate --smime`.
+    /// Import secret keys from one or more files, e.g. from
+    /// `gpg --export-secret-keys` (armored or binary), an S/MIME PKCS#12
+    /// file (password as for passphrases), a PEM private key with its
+    /// certificate chain, or the certificate a CA issued for a key made
+    /// with `key generate --smime`. Each file is reported on its own; when
+    /// one fails the others are still imported and the exit code is that
+    /// of the first failure.
     ///
     /// Examples:
     ///   gpg --export-secret-keys alice@example.org | mailseal key import
+    ///   mailseal key import alice.asc alice-work.pgp
     ///   mailseal --passphrase-file p12pass.txt key import alice.p12
     #[command(verbatim_doc_comment)]
     Import {
-        /// The key file [default: stdin].
-        file: Option<PathBuf>,
+        /// Key files; `-` is stdin [default: stdin].
+        files: Vec<PathBuf>,
     },
     /// List your secret keys.
     List,
@@ -127,6 +133,12 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
                     KeyProfile::Rfc4880 => Profile::RFC4880,
                     KeyProfile::Rfc9580 => Profile::RFC9580,
                 })
+                // A v4 key announces only what gpg 2.2 reads (SEIPDv1), so
+                // mail to it stays readable when the key moves to gpg.
+                .and_then(|b| match profile {
+                    KeyProfile::Rfc4880 => b.set_features(Features::empty().set_seipdv1()),
+                    KeyProfile::Rfc9580 => Ok(b),
+                })
                 .map_err(Error::OpenPgp)?
                 .add_userid(user_id)
                 .add_signing_subkey()
@@ -148,37 +160,37 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Import { file } => {
-            let data = read_input(file.as_deref())?;
-            if mailseal::smime::certs::looks_like_x509(&data)
-                || super::smime::looks_like_pkcs12(&data)
+        Command::Import { files } => super::cert::each_file(context, &files, |file, data| {
+            if mailseal::smime::certs::looks_like_x509(data)
+                || super::smime::looks_like_pkcs12(data)
             {
-                return super::smime::import_key(context, &data);
+                return super::smime::import_key(context, data);
             }
-            let mut imported = 0;
-            for cert in parse_certs(&data)? {
-                if !cert.is_tsk() {
-                    context.note(&format!(
-                        "mailseal: skipping {}: no secret key material (use `mailseal cert import` for certificates)",
-                        cert.fingerprint()
-                    ));
-                    continue;
-                }
-                keys.insert(&cert)?;
-                imported += 1;
+            let certs = parse_certs(data)?;
+            let secret = || certs.iter().filter(|c| c.is_tsk());
+            for cert in certs.iter().filter(|c| !c.is_tsk()) {
                 context.note(&format!(
-                    "mailseal: imported secret key {}",
+                    "mailseal: {}: skipping {}: no secret key material (use `mailseal cert import` for certificates)",
+                    file.display(),
                     cert.fingerprint()
                 ));
             }
-            if imported == 0 {
+            if secret().next().is_none() {
                 return Err(Error::Malformed(
                     "the input holds no secret key: to import someone's certificate use `mailseal cert import`"
                         .into(),
                 ));
             }
+            for cert in secret() {
+                keys.insert(cert)?;
+                context.note(&format!(
+                    "mailseal: {}: imported secret key {}",
+                    file.display(),
+                    cert.fingerprint()
+                ));
+            }
             Ok(0)
-        }
+        }),
         Command::List => {
             let summaries: Vec<CertSummary> = keys.all()?.iter().map(CertSummary::of).collect();
             let smime: Vec<super::smime::X509Summary> = context

@@ -39,6 +39,41 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>> {
     Ok(certs)
 }
 
+/// The crypto backend this build uses (a Cargo feature name).
+pub const BACKEND: &str = if cfg!(feature = "crypto-openssl") {
+    "crypto-openssl"
+} else if cfg!(feature = "crypto-nettle") {
+    "crypto-nettle"
+} else {
+    "crypto-rust"
+};
+
+/// Refuses a certificate or key with a key on an elliptic curve this
+/// build's backend cannot use (brainpool with crypto-rust): sequoia would
+/// store it, but could neither check its binding signatures nor use it.
+pub fn check_supported(cert: &Cert) -> Result<()> {
+    use sequoia_openpgp::crypto::mpi::PublicKey;
+    for key in cert.keys() {
+        let curve = match key.key().mpis() {
+            PublicKey::ECDSA { curve, .. }
+            | PublicKey::EdDSA { curve, .. }
+            | PublicKey::ECDH { curve, .. } => curve,
+            _ => continue,
+        };
+        if !curve.is_supported() {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "key {} uses {} on curve {curve}, which this build's crypto backend ({BACKEND}) does not support; it was not imported",
+                    cert.fingerprint(),
+                    key.key().pk_algo()
+                ),
+                hint: "use a mailseal built with `cargo build --release --no-default-features --features crypto-openssl` (needs libclang-dev and libssl-dev), or ask the key's owner for an Ed25519/X25519, NIST P-256/P-384 or RSA key".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The normalized e-mail addresses in a certificate's user IDs that the
 /// certificate binds now: with a valid self-signature under the policy and
 /// not revoked. A user ID packet merely appended to a certificate binds

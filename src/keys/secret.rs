@@ -39,6 +39,7 @@ impl SecretKeys {
                 tsk.fingerprint()
             )));
         }
+        super::check_supported(tsk)?;
         let path = self.path_for(tsk);
         let merged = match self.read(&path)? {
             Some(existing) => existing

@@ -86,7 +86,13 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 if plaintext.is_ascii() { "7bit" } else { "8bit" },
             );
             let message = headers.with_body(&plaintext);
-            Ok(opened(message, signatures, (&headers, &headers), keys, options))
+            Ok(opened(
+                message,
+                signatures,
+                (&headers, &headers),
+                keys,
+                options,
+            ))
         }
         pgpmime::Received::Signed { .. } => Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),

@@ -9,6 +9,7 @@ use sequoia_openpgp::armor;
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::crypto::KeyPair;
 use sequoia_openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Recipient, Signer};
+use sequoia_openpgp::types::Features;
 use sequoia_openpgp::Profile;
 
 use super::{pgpmime, policy, RecipientKeys};
@@ -24,8 +25,19 @@ pub struct EncryptOptions {
 }
 
 /// Encrypts the message with `headers` and `body` to every key in
-/// `recipients` (hidden ones with a wildcard key ID), signed by `signer`
-/// when given (RFC 3156 §6.2), and writes the PGP/MIME message to `output`.
+/// `recipients`, signed by `signer` when given (RFC 3156 §6.2), and writes
+/// the PGP/MIME message to `output`.
+///
+/// Hidden (Bcc) recipients get a wildcard key ID when the message has other
+/// recipients, so those cannot learn who else can read it. A copy addressed
+/// to one hidden recipient alone (besides the sender's own keys), as `send`,
+/// `sendmail` and the agent make for every Bcc recipient, names its key:
+/// nobody else receives that copy, and rnp (Thunderbird's engine) and PGPy cannot
+/// open a wildcard PKESK.
+///
+/// The data packet is SEIPDv2 only when every key's certificate announces
+/// it in its Features subpacket; otherwise SEIPDv1 (MDC) with an armor
+/// checksum, which gpg 2.2, rnp and sq 0.27 read.
 pub fn encrypt_message<W: Write + Send + Sync>(
     headers: &Headers,
     body: &mut dyn Read,
@@ -42,19 +54,15 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         .write_all(&pgpmime::encrypted_head(&split.outer, &boundary))
         .map_err(write_err)?;
 
+    let others = recipients.iter().filter(|r| !r.own).count();
     let mut openpgp_recipients = Vec::new();
-    // Sequoia uses SEIPDv2 when every recipient announces support for it
-    // (a certificate without a features subpacket counts as supporting it).
     let mut all_support_seipdv2 = true;
     for recipient in recipients {
-        let features = recipient
-            .cert
-            .with_policy(policy(), None)
-            .ok()
-            .and_then(|valid| valid.features());
-        all_support_seipdv2 &= features.as_ref().is_none_or(|f| f.supports_seipdv2());
+        let features = announced_features(recipient.cert);
+        all_support_seipdv2 &= features.supports_seipdv2();
+        let named = !recipient.hidden || others == 1;
         for key in &recipient.keys {
-            let handle = (!recipient.hidden).then(|| key.key_handle());
+            let handle = named.then(|| key.key_handle());
             openpgp_recipients.push(Recipient::new(features.clone(), handle, *key));
         }
     }
@@ -98,6 +106,16 @@ pub fn encrypt_message<W: Write + Send + Sync>(
     output
         .write_all(&pgpmime::encrypted_tail(&boundary))
         .map_err(write_err)
+}
+
+/// The features `cert` announces. Sequoia takes a missing Features
+/// subpacket to mean SEIPDv2 support; RFC 9580 §5.2.3.32 says the opposite
+/// (rnp 0.16 and many older keys have none), so it means SEIPDv1 here.
+fn announced_features(cert: &Cert) -> Features {
+    cert.with_policy(policy(), None)
+        .ok()
+        .and_then(|valid| valid.features())
+        .unwrap_or_else(|| Features::empty().set_seipdv1())
 }
 
 /// Encrypts (and signs) the inner entity, headers then body, into `sink`.

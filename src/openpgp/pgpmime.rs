@@ -43,13 +43,19 @@ pub fn encrypted_tail(boundary: &str) -> Vec<u8> {
 }
 
 /// A multipart/signed message: `entity` exactly as signed, then the armored
-/// detached signature.
-pub fn signed_message(outer: &Headers, boundary: &str, entity: &[u8], signature: &[u8]) -> Vec<u8> {
+/// detached signature made with the hash `micalg` names (`pgp-sha256`).
+pub fn signed_message(
+    outer: &Headers,
+    boundary: &str,
+    entity: &[u8],
+    signature: &[u8],
+    micalg: &str,
+) -> Vec<u8> {
     let mut headers = outer.clone();
     headers.set("MIME-Version", "1.0");
     headers.push(Field::new(
         "Content-Type",
-        &format!("multipart/signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"{boundary}\""),
+        &format!("multipart/signed; micalg={micalg};\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"{boundary}\""),
     ));
     let mut out = headers.to_bytes();
     out.extend_from_slice(

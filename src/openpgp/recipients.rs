@@ -16,8 +16,11 @@ use crate::{Error, Result};
 pub struct RecipientKeys<'a> {
     /// The address the keys were chosen for.
     pub address: String,
-    /// Encrypt with a wildcard key ID (Bcc): nothing names this recipient.
+    /// A Bcc recipient: its key ID is hidden (wildcard) unless the copy is
+    /// addressed to it alone (see [`super::encrypt::encrypt_message`]).
     pub hidden: bool,
+    /// The sender's own key, added by [`add_encrypt_to_self`].
+    pub own: bool,
     /// The certificate the keys belong to.
     pub cert: &'a Cert,
     /// Encryption-capable, alive, unrevoked (sub)keys.
@@ -98,6 +101,7 @@ pub fn encryption_keys<'a>(
         return Ok(RecipientKeys {
             address: address.to_string(),
             hidden,
+            own: false,
             cert,
             keys,
         });
@@ -119,7 +123,8 @@ pub fn add_encrypt_to_self<'a>(
     sender: &str,
     own_keys: &'a [Cert],
 ) {
-    if let Ok(own) = encryption_keys(sender, own_keys, false) {
+    if let Ok(mut own) = encryption_keys(sender, own_keys, false) {
+        own.own = true;
         if !keys
             .iter()
             .any(|k| k.cert.fingerprint() == own.cert.fingerprint())

@@ -55,7 +55,8 @@ impl Run {
     }
 }
 
-fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Run {
+/// Runs `command` with `stdin` and collects its output.
+pub fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Run {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -372,4 +373,26 @@ pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
         let (field, value) = l.split_once(": ")?;
         field.eq_ignore_ascii_case(name).then_some(value)
     })
+}
+
+/// The boundary parameter of the top-level Content-Type of `message`.
+pub fn boundary(message: &str) -> &str {
+    let headers = &message[..message.find("\r\n\r\n").expect("header end")];
+    let start = headers.find("boundary=\"").expect("boundary parameter") + "boundary=\"".len();
+    let len = headers[start..].find('"').expect("boundary end quote");
+    &headers[start..start + len]
+}
+
+/// The exact bytes signed in a multipart/signed `message`: from after the
+/// first boundary line up to the CRLF before the next one.
+pub fn signed_bytes(message: &str) -> &str {
+    let delimiter = format!("\r\n--{}", boundary(message));
+    let first = message
+        .find(&format!("{delimiter}\r\n"))
+        .expect("first boundary line");
+    let start = first + delimiter.len() + 2;
+    let len = message[start..]
+        .find(&delimiter)
+        .expect("second boundary line");
+    &message[start..start + len]
 }
