@@ -96,7 +96,7 @@ pub fn complete_headers(headers: &mut Headers, sender: &str) {
 }
 
 /// `time` as an RFC 5322 date in UTC: `Tue, 01 Dec 2026 06:43:56 +0000`.
-fn rfc5322_date(time: std::time::SystemTime) -> String {
+pub(crate) fn rfc5322_date(time: std::time::SystemTime) -> String {
     // humantime gives `2026-12-01T06:43:56Z`; reorder it.
     let iso = humantime::format_rfc3339_seconds(time).to_string();
     let (date, clock) = iso

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{armored_block, testdata, Gpg, Home};
+use common::{armored_block, header, testdata, Gpg, Home};
 use helpers::{queue_json, spool_files, wait_for, AgentProc, Client, AGENT_PASSWORD, AGENT_USER};
 use mailseal::agent::spool::{Spool, Status};
 use mailseal::config::Tls;
@@ -234,6 +234,41 @@ fn swaks_submits_through_starttls_and_auth() {
     assert_eq!(m.to, ["bob@example.net"]);
     assert!(m.data.contains("multipart/encrypted"), "{}", m.data);
     assert!(!m.data.contains("Hello from swaks"));
+}
+
+#[test]
+fn missing_date_and_message_id_are_added_once_for_every_copy() {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream, "plain", "");
+    let agent = helpers::start(&home);
+    let mut client = Client::secure_login(agent.port, &agent.cert);
+    // Carol is a Bcc recipient (not in To/Cc): a copy of her own.
+    let reply = client.message(
+        "alice@example.org",
+        &["bob@example.net", "carol@example.com"],
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: no date\r\n\r\nhello\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert!(
+        wait_for(Duration::from_secs(20), || upstream.messages().len() == 2),
+        "not delivered:\n{}",
+        agent.log()
+    );
+    let ids: Vec<String> = upstream
+        .messages()
+        .iter()
+        .map(|m| {
+            assert!(header(&m.data, "Date").is_some(), "{}", m.data);
+            header(&m.data, "Message-ID")
+                .expect("Message-ID added")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids[0], ids[1],
+        "the copies of one message share one Message-ID"
+    );
+    assert!(ids[0].ends_with("@example.org>"), "{}", ids[0]);
 }
 
 #[test]

@@ -45,6 +45,7 @@ pub fn seal_message(
         .ok_or_else(|| Error::Malformed("the message has no From address".into()))?;
     let recipients = seal::recipients(&headers, rcpts);
     headers.retain(|f| !f.is("Bcc"));
+    seal::complete_headers(&mut headers, &sender);
 
     let store = CertStore::open(&home.cert_dir(), &home.cert_index_file())?;
     let own = SecretKeys::new(&home.openpgp_key_dir());

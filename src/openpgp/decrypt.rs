@@ -12,7 +12,7 @@ use super::verify::{
     bind_to_author, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
     packet_tags, read_at_most, too_large, verify_detached, verify_entity, Helper, Keys,
 };
-use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, SignatureStatus, Verification};
+use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, Verification};
 use crate::message::header::split_entity;
 use crate::message::{canon, protect, transfer, Headers};
 use crate::{Error, Result};
@@ -53,7 +53,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 restored.set("MIME-Version", "1.0");
             }
             let message = restored.with_body(body);
-            Ok(opened(message, signatures, (&outer, &inner), keys, options))
+            opened(message, signatures, (&outer, &inner), keys, options)
         }
         pgpmime::Received::Other { headers, body } => {
             let content_type = headers.content_type();
@@ -86,13 +86,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 if plaintext.is_ascii() { "7bit" } else { "8bit" },
             );
             let message = headers.with_body(&plaintext);
-            Ok(opened(
-                message,
-                signatures,
-                (&headers, &headers),
-                keys,
-                options,
-            ))
+            opened(message, signatures, (&headers, &headers), keys, options)
         }
         pgpmime::Received::Signed { .. } => Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
@@ -103,34 +97,26 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
 /// The decrypted `message` with its signature report: the OpenPGP
 /// layer's signatures cover all of it; without them, signatures inside
 /// (multipart/signed parts, inline clear-signed text) are looked for and
-/// checked, naming whatever they leave uncovered.
+/// checked, naming whatever they leave uncovered. Plaintext whose structure
+/// cannot be read (too deeply nested, a broken multipart or inline
+/// signature) is an error, as it is for S/MIME: nothing is released.
 fn opened(
     message: Vec<u8>,
     signatures: Vec<SignatureReport>,
     (outer, inner): (&Headers, &Headers),
     keys: &Keys,
     options: OpenOptions,
-) -> Opened {
+) -> Result<Opened> {
     let mut verification = if signatures.is_empty() {
-        verify_entity(&message, "the body", keys, options, 0).unwrap_or_else(|e| Verification {
-            signatures: vec![SignatureReport {
-                status: SignatureStatus::Bad {
-                    reason: format!("a signature inside cannot be checked: {e}"),
-                },
-                signer: None,
-                addresses: Vec::new(),
-                created: None,
-            }],
-            unsigned_parts: Vec::new(),
-        })
+        verify_entity(&message, "the body", keys, options, 0)?
     } else {
         Verification::covering(signatures)
     };
     bind_to_author(&mut verification.signatures, outer, inner);
-    Opened {
+    Ok(Opened {
         message,
         verification,
-    }
+    })
 }
 
 /// Why a message that is not encrypted as a whole is not opened.

@@ -151,9 +151,6 @@ impl Verification {
 /// use one; more only serves decompression bombs.
 const MAX_COMPRESSION_LAYERS: usize = 1;
 
-/// How deeply MIME parts are searched for signatures.
-const MAX_MIME_DEPTH: usize = 32;
-
 /// The sequoia helper: finds certificates, unlocks own keys, collects
 /// signature reports, and refuses unsafe message structures early.
 pub(super) struct Helper<'a> {
@@ -619,10 +616,8 @@ pub(super) fn verify_entity(
     options: OpenOptions,
     depth: usize,
 ) -> Result<Verification> {
-    if depth > MAX_MIME_DEPTH {
-        return Err(Error::Malformed(format!(
-            "MIME parts are nested more than {MAX_MIME_DEPTH} levels deep"
-        )));
+    if depth > mime::MAX_DEPTH {
+        return Err(mime::too_deep());
     }
     let (header_bytes, body) = split_entity(entity);
     let headers = Headers::parse(header_bytes)?;
