@@ -1200,15 +1200,7 @@ impl Session {
             from: envelope.from,
             client: self.peer.to_string(),
             user: self.user.clone(),
-            copies: copies
-                .iter()
-                .map(|c| Copy {
-                    to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-                    bcc: c.recipients.iter().any(|r| r.hidden),
-                    sealing: c.sealing.as_str().into(),
-                    size: c.data.len(),
-                })
-                .collect(),
+            copies: copies.iter().map(Copy::from).collect(),
         };
         let mut sealings: Vec<&str> = copies.iter().map(|c| c.sealing.as_str()).collect();
         sealings.dedup();

@@ -59,6 +59,17 @@ pub struct Copy {
     pub size: usize,
 }
 
+impl From<&crate::seal::SealedCopy> for Copy {
+    fn from(copy: &crate::seal::SealedCopy) -> Self {
+        Copy {
+            to: copy.recipients.iter().map(|r| r.address.clone()).collect(),
+            bcc: copy.recipients.iter().any(|r| r.hidden),
+            sealing: copy.sealing.as_str().into(),
+            size: copy.data.len(),
+        }
+    }
+}
+
 /// What a queued message is: envelope, origin and its copies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {

@@ -294,15 +294,7 @@ fn enqueue(context: &Context, sender: &str, copies: &[SealedCopy], silent: bool)
         from: sender.to_string(),
         client: "sendmail".into(),
         user: None,
-        copies: copies
-            .iter()
-            .map(|c| Copy {
-                to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-                bcc: c.recipients.iter().any(|r| r.hidden),
-                sealing: c.sealing.as_str().into(),
-                size: c.data.len(),
-            })
-            .collect(),
+        copies: copies.iter().map(Copy::from).collect(),
     };
     let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
     spool.enqueue(&mut entry, &datas)?;
