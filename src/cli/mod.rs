@@ -45,7 +45,8 @@ use mailseal::{Error, Result};
 Exit codes: 0 ok, 1 bad or missing signature, 64 usage, 65 malformed input,
 66 input missing, 67 no usable key, 69 not accepted by the relay (5xx),
 74 I/O error, 75 temporary failure (try again later), 77 refused (TLS,
-login, permissions, passphrase), 78 bad configuration.")]
+login, permissions, passphrase, an algorithm or unauthenticated content
+refused by policy), 78 bad configuration.")]
 pub struct Cli {
     /// Directory for configuration and state [default: XDG directories].
     #[arg(long, global = true, env = "MAILSEAL_HOME", value_name = "DIR")]
