@@ -27,7 +27,7 @@
 //! Commands are sent one at a time (PIPELINING is not used: it would save
 //! round trips but make a half-accepted transaction harder to reason about).
 
-mod reply;
+pub(crate) mod reply;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
