@@ -3,7 +3,7 @@
 # stable Rust) and runs each for SECONDS on its committed corpus; exits
 # non-zero if any target crashes, panics, times out or runs out of memory.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]      default: 60 s, every target
+#   fuzz/run.sh [SECONDS] [TARGET...]      default: 60 s, every target; 0: build only
 #
 # Environment:
 #   FUZZ_PARALLEL   targets run at once (default 1; each uses one core)
@@ -39,6 +39,7 @@ start=$(date +%s)
 cargo build --locked --release --target "$triple" ${FUZZ_JOBS:+-j "$FUZZ_JOBS"} \
   $(printf -- '--bin %s ' "${targets[@]}")
 echo "fuzz: built ${#targets[@]} targets in $(( $(date +%s) - start )) s"
+[ "$seconds" -gt 0 ] || exit 0
 
 # Per-target limits on one input: PKCS#12 key derivation may legitimately
 # run up to the documented iteration cap.
