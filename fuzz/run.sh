@@ -9,6 +9,8 @@
 #   FUZZ_PARALLEL   targets run at once (default 1; each uses one core)
 #   FUZZ_TARGET_DIR cargo target directory (default fuzz/target)
 #   FUZZ_JOBS       cargo build jobs (default: cargo's)
+#   FUZZ_KEEP_GOING=1  long runs: keep fuzzing after a crash (libFuzzer fork
+#                   mode), collecting every crash; the run still fails
 #
 # New inputs go to fuzz/target/corpus/TARGET (not the committed corpus);
 # a crash is saved as fuzz/target/artifacts/TARGET/crash-* and its stack
@@ -56,18 +58,25 @@ run_one() {
   local work=$CARGO_TARGET_DIR/corpus/$t
   local artifacts=$CARGO_TARGET_DIR/artifacts/$t/
   local log=$CARGO_TARGET_DIR/logs/$t.log
+  rm -rf "$artifacts"
   mkdir -p "$work" "$artifacts" "$(dirname "$log")" "corpus/$t"
   local status=0
-  "$bin" -max_total_time="$seconds" -timeout="$(timeout_for "$t")" -rss_limit_mb=2048 \
+  local keep_going=()
+  [ -z "${FUZZ_KEEP_GOING:-}" ] || keep_going=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+  "$bin" "${keep_going[@]}" -max_total_time="$seconds" -timeout="$(timeout_for "$t")" -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "corpus/$t" >"$log" 2>&1 || status=$?
   local execs
-  execs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
+  execs=$(awk '/stat::number_of_executed_units/ { n = $NF }
+               /^#[0-9]+/ { m = $1; gsub(/[^0-9]/, "", m) } END { print (n ? n : m) }' "$log")
+  local crashes
+  crashes=$(find "$artifacts" -type f | wc -l)
+  [ "$crashes" -eq 0 ] || [ "$status" -ne 0 ] || status=1
   if [ "$status" -ne 0 ]; then
-    echo "fuzz $t: FAILED (exit $status) after ${execs:-?} executions; log $log:"
+    echo "fuzz $t: FAILED (exit $status, $crashes inputs in $artifacts) after ${execs:-?} executions; log $log:"
     grep -v '^#[0-9]' "$log" | tail -60
     return 1
   fi
-  echo "fuzz $t: ${execs:-?} executions in $seconds s, corpus $(ls "$work" "corpus/$t" | wc -l) files, no crash"
+  echo "fuzz $t: ${execs:-?} executions in $seconds s, corpus $(find "$work" "corpus/$t" -type f | wc -l) files, no crash"
 }
 
 failed=()

@@ -124,7 +124,10 @@ fuzz_target!(|data: &[u8]| {
     let session = async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(next_source()).unwrap();
-        let stream = socket.connect(agent.address).await.expect("the agent accepts");
+        let stream = socket
+            .connect(agent.address)
+            .await
+            .expect("the agent accepts");
         let (mut reader, mut writer) = stream.into_split();
         let send = async move {
             // The agent may close first (too many errors): not a failure.

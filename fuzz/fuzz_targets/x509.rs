@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = looks_like_x509(data);
     if let Ok(certs) = parse_certs(data) {
         for cert in certs {
-            let _ = (cert.fingerprint(), cert.addresses(), cert.subject(), cert.issuer());
+            let _ = (
+                cert.fingerprint(),
+                cert.addresses(),
+                cert.subject(),
+                cert.issuer(),
+            );
             let _ = (cert.public_key(), cert.validity(), cert.to_pem());
             let _ = cert.issuer_and_serial();
         }

@@ -61,7 +61,9 @@ struct Smime {
 fn identity(key: &[u8], cert: &[u8]) -> OwnIdentity {
     OwnIdentity {
         key: OwnKey::parse(key).expect("test key"),
-        cert: certs::parse_certs(cert).expect("test certificate").remove(0),
+        cert: certs::parse_certs(cert)
+            .expect("test certificate")
+            .remove(0),
         chain: Vec::new(),
     }
 }
@@ -73,8 +75,14 @@ pub fn with_smime_keys<T>(f: impl FnOnce(&[OwnIdentity], &Keyring) -> T) -> T {
     let keys = KEYS.get_or_init(|| Smime {
         store: certs::CertStore::new(&scratch().join("smime-certs")),
         own: vec![
-            identity(include_bytes!("../keys/alice.key"), include_bytes!("../keys/alice.crt")),
-            identity(include_bytes!("../keys/carol.key"), include_bytes!("../keys/carol.crt")),
+            identity(
+                include_bytes!("../keys/alice.key"),
+                include_bytes!("../keys/alice.crt"),
+            ),
+            identity(
+                include_bytes!("../keys/carol.key"),
+                include_bytes!("../keys/carol.crt"),
+            ),
         ],
         anchors: certs::parse_certs(include_bytes!("../keys/ca.crt")).expect("CA certificate"),
     });

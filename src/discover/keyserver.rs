@@ -61,9 +61,7 @@ impl Server {
                     verifies_address: true,
                 })
             }
-            Server::Hkps(spec) => {
-                hkps_search(spec, Box::new(Adapter(http.clone())), address).await
-            }
+            Server::Hkps(spec) => hkps_search(spec, Box::new(Adapter(http.clone())), address).await,
         }
     }
 }
@@ -79,13 +77,14 @@ pub async fn hkps_search(
         "{}/pks/lookup?op=get&options=mr&search={address}",
         spec.trim_end_matches('/')
     );
-    let results = server
-        .search(address)
-        .await
-        .map_err(|e| match e.downcast_ref::<FetchError>() {
-            Some(fetch) => format!("{source}: {fetch}"),
-            None => format!("{source}: {e}"),
-        })?;
+    let results =
+        server
+            .search(address)
+            .await
+            .map_err(|e| match e.downcast_ref::<FetchError>() {
+                Some(fetch) => format!("{source}: {fetch}"),
+                None => format!("{source}: {e}"),
+            })?;
     let certs: Vec<_> = results.into_iter().filter_map(|r| r.ok()).collect();
     if certs.is_empty() {
         return Err(format!("{source}: no OpenPGP certificate in the response"));
