@@ -37,8 +37,11 @@ triple=x86_64-unknown-linux-gnu
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
+# The same dependency versions as the main crate: its lock file, to which
+# cargo adds what only the fuzz crate uses (libfuzzer-sys).
+cp ../Cargo.lock Cargo.lock
 start=$(date +%s)
-cargo build --locked --release --target "$triple" ${FUZZ_JOBS:+-j "$FUZZ_JOBS"} \
+cargo build --release --target "$triple" ${FUZZ_JOBS:+-j "$FUZZ_JOBS"} \
   $(printf -- '--bin %s ' "${targets[@]}")
 echo "fuzz: built ${#targets[@]} targets in $(( $(date +%s) - start )) s"
 [ "$seconds" -gt 0 ] || exit 0
