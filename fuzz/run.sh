@@ -82,17 +82,18 @@ run_one() {
   echo "fuzz $t: ${execs:-?} executions in $seconds s, corpus $(find "$work" "corpus/$t" -type f | wc -l) files, no crash"
 }
 
-failed=()
-pids=()
-names=()
+# Each run leaves TARGET.failed next to its log when it fails: bash may
+# already have reaped a finished job, so exit statuses are not collected
+# through `wait PID`.
+rm -f "$CARGO_TARGET_DIR"/logs/*.failed
 for t in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do sleep 1; done
-  run_one "$t" &
-  pids+=($!)
-  names+=("$t")
+  { run_one "$t" || touch "$CARGO_TARGET_DIR/logs/$t.failed"; } &
 done
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || failed+=("${names[$i]}")
+wait
+failed=()
+for t in "${targets[@]}"; do
+  [ ! -e "$CARGO_TARGET_DIR/logs/$t.failed" ] || failed+=("$t")
 done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzz: crashes in ${failed[*]} (inputs under $CARGO_TARGET_DIR/artifacts/)"
