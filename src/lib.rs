@@ -12,6 +12,8 @@ pub mod agent;
 pub mod config;
 pub mod discover;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod keys;
 pub mod message;

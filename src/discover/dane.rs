@@ -45,6 +45,11 @@ async fn secure_records(
 pub async fn openpgpkey(resolver: &Resolver, address: &str) -> Result<Fetched, String> {
     let name = owner_name(address, "_openpgpkey")?;
     let records = secure_records(resolver, &name, RecordType::OPENPGPKEY).await?;
+    openpgpkey_from(name, records)
+}
+
+/// The certificates in the OPENPGPKEY `records` found at `name`.
+pub fn openpgpkey_from(name: String, records: Vec<RData>) -> Result<Fetched, String> {
     let mut certs = Vec::new();
     let mut errors = Vec::new();
     for record in records {
@@ -154,6 +159,12 @@ fn usage_code(u: CertUsage) -> u8 {
 pub async fn smimea(resolver: &Resolver, address: &str) -> Result<SmimeaAnswer, String> {
     let name = owner_name(address, "_smimecert")?;
     let records = secure_records(resolver, &name, RecordType::SMIMEA).await?;
+    Ok(smimea_from(&name, address, records))
+}
+
+/// The recipient certificates for `address` in the SMIMEA `records` found
+/// at `name`.
+pub fn smimea_from(name: &str, address: &str, records: Vec<RData>) -> SmimeaAnswer {
     let records: Vec<SmimeaRecord> = records
         .into_iter()
         .filter_map(|r| match r {
@@ -166,7 +177,7 @@ pub async fn smimea(resolver: &Resolver, address: &str) -> Result<SmimeaAnswer, 
             _ => None,
         })
         .collect();
-    Ok(certificates_from(&name, address, records))
+    certificates_from(name, address, records)
 }
 
 /// Applies RFC 8162 to validated records: which give a usable certificate.

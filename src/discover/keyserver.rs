@@ -61,32 +61,40 @@ impl Server {
                     verifies_address: true,
                 })
             }
-            Server::Hkps(spec) => {
-                let server = KeyServer::with_client(spec, Box::new(Adapter(http.clone())))
-                    .map_err(|e| format!("{spec}: {e}"))?;
-                let source = format!(
-                    "{}/pks/lookup?op=get&options=mr&search={address}",
-                    spec.trim_end_matches('/')
-                );
-                let results = server.search(address).await.map_err(|e| {
-                    match e.downcast_ref::<FetchError>() {
-                        Some(fetch) => format!("{source}: {fetch}"),
-                        None => format!("{source}: {e}"),
-                    }
-                })?;
-                let certs: Vec<_> = results.into_iter().filter_map(|r| r.ok()).collect();
-                if certs.is_empty() {
-                    return Err(format!("{source}: no OpenPGP certificate in the response"));
-                }
-                Ok(Fetched {
-                    certs,
-                    source,
-                    dnssec: "none".into(),
-                    verifies_address: false,
-                })
-            }
+            Server::Hkps(spec) => hkps_search(spec, Box::new(Adapter(http.clone())), address).await,
         }
     }
+}
+
+/// Asks the HKP(S) server `spec` for `address` through `client`.
+pub async fn hkps_search(
+    spec: &str,
+    client: Box<dyn sequoia_net::HttpClient>,
+    address: &str,
+) -> Result<Fetched, String> {
+    let server = KeyServer::with_client(spec, client).map_err(|e| format!("{spec}: {e}"))?;
+    let source = format!(
+        "{}/pks/lookup?op=get&options=mr&search={address}",
+        spec.trim_end_matches('/')
+    );
+    let results =
+        server
+            .search(address)
+            .await
+            .map_err(|e| match e.downcast_ref::<FetchError>() {
+                Some(fetch) => format!("{source}: {fetch}"),
+                None => format!("{source}: {e}"),
+            })?;
+    let certs: Vec<_> = results.into_iter().filter_map(|r| r.ok()).collect();
+    if certs.is_empty() {
+        return Err(format!("{source}: no OpenPGP certificate in the response"));
+    }
+    Ok(Fetched {
+        certs,
+        source,
+        dnssec: "none".into(),
+        verifies_address: false,
+    })
 }
 
 /// `BASE/vks/v1/by-email/ADDRESS`, the address encoded as one path

@@ -150,6 +150,7 @@ fn decrypt_openpgp(
     options: OpenOptions,
 ) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
     let limit = options.plaintext_limit(ciphertext.len());
+    check_seipd_v1_length(ciphertext)?;
     let builder = DecryptorBuilder::from_bytes(ciphertext)
         .map_err(|e| Error::Malformed(format!("cannot read the OpenPGP message: {e}")))?
         .buffer_size(buffer_size(limit));
@@ -164,6 +165,42 @@ fn decrypt_openpgp(
         Ok(None) => Err(too_large(limit)),
         Err(e) => Err(failed(e.into())),
     }
+}
+
+/// The shortest SEIPDv1 body of any real message: the largest cipher
+/// block (16), its 2-byte quick check, and the 22-byte MDC packet.
+const MIN_SEIPD_V1_BODY: u64 = 16 + 2 + 22;
+
+/// Refuses encrypted data (SEIPDv1) too short to hold its prefix and MDC
+/// before anything decrypts it: sequoia-openpgp 2.4 panics on such a
+/// packet once the session key is known (parse.rs, `data_consume_hard(bl +
+/// 2).unwrap()`), found by the `openpgp` fuzz target.
+fn check_seipd_v1_length(ciphertext: &[u8]) -> Result<()> {
+    use sequoia_openpgp::packet::{Packet, SEIP};
+    use sequoia_openpgp::parse::{PacketParser, PacketParserResult};
+    let Ok(mut ppr) = PacketParser::from_bytes(ciphertext) else {
+        return Ok(());
+    };
+    while let PacketParserResult::Some(mut pp) = ppr {
+        if let Packet::SEIP(SEIP::V1(_)) = pp.packet {
+            let available = std::io::copy(
+                &mut std::io::Read::take(&mut pp, MIN_SEIPD_V1_BODY),
+                &mut std::io::sink(),
+            )
+            .unwrap_or(0);
+            if available < MIN_SEIPD_V1_BODY {
+                return Err(Error::Integrity(format!(
+                    "the encrypted data is truncated ({available} bytes, fewer than any encrypted message has); no plaintext was released"
+                )));
+            }
+            return Ok(());
+        }
+        match pp.next() {
+            Ok((_, next)) => ppr = next,
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// The error for the OpenPGP message `ciphertext` that sequoia refused: a

@@ -32,7 +32,7 @@
 //! message), DSN parameters when the relay offers DSN, and a [`Trace`] of
 //! the dialogue for `-v`, with AUTH lines shown as `[redacted]`.
 
-mod reply;
+pub(crate) mod reply;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
