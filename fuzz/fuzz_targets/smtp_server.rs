@@ -68,6 +68,8 @@ max_message_size = 65536
         unlocker: Unlocker::default(),
         settings,
         log: Arc::new(|_: &str| {}),
+        verbose: false,
+        listen_override: None,
     };
     let name = name.to_string();
     std::thread::spawn(move || {
