@@ -5,9 +5,7 @@
 //! CA file, which is how they are set up in real life too. What arrives
 //! is checked on the upstream side (tests/common/smtp.rs).
 //!
-//! Postfix as a client of the agent is not run here (it needs root and a
-//! system instance); the `MAIL FROM:<>` bounce it would send is sent with
-//! Python's smtplib instead.
+//! Postfix as a client of the agent runs in tests/postfix.rs.
 
 #[path = "common/agent_client.rs"]
 mod client;
@@ -269,10 +267,9 @@ index e69de29..d00491f 100644\n\
 #[test]
 fn git_send_email_over_starttls_and_ssl() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
-    // git send-email logs in only with Perl's Authen::SASL, which Debian's
-    // git-email merely recommends: this agent takes mail without a login
-    // (allowed on loopback only).
-    let home = agent_home(&upstream, "encrypt-if-possible", "auth = \"none\"\n");
+    // git send-email logs in with Perl's Authen::SASL (Debian's
+    // libauthen-sasl-perl, which .ci/run installs).
+    let home = agent_home(&upstream, "encrypt-if-possible", "");
     let agent = helpers::start(&home);
     let implicit = implicit_port(&agent);
     let patch = home.write("0001-seal-the-patch.patch", PATCH.as_bytes());
@@ -292,6 +289,8 @@ fn git_send_email_over_starttls_and_ssl() {
                 &format!("--smtp-encryption={encryption}"),
                 &format!("--smtp-ssl-cert-path={}", agent.cert.display()),
                 "--smtp-domain=localhost",
+                &format!("--smtp-user={AGENT_USER}"),
+                &format!("--smtp-pass={AGENT_PASSWORD}"),
                 "--from=Alice <alice@example.org>",
                 "--to=bob@example.net",
                 "--confirm=never",
