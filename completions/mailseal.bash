@@ -609,7 +609,7 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__cert__subcmd__locate)
-            opts="-q -h --method --accept --refresh --home --json --passphrase-file --quiet --help"
+            opts="-v -q -h --method --accept --refresh --verbose --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -164,6 +164,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -l accept -d 'Import a key from an unverifying keyserver, or one that replaces the stored key for the address'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -l refresh -d 'Ignore remembered lookups and ask again'
+complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -s v -l verbose -d 'Show every HTTP request and DNS query, and what it returned, on stderr'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand cert; and __fish_seen_subcommand_from locate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -183,7 +184,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s f -l from -d 
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s r -l recipient -d 'Send to ADDR instead of To, Cc and Bcc (repeatable); an ADDR not in To or Cc is a Bcc recipient with a copy of its own' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
-complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s v -l verbose -d 'Show the SMTP dialogue on stderr (AUTH lines are [redacted])'
+complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s v -l verbose -d 'Show the SMTP dialogue and key discovery\'s HTTP requests and DNS queries on stderr (AUTH lines are [redacted])'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -737,3 +737,38 @@ fn a_dane_record_that_is_not_a_key_is_refused() {
     let text = json(&run)[0]["tried"].to_string();
     assert!(text.contains("_openpgpkey.example.org"), "{text}");
 }
+
+#[test]
+fn verbose_shows_every_request_and_query_with_its_outcome() {
+    let bob = cert_for("bob@example.org");
+    let name = dane_name("_openpgpkey");
+    let world = World::new(
+        "\"wkd\", \"dane\"",
+        vec![(name.clone(), openpgpkey(&bytes(&bob)))],
+        Signing::Trusted,
+    );
+    let run = world.locate(&["-v", BOB]).ok();
+    assert_eq!(json(&run)[0]["provenance"]["method"], "dane");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let advanced = format!("> GET https://openpgpkey.example.org{}", advanced_path());
+    assert!(lines.contains(&advanced.as_str()), "{}", run.stderr);
+    assert!(
+        lines.iter().any(|l| l.starts_with("< not found (HTTP 404")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.contains(&format!("> DNS {name} OPENPGPKEY").as_str()),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.contains(&"< 1 record(s), DNSSEC Secure"),
+        "{}",
+        run.stderr
+    );
+    // Without -v, none of it.
+    let quiet = world.locate(&["--refresh", BOB]).ok();
+    assert!(!quiet.stderr.contains("> GET"), "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("> DNS"), "{}", quiet.stderr);
+}

@@ -25,6 +25,7 @@ use super::Context;
 ///   mailseal cert locate bob@example.net
 ///   mailseal cert locate --method wkd,dane --json bob@example.net carol@example.org
 ///   mailseal cert locate --accept bob@example.net
+///   mailseal cert locate -v bob@example.net
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -42,10 +43,15 @@ pub struct Args {
     /// Ignore remembered lookups and ask again.
     #[arg(long)]
     refresh: bool,
+    /// Show every HTTP request and DNS query, and what it returned, on
+    /// stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let discovery = Discovery::new(&context.home, &context.config)?;
+    let discovery =
+        Discovery::new(&context.home, &context.config)?.traced(context.trace(args.verbose));
     let methods = if args.method.is_empty() {
         discovery.methods().to_vec()
     } else {

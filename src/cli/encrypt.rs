@@ -136,7 +136,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         });
     }
 
-    let discovery = context.discovery()?;
+    let discovery = context.discovery(None)?;
     let candidates: Vec<Vec<_>> = recipients
         .iter()
         .map(|r| seal::candidate_certs(&store, &own, discovery.as_ref(), &r.address))

@@ -113,12 +113,15 @@ impl Context {
         SecretKeys::new(&self.home.openpgp_key_dir())
     }
 
-    /// Key discovery while sealing, when `discovery.auto` is on.
-    pub fn discovery(&self) -> Result<Option<Discovery>> {
+    /// Key discovery while sealing, when `discovery.auto` is on; its
+    /// requests and queries go to `trace` (`-v`).
+    pub fn discovery(&self, trace: Option<mailseal::submit::Trace>) -> Result<Option<Discovery>> {
         if !self.config.discovery.auto {
             return Ok(None);
         }
-        Discovery::new(&self.home, &self.config).map(Some)
+        Ok(Some(
+            Discovery::new(&self.home, &self.config)?.traced(trace),
+        ))
     }
 
     /// Prints what discovery did while sealing.

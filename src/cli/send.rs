@@ -55,7 +55,8 @@ pub struct Args {
     /// To or Cc is a Bcc recipient with a copy of its own.
     #[arg(short = 'r', long = "recipient", value_name = "ADDR")]
     recipients: Vec<String>,
-    /// Show the SMTP dialogue on stderr (AUTH lines are [redacted]).
+    /// Show the SMTP dialogue and key discovery's HTTP requests and DNS
+    /// queries on stderr (AUTH lines are [redacted]).
     #[arg(short, long)]
     verbose: bool,
 }
@@ -149,7 +150,7 @@ pub fn deliver(context: &Context, message: &[u8], delivery: Delivery) -> Result<
     // everything with nothing sent.
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let discovery = context.discovery()?;
+    let discovery = context.discovery(context.trace(delivery.verbose))?;
     let sealer = Sealer::new(
         &context.config,
         &context.unlocker,

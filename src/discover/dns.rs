@@ -19,6 +19,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::TokioResolver;
 
 use crate::config::Network;
+use crate::submit::Trace;
 use crate::{Error, Result};
 
 /// The marker error of a name that does not resolve.
@@ -37,6 +38,7 @@ impl std::error::Error for NoSuchHost {}
 #[derive(Clone)]
 pub struct Resolver {
     inner: TokioResolver,
+    trace: Option<Trace>,
 }
 
 /// The records of one answer and whether DNSSEC proved them.
@@ -134,11 +136,38 @@ impl Resolver {
         let inner = builder
             .build()
             .map_err(|e| bad(format!("cannot set up the resolver: {e}")))?;
-        Ok(Resolver { inner })
+        Ok(Resolver { inner, trace: None })
+    }
+
+    /// Reports every query and its outcome to `trace` (`-v`).
+    pub fn traced(mut self, trace: Option<Trace>) -> Resolver {
+        self.trace = trace;
+        self
     }
 
     /// The records of `rtype` at `name`, with their DNSSEC status.
     pub async fn query(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> std::result::Result<Answer, QueryError> {
+        let Some(trace) = &self.trace else {
+            return self.lookup(name, rtype).await;
+        };
+        trace(&format!("> DNS {name} {rtype}"));
+        let result = self.lookup(name, rtype).await;
+        match &result {
+            Ok(answer) => trace(&format!(
+                "< {} record(s), DNSSEC {}",
+                answer.records.len(),
+                answer.proof
+            )),
+            Err(e) => trace(&format!("< {e}")),
+        }
+        result
+    }
+
+    async fn lookup(
         &self,
         name: &str,
         rtype: RecordType,

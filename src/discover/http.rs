@@ -12,6 +12,7 @@ use url::Url;
 
 use super::dns;
 use crate::config::Network;
+use crate::submit::Trace;
 use crate::{Error, Result};
 
 /// Why a request produced no body.
@@ -42,6 +43,7 @@ pub struct Http {
     client: reqwest::Client,
     max_bytes: u64,
     timeout_secs: u64,
+    trace: Option<Trace>,
 }
 
 /// The marker error a redirect to a non-https URL ends with.
@@ -96,11 +98,31 @@ impl Http {
             client,
             max_bytes,
             timeout_secs,
+            trace: None,
         })
+    }
+
+    /// Reports every request and its outcome to `trace` (`-v`).
+    pub fn traced(mut self, trace: Option<Trace>) -> Http {
+        self.trace = trace;
+        self
     }
 
     /// GETs `url` and returns the body, at most the configured size.
     pub async fn get(&self, url: &Url) -> std::result::Result<Vec<u8>, FetchError> {
+        let Some(trace) = &self.trace else {
+            return self.fetch(url).await;
+        };
+        trace(&format!("> GET {url}"));
+        let result = self.fetch(url).await;
+        match &result {
+            Ok(body) => trace(&format!("< {} bytes", body.len())),
+            Err(e) => trace(&format!("< {e}")),
+        }
+        result
+    }
+
+    async fn fetch(&self, url: &Url) -> std::result::Result<Vec<u8>, FetchError> {
         let host = url.host_str().unwrap_or_default().to_string();
         let mut response = self
             .client

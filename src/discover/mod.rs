@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::config::{Config, Discovery as Settings, Network};
 use crate::home::Home;
 use crate::keys::{normalize_address, CertStore};
+use crate::submit::Trace;
 use crate::{openpgp, Error, Result};
 
 pub use dane::{SmimeaAnswer, SmimeaCert, SmimeaRecord};
@@ -109,6 +110,7 @@ pub struct Discovery {
     network: Network,
     methods: Vec<Method>,
     notes: Mutex<Vec<String>>,
+    trace: Option<Trace>,
 }
 
 impl Discovery {
@@ -125,7 +127,15 @@ impl Discovery {
             network: config.network.clone(),
             methods,
             notes: Mutex::new(Vec::new()),
+            trace: None,
         })
+    }
+
+    /// Reports every HTTP request and DNS query, with its outcome, to
+    /// `trace` (`-v`).
+    pub fn traced(mut self, trace: Option<Trace>) -> Discovery {
+        self.trace = trace;
+        self
     }
 
     /// The configured methods, in order.
@@ -373,12 +383,10 @@ impl Discovery {
         method: Method,
         address: &str,
     ) -> Result<std::result::Result<Fetched, String>> {
-        let timeout = self.settings.timeout_secs;
         Ok(match method {
             Method::Store => unreachable!("the store is not fetched"),
             Method::Wkd => {
-                let http =
-                    http::Http::new(&self.network, timeout, self.settings.max_response_bytes)?;
+                let http = self.http()?;
                 wkd::fetch(&http, address).await
             }
             Method::Dane => {
@@ -389,8 +397,7 @@ impl Discovery {
                 if self.settings.keyservers.is_empty() {
                     return Ok(Err("no keyserver is configured".into()));
                 }
-                let http =
-                    http::Http::new(&self.network, timeout, self.settings.max_response_bytes)?;
+                let http = self.http()?;
                 let mut reasons = Vec::new();
                 for spec in &self.settings.keyservers {
                     let server =
@@ -408,12 +415,22 @@ impl Discovery {
         })
     }
 
+    fn http(&self) -> Result<http::Http> {
+        let http = http::Http::new(
+            &self.network,
+            self.settings.timeout_secs,
+            self.settings.max_response_bytes,
+        )?;
+        Ok(http.traced(self.trace.clone()))
+    }
+
     fn validating_resolver(&self) -> Result<dns::Resolver> {
-        dns::Resolver::new(
+        let resolver = dns::Resolver::new(
             &self.network,
             Some(self.settings.dnssec_trust_anchor.as_deref()),
             self.settings.timeout_secs,
-        )
+        )?;
+        Ok(resolver.traced(self.trace.clone()))
     }
 
     /// SMIMEA (RFC 8162) for `address`: DNSSEC-validated records and the

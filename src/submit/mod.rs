@@ -150,8 +150,9 @@ impl Settings {
     }
 }
 
-/// Receives the SMTP dialogue line by line (`> ` sent, `< ` received,
-/// `* ` what the client did, such as the TLS handshake). Credentials never
+/// Receives a network dialogue line by line (`> ` sent, `< ` received,
+/// `* ` what the client did, such as the TLS handshake): SMTP here, HTTP
+/// requests and DNS queries in [`crate::discover`]. Credentials never
 /// reach it: AUTH lines are `[redacted]`, message data is summarized.
 pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 
