@@ -340,6 +340,12 @@ fn peers_seal_mailseal_opens() {
                 "alice",
                 vec!["-nodetach", "-stream"],
             ),
+            // rsaEncryption SignerInfos: the digest is the one named.
+            ("sign -md sha384 (RSA)", "bob", vec!["-md", "sha384"]),
+            ("sign -md sha512 (RSA)", "bob", vec!["-md", "sha512"]),
+            // ecdsa-with-SHA384/512 over P-256 (hash truncated, FIPS 186).
+            ("sign -md sha384, P-256", "alice", vec!["-md", "sha384"]),
+            ("sign -md sha512, P-256", "alice", vec!["-md", "sha512"]),
         ];
         if tool == "cms" {
             signs.extend([

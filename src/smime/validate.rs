@@ -16,6 +16,7 @@ use der::Encode;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 
 use super::certs::{PublicKey, SmimeCert};
+use super::params::Hash;
 use crate::{Error, Result};
 
 const EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
@@ -25,6 +26,8 @@ pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
 pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
 pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
 pub const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
+pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
+pub const ECDSA_WITH_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
 
 /// What a certificate is about to be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,55 +37,93 @@ pub enum Usage {
 }
 
 /// Verifies `signature` over `message` with `key` under `algorithm`.
+/// `digest` is the SignerInfo's digestAlgorithm: it names the hash when
+/// `algorithm` is a bare key algorithm (`rsaEncryption`, which OpenSSL
+/// writes, or `id-ecPublicKey`); certificates pass `None`.
 pub fn verify_signature(
     key: &PublicKey,
     algorithm: Oid,
     parameters: Option<&der::Any>,
+    digest: Option<Hash>,
     message: &[u8],
     signature: &[u8],
 ) -> std::result::Result<(), String> {
-    use sha2_11::Digest;
-    match key {
-        PublicKey::Rsa(public) => {
-            let result = if algorithm == SHA256_WITH_RSA || algorithm == super::oid::RSA_ENCRYPTION
-            {
-                public.verify(
-                    rsa::Pkcs1v15Sign::new::<sha2_11::Sha256>(),
-                    &sha2_11::Sha256::digest(message),
-                    signature,
-                )
-            } else if algorithm == SHA384_WITH_RSA {
-                public.verify(
-                    rsa::Pkcs1v15Sign::new::<sha2_11::Sha384>(),
-                    &sha2_11::Sha384::digest(message),
-                    signature,
-                )
-            } else if algorithm == SHA512_WITH_RSA {
-                public.verify(
-                    rsa::Pkcs1v15Sign::new::<sha2_11::Sha512>(),
-                    &sha2_11::Sha512::digest(message),
-                    signature,
-                )
-            } else if algorithm == RSASSA_PSS {
-                return verify_pss(public, parameters, message, signature);
-            } else {
-                return Err(format!("unsupported signature algorithm {algorithm}"));
+    if algorithm == RSASSA_PSS {
+        return match key {
+            PublicKey::Rsa(public) => verify_pss(public, parameters, message, signature),
+            PublicKey::P256(_) => Err("an RSA-PSS signature from a P-256 key".into()),
+        };
+    }
+    let (family, hash) = signature_hash(algorithm, digest)?;
+    let hashed = hash.digest(message);
+    let verified = match (key, family) {
+        (PublicKey::Rsa(public), Family::Rsa) => {
+            use rsa::Pkcs1v15Sign;
+            let scheme = match hash {
+                Hash::Sha256 => Pkcs1v15Sign::new::<sha2_11::Sha256>(),
+                Hash::Sha384 => Pkcs1v15Sign::new::<sha2_11::Sha384>(),
+                Hash::Sha512 => Pkcs1v15Sign::new::<sha2_11::Sha512>(),
+                Hash::Sha1 => unreachable!("signature_hash refuses SHA-1"),
             };
-            result.map_err(|_| "the signature does not verify".to_string())
+            public.verify(scheme, &hashed, signature).is_ok()
         }
-        PublicKey::P256(public) => {
-            use p256::ecdsa::signature::Verifier;
-            if algorithm != ECDSA_WITH_SHA256 && algorithm != super::oid::EC_PUBLIC_KEY {
-                return Err(format!(
-                    "unsupported signature algorithm {algorithm} for a P-256 key"
-                ));
-            }
+        (PublicKey::P256(public), Family::Ecdsa) => {
+            use p256::ecdsa::signature::hazmat::PrehashVerifier;
             let sig = p256::ecdsa::Signature::from_der(signature)
                 .map_err(|_| "the ECDSA signature is malformed".to_string())?;
+            // A longer hash is truncated to the curve's size (FIPS 186-5).
             p256::ecdsa::VerifyingKey::from(public)
-                .verify(message, &sig)
-                .map_err(|_| "the signature does not verify".to_string())
+                .verify_prehash(&hashed, &sig)
+                .is_ok()
         }
+        (PublicKey::Rsa(_), Family::Ecdsa) => {
+            return Err(format!(
+                "an ECDSA signature algorithm ({algorithm}) for an RSA key"
+            ))
+        }
+        (PublicKey::P256(_), Family::Rsa) => {
+            return Err(format!(
+                "an RSA signature algorithm ({algorithm}) for a P-256 key"
+            ))
+        }
+    };
+    if verified {
+        Ok(())
+    } else {
+        Err("the signature does not verify".to_string())
+    }
+}
+
+/// The key type a signature algorithm needs.
+enum Family {
+    Rsa,
+    Ecdsa,
+}
+
+/// The key type and hash of `algorithm`: named by the algorithm itself
+/// (sha384WithRSAEncryption, ecdsa-with-SHA384) or, for a bare key
+/// algorithm, by `digest`. SHA-1 is refused (RFC 8551 §2.1 deprecates it).
+fn signature_hash(
+    algorithm: Oid,
+    digest: Option<Hash>,
+) -> std::result::Result<(Family, Hash), String> {
+    let (family, hash) = match algorithm {
+        a if a == SHA256_WITH_RSA => (Family::Rsa, Some(Hash::Sha256)),
+        a if a == SHA384_WITH_RSA => (Family::Rsa, Some(Hash::Sha384)),
+        a if a == SHA512_WITH_RSA => (Family::Rsa, Some(Hash::Sha512)),
+        a if a == super::oid::RSA_ENCRYPTION => (Family::Rsa, digest),
+        a if a == ECDSA_WITH_SHA256 => (Family::Ecdsa, Some(Hash::Sha256)),
+        a if a == ECDSA_WITH_SHA384 => (Family::Ecdsa, Some(Hash::Sha384)),
+        a if a == ECDSA_WITH_SHA512 => (Family::Ecdsa, Some(Hash::Sha512)),
+        a if a == super::oid::EC_PUBLIC_KEY => (Family::Ecdsa, digest),
+        other => return Err(format!("unsupported signature algorithm {other}")),
+    };
+    match hash {
+        None => Err(format!(
+            "the signature algorithm {algorithm} names no digest"
+        )),
+        Some(Hash::Sha1) => Err("SHA-1 signatures are not accepted".into()),
+        Some(hash) => Ok((family, hash)),
     }
 }
 
@@ -94,7 +135,6 @@ fn verify_pss(
     message: &[u8],
     signature: &[u8],
 ) -> std::result::Result<(), String> {
-    use super::params::Hash;
     let (hash, salt_len) = super::params::pss(parameters)?;
     fn scheme<D: sha2_11::Digest>(salt_len: usize) -> rsa::Pss<D> {
         rsa::Pss {
@@ -216,6 +256,7 @@ fn signed_by(child: &SmimeCert, issuer: &SmimeCert) -> std::result::Result<(), S
         &key,
         alg.oid,
         alg.parameters.as_ref(),
+        None,
         &tbs,
         child.cert.signature().raw_bytes(),
     )
@@ -327,6 +368,62 @@ pub fn load_anchors(paths: &[std::path::PathBuf]) -> Result<Vec<SmimeCert>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signature is checked with the hash it was made with, and only
+    /// that: relabelling the SignerInfo's digest, or naming SHA-1 or no
+    /// digest at all, fails.
+    #[test]
+    fn rsa_encryption_signatures_use_the_named_digest_only() {
+        use super::super::certs::OwnKey;
+        use sha2_11::Digest;
+        let pem = include_bytes!("../../testdata/smime/rfc9216/alice.key");
+        let OwnKey::Rsa(private) = OwnKey::parse(pem).unwrap() else {
+            panic!("alice.key is RSA");
+        };
+        let message = b"signed attributes";
+        let signature = private
+            .sign(
+                rsa::Pkcs1v15Sign::new::<sha2_11::Sha384>(),
+                &sha2_11::Sha384::digest(message),
+            )
+            .unwrap();
+        let key = PublicKey::Rsa(private.to_public_key());
+        let rsa_encryption = super::super::oid::RSA_ENCRYPTION;
+        let check =
+            |digest| verify_signature(&key, rsa_encryption, None, digest, message, &signature);
+        assert_eq!(check(Some(Hash::Sha384)), Ok(()));
+        for wrong in [
+            Some(Hash::Sha256),
+            Some(Hash::Sha512),
+            Some(Hash::Sha1),
+            None,
+        ] {
+            assert!(check(wrong).is_err(), "{wrong:?}");
+        }
+        // The algorithm's own hash wins over the SignerInfo's digest.
+        let named = |algorithm| {
+            verify_signature(
+                &key,
+                algorithm,
+                None,
+                Some(Hash::Sha384),
+                message,
+                &signature,
+            )
+        };
+        assert_eq!(named(SHA384_WITH_RSA), Ok(()));
+        assert!(named(SHA256_WITH_RSA).is_err());
+        assert!(named(ECDSA_WITH_SHA384).is_err());
+        assert!(verify_signature(
+            &key,
+            rsa_encryption,
+            None,
+            Some(Hash::Sha384),
+            b"other",
+            &signature
+        )
+        .is_err());
+    }
 
     fn self_signed(address: &str, ca: bool) -> SmimeCert {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();

@@ -10,9 +10,9 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
-use sha2_11::Digest;
 
 use super::certs::{OwnIdentity, SmimeCert};
+use super::params::Hash;
 use super::plan::Keyring;
 use super::sign::{CONTENT_TYPE, MESSAGE_DIGEST, SIGNING_TIME};
 use super::validate::{self, Usage};
@@ -125,19 +125,20 @@ fn check_signed_data(
             });
             continue;
         };
-        let digest: Vec<u8> = match signer.digest_alg.oid {
-            o if o == oid::SHA256 => sha2_11::Sha256::digest(content).to_vec(),
-            o if o == oid::SHA384 => sha2_11::Sha384::digest(content).to_vec(),
-            o if o == oid::SHA512 => sha2_11::Sha512::digest(content).to_vec(),
-            other => {
-                reports.push(report(
-                    bad(format!("unsupported digest algorithm {other}")),
-                    Some(cert),
-                    None,
-                ));
-                continue;
-            }
+        // SHA-1 is not accepted (RFC 8551 §2.1).
+        let hash = Hash::from_oid(signer.digest_alg.oid).filter(|h| *h != Hash::Sha1);
+        let Some(hash) = hash else {
+            reports.push(report(
+                bad(format!(
+                    "unsupported digest algorithm {}",
+                    signer.digest_alg.oid
+                )),
+                Some(cert),
+                None,
+            ));
+            continue;
         };
+        let digest = hash.digest(content);
         let mut signing_time = None;
         let signed_bytes = match &signer.signed_attrs {
             Some(attrs) => {
@@ -196,6 +197,7 @@ fn check_signed_data(
             &key,
             alg.oid,
             alg.parameters.as_ref(),
+            Some(hash),
             &signed_bytes,
             signer.signature.as_bytes(),
         ) {
