@@ -122,6 +122,26 @@ fn gpg_decrypts_mailseal_encryption_rsa3072() {
     gpg_decrypts_mailseal("rsa3072");
 }
 
+// Brainpool keys work only with the OpenSSL backend (the default one
+// refuses them at import: tests/interop_openpgp.rs); CI runs this file
+// with `--no-default-features --features crypto-openssl` too.
+
+#[cfg(feature = "crypto-openssl")]
+#[test]
+fn gpg_decrypts_mailseal_encryption_to_brainpool() {
+    gpg_decrypts_mailseal("brainpoolP256r1");
+}
+
+#[cfg(feature = "crypto-openssl")]
+#[test]
+fn mailseal_decrypts_and_verifies_gpg_brainpool() {
+    mailseal_decrypts_gpg(
+        "brainpoolP384r1",
+        "brainpoolP256r1",
+        &["--armor", "--export-secret-keys"],
+    );
+}
+
 #[test]
 fn gpg_verifies_mailseal_multipart_signed_exact_bytes() {
     let gpg = gpg_with_alice_cert();
@@ -194,11 +214,11 @@ fn mailseal_bob_from_gpg(gpg: &Gpg, export_args: &[&str]) -> Home {
     bob
 }
 
-/// gpg signs (Alice) and encrypts (to Bob) a PGP/MIME message; mailseal
-/// decrypts it and reports Alice's good signature.
-fn mailseal_decrypts_gpg(bob_algo: &str, secret_export_args: &[&str]) {
+/// gpg signs (Alice, an `alice_algo` key) and encrypts (to Bob) a PGP/MIME
+/// message; mailseal decrypts it and reports Alice's good signature.
+fn mailseal_decrypts_gpg(alice_algo: &str, bob_algo: &str, secret_export_args: &[&str]) {
     let gpg = Gpg::new();
-    gpg.generate("alice@example.org", "ed25519", None);
+    gpg.generate("alice@example.org", alice_algo, None);
     gpg.generate("bob@example.net", bob_algo, None);
     let bob = mailseal_bob_from_gpg(&gpg, secret_export_args);
     bob.run(&["cert", "import"], &export_cert(&gpg, "alice@example.org"))
@@ -260,12 +280,12 @@ fn mailseal_decrypts_gpg(bob_algo: &str, secret_export_args: &[&str]) {
 
 #[test]
 fn mailseal_decrypts_gpg_pgp_mime_ed25519() {
-    mailseal_decrypts_gpg("ed25519", &["--armor", "--export-secret-keys"]);
+    mailseal_decrypts_gpg("ed25519", "ed25519", &["--armor", "--export-secret-keys"]);
 }
 
 #[test]
 fn mailseal_decrypts_gpg_rsa3072() {
-    mailseal_decrypts_gpg("rsa3072", &["--export-secret-keys"]);
+    mailseal_decrypts_gpg("ed25519", "rsa3072", &["--export-secret-keys"]);
 }
 
 #[test]
