@@ -197,7 +197,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s N -d 'DSN
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s R -d 'DSN: what a notification returns: full or hdrs' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s V -d 'DSN: an envelope id for notifications' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l queue-run -d 'What -q becomes: deliver the agent\'s queue now' -r
-complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l relay -d 'Submit through [relay.NAME]' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l relay -d 'Submit through [relay.NAME] [default: default; queued: [agent] relay]' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sendmail" -s t -d 'Take recipients from the To, Cc and Bcc headers'

@@ -945,3 +945,75 @@ fn sendmail_queue_then_list_and_flush() {
     let listed = send(&home, &["sendmail", "-bp"], b"").ok();
     assert!(!listed.stdout_text().contains("bob@example.net"));
 }
+
+#[test]
+fn sendmail_queue_keeps_dsn_requests_and_the_named_relay() {
+    let default = Server::start(Mode::Starttls, CertKind::Good, None);
+    let work = Server::start(Mode::Dsn, CertKind::Good, None);
+    let work_relay = format!(
+        "[relay.work]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\nusername = \"alice\"\npassword = \"env:TEST_PW\"\nca_file = \"{}\"\ntimeout_secs = 2\n",
+        work.port,
+        work.ca_file.display()
+    );
+    let extra = format!("[sendmail]\nqueue = true\n{work_relay}");
+    let home = home_for(&default, "starttls", "plain", &extra);
+    let args = [
+        "sendmail",
+        "--relay",
+        "work",
+        "-N",
+        "failure,delay",
+        "-R",
+        "hdrs",
+        "-V",
+        "cron+42",
+        "-oi",
+        "bob@example.net",
+    ];
+    send(&home, &args, MESSAGE).ok();
+    assert_eq!(
+        work.record.lock().unwrap().connections,
+        0,
+        "queued, not sent"
+    );
+
+    // A relay that does not exist is refused now, not at every attempt.
+    let run = send(
+        &home,
+        &["sendmail", "--relay", "nosuch", "bob@example.net"],
+        MESSAGE,
+    )
+    .expect_code(78);
+    assert!(run.stderr.contains("[relay.nosuch]"), "{}", run.stderr);
+
+    send(&home, &["sendmail", "-q"], b"").ok();
+    assert_eq!(
+        default.record.lock().unwrap().connections,
+        0,
+        "{:?}",
+        default.events()
+    );
+    let line = |verb: &str| {
+        work.events()
+            .into_iter()
+            .find(|e| e.line.starts_with(verb))
+            .unwrap_or_else(|| panic!("no {verb}: {:?}", work.events()))
+            .line
+    };
+    assert!(
+        line("MAIL").ends_with(" RET=HDRS ENVID=cron+2B42"),
+        "{}",
+        line("MAIL")
+    );
+    assert_eq!(
+        line("RCPT"),
+        "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY"
+    );
+    assert_eq!(work.messages().len(), 1);
+    let listed = send(&home, &["sendmail", "-bp"], b"").ok();
+    assert!(
+        !listed.stdout_text().contains("bob@example.net"),
+        "{}",
+        listed.stdout_text()
+    );
+}

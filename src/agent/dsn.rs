@@ -47,15 +47,9 @@ pub fn bounce(
         from: String::new(),
         client: format!("delivery report on {}", entry.id),
         user: None,
-        copies: sealed
-            .iter()
-            .map(|c| Copy {
-                to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-                bcc: false,
-                sealing: c.sealing.as_str().into(),
-                size: c.data.len(),
-            })
-            .collect(),
+        copies: sealed.iter().map(Copy::from).collect(),
+        dsn: crate::submit::Dsn::default(),
+        relay: None,
     };
     let datas: Vec<&[u8]> = sealed.iter().map(|c| c.data.as_slice()).collect();
     spool.enqueue(&mut dsn, &datas)?;

@@ -322,6 +322,8 @@ pub fn flush_queue(
         route: std::sync::RwLock::new(worker::Route {
             relay,
             retry: settings.retry,
+            config: Arc::new(config.clone()),
+            config_path: home.config_file(),
         }),
         concurrency: settings.deliveries,
         log,

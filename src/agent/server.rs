@@ -188,6 +188,8 @@ pub(super) fn run(agent: Agent) -> Result<()> {
             route: std::sync::RwLock::new(Route {
                 relay,
                 retry: settings.retry,
+                config: current.read().expect("current lock").config.clone(),
+                config_path: home.config_file(),
             }),
             concurrency: settings.deliveries,
             log: log.clone(),
@@ -352,6 +354,8 @@ async fn reload(shared: &Arc<Shared>, worker: &Arc<Worker>, listen: Option<&str>
     *worker.route.write().expect("route lock") = Route {
         relay,
         retry: current.settings.retry,
+        config: current.config.clone(),
+        config_path: shared.home.config_file(),
     };
     *shared.current.write().expect("current lock") = Arc::new(current);
     let note = if restart.is_empty() {
@@ -1201,6 +1205,8 @@ impl Session {
             client: self.peer.to_string(),
             user: self.user.clone(),
             copies: copies.iter().map(Copy::from).collect(),
+            dsn: crate::submit::Dsn::default(),
+            relay: None,
         };
         let mut sealings: Vec<&str> = copies.iter().map(|c| c.sealing.as_str()).collect();
         sealings.dedup();

@@ -35,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::home::{check_own_dir, create_private_dir};
+use crate::submit::Dsn;
 use crate::{Error, Result};
 
 const MAGIC: &str = "mailseal-spool 1\n";
@@ -82,6 +83,13 @@ pub struct Entry {
     pub client: String,
     pub user: Option<String>,
     pub copies: Vec<Copy>,
+    /// DSN requests passed to the relay (`sendmail -N/-R/-V`).
+    #[serde(default, skip_serializing_if = "Dsn::is_empty")]
+    pub dsn: Dsn,
+    /// The `[relay.NAME]` to deliver through (`sendmail --relay`); none:
+    /// the agent's relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
 }
 
 /// The changing part: delivery attempts and their outcome.
@@ -433,6 +441,8 @@ impl Spool {
             client: String::new(),
             user: None,
             copies: Vec::new(),
+            dsn: Dsn::default(),
+            relay: None,
         }
     }
 
@@ -609,6 +619,8 @@ mod tests {
                     size: c.len(),
                 })
                 .collect(),
+            dsn: Dsn::default(),
+            relay: None,
         }
     }
 

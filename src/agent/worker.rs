@@ -14,6 +14,7 @@
 //! delivery is recorded, that copy is sent again at the next start.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 
 use super::spool::{now, Entry, Request, Spool, State, Status};
 use super::{Log, Retry};
+use crate::config::Config;
 use crate::message::header::split_entity;
 use crate::submit::{self, Settings, Transaction};
 use crate::Error;
@@ -66,6 +68,29 @@ pub type Bounce =
 pub struct Route {
     pub relay: Arc<Settings>,
     pub retry: Retry,
+    /// The configuration, for a message queued for another relay
+    /// (`sendmail --relay NAME`), and where it was read from.
+    pub config: Arc<Config>,
+    pub config_path: PathBuf,
+}
+
+impl Route {
+    /// The relay for `entry`: the one it names, else the agent's. Another
+    /// relay's settings (and password) are fetched for each attempt, so a
+    /// configuration fixed and reloaded applies at the next one.
+    async fn relay_for(&self, entry: &Entry) -> Result<Arc<Settings>, Error> {
+        match &entry.relay {
+            Some(name) if *name != self.relay.name => {
+                let (config, path, name) =
+                    (self.config.clone(), self.config_path.clone(), name.clone());
+                tokio::task::spawn_blocking(move || Settings::from_config(&config, &path, &name))
+                    .await
+                    .map_err(|e| Error::Temporary(format!("looking up the relay: {e}")))?
+                    .map(Arc::new)
+            }
+            _ => Ok(self.relay.clone()),
+        }
+    }
 }
 
 /// How often the worker looks for due messages and flush requests.
@@ -209,7 +234,13 @@ impl Worker {
         };
         let heads: Vec<Vec<u8>> = copies.iter().map(|c| split_entity(c).0.to_vec()).collect();
         // One route for the whole attempt, even if a reload comes meanwhile.
-        let Route { relay, retry } = self.route.read().expect("route lock").clone();
+        let route = self.route.read().expect("route lock").clone();
+        let retry = route.retry;
+        let relay = route.relay_for(&entry).await;
+        let options = submit::Options {
+            dsn: entry.dsn.clone(),
+            ..submit::Options::default()
+        };
         let total = entry.copies.len();
         for (index, (copy, data)) in entry.copies.iter().zip(copies).enumerate() {
             if state.delivered.contains(&index) {
@@ -223,13 +254,21 @@ impl Worker {
             let started = Instant::now();
             state.attempts += 1;
             state.last_attempt = Some(now());
-            let result = submit::submit(&relay, std::slice::from_ref(&tx)).await;
+            let (result, via) = match &relay {
+                Ok(relay) => (
+                    submit::submit_with(relay, std::slice::from_ref(&tx), &options).await,
+                    relay.name.as_str(),
+                ),
+                Err(e) => (
+                    Err(Error::Temporary(e.to_string())),
+                    entry.relay.as_deref().unwrap_or_default(),
+                ),
+            };
             let took = started.elapsed().as_millis();
             let label = format!(
-                "delivery {id} copy {}/{total} to {} via {}",
+                "delivery {id} copy {}/{total} to {} via {via}",
                 index + 1,
                 copy.to.join(","),
-                relay.name
             );
             match result {
                 Ok(outcome) => {

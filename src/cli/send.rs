@@ -69,7 +69,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         context,
         &message,
         Delivery {
-            relay: &args.relay,
+            relay: Some(&args.relay),
             from: args.from,
             recipients,
             silent: false,
@@ -112,8 +112,9 @@ struct Report {
 
 /// How one message goes out.
 pub struct Delivery<'a> {
-    /// Submit through `[relay.NAME]`.
-    pub relay: &'a str,
+    /// Submit through `[relay.NAME]`; `None`: `default`, or when queued
+    /// the agent's relay (`[agent] relay`).
+    pub relay: Option<&'a str>,
     /// Envelope sender; `None`: the From address.
     pub from: Option<String>,
     pub recipients: Vec<Recipient>,
@@ -128,16 +129,17 @@ pub struct Delivery<'a> {
 
 /// Seals `message` per policy for the recipients of `delivery` and
 /// submits it (or queues it).
-pub fn deliver(context: &Context, message: &[u8], delivery: Delivery) -> Result<u8> {
+pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Result<u8> {
     let (head, body) = split_entity(message);
     let mut headers = Headers::parse(head)?;
     let sender = delivery
         .from
+        .take()
         .or_else(|| headers.addresses("From").into_iter().next())
         .ok_or_else(|| {
             Error::Usage("the message has no From address: add one or pass -f ADDR".into())
         })?;
-    let recipients = delivery.recipients;
+    let recipients = std::mem::take(&mut delivery.recipients);
     if recipients.is_empty() {
         return Err(Error::Usage(
             "the message has no recipients: add To, Cc or Bcc".into(),
@@ -171,10 +173,10 @@ pub fn deliver(context: &Context, message: &[u8], delivery: Delivery) -> Result<
     let copies = copies?;
 
     if delivery.queue {
-        return enqueue(context, &sender, &copies, delivery.silent);
+        return enqueue(context, &sender, &copies, &delivery);
     }
-    let settings =
-        Settings::from_config(&context.config, &context.home.config_file(), delivery.relay)?;
+    let relay = delivery.relay.unwrap_or("default");
+    let settings = Settings::from_config(&context.config, &context.home.config_file(), relay)?;
     let transactions: Vec<Transaction> = copies
         .iter()
         .map(|c| Transaction {
@@ -285,9 +287,23 @@ fn refusals(report: &Report) -> Result<u8> {
     })
 }
 
-/// Puts the sealed copies into the agent's queue, durably, and tells a
-/// running agent to look.
-fn enqueue(context: &Context, sender: &str, copies: &[SealedCopy], silent: bool) -> Result<u8> {
+/// Puts the sealed copies into the agent's queue, durably, with the DSN
+/// requests and relay of `delivery`, and tells a running agent to look.
+fn enqueue(
+    context: &Context,
+    sender: &str,
+    copies: &[SealedCopy],
+    delivery: &Delivery,
+) -> Result<u8> {
+    if let Some(relay) = delivery.relay {
+        // Refused now rather than at every delivery attempt.
+        if !context.config.relay.contains_key(relay) {
+            return Err(Error::Config {
+                path: context.home.config_file(),
+                message: format!("there is no [relay.{relay}]"),
+            });
+        }
+    }
     let spool = Spool::open(&context.home.spool_dir())?;
     let mut entry = Entry {
         id: String::new(),
@@ -296,6 +312,8 @@ fn enqueue(context: &Context, sender: &str, copies: &[SealedCopy], silent: bool)
         client: "sendmail".into(),
         user: None,
         copies: copies.iter().map(Copy::from).collect(),
+        dsn: delivery.dsn.clone(),
+        relay: delivery.relay.map(str::to_string),
     };
     let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
     spool.enqueue(&mut entry, &datas)?;
@@ -305,7 +323,7 @@ fn enqueue(context: &Context, sender: &str, copies: &[SealedCopy], silent: bool)
     }
     if context.json {
         context.print_json(&entry)?;
-    } else if !silent {
+    } else if !delivery.silent {
         context.note(&format!(
             "mailseal: queued as {}; {}",
             entry.id,

@@ -31,9 +31,9 @@ use super::{queue, read_input, Context};
 ///
 /// With [sendmail] queue = true, or while `mailseal agent` runs on this
 /// home, the sealed message goes into the agent's queue (exit 0 once it is
-/// on disk) and the agent delivers it, retrying while the relay is down;
-/// DSN requests (-N, -R, -V) are then not kept. Otherwise it is submitted
-/// now: a relay that is down is exit 75, a recipient the relay refuses is
+/// on disk) and the agent delivers it, retrying while the relay is down,
+/// with its DSN requests (-N, -R, -V), through --relay NAME if given, else
+/// [agent] relay. Otherwise it is submitted now: a relay that is down is exit 75, a recipient the relay refuses is
 /// reported on stderr while the others still get the message, and the exit
 /// code is 69 (75 when every refusal was temporary); errors are never
 /// mailed back.
@@ -100,9 +100,10 @@ pub struct Args {
     /// What -q becomes: deliver the agent's queue now.
     #[arg(long = "queue-run", hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "", value_name = "INTERVAL")]
     queue_run: Option<String>,
-    /// Submit through [relay.NAME].
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    relay: String,
+    /// Submit through [relay.NAME] [default: default; queued: [agent]
+    /// relay].
+    #[arg(long, value_name = "NAME")]
+    relay: Option<String>,
     /// Recipients.
     #[arg(value_name = "ADDR")]
     addresses: Vec<String>,
@@ -185,7 +186,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         context,
         &message,
         Delivery {
-            relay: &args.relay,
+            relay: args.relay.as_deref(),
             from: envelope_sender(context, &args, &headers)?,
             recipients,
             silent: true,
@@ -414,7 +415,7 @@ fn deliver_smtp(
         context,
         &message,
         Delivery {
-            relay: &args.relay,
+            relay: args.relay.as_deref(),
             from: match sender {
                 Some(from) => Some(from),
                 None => envelope_sender(context, args, &headers)?,

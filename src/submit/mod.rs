@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rustls::pki_types::ServerName;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -158,7 +158,7 @@ pub type Trace = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Delivery status notification requests (RFC 3461), passed to the relay
 /// only when it offers DSN.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dsn {
     /// NOTIFY for every recipient: `NEVER`, or some of `SUCCESS`,
     /// `FAILURE`, `DELAY` separated by commas.
@@ -209,7 +209,8 @@ impl Dsn {
         })
     }
 
-    fn is_empty(&self) -> bool {
+    /// Whether nothing is requested.
+    pub fn is_empty(&self) -> bool {
         self == &Dsn::default()
     }
 }
