@@ -177,6 +177,17 @@ fn agent_home(upstream: &Server) -> Home {
     home
 }
 
+/// Postfix → agent → upstream: Postfix pins `pin`, or when `None` the
+/// agent's real certificate.
+fn chain(pin: Option<String>) -> (Server, Home, AgentProc, Postfix) {
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = agent_home(&upstream);
+    let agent = helpers::start(&home);
+    let pin = pin.unwrap_or_else(|| agent_fingerprint(&home));
+    let postfix = Postfix::start(agent.port, &pin);
+    (upstream, home, agent, postfix)
+}
+
 /// Waits until `upstream` has `n` messages.
 #[track_caller]
 fn delivered(upstream: &Server, agent: &AgentProc, postfix: &Postfix, n: usize) -> Vec<Received> {
@@ -194,10 +205,7 @@ const TO_BOB: &[u8] = b"From: Alice <alice@example.org>\nTo: bob@example.net\nSu
 
 #[test]
 fn postfix_relays_through_the_agent_which_seals_over_pinned_tls() {
-    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
-    let home = agent_home(&upstream);
-    let agent = helpers::start(&home);
-    let postfix = Postfix::start(agent.port, &agent_fingerprint(&home));
+    let (upstream, _home, agent, postfix) = chain(None);
 
     postfix.sendmail("alice@example.org", "bob@example.net", TO_BOB);
     let messages = delivered(&upstream, &agent, &postfix, 1);
@@ -227,10 +235,7 @@ fn postfix_relays_through_the_agent_which_seals_over_pinned_tls() {
 
 #[test]
 fn a_refused_message_comes_back_as_a_bounce_with_the_null_sender() {
-    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
-    let home = agent_home(&upstream);
-    let agent = helpers::start(&home);
-    let postfix = Postfix::start(agent.port, &agent_fingerprint(&home));
+    let (upstream, _home, agent, postfix) = chain(None);
 
     // No key for nobody@example.net: the agent refuses (require-encryption),
     // Postfix bounces to the envelope sender through the agent again.
@@ -284,12 +289,8 @@ fn a_refused_message_comes_back_as_a_bounce_with_the_null_sender() {
 
 #[test]
 fn postfix_sends_nothing_to_an_agent_whose_certificate_it_does_not_pin() {
-    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
-    let home = agent_home(&upstream);
-    let agent = helpers::start(&home);
     // Someone else's certificate on the agent's port looks like this.
-    let wrong = vec!["00"; 32].join(":");
-    let postfix = Postfix::start(agent.port, &wrong);
+    let (upstream, home, agent, postfix) = chain(Some(vec!["00"; 32].join(":")));
 
     postfix.sendmail("alice@example.org", "bob@example.net", TO_BOB);
     assert!(

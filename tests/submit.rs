@@ -37,6 +37,42 @@ fn send(home: &Home, args: &[&str], stdin: &[u8]) -> Run {
 
 const MESSAGE: &[u8] = b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: hello\r\n\r\nHi Bob,\r\n.leading dot\r\nbye\r\n";
 
+/// sendmail arguments: DSN requests for a message to Bob.
+const CRON_DSN: [&str; 8] = [
+    "-N",
+    "failure,delay",
+    "-R",
+    "hdrs",
+    "-V",
+    "cron+42",
+    "-oi",
+    "bob@example.net",
+];
+
+/// Asserts that `server` got one message to Bob with the DSN requests of
+/// [`CRON_DSN`] on MAIL and RCPT.
+#[track_caller]
+fn assert_cron_dsn(server: &Server) {
+    let line = |verb: &str| {
+        server
+            .events()
+            .into_iter()
+            .find(|e| e.line.starts_with(verb))
+            .unwrap_or_else(|| panic!("no {verb}: {:?}", server.events()))
+            .line
+    };
+    assert!(
+        line("MAIL").ends_with(" RET=HDRS ENVID=cron+2B42"),
+        "{}",
+        line("MAIL")
+    );
+    assert_eq!(
+        line("RCPT"),
+        "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY"
+    );
+    assert_eq!(server.messages().len(), 1);
+}
+
 #[track_caller]
 fn assert_no_password(run: &Run) {
     assert!(!run.stderr.contains(PASSWORD), "password in stderr");
@@ -655,38 +691,12 @@ fn a_refused_recipient_does_not_stop_the_others() {
 
 #[test]
 fn sendmail_dsn_requests_reach_a_relay_that_offers_dsn() {
-    let args = [
-        "sendmail",
-        "-N",
-        "failure,delay",
-        "-R",
-        "hdrs",
-        "-V",
-        "cron+42",
-        "-oi",
-        "bob@example.net",
-    ];
+    let mut args = vec!["sendmail"];
+    args.extend_from_slice(&CRON_DSN);
     let server = Server::start(Mode::Dsn, CertKind::Good, None);
     let home = home_for(&server, "starttls", "plain", "");
     send(&home, &args, MESSAGE).ok();
-    let line = |verb: &str| {
-        server
-            .events()
-            .into_iter()
-            .find(|e| e.line.starts_with(verb))
-            .unwrap()
-            .line
-    };
-    assert!(
-        line("MAIL").ends_with(" RET=HDRS ENVID=cron+2B42"),
-        "{}",
-        line("MAIL")
-    );
-    assert_eq!(
-        line("RCPT"),
-        "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY"
-    );
-    assert_eq!(server.messages().len(), 1);
+    assert_cron_dsn(&server);
 
     // A relay without DSN gets none of it (it would refuse the message).
     let server = Server::start(Mode::Starttls, CertKind::Good, None);
@@ -957,19 +967,8 @@ fn sendmail_queue_keeps_dsn_requests_and_the_named_relay() {
     );
     let extra = format!("[sendmail]\nqueue = true\n{work_relay}");
     let home = home_for(&default, "starttls", "plain", &extra);
-    let args = [
-        "sendmail",
-        "--relay",
-        "work",
-        "-N",
-        "failure,delay",
-        "-R",
-        "hdrs",
-        "-V",
-        "cron+42",
-        "-oi",
-        "bob@example.net",
-    ];
+    let mut args = vec!["sendmail", "--relay", "work"];
+    args.extend_from_slice(&CRON_DSN);
     send(&home, &args, MESSAGE).ok();
     assert_eq!(
         work.record.lock().unwrap().connections,
@@ -993,23 +992,7 @@ fn sendmail_queue_keeps_dsn_requests_and_the_named_relay() {
         "{:?}",
         default.events()
     );
-    let line = |verb: &str| {
-        work.events()
-            .into_iter()
-            .find(|e| e.line.starts_with(verb))
-            .unwrap_or_else(|| panic!("no {verb}: {:?}", work.events()))
-            .line
-    };
-    assert!(
-        line("MAIL").ends_with(" RET=HDRS ENVID=cron+2B42"),
-        "{}",
-        line("MAIL")
-    );
-    assert_eq!(
-        line("RCPT"),
-        "RCPT TO:<bob@example.net> NOTIFY=FAILURE,DELAY"
-    );
-    assert_eq!(work.messages().len(), 1);
+    assert_cron_dsn(&work);
     let listed = send(&home, &["sendmail", "-bp"], b"").ok();
     assert!(
         !listed.stdout_text().contains("bob@example.net"),
