@@ -225,6 +225,30 @@ fn a_bare_user_id_packet_binds_nothing() {
         "{}",
         run.stderr
     );
+    // `cert list` does not show it as one of Eve's addresses either.
+    let listed = bob.run(&["--json", "cert", "list"], b"").ok();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let eve_cert = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["fingerprint"] == gpg.fingerprint("eve@example.org").as_str())
+        .expect("Eve's certificate is listed");
+    assert_eq!(
+        eve_cert["user_ids"],
+        serde_json::json!(["eve@example.org"]),
+        "{eve_cert}"
+    );
+    assert_eq!(
+        eve_cert["unbound_user_ids"],
+        serde_json::json!(["Alice <alice@example.org>"]),
+        "{eve_cert}"
+    );
+    let text = bob.run(&["cert", "list"], b"").ok().stdout_text();
+    assert!(
+        text.contains("(not bound, ignored: Alice <alice@example.org>"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -123,7 +123,14 @@ pub fn summary_line(
 #[derive(Debug, serde::Serialize)]
 pub struct CertSummary {
     pub fingerprint: String,
+    /// The user IDs the certificate binds now (a valid self-signature,
+    /// not revoked): the only ones mailseal trusts.
     pub user_ids: Vec<String>,
+    /// User IDs it carries without binding them (no valid
+    /// self-signature, or revoked): ignored, shown so nobody mistakes
+    /// them for the certificate's addresses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unbound_user_ids: Vec<String>,
     pub algorithm: String,
     pub created: String,
     pub expires: Option<String>,
@@ -155,12 +162,28 @@ impl CertSummary {
             Err(e) => (format!("invalid: {e}"), None),
         };
         let primary = cert.primary_key().key();
+        let bound: Vec<&[u8]> = match cert.with_policy(policy, None) {
+            Ok(valid) => valid
+                .userids()
+                .filter(|u| !matches!(u.revocation_status(), RevocationStatus::Revoked(_)))
+                .map(|u| u.userid().value())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let (user_ids, unbound_user_ids): (Vec<_>, Vec<_>) = cert
+            .userids()
+            .map(|u| u.userid().value())
+            .partition(|value| bound.contains(value));
+        let text = |values: Vec<&[u8]>| {
+            values
+                .into_iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        };
         CertSummary {
             fingerprint: cert.fingerprint().to_hex(),
-            user_ids: cert
-                .userids()
-                .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())
-                .collect(),
+            user_ids: text(user_ids),
+            unbound_user_ids: text(unbound_user_ids),
             algorithm: format!(
                 "{}{}",
                 primary.pk_algo(),
@@ -195,6 +218,11 @@ impl CertSummary {
         }
         for uid in &self.user_ids {
             text.push_str(&format!("\n    {uid}"));
+        }
+        for uid in &self.unbound_user_ids {
+            text.push_str(&format!(
+                "\n    (not bound, ignored: {uid}: no valid self-signature, or revoked)"
+            ));
         }
         text
     }
