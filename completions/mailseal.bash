@@ -1973,12 +1973,16 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__status)
-            opts="-q -h --home --json --passphrase-file --quiet --help"
+            opts="-v -q -h --domain --verbose --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -28,6 +28,8 @@ pub struct Config {
     pub agent: Agent,
     /// Defaults for `mailseal sendmail`.
     pub sendmail: Sendmail,
+    /// Domain checks (`mailseal status --domain`).
+    pub domain: Domain,
 }
 
 impl Config {
@@ -226,6 +228,15 @@ impl Default for Discovery {
             dnssec_trust_anchor: None,
         }
     }
+}
+
+/// The `[domain]` table: settings of `mailseal status --domain`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Domain {
+    /// DKIM selectors to look up (`SELECTOR._domainkey.DOMAIN`); empty
+    /// means a short list of common ones.
+    pub dkim_selectors: Vec<String>,
 }
 
 /// The `[network]` table: also how tests point mailseal at servers on

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod message;
 pub mod openpgp;
 pub mod output;
+pub mod posture;
 pub mod seal;
 pub mod secrets;
 pub mod smime;

@@ -1,7 +1,9 @@
-//! `mailseal status`: what protection a message to each address would get.
+//! `mailseal status`: what protection a message to each address would get,
+//! and (`--domain`) the DNS and HTTPS posture of mail domains.
 
 use mailseal::config::Protection;
 use mailseal::discover::{Discovery, Located, Options, Provenance, Status};
+use mailseal::posture::{Checker, DomainReport};
 use mailseal::{openpgp, seal, Result};
 use serde::Serialize;
 
@@ -15,15 +17,43 @@ use super::Context;
 /// imported, as sealing would). The verdict is what encrypt and send
 /// would do: encrypt, sign only, send as is, or refuse.
 ///
+/// With --domain DOMAIN, also checks a mail domain in DNS and over HTTPS:
+/// how its inbound mail is protected in transit (MX, MTA-STS policy,
+/// DANE TLSA records and their DNSSEC status, TLS-RPT), summarised as
+/// "protected by DANE", "protected by MTA-STS (enforce)" or "can be
+/// downgraded"; and how it authenticates the mail it sends (SPF and its
+/// all qualifier, DMARC p/sp/pct/rua, DKIM keys under [domain]
+/// dkim_selectors or common selectors, BIMI). One line per check, the
+/// riskiest first, each with what to fix; --json gives every field.
+///
+/// Exit status: 0 when the checks ran, however weak the domain is; 75
+/// when they could not run (the DNS servers did not answer).
+///
 /// Examples:
 ///   mailseal status bob@example.net
 ///   mailseal status --json bob@example.net carol@example.org
+///   mailseal status --domain example.org
+///   mailseal status --json --domain example.org --domain example.net
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// The recipients to check.
-    #[arg(required = true, value_name = "ADDR")]
+    #[arg(required_unless_present = "domains", value_name = "ADDR")]
     addresses: Vec<String>,
+    /// A mail domain whose DNS and HTTPS posture to check (repeatable).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Show every DNS query and HTTP request of the domain checks, and
+    /// what it returned, on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// The JSON of `status` with --domain.
+#[derive(Serialize)]
+struct Combined<'a> {
+    recipients: &'a [Report],
+    domains: &'a [DomainReport],
 }
 
 #[derive(Serialize)]
@@ -42,11 +72,82 @@ struct Report {
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
+    let domains = if args.domains.is_empty() {
+        Vec::new()
+    } else {
+        Checker::new(&context.config)
+            .traced(context.trace(args.verbose))
+            .check(&args.domains)?
+    };
+    let reports = if args.addresses.is_empty() {
+        Vec::new()
+    } else {
+        recipients(context, &args.addresses)?
+    };
+    if context.json {
+        if args.domains.is_empty() {
+            context.print_json(&reports)?;
+        } else {
+            context.print_json(&Combined {
+                recipients: &reports,
+                domains: &domains,
+            })?;
+        }
+        return Ok(0);
+    }
+    for r in &reports {
+        let what = match r.verdict {
+            "encrypt" => "encrypted (OpenPGP)".to_string(),
+            "sign" => "signed, not encrypted (when you have a signing key)".to_string(),
+            "plain" => "sent as it is".to_string(),
+            _ => "refused: nothing would be sent".to_string(),
+        };
+        println!("{}: {what}", r.address);
+        println!("    policy {:?}; {}", r.policy, r.reason);
+        if let Some(p) = &r.provenance {
+            println!(
+                "    key {} via {}",
+                r.fingerprint.as_deref().unwrap_or_default(),
+                p.describe()
+            );
+        } else if let Some(f) = &r.fingerprint {
+            println!("    key {f}");
+        }
+    }
+    for d in &domains {
+        print!("{}", human(d));
+    }
+    Ok(0)
+}
+
+/// The human report of one domain: a summary line, then one line per
+/// check, riskiest first.
+fn human(report: &DomainReport) -> String {
+    let mut out = format!(
+        "{}: inbound mail {}\n",
+        report.domain, report.inbound.summary_text
+    );
+    for line in report.lines() {
+        out.push_str(&format!(
+            "  {:<8} {:<8} {}",
+            line.status.label(),
+            line.check,
+            line.text
+        ));
+        if let Some(fix) = &line.fix {
+            out.push_str(&format!("; fix: {fix}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn recipients(context: &Context, addresses: &[String]) -> Result<Vec<Report>> {
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = Discovery::new(&context.home, &context.config)?;
     let mut reports = Vec::new();
-    for address in &args.addresses {
+    for address in addresses {
         let policy = context.config.policy.protection_for(address);
         let mut certs = seal::candidate_certs(&store, &own, None, address)?;
         let mut found_by = None;
@@ -112,30 +213,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
             reason,
         });
     }
-    if context.json {
-        context.print_json(&reports)?;
-    } else {
-        for r in &reports {
-            let what = match r.verdict {
-                "encrypt" => "encrypted (OpenPGP)".to_string(),
-                "sign" => "signed, not encrypted (when you have a signing key)".to_string(),
-                "plain" => "sent as it is".to_string(),
-                _ => "refused: nothing would be sent".to_string(),
-            };
-            println!("{}: {what}", r.address);
-            println!("    policy {:?}; {}", r.policy, r.reason);
-            if let Some(p) = &r.provenance {
-                println!(
-                    "    key {} via {}",
-                    r.fingerprint.as_deref().unwrap_or_default(),
-                    p.describe()
-                );
-            } else if let Some(f) = &r.fingerprint {
-                println!("    key {f}");
-            }
-        }
-    }
-    Ok(0)
+    Ok(reports)
 }
 
 fn explain(located: &Located) -> String {

@@ -41,9 +41,18 @@ pub enum FetchError {
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
+    /// The same client, following no redirect.
+    strict: reqwest::Client,
     max_bytes: u64,
     timeout_secs: u64,
     trace: Option<Trace>,
+}
+
+/// A response body with its `Content-Type` header.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
 }
 
 /// The marker error a redirect to a non-https URL ends with.
@@ -62,9 +71,6 @@ impl Http {
     /// A client honouring `network` (extra CA, static resolution, DNS
     /// servers), `timeout_secs` per request and `max_bytes` per response.
     pub fn new(network: &Network, timeout_secs: u64, max_bytes: u64) -> Result<Http> {
-        let extra: Vec<&std::path::Path> = network.ca_file.iter().map(|p| p.as_path()).collect();
-        let mut tls = (*crate::submit::tls::client_config(&extra)?).clone();
-        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let redirects = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.url().scheme() != "https" {
                 let url = attempt.url().to_string();
@@ -75,27 +81,9 @@ impl Http {
                 attempt.follow()
             }
         });
-        let connect = network.connect_timeout_secs.unwrap_or(timeout_secs);
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .https_only(true)
-            .redirect(redirects)
-            .timeout(Duration::from_secs(timeout_secs))
-            .connect_timeout(Duration::from_secs(connect))
-            .user_agent(concat!("mailseal/", env!("CARGO_PKG_VERSION")));
-        for (host, addr) in parse_resolve(network)? {
-            builder = builder.resolve(&host, addr);
-        }
-        if !network.nameservers.is_empty() {
-            let resolver = dns::Resolver::new(network, None, timeout_secs)?;
-            builder = builder.dns_resolver(Arc::new(resolver));
-        }
-        let client = builder.build().map_err(|e| Error::Config {
-            path: "[network]".into(),
-            message: format!("cannot set up the HTTP client: {e}"),
-        })?;
         Ok(Http {
-            client,
+            client: client(network, timeout_secs, redirects)?,
+            strict: client(network, timeout_secs, reqwest::redirect::Policy::none())?,
             max_bytes,
             timeout_secs,
             trace: None,
@@ -122,15 +110,53 @@ impl Http {
         result
     }
 
+    /// GETs `url` following no redirect (a 3xx answer is refused, as
+    /// RFC 8461 §3.3 asks of MTA-STS policies) and returns the body, at
+    /// most the configured size, with its media type.
+    pub async fn get_document(&self, url: &Url) -> std::result::Result<Document, FetchError> {
+        if let Some(trace) = &self.trace {
+            trace(&format!("> GET {url} (no redirects)"));
+        }
+        let result = self.fetch_from(&self.strict, url).await;
+        if let Some(trace) = &self.trace {
+            match &result {
+                Ok(doc) => trace(&format!(
+                    "< {} bytes of {}",
+                    doc.body.len(),
+                    doc.content_type.as_deref().unwrap_or("no content type")
+                )),
+                Err(e) => trace(&format!("< {e}")),
+            }
+        }
+        result
+    }
+
     async fn fetch(&self, url: &Url) -> std::result::Result<Vec<u8>, FetchError> {
+        Ok(self.fetch_from(&self.client, url).await?.body)
+    }
+
+    async fn fetch_from(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+    ) -> std::result::Result<Document, FetchError> {
         let host = url.host_str().unwrap_or_default().to_string();
-        let mut response = self
-            .client
+        let mut response = client
             .get(url.clone())
             .send()
             .await
             .map_err(|e| self.classify(&host, &e))?;
         let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("elsewhere");
+            return Err(FetchError::Refused(format!(
+                "HTTP {status}: redirects to {to} are not followed"
+            )));
+        }
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(FetchError::NotFound(format!("HTTP {status}")));
         }
@@ -149,6 +175,11 @@ impl Http {
         {
             return Err(too_big());
         }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -160,7 +191,7 @@ impl Http {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Document { body, content_type })
     }
 
     fn classify(&self, host: &str, e: &reqwest::Error) -> FetchError {
@@ -191,6 +222,36 @@ impl Http {
         }
         FetchError::Failed(text)
     }
+}
+
+/// A client honouring `network` with the given redirect policy.
+fn client(
+    network: &Network,
+    timeout_secs: u64,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
+    let extra: Vec<&std::path::Path> = network.ca_file.iter().map(|p| p.as_path()).collect();
+    let mut tls = (*crate::submit::tls::client_config(&extra)?).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connect = network.connect_timeout_secs.unwrap_or(timeout_secs);
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .https_only(true)
+        .redirect(redirects)
+        .timeout(Duration::from_secs(timeout_secs))
+        .connect_timeout(Duration::from_secs(connect))
+        .user_agent(concat!("mailseal/", env!("CARGO_PKG_VERSION")));
+    for (host, addr) in parse_resolve(network)? {
+        builder = builder.resolve(&host, addr);
+    }
+    if !network.nameservers.is_empty() {
+        let resolver = dns::Resolver::new(network, None, timeout_secs)?;
+        builder = builder.dns_resolver(Arc::new(resolver));
+    }
+    builder.build().map_err(|e| Error::Config {
+        path: "[network]".into(),
+        message: format!("cannot set up the HTTP client: {e}"),
+    })
 }
 
 /// `network.resolve` as (host, address) pairs. The key's port is the one

@@ -468,7 +468,7 @@ impl Discovery {
 }
 
 /// A private runtime for one command's network work.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -20,6 +20,8 @@ use tokio_rustls::TlsAcceptor;
 pub enum Reply {
     /// 200 with this body.
     Body(Vec<u8>),
+    /// 200 with this Content-Type and body.
+    Typed(&'static str, Vec<u8>),
     /// 302 to this location.
     Redirect(String),
     /// 200 with this many bytes of body, without Content-Length.
@@ -173,6 +175,15 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 .write_all(&response(
                     "200 OK",
                     "Content-Type: application/octet-stream\r\n",
+                    &body,
+                ))
+                .await;
+        }
+        Some(Reply::Typed(content_type, body)) => {
+            let _ = stream
+                .write_all(&response(
+                    "200 OK",
+                    &format!("Content-Type: {content_type}\r\n"),
                     &body,
                 ))
                 .await;

@@ -1,0 +1,192 @@
+//! DMARC (RFC 7489): the `v=DMARC1` TXT record at `_dmarc.DOMAIN`, its
+//! policy (`p`, `sp`), `pct` and report addresses (`rua`).
+
+use serde::Serialize;
+
+use super::check::{Line, Status};
+use super::txt;
+use crate::discover::dns::Resolver;
+
+/// What DMARC protects against.
+pub const PROTECTS_AGAINST: &str =
+    "mail forged with your domain in the From header that readers see";
+
+/// The DMARC check.
+#[derive(Debug, Clone, Serialize)]
+pub struct DmarcCheck {
+    pub status: Status,
+    /// The `v=DMARC1` records (more than one is an error).
+    pub records: Vec<String>,
+    /// `none`, `quarantine` or `reject`.
+    pub p: Option<String>,
+    /// The policy for subdomains, when it differs.
+    pub sp: Option<String>,
+    /// The share of failing mail the policy applies to (100 when absent).
+    pub pct: Option<u8>,
+    pub rua: Vec<String>,
+    pub error: Option<String>,
+    pub protects_against: &'static str,
+    pub fix: Option<String>,
+}
+
+/// (p, sp, pct, rua) of a record, or why it is malformed.
+type Parsed = (String, Option<String>, u8, Vec<String>);
+
+/// Parses a DMARC record.
+pub fn parse(record: &str) -> Result<Parsed, String> {
+    let tags = txt::tags(record)?;
+    let policy = |name: &str| -> Result<Option<String>, String> {
+        match txt::tag(&tags, name) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                p @ ("none" | "quarantine" | "reject") => Ok(Some(p.to_string())),
+                _ => Err(format!("{name}={v} is not none, quarantine or reject")),
+            },
+        }
+    };
+    let p = policy("p")?.ok_or("the record has no p= policy")?;
+    let sp = policy("sp")?;
+    let pct = match txt::tag(&tags, "pct") {
+        None => 100,
+        Some(v) => v
+            .parse::<u8>()
+            .ok()
+            .filter(|n| *n <= 100)
+            .ok_or_else(|| format!("pct={v} is not 0 to 100"))?,
+    };
+    let rua = txt::tag(&tags, "rua")
+        .map(|v| {
+            v.split(',')
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((p, sp, pct, rua))
+}
+
+/// Checks `_dmarc.DOMAIN`.
+pub async fn check(resolver: &Resolver, domain: &str) -> DmarcCheck {
+    let mut out = DmarcCheck {
+        status: Status::Missing,
+        records: Vec::new(),
+        p: None,
+        sp: None,
+        pct: None,
+        rua: Vec::new(),
+        error: None,
+        protects_against: PROTECTS_AGAINST,
+        fix: None,
+    };
+    let start = format!(
+        "publish \"v=DMARC1; p=none; rua=mailto:dmarc@{domain}\" at _dmarc.{domain}, then move to p=quarantine or p=reject"
+    );
+    match txt::lookup(resolver, &format!("_dmarc.{domain}")).await {
+        Ok(records) => {
+            out.records = records
+                .into_iter()
+                .filter(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1"))
+                .collect()
+        }
+        Err(e) => {
+            out.status = Status::Error;
+            out.error = Some(e.to_string());
+            return out;
+        }
+    }
+    let record = match out.records.as_slice() {
+        [] => {
+            out.fix = Some(start);
+            return out;
+        }
+        [one] => one.clone(),
+        many => {
+            out.status = Status::Invalid;
+            out.error = Some(format!(
+                "{} DMARC records: receivers ignore them all",
+                many.len()
+            ));
+            out.fix = Some("keep one v=DMARC1 record".into());
+            return out;
+        }
+    };
+    let (p, sp, pct, rua) = match parse(&record) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            out.status = Status::Invalid;
+            out.error = Some(format!("malformed: {e}"));
+            out.fix = Some(start);
+            return out;
+        }
+    };
+    (out.status, out.fix) = if p == "none" {
+        (
+            Status::Weak,
+            Some("p=none only monitors: once the reports show your own mail passing, use p=quarantine or p=reject".into()),
+        )
+    } else if pct < 100 {
+        (
+            Status::Weak,
+            Some(format!(
+                "pct={pct} applies the policy to part of the mail only: remove pct"
+            )),
+        )
+    } else {
+        (Status::Ok, None)
+    };
+    if out.status == Status::Ok && rua.is_empty() {
+        out.fix = Some(format!(
+            "add rua=mailto:dmarc@{domain} to learn who sends as you"
+        ));
+    }
+    (out.p, out.sp, out.pct, out.rua) = (Some(p), sp, Some(pct), rua);
+    out
+}
+
+impl DmarcCheck {
+    /// The human line.
+    pub fn line(&self) -> Line {
+        let text = match (&self.error, &self.p) {
+            (Some(e), _) => e.clone(),
+            (None, Some(p)) => {
+                let mut text = format!("p={p}");
+                if let Some(sp) = &self.sp {
+                    text.push_str(&format!(" sp={sp}"));
+                }
+                text.push_str(&format!(" pct={}", self.pct.unwrap_or(100)));
+                if self.rua.is_empty() {
+                    text.push_str(", no reports");
+                } else {
+                    text.push_str(&format!(", reports to {}", self.rua.join(", ")));
+                }
+                text
+            }
+            _ => "no v=DMARC1 record at _dmarc".to_string(),
+        };
+        Line {
+            status: self.status,
+            check: "DMARC",
+            text,
+            fix: self.fix.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_parse() {
+        let (p, sp, pct, rua) =
+            parse("v=DMARC1; p=reject; sp=none; pct=50; rua=mailto:a@x").unwrap();
+        assert_eq!(
+            (p.as_str(), sp.as_deref(), pct),
+            ("reject", Some("none"), 50)
+        );
+        assert_eq!(rua, ["mailto:a@x"]);
+        assert!(parse("v=DMARC1; p=maybe").is_err());
+        assert!(parse("v=DMARC1; rua=mailto:a@x").is_err());
+        assert!(parse("v=DMARC1; p=none; pct=101").is_err());
+    }
+}

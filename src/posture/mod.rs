@@ -1,0 +1,231 @@
+//! Posture checks of mail domains: how a recipient domain's inbound mail
+//! is protected in transit (MX, MTA-STS, DANE, TLS-RPT) and how a sender
+//! domain authenticates its mail (SPF, DMARC, DKIM, BIMI). Every check
+//! reports a [`Status`], what it saw, what it protects against and what
+//! to fix; nothing here prints.
+
+pub mod bimi;
+pub mod check;
+pub mod dane;
+pub mod dkim;
+pub mod dmarc;
+pub mod mta_sts;
+pub mod mx;
+pub mod spf;
+pub mod tls_rpt;
+pub mod txt;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::discover::dns::Resolver;
+use crate::discover::http::Http;
+use crate::submit::Trace;
+use crate::{Error, Result};
+
+pub use check::{Line, Status};
+
+/// Largest MTA-STS policy accepted (RFC 8461 §3.3 suggests 64 KiB).
+const MAX_POLICY_BYTES: u64 = 64 * 1024;
+
+/// How well inbound mail to a domain is protected against downgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inbound {
+    /// Every MX has DNSSEC-validated TLSA records.
+    ProtectedByDane,
+    /// A valid MTA-STS policy in enforce mode.
+    ProtectedByMtaSts,
+    /// An attacker on the path can strip or fake TLS.
+    CanBeDowngraded,
+}
+
+/// The recipient-domain part of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundReport {
+    pub summary: Inbound,
+    /// The summary in words, with the reason when it can be downgraded.
+    pub summary_text: String,
+    pub mx: mx::MxCheck,
+    pub mta_sts: mta_sts::MtaStsCheck,
+    pub dane: dane::DaneCheck,
+    pub tls_rpt: tls_rpt::TlsRptCheck,
+}
+
+/// The sender-domain part of a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SenderReport {
+    pub spf: spf::SpfCheck,
+    pub dmarc: dmarc::DmarcCheck,
+    pub dkim: dkim::DkimCheck,
+    pub bimi: bimi::BimiCheck,
+}
+
+/// Everything checked for one domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainReport {
+    pub domain: String,
+    pub inbound: InboundReport,
+    pub sender: SenderReport,
+}
+
+impl DomainReport {
+    /// One line per check, most risky first (checks of equal status keep
+    /// their order: inbound, then sender).
+    pub fn lines(&self) -> Vec<Line> {
+        let mut lines = vec![
+            self.inbound.mx.line(),
+            self.inbound.mta_sts.line(),
+            self.inbound.dane.line(),
+            self.inbound.tls_rpt.line(),
+            self.sender.spf.line(),
+            self.sender.dmarc.line(),
+            self.sender.dkim.line(),
+            self.sender.bimi.line(),
+        ];
+        lines.sort_by_key(|l| l.status);
+        lines
+    }
+}
+
+/// The summary of the inbound checks.
+pub fn summarize(
+    mx: &mx::MxCheck,
+    sts: &mta_sts::MtaStsCheck,
+    dane: &dane::DaneCheck,
+) -> (Inbound, String) {
+    if mx.null_mx {
+        return (
+            Inbound::CanBeDowngraded,
+            "accepts no mail (null MX)".to_string(),
+        );
+    }
+    if dane.protects() {
+        return (Inbound::ProtectedByDane, "protected by DANE".to_string());
+    }
+    let mode = if sts.status == Status::Invalid {
+        None
+    } else {
+        sts.mode()
+    };
+    let reason = match mode {
+        Some(mta_sts::Mode::Enforce) => {
+            return (
+                Inbound::ProtectedByMtaSts,
+                "protected by MTA-STS (enforce)".to_string(),
+            )
+        }
+        Some(mta_sts::Mode::Testing) => "MTA-STS is in testing mode, which only reports failures",
+        Some(mta_sts::Mode::None) => "the MTA-STS policy has mode none",
+        None if sts.status == Status::Invalid => "the MTA-STS policy is invalid",
+        None => "no MTA-STS policy and no DNSSEC-signed TLSA records",
+    };
+    (
+        Inbound::CanBeDowngraded,
+        format!("can be downgraded ({reason})"),
+    )
+}
+
+/// Runs the checks with the resolvers and HTTP client `config` sets up.
+pub struct Checker {
+    config: Config,
+    trace: Option<Trace>,
+}
+
+impl Checker {
+    pub fn new(config: &Config) -> Checker {
+        Checker {
+            config: config.clone(),
+            trace: None,
+        }
+    }
+
+    /// Reports every DNS query and HTTP request to `trace` (`-v`).
+    pub fn traced(mut self, trace: Option<Trace>) -> Checker {
+        self.trace = trace;
+        self
+    }
+
+    /// Checks each of `domains`. Fails with [`Error::Temporary`] only when
+    /// the DNS servers cannot be asked at all.
+    pub fn check(&self, domains: &[String]) -> Result<Vec<DomainReport>> {
+        let domains = domains
+            .iter()
+            .map(|d| normalize(d))
+            .collect::<Result<Vec<_>>>()?;
+        crate::discover::runtime()?.block_on(async {
+            let network = &self.config.network;
+            let settings = &self.config.discovery;
+            let timeout = settings.timeout_secs;
+            let plain = Resolver::new(network, None, timeout)?.traced(self.trace.clone());
+            let validating = Resolver::new(
+                network,
+                Some(settings.dnssec_trust_anchor.as_deref()),
+                timeout,
+            )?
+            .traced(self.trace.clone());
+            let max = settings.max_response_bytes.min(MAX_POLICY_BYTES);
+            let http = Http::new(network, timeout, max)?.traced(self.trace.clone());
+            let mut reports = Vec::new();
+            for domain in &domains {
+                reports.push(self.one(&plain, &validating, &http, domain).await?);
+            }
+            Ok::<_, Error>(reports)
+        })
+    }
+
+    async fn one(
+        &self,
+        plain: &Resolver,
+        validating: &Resolver,
+        http: &Http,
+        domain: &str,
+    ) -> Result<DomainReport> {
+        let mx = mx::check(plain, domain)
+            .await
+            .map_err(|e| Error::Temporary(format!("cannot check {domain}: {e}")))?;
+        let sts = mta_sts::check(plain, http, domain, &mx.hosts).await;
+        let dane = dane::check(validating, plain, &mx.hosts).await;
+        let tls_rpt = tls_rpt::check(plain, domain).await;
+        let (summary, summary_text) = summarize(&mx, &sts, &dane);
+        let selectors = &self.config.domain.dkim_selectors;
+        Ok(DomainReport {
+            domain: domain.to_string(),
+            inbound: InboundReport {
+                summary,
+                summary_text,
+                mx,
+                mta_sts: sts,
+                dane,
+                tls_rpt,
+            },
+            sender: SenderReport {
+                spf: spf::check(plain, domain).await,
+                dmarc: dmarc::check(plain, domain).await,
+                dkim: dkim::check(plain, domain, selectors).await,
+                bimi: bimi::check(plain, domain).await,
+            },
+        })
+    }
+}
+
+/// `domain` lowercased without a final dot, or a usage error.
+pub fn normalize(domain: &str) -> Result<String> {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(Error::Usage(format!(
+            "{domain:?} is not a domain name (give it without user@, e.g. example.org)"
+        )))
+    }
+}

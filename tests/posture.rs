@@ -1,0 +1,645 @@
+//! `mailseal status --domain`: the DNS and HTTPS posture of mail domains
+//! (MX, MTA-STS, DANE, TLS-RPT, SPF, DMARC, DKIM, BIMI), checked against
+//! a DNS server and an HTTPS server on 127.0.0.1.
+
+mod common;
+#[path = "common/dns.rs"]
+mod common_dns;
+#[path = "common/https.rs"]
+mod common_https;
+
+use base64::Engine as _;
+use common::*;
+use common_dns::{Dns, Entry, Signing};
+use common_https::{Https, Reply};
+use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
+use hickory_server::proto::rr::rdata::{MX, TLSA, TXT};
+use hickory_server::proto::rr::{Name, RData};
+use serde_json::Value;
+
+const POLICY_HOST: &str = "mta-sts.example.org";
+const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
+
+/// A TXT record, in strings of at most 255 bytes as DNS needs.
+fn txt(name: &str, text: &str) -> Entry {
+    let strings = text
+        .as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    (name.to_string(), RData::TXT(TXT::new(strings)))
+}
+
+fn mx(name: &str, preference: u16, host: &str) -> Entry {
+    (
+        name.to_string(),
+        RData::MX(MX::new(preference, Name::from_ascii(host).unwrap())),
+    )
+}
+
+fn tlsa(host: &str) -> Entry {
+    (
+        format!("_25._tcp.{host}"),
+        RData::TLSA(TLSA::new(
+            CertUsage::from(3),
+            Selector::from(1),
+            Matching::from(1),
+            vec![0xab; 32],
+        )),
+    )
+}
+
+fn policy(mode: &str) -> Reply {
+    Reply::Typed(
+        "text/plain; charset=utf-8",
+        format!("version: STSv1\r\nmode: {mode}\r\nmx: *.example.org\r\nmax_age: 86400\r\n")
+            .into_bytes(),
+    )
+}
+
+/// A DNS server for example.org, an HTTPS server for its MTA-STS host,
+/// and a home whose config points at both.
+struct World {
+    https: Https,
+    _dns: Dns,
+    home: Home,
+}
+
+impl World {
+    fn new(records: Vec<Entry>, signing: Signing, extra: &str) -> World {
+        let https = Https::start(&[POLICY_HOST]);
+        let dns = Dns::start("example.org.", records, signing);
+        let home = Home::new();
+        let config = format!(
+            "[discovery]\ntimeout_secs = 2\ndnssec_trust_anchor = {:?}\n{extra}\n[network]\nca_file = {:?}\nnameservers = [{:?}]\n[network.resolve]\n{}",
+            dns.trust_anchor,
+            https.ca_file,
+            dns.address(),
+            https.resolve_toml(&[POLICY_HOST]),
+        );
+        home.write("config.toml", config.as_bytes());
+        World {
+            https,
+            _dns: dns,
+            home,
+        }
+    }
+
+    /// `status --json --domain D...`: the domain reports.
+    fn json(&self, domains: &[&str]) -> Vec<Value> {
+        let mut args = vec!["--json", "status"];
+        for d in domains {
+            args.extend(["--domain", d]);
+        }
+        let run = self.home.run(&args, b"").ok();
+        let out: Value = serde_json::from_slice(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\nstderr: {}", run.stdout_text(), run.stderr));
+        assert_eq!(out["recipients"], Value::Array(vec![]), "{out}");
+        out["domains"].as_array().unwrap().clone()
+    }
+}
+
+/// The records of a domain whose mail goes to mx1.example.org, with an
+/// MTA-STS record.
+fn inbound(extra: Vec<Entry>) -> Vec<Entry> {
+    let mut records = vec![
+        mx("example.org.", 10, "mx1.example.org."),
+        txt("_mta-sts.example.org.", "v=STSv1; id=20240101T01"),
+    ];
+    records.extend(extra);
+    records
+}
+
+#[test]
+fn mta_sts_modes_decide_the_summary() {
+    for (mode, summary, status) in [
+        ("enforce", "protected_by_mta_sts", "ok"),
+        ("testing", "can_be_downgraded", "weak"),
+        ("none", "can_be_downgraded", "weak"),
+    ] {
+        let world = World::new(inbound(vec![]), Signing::Trusted, "");
+        world.https.route(POLICY_HOST, POLICY_PATH, policy(mode));
+        let d = &world.json(&["example.org"])[0];
+        let sts = &d["inbound"]["mta_sts"];
+        assert_eq!(sts["status"], status, "{mode}: {sts}");
+        assert_eq!(sts["id"], "20240101T01");
+        assert_eq!(sts["policy"]["mode"], mode);
+        assert_eq!(sts["policy"]["version"], "STSv1");
+        assert_eq!(sts["policy"]["max_age"], 86400);
+        assert_eq!(sts["policy"]["mx"][0], "*.example.org");
+        assert_eq!(sts["mx_matches"][0]["host"], "mx1.example.org");
+        assert_eq!(sts["mx_matches"][0]["matches"], true);
+        assert_eq!(d["inbound"]["summary"], summary, "{mode}: {d}");
+        let text = d["inbound"]["summary_text"].as_str().unwrap();
+        match mode {
+            "enforce" => assert_eq!(text, "protected by MTA-STS (enforce)"),
+            "testing" => assert!(text.contains("testing mode"), "{text}"),
+            _ => assert!(text.contains("mode none"), "{text}"),
+        }
+        assert_eq!(
+            *world.https.requests.lock().unwrap(),
+            [format!("{POLICY_HOST} {POLICY_PATH}")]
+        );
+    }
+}
+
+#[test]
+fn mta_sts_absent_fetches_nothing() {
+    let world = World::new(
+        vec![mx("example.org.", 10, "mx1.example.org.")],
+        Signing::Trusted,
+        "",
+    );
+    let d = &world.json(&["example.org"])[0];
+    assert_eq!(d["inbound"]["mta_sts"]["status"], "missing", "{d}");
+    assert_eq!(d["inbound"]["mta_sts"]["policy"], Value::Null);
+    assert_eq!(d["inbound"]["summary"], "can_be_downgraded");
+    assert_eq!(world.https.count(), 0);
+}
+
+#[test]
+fn invalid_mta_sts_is_reported_with_the_reason() {
+    // Served as application/octet-stream.
+    let world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world.https.route(
+        POLICY_HOST,
+        POLICY_PATH,
+        Reply::Body(b"version: STSv1\nmode: enforce\nmx: *.example.org\nmax_age: 86400\n".to_vec()),
+    );
+    let d = &world.json(&["example.org"])[0];
+    let sts = &d["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "invalid", "{sts}");
+    assert!(
+        sts["error"].as_str().unwrap().contains("not text/plain"),
+        "{sts}"
+    );
+    assert_eq!(d["inbound"]["summary"], "can_be_downgraded");
+    assert!(d["inbound"]["summary_text"]
+        .as_str()
+        .unwrap()
+        .contains("invalid"));
+
+    // A redirect, even to a valid policy on the same host, is not followed.
+    let world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world.https.route(
+        POLICY_HOST,
+        POLICY_PATH,
+        Reply::Redirect(format!("https://{POLICY_HOST}/policy.txt")),
+    );
+    world
+        .https
+        .route(POLICY_HOST, "/policy.txt", policy("enforce"));
+    let sts = &world.json(&["example.org"])[0]["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "invalid", "{sts}");
+    assert!(sts["error"].as_str().unwrap().contains("redirect"), "{sts}");
+    assert_eq!(world.https.count(), 1);
+
+    // A TXT record without id: the policy is not even fetched.
+    let world = World::new(
+        vec![
+            mx("example.org.", 10, "mx1.example.org."),
+            txt("_mta-sts.example.org.", "v=STSv1;"),
+        ],
+        Signing::Trusted,
+        "",
+    );
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+    let sts = &world.json(&["example.org"])[0]["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "invalid", "{sts}");
+    assert!(sts["error"].as_str().unwrap().contains("no id"), "{sts}");
+    assert_eq!(world.https.count(), 0);
+
+    // A policy with a bad mode.
+    let world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world.https.route(
+        POLICY_HOST,
+        POLICY_PATH,
+        Reply::Typed(
+            "text/plain",
+            b"version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n".to_vec(),
+        ),
+    );
+    let sts = &world.json(&["example.org"])[0]["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "invalid", "{sts}");
+    assert!(sts["error"].as_str().unwrap().contains("mode"), "{sts}");
+}
+
+#[test]
+fn signed_tlsa_for_every_mx_is_protected_by_dane() {
+    let world = World::new(
+        inbound(vec![tlsa("mx1.example.org.")]),
+        Signing::Trusted,
+        "",
+    );
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("testing"));
+    let d = &world.json(&["example.org"])[0];
+    let dane = &d["inbound"]["dane"];
+    assert_eq!(dane["status"], "ok", "{dane}");
+    assert_eq!(dane["hosts"][0]["mx"], "mx1.example.org");
+    assert_eq!(dane["hosts"][0]["name"], "_25._tcp.mx1.example.org");
+    assert_eq!(dane["hosts"][0]["dnssec"], "secure");
+    assert_eq!(
+        dane["hosts"][0]["records"][0],
+        format!("3 1 1 {}", "ab".repeat(32))
+    );
+    assert_eq!(d["inbound"]["summary"], "protected_by_dane");
+    assert_eq!(d["inbound"]["summary_text"], "protected by DANE");
+}
+
+#[test]
+fn tlsa_without_valid_dnssec_does_not_protect() {
+    // The test trust anchor says example.org is signed, so an unsigned
+    // copy of the zone is bogus too (a real unsigned zone is insecure).
+    for (signing, dnssec) in [(Signing::Unsigned, "bogus"), (Signing::WrongKey, "bogus")] {
+        let world = World::new(inbound(vec![tlsa("mx1.example.org.")]), signing, "");
+        world
+            .https
+            .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+        let d = &world.json(&["example.org"])[0];
+        let dane = &d["inbound"]["dane"];
+        assert_eq!(dane["hosts"][0]["dnssec"], dnssec, "{signing:?}: {dane}");
+        assert_eq!(dane["status"], "invalid", "{signing:?}: {dane}");
+        assert!(dane["hosts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("DNSSEC"));
+        // MTA-STS still protects (its TXT needs no DNSSEC).
+        assert_eq!(d["inbound"]["summary"], "protected_by_mta_sts", "{d}");
+    }
+}
+
+#[test]
+fn spf_variants() {
+    let world = World::new(
+        vec![
+            txt("soft.example.org.", "v=spf1 mx ~all"),
+            txt("hard.example.org.", "v=spf1 mx -all"),
+            txt("hard.example.org.", "some-verification=abc"),
+            txt("two.example.org.", "v=spf1 mx -all"),
+            txt("two.example.org.", "v=spf1 a -all"),
+            txt("none.example.org.", "google-site-verification=xyz"),
+        ],
+        Signing::Trusted,
+        "",
+    );
+    let out = world.json(&[
+        "none.example.org",
+        "soft.example.org",
+        "hard.example.org",
+        "two.example.org",
+    ]);
+    let spf: Vec<&Value> = out.iter().map(|d| &d["sender"]["spf"]).collect();
+    assert_eq!(spf[0]["status"], "missing", "{}", spf[0]);
+    assert_eq!(spf[0]["records"], Value::Array(vec![]));
+    assert_eq!(spf[1]["status"], "weak");
+    assert_eq!(spf[1]["all"], "~all");
+    assert_eq!(spf[1]["records"][0], "v=spf1 mx ~all");
+    assert_eq!(spf[2]["status"], "ok", "{}", spf[2]);
+    assert_eq!(spf[2]["all"], "-all");
+    assert_eq!(spf[2]["records"].as_array().unwrap().len(), 1);
+    assert_eq!(spf[3]["status"], "invalid", "{}", spf[3]);
+    assert_eq!(spf[3]["records"].as_array().unwrap().len(), 2);
+    assert!(spf[3]["error"].as_str().unwrap().contains("2 SPF records"));
+    for s in spf {
+        assert!(s["protects_against"]
+            .as_str()
+            .unwrap()
+            .contains("envelope sender"));
+    }
+}
+
+#[test]
+fn dmarc_variants() {
+    let world =
+        World::new(
+            vec![
+            txt("_dmarc.monitor.example.org.", "v=DMARC1; p=none; rua=mailto:d@example.org"),
+            txt(
+                "_dmarc.strict.example.org.",
+                "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.org,mailto:e@example.net",
+            ),
+            txt("_dmarc.partial.example.org.", "v=DMARC1; p=quarantine; pct=20"),
+            txt("_dmarc.broken.example.org.", "v=DMARC1; p=maybe"),
+        ],
+            Signing::Trusted,
+            "",
+        );
+    let out = world.json(&[
+        "missing.example.org",
+        "monitor.example.org",
+        "strict.example.org",
+        "partial.example.org",
+        "broken.example.org",
+    ]);
+    let dmarc: Vec<&Value> = out.iter().map(|d| &d["sender"]["dmarc"]).collect();
+    assert_eq!(dmarc[0]["status"], "missing");
+    assert!(dmarc[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("_dmarc.missing.example.org"));
+    assert_eq!(dmarc[1]["status"], "weak");
+    assert_eq!(dmarc[1]["p"], "none");
+    assert_eq!(dmarc[1]["rua"][0], "mailto:d@example.org");
+    assert_eq!(dmarc[2]["status"], "ok", "{}", dmarc[2]);
+    assert_eq!(dmarc[2]["p"], "reject");
+    assert_eq!(dmarc[2]["sp"], "quarantine");
+    assert_eq!(dmarc[2]["pct"], 100);
+    assert_eq!(dmarc[2]["rua"].as_array().unwrap().len(), 2);
+    assert_eq!(dmarc[3]["status"], "weak");
+    assert_eq!(dmarc[3]["pct"], 20);
+    assert_eq!(dmarc[4]["status"], "invalid", "{}", dmarc[4]);
+    assert!(dmarc[4]["error"].as_str().unwrap().contains("p=maybe"));
+    assert_eq!(dmarc[4]["p"], Value::Null);
+}
+
+/// Alice's RSA key from RFC 9216, as base64 SubjectPublicKeyInfo.
+fn rsa_2048_spki() -> String {
+    let pem = std::fs::read_to_string(testdata("smime/rfc9216/alice.crt")).unwrap();
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let spki = mailseal::discover::x509::spki_der(&der).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(spki)
+}
+
+#[test]
+fn dkim_keys_are_found_with_their_size() {
+    let key = rsa_2048_spki();
+    let world = World::new(
+        vec![
+            txt(
+                "default._domainkey.common.example.org.",
+                &format!("v=DKIM1; k=rsa; p={key}"),
+            ),
+            txt(
+                "mine._domainkey.own.example.org.",
+                &format!("v=DKIM1; k=rsa; p={key}"),
+            ),
+            txt("old._domainkey.own.example.org.", "v=DKIM1; p="),
+        ],
+        Signing::Trusted,
+        "",
+    );
+    let out = world.json(&["common.example.org", "own.example.org", "none.example.org"]);
+    let common = &out[0]["sender"]["dkim"];
+    assert_eq!(common["status"], "ok", "{common}");
+    assert_eq!(common["keys"][0]["selector"], "default");
+    assert_eq!(
+        common["keys"][0]["name"],
+        "default._domainkey.common.example.org"
+    );
+    assert_eq!(common["keys"][0]["key_type"], "rsa");
+    assert_eq!(common["keys"][0]["bits"], 2048);
+    assert_eq!(common["keys"][0]["revoked"], false);
+    assert_eq!(common["selectors_tried"].as_array().unwrap().len(), 9);
+    // "mine" is not a common selector.
+    assert_eq!(out[1]["sender"]["dkim"]["status"], "missing");
+    let none = &out[2]["sender"]["dkim"];
+    assert_eq!(none["status"], "missing");
+    assert_eq!(none["keys"], Value::Array(vec![]));
+    assert!(none["fix"].as_str().unwrap().contains("dkim_selectors"));
+
+    // Selectors from [domain] dkim_selectors.
+    let world = World::new(
+        vec![
+            txt(
+                "mine._domainkey.own.example.org.",
+                &format!("v=DKIM1; k=rsa; p={key}"),
+            ),
+            txt("old._domainkey.own.example.org.", "v=DKIM1; p="),
+        ],
+        Signing::Trusted,
+        "[domain]\ndkim_selectors = [\"mine\", \"old\"]\n",
+    );
+    let dkim = &world.json(&["own.example.org"])[0]["sender"]["dkim"];
+    assert_eq!(dkim["status"], "ok", "{dkim}");
+    assert_eq!(dkim["selectors_tried"], serde_json::json!(["mine", "old"]));
+    assert_eq!(dkim["keys"][0]["bits"], 2048);
+    assert_eq!(dkim["keys"][1]["revoked"], true);
+}
+
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn the_json_schema_is_stable() {
+    let world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+    let d = &world.json(&["example.org"])[0];
+    assert_eq!(keys(d), ["domain", "inbound", "sender"]);
+    assert_eq!(d["domain"], "example.org");
+    let inbound = &d["inbound"];
+    assert_eq!(
+        keys(inbound),
+        [
+            "dane",
+            "mta_sts",
+            "mx",
+            "summary",
+            "summary_text",
+            "tls_rpt"
+        ]
+    );
+    assert_eq!(
+        keys(&inbound["mx"]),
+        ["error", "fix", "hosts", "null_mx", "records", "status"]
+    );
+    assert_eq!(inbound["mx"]["records"][0]["preference"], 10);
+    assert_eq!(inbound["mx"]["records"][0]["host"], "mx1.example.org");
+    assert_eq!(
+        keys(&inbound["mta_sts"]),
+        [
+            "error",
+            "fix",
+            "id",
+            "mx_matches",
+            "policy",
+            "policy_url",
+            "protects_against",
+            "records",
+            "status"
+        ]
+    );
+    assert_eq!(
+        inbound["mta_sts"]["policy_url"],
+        "https://mta-sts.example.org/.well-known/mta-sts.txt"
+    );
+    assert_eq!(
+        keys(&inbound["dane"]),
+        ["fix", "hosts", "protects_against", "status"]
+    );
+    assert_eq!(
+        keys(&inbound["dane"]["hosts"][0]),
+        ["dnssec", "error", "mx", "name", "records"]
+    );
+    assert_eq!(inbound["dane"]["hosts"][0]["dnssec"], "absent");
+    assert_eq!(
+        keys(&inbound["tls_rpt"]),
+        [
+            "error",
+            "fix",
+            "protects_against",
+            "records",
+            "rua",
+            "status"
+        ]
+    );
+    let sender = &d["sender"];
+    assert_eq!(keys(sender), ["bimi", "dkim", "dmarc", "spf"]);
+    assert_eq!(
+        keys(&sender["spf"]),
+        [
+            "all",
+            "error",
+            "fix",
+            "protects_against",
+            "records",
+            "status"
+        ]
+    );
+    assert_eq!(
+        keys(&sender["dmarc"]),
+        [
+            "error",
+            "fix",
+            "p",
+            "pct",
+            "protects_against",
+            "records",
+            "rua",
+            "sp",
+            "status"
+        ]
+    );
+    assert_eq!(
+        keys(&sender["dkim"]),
+        [
+            "error",
+            "fix",
+            "keys",
+            "protects_against",
+            "selectors_tried",
+            "status"
+        ]
+    );
+    assert_eq!(
+        keys(&sender["bimi"]),
+        ["error", "logo", "records", "status"]
+    );
+    assert_eq!(sender["bimi"]["status"], "absent");
+}
+
+#[test]
+fn human_output_snapshot() {
+    let world = World::new(
+        inbound(vec![
+            txt(
+                "_smtp._tls.example.org.",
+                "v=TLSRPTv1; rua=mailto:tls@example.org",
+            ),
+            txt("example.org.", "v=spf1 mx ~all"),
+            txt(
+                "_dmarc.example.org.",
+                "v=DMARC1; p=reject; rua=mailto:d@example.org",
+            ),
+            txt(
+                "default._bimi.example.org.",
+                "v=BIMI1; l=https://example.org/logo.svg",
+            ),
+        ]),
+        Signing::Trusted,
+        "",
+    );
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("testing"));
+    let run = world
+        .home
+        .run(&["status", "--domain", "Example.ORG."], b"")
+        .ok();
+    let expected = "\
+example.org: inbound mail can be downgraded (MTA-STS is in testing mode, which only reports failures)
+  missing  DANE     no TLSA record for any MX; fix: sign the MX hosts' zone with DNSSEC and publish \"3 1 1 SHA256-OF-KEY\" TLSA records at _25._tcp.MX
+  missing  DKIM     no key at selectors default, selector1, selector2, google, k1, mail, dkim, s1, s2; fix: sign outgoing mail with DKIM and publish the key at SELECTOR._domainkey.example.org, or name your selectors in [domain] dkim_selectors (only common ones were tried)
+  weak     MTA-STS  mode testing (failures are only reported), max_age 86400, covers 1 of 1 MX; fix: once TLS-RPT reports show no failures, change the policy to mode: enforce (and its id)
+  weak     SPF      ~all: v=spf1 mx ~all; fix: once every sending server is listed, end the record with -all
+  ok       MX       10 mx1.example.org
+  ok       TLS-RPT  reports to mailto:tls@example.org
+  ok       DMARC    p=reject pct=100, reports to mailto:d@example.org
+  ok       BIMI     logo https://example.org/logo.svg
+";
+    assert_eq!(run.stdout_text(), expected);
+}
+
+#[test]
+fn addresses_and_domains_together() {
+    let world = World::new(vec![], Signing::Trusted, "auto = false");
+    let run = world
+        .home
+        .run(
+            &[
+                "--json",
+                "status",
+                "bob@example.org",
+                "--domain",
+                "example.org",
+            ],
+            b"",
+        )
+        .ok();
+    let out: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(keys(&out), ["domains", "recipients"]);
+    assert_eq!(out["recipients"][0]["address"], "bob@example.org");
+    assert_eq!(out["domains"][0]["domain"], "example.org");
+    assert_eq!(out["domains"][0]["inbound"]["mx"]["status"], "missing");
+    // Without --domain the JSON is the list of recipients, as before.
+    let run = world
+        .home
+        .run(&["--json", "status", "bob@example.org"], b"")
+        .ok();
+    let out: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(out.is_array(), "{out}");
+}
+
+#[test]
+fn unreachable_dns_servers_exit_75() {
+    // A socket that takes queries and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let home = Home::new();
+    let config = format!(
+        "[discovery]\ntimeout_secs = 1\n[network]\nnameservers = [\"{}\"]\n",
+        silent.local_addr().unwrap()
+    );
+    home.write("config.toml", config.as_bytes());
+    let run = home
+        .run(&["status", "--domain", "example.org"], b"")
+        .expect_code(75);
+    assert!(
+        run.stderr.contains("cannot check example.org"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_bad_domain_is_a_usage_error() {
+    let home = Home::new();
+    home.run(&["status", "--domain", "bob@example.org"], b"")
+        .expect_code(64);
+    home.run(&["status"], b"").expect_code(64);
+}
