@@ -110,6 +110,110 @@ pub enum Protection {
     Plain,
 }
 
+impl Protection {
+    /// The name the config file uses (`encrypt-if-possible`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::RequireEncryption => "require-encryption",
+            Protection::EncryptIfPossible => "encrypt-if-possible",
+            Protection::SignOnly => "sign-only",
+            Protection::Plain => "plain",
+        }
+    }
+}
+
+impl std::fmt::Display for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the recipient domain's inbound mail must be protected by before a
+/// copy goes out without end-to-end encryption (`require_inbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequireInbound {
+    /// An MTA-STS policy in enforce mode, or DANE.
+    MtaSts,
+    /// DNSSEC-validated TLSA records for every MX.
+    Dane,
+}
+
+impl RequireInbound {
+    /// `mta-sts` or `dane`, as in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequireInbound::MtaSts => "mta-sts",
+            RequireInbound::Dane => "dane",
+        }
+    }
+
+    /// Whether a domain whose inbound mail is `inbound` meets it.
+    pub fn met_by(self, inbound: crate::posture::Inbound) -> bool {
+        use crate::posture::Inbound;
+        match self {
+            RequireInbound::Dane => inbound == Inbound::ProtectedByDane,
+            RequireInbound::MtaSts => {
+                matches!(
+                    inbound,
+                    Inbound::ProtectedByDane | Inbound::ProtectedByMtaSts
+                )
+            }
+        }
+    }
+}
+
+/// One `[policy.recipients]` entry: a protection (`"require-encryption"`)
+/// or a table (`{ protection = "...", require_inbound = "dane" }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecipientPolicy {
+    /// `None`: `[policy] default`.
+    pub protection: Option<Protection>,
+    pub require_inbound: Option<RequireInbound>,
+}
+
+impl<'de> Deserialize<'de> for RecipientPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            protection: Option<Protection>,
+            require_inbound: Option<RequireInbound>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RecipientPolicy;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a protection (\"require-encryption\", ...) or a table { protection = ..., require_inbound = \"mta-sts\" | \"dane\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                let protection =
+                    Protection::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
+                Ok(RecipientPolicy {
+                    protection: Some(protection),
+                    require_inbound: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RecipientPolicy {
+                    protection: t.protection,
+                    require_inbound: t.require_inbound,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Which technology to use when a recipient has keys for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,7 +235,7 @@ pub struct Policy {
     /// RFC 9788 header protection.
     pub protect_headers: bool,
     /// Per-address (`alice@x`) or per-domain (`@x`) overrides.
-    pub recipients: BTreeMap<String, Protection>,
+    pub recipients: BTreeMap<String, RecipientPolicy>,
 }
 
 impl Default for Policy {
@@ -151,6 +255,21 @@ impl Policy {
     /// The protection `address` must get: an exact match, else its domain,
     /// else the default.
     pub fn protection_for(&self, address: &str) -> Protection {
+        self.entry_for(address)
+            .and_then(|e| e.protection)
+            .unwrap_or(self.default)
+    }
+
+    /// The inbound protection `address`'s domain must have for a copy
+    /// that is not encrypted end to end (same lookup as
+    /// [`Policy::protection_for`]).
+    pub fn require_inbound_for(&self, address: &str) -> Option<RequireInbound> {
+        self.entry_for(address).and_then(|e| e.require_inbound)
+    }
+
+    /// The `[policy.recipients]` entry for `address`: an exact match, else
+    /// its domain.
+    fn entry_for(&self, address: &str) -> Option<RecipientPolicy> {
         let find = |key: &str| {
             self.recipients
                 .iter()
@@ -158,9 +277,7 @@ impl Policy {
                 .map(|(_, p)| *p)
         };
         let domain = address.rsplit_once('@').map(|(_, d)| format!("@{d}"));
-        find(address)
-            .or_else(|| domain.as_deref().and_then(find))
-            .unwrap_or(self.default)
+        find(address).or_else(|| domain.as_deref().and_then(find))
     }
 }
 
@@ -527,5 +644,53 @@ mod tests {
             config.policy.protection_for("me@other.example"),
             Protection::EncryptIfPossible
         );
+    }
+
+    #[test]
+    fn recipient_tables_add_require_inbound() {
+        let config = Config::parse(
+            "[policy.recipients]\n\"@bank.example\" = { protection = \"sign-only\", require_inbound = \"dane\" }\n\"a@bank.example\" = { require_inbound = \"mta-sts\" }\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let policy = &config.policy;
+        assert_eq!(
+            policy.protection_for("b@bank.example"),
+            Protection::SignOnly
+        );
+        assert_eq!(
+            policy.require_inbound_for("B@Bank.example"),
+            Some(RequireInbound::Dane)
+        );
+        // The exact address wins; without protection it has the default.
+        assert_eq!(
+            policy.protection_for("a@bank.example"),
+            Protection::EncryptIfPossible
+        );
+        assert_eq!(
+            policy.require_inbound_for("a@bank.example"),
+            Some(RequireInbound::MtaSts)
+        );
+        assert_eq!(policy.require_inbound_for("x@other.example"), None);
+        for bad in [
+            "{ require_inbound = \"tls\" }",
+            "{ requier_inbound = \"dane\" }",
+            "\"encrypt\"",
+        ] {
+            let text = format!("[policy.recipients]\n\"@x\" = {bad}\n");
+            let err = Config::parse(&text, Path::new("c.toml")).unwrap_err();
+            assert_eq!(err.exit_code(), 78, "{bad}: {err}");
+            assert!(err.to_string().contains("line 2"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn inbound_requirements() {
+        use crate::posture::Inbound::*;
+        assert!(RequireInbound::Dane.met_by(ProtectedByDane));
+        assert!(!RequireInbound::Dane.met_by(ProtectedByMtaSts));
+        assert!(RequireInbound::MtaSts.met_by(ProtectedByMtaSts));
+        assert!(RequireInbound::MtaSts.met_by(ProtectedByDane));
+        assert!(!RequireInbound::MtaSts.met_by(CanBeDowngraded));
     }
 }

@@ -91,7 +91,12 @@ fn relaxed_policy(config: &Config) -> Config {
     };
     let mut relaxed = config.clone();
     relax(&mut relaxed.policy.default);
-    relaxed.policy.recipients.values_mut().for_each(relax);
+    relaxed
+        .policy
+        .recipients
+        .values_mut()
+        .filter_map(|r| r.protection.as_mut())
+        .for_each(relax);
     relaxed
 }
 
