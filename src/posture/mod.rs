@@ -9,6 +9,7 @@ pub mod check;
 pub mod dane;
 pub mod dkim;
 pub mod dmarc;
+pub mod level;
 pub mod mta_sts;
 pub mod mx;
 pub mod spf;
@@ -154,33 +155,48 @@ impl Checker {
             .map(|d| normalize(d))
             .collect::<Result<Vec<_>>>()?;
         crate::discover::runtime()?.block_on(async {
-            let network = &self.config.network;
-            let settings = &self.config.discovery;
-            let timeout = settings.timeout_secs;
-            let plain = Resolver::new(network, None, timeout)?.traced(self.trace.clone());
-            let validating = Resolver::new(
-                network,
-                Some(settings.dnssec_trust_anchor.as_deref()),
-                timeout,
-            )?
-            .traced(self.trace.clone());
-            let max = settings.max_response_bytes.min(MAX_POLICY_BYTES);
-            let http = Http::new(network, timeout, max)?.traced(self.trace.clone());
+            let clients = self.clients()?;
             let mut reports = Vec::new();
             for domain in &domains {
-                reports.push(self.one(&plain, &validating, &http, domain).await?);
+                reports.push(self.one(&clients, domain).await?);
             }
             Ok::<_, Error>(reports)
         })
     }
 
-    async fn one(
+    /// Only the inbound checks of `domain` (MX, MTA-STS, DANE, TLS-RPT):
+    /// how exposed a copy that is not encrypted end to end is on its way
+    /// into that domain. Fails like [`Checker::check`].
+    pub fn inbound(&self, domain: &str) -> Result<InboundReport> {
+        let domain = normalize(domain)?;
+        crate::discover::runtime()?.block_on(async {
+            let clients = self.clients()?;
+            self.inbound_one(&clients, &domain).await
+        })
+    }
+
+    /// The plain resolver, the validating one and the HTTP client.
+    fn clients(&self) -> Result<(Resolver, Resolver, Http)> {
+        let network = &self.config.network;
+        let settings = &self.config.discovery;
+        let timeout = settings.timeout_secs;
+        let plain = Resolver::new(network, None, timeout)?.traced(self.trace.clone());
+        let validating = Resolver::new(
+            network,
+            Some(settings.dnssec_trust_anchor.as_deref()),
+            timeout,
+        )?
+        .traced(self.trace.clone());
+        let max = settings.max_response_bytes.min(MAX_POLICY_BYTES);
+        let http = Http::new(network, timeout, max)?.traced(self.trace.clone());
+        Ok((plain, validating, http))
+    }
+
+    async fn inbound_one(
         &self,
-        plain: &Resolver,
-        validating: &Resolver,
-        http: &Http,
+        (plain, validating, http): &(Resolver, Resolver, Http),
         domain: &str,
-    ) -> Result<DomainReport> {
+    ) -> Result<InboundReport> {
         let mx = mx::check(plain, domain)
             .await
             .map_err(|e| Error::Temporary(format!("cannot check {domain}: {e}")))?;
@@ -188,17 +204,27 @@ impl Checker {
         let dane = dane::check(validating, plain, &mx.hosts).await;
         let tls_rpt = tls_rpt::check(plain, domain).await;
         let (summary, summary_text) = summarize(&mx, &sts, &dane);
+        Ok(InboundReport {
+            summary,
+            summary_text,
+            mx,
+            mta_sts: sts,
+            dane,
+            tls_rpt,
+        })
+    }
+
+    async fn one(
+        &self,
+        clients: &(Resolver, Resolver, Http),
+        domain: &str,
+    ) -> Result<DomainReport> {
+        let inbound = self.inbound_one(clients, domain).await?;
+        let plain = &clients.0;
         let selectors = &self.config.domain.dkim_selectors;
         Ok(DomainReport {
             domain: domain.to_string(),
-            inbound: InboundReport {
-                summary,
-                summary_text,
-                mx,
-                mta_sts: sts,
-                dane,
-                tls_rpt,
-            },
+            inbound,
             sender: SenderReport {
                 spf: spf::check(plain, domain).await,
                 dmarc: dmarc::check(plain, domain).await,

@@ -1,0 +1,235 @@
+//! Protection levels: what one recipient's copy of a message gets end to
+//! end, in the one vocabulary `status` (and its `--json`) uses. There is
+//! no "none": mailseal never sends in clear, so the weakest level is
+//! `transport only`, and how exposed such a copy is depends on the
+//! recipient domain's inbound summary ([`super::Inbound`]).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::discover::Provenance;
+
+/// A key expiring within this many days gets a warning.
+pub const EXPIRY_WARNING_DAYS: u64 = 30;
+
+/// What a copy to one recipient gets end to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Encrypted to a key bound to the address by a source that verifies
+    /// it (WKD, DNSSEC-validated DANE, a verifying VKS keyserver, SMIMEA)
+    /// or an S/MIME certificate that validates to a configured trust
+    /// anchor.
+    EndToEndVerifiedKey,
+    /// Encrypted to a key of weaker provenance (imported by hand, or from
+    /// a source that does not verify the address).
+    EndToEnd,
+    /// Signed, not encrypted: readable on every hop and at the relays.
+    SignedOnly,
+    /// Neither encrypted nor signed: only the TLS of each hop protects it.
+    TransportOnly,
+}
+
+impl Level {
+    /// The words the human output uses.
+    pub fn text(self) -> &'static str {
+        match self {
+            Level::EndToEndVerifiedKey => "end-to-end, verified key",
+            Level::EndToEnd => "end-to-end",
+            Level::SignedOnly => "signed only",
+            Level::TransportOnly => "transport only",
+        }
+    }
+
+    /// Whether the copy is encrypted to the recipient.
+    pub fn end_to_end(self) -> bool {
+        matches!(self, Level::EndToEndVerifiedKey | Level::EndToEnd)
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+/// Whether `provenance` is a source that verifies its address: WKD, a
+/// verifying (VKS) keyserver, SMIMEA, or DANE validated with DNSSEC.
+pub fn verifies(provenance: &Provenance) -> bool {
+    provenance.verifies_address
+        && match provenance.method.as_str() {
+            "wkd" | "keyserver" | "smimea" => true,
+            "dane" => provenance.dnssec == "secure",
+            _ => false,
+        }
+}
+
+/// The level of an OpenPGP key for an address given its provenance record
+/// for that address (`None`: imported by hand), and why it is not
+/// verified when it is not.
+pub fn key_level(provenance: Option<&Provenance>) -> (Level, Option<String>) {
+    match provenance {
+        Some(p) if verifies(p) => (Level::EndToEndVerifiedKey, None),
+        Some(p) if !p.verifies_address => (
+            Level::EndToEnd,
+            Some(format!(
+                "the key came from {} {}, which does not check that the address owner published it",
+                p.method, p.source
+            )),
+        ),
+        Some(p) => (
+            Level::EndToEnd,
+            Some(format!(
+                "the key came from {} {} without DNSSEC validation",
+                p.method, p.source
+            )),
+        ),
+        None => (
+            Level::EndToEnd,
+            Some(
+                "the key was imported by hand: no source verified that it belongs to this address"
+                    .to_string(),
+            ),
+        ),
+    }
+}
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// The key (or certificate) expires within [`EXPIRY_WARNING_DAYS`].
+    ExpiresSoon,
+    /// Nothing verified that the key belongs to the address.
+    UnverifiedSource,
+}
+
+/// A warning about a recipient's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub text: String,
+}
+
+/// A warning when a key usable until `expires` (`None`: never) stops
+/// being usable within [`EXPIRY_WARNING_DAYS`] of `now`.
+pub fn expiry_warning(expires: Option<SystemTime>, now: SystemTime) -> Option<Warning> {
+    let expires = expires?;
+    let left = expires.duration_since(now).unwrap_or_default();
+    if left > Duration::from_secs(EXPIRY_WARNING_DAYS * 86_400) {
+        return None;
+    }
+    let days = left.as_secs() / 86_400;
+    let when = match days {
+        0 => "within a day".to_string(),
+        1 => "in 1 day".to_string(),
+        n => format!("in {n} days"),
+    };
+    Some(Warning {
+        kind: WarningKind::ExpiresSoon,
+        text: format!(
+            "the key expires {when} ({}); ask for a renewed one",
+            humantime::format_rfc3339_seconds(expires)
+        ),
+    })
+}
+
+/// Until when `cert` can receive encrypted mail (`None`: no expiry): the
+/// latest expiry of its usable encryption keys, capped by the primary
+/// key's.
+pub fn openpgp_expiry(cert: &sequoia_openpgp::Cert) -> Option<SystemTime> {
+    let valid = cert.with_policy(crate::openpgp::policy(), None).ok()?;
+    let primary = valid.primary_key().key_expiration_time();
+    let mut latest = Some(SystemTime::UNIX_EPOCH);
+    for ka in valid
+        .keys()
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_transport_encryption()
+        .for_storage_encryption()
+    {
+        latest = match (latest, ka.key_expiration_time()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+    match (primary, latest) {
+        (Some(p), Some(l)) => Some(p.min(l)),
+        (p, l) => p.or(l),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prov(method: &str, dnssec: &str, verifies: bool) -> Provenance {
+        Provenance {
+            address: "bob@example.org".into(),
+            method: method.into(),
+            source: "src".into(),
+            dnssec: dnssec.into(),
+            fetched_at: "2024-01-01T00:00:00Z".into(),
+            verifies_address: verifies,
+            accepted: false,
+        }
+    }
+
+    #[test]
+    fn provenance_decides_the_level() {
+        for (method, dnssec) in [
+            ("wkd", "none"),
+            ("dane", "secure"),
+            ("keyserver", "none"),
+            ("smimea", "secure"),
+        ] {
+            let p = prov(method, dnssec, true);
+            assert_eq!(key_level(Some(&p)), (Level::EndToEndVerifiedKey, None));
+        }
+        let (level, reason) = key_level(Some(&prov("keyserver", "none", false)));
+        assert_eq!(level, Level::EndToEnd);
+        assert!(reason.unwrap().contains("does not check"));
+        let (level, reason) = key_level(Some(&prov("dane", "insecure", true)));
+        assert_eq!(level, Level::EndToEnd);
+        assert!(reason.unwrap().contains("DNSSEC"));
+        let (level, reason) = key_level(None);
+        assert_eq!(level, Level::EndToEnd);
+        assert!(reason.unwrap().contains("imported by hand"));
+    }
+
+    #[test]
+    fn words_and_json_names() {
+        assert_eq!(
+            Level::EndToEndVerifiedKey.to_string(),
+            "end-to-end, verified key"
+        );
+        assert_eq!(Level::TransportOnly.to_string(), "transport only");
+        assert_eq!(
+            serde_json::to_value(Level::EndToEndVerifiedKey).unwrap(),
+            "end_to_end_verified_key"
+        );
+        assert_eq!(
+            serde_json::to_value(Level::SignedOnly).unwrap(),
+            "signed_only"
+        );
+    }
+
+    #[test]
+    fn expiry_within_thirty_days_warns() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(expiry_warning(None, now), None);
+        assert_eq!(expiry_warning(Some(now + day * 31), now), None);
+        let w = expiry_warning(Some(now + day * 10 + Duration::from_secs(60)), now).unwrap();
+        assert_eq!(w.kind, WarningKind::ExpiresSoon);
+        assert!(
+            w.text.starts_with("the key expires in 10 days ("),
+            "{}",
+            w.text
+        );
+        let w = expiry_warning(Some(now + Duration::from_secs(60)), now).unwrap();
+        assert!(w.text.contains("within a day"), "{}", w.text);
+    }
+}
