@@ -1,9 +1,14 @@
 //! `mailseal status`: what protection a message to each address would get,
 //! and (`--domain`) the DNS and HTTPS posture of mail domains.
 
-use mailseal::config::Protection;
-use mailseal::discover::{Discovery, Located, Options, Provenance, Status};
-use mailseal::posture::{Checker, DomainReport};
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use mailseal::config::{Protection, RequireInbound, Technology};
+use mailseal::discover::{Discovery, Located, Method, Options, Provenance, Status};
+use mailseal::keys::{self, SecretKeys};
+use mailseal::posture::level::{self, Level, Warning, WarningKind};
+use mailseal::posture::{Checker, DomainReport, Inbound};
 use mailseal::{openpgp, seal, Result};
 use serde::Serialize;
 
@@ -11,11 +16,31 @@ use super::Context;
 
 /// Show, per recipient, what protection a message would get and why.
 ///
-/// For each address: the [policy] that applies, whether a usable OpenPGP
-/// key is in the store (and where it came from), and otherwise what key
-/// discovery finds (when [discovery] auto is on; a key it finds is
-/// imported, as sealing would). The verdict is what encrypt and send
-/// would do: encrypt, sign only, send as is, or refuse.
+/// For each address: the protection level of its copy, in one vocabulary
+/// shared with --json:
+///   end-to-end, verified key   encrypted to a key whose source verifies
+///                              the address (WKD, DNSSEC-validated DANE,
+///                              a verifying VKS keyserver), or to an S/MIME
+///                              certificate that validates to [smime]
+///                              trust_anchors
+///   end-to-end                 encrypted to a key of weaker provenance
+///                              (imported by hand, or from an HKP
+///                              keyserver), with the reason
+///   signed only                no usable key; signed (policy signs and
+///                              the sender has a signing key)
+///   transport only             no usable key and not signed: only TLS
+///                              protects it on each hop
+/// then the [policy] that applies (and its require_inbound), where the key
+/// came from, and warnings (a key that expires within 30 days, an
+/// unverified source). A key missing from the store is looked up when
+/// [discovery] auto is on (a key found is imported, as sealing would).
+/// For a copy that is signed only or transport only, the recipient
+/// domain's inbound mail is checked (MX, MTA-STS, DANE) and summarised
+/// as "protected by DANE", "protected by MTA-STS (enforce)" or "can be
+/// downgraded"; this needs the network, so it runs only when [discovery]
+/// auto is on with a method beyond store, or when [policy.recipients]
+/// asks for require_inbound. A copy refused by require_inbound (or by
+/// require-encryption) has the verdict refuse and the reason.
 ///
 /// With --domain DOMAIN, also checks a mail domain in DNS and over HTTPS:
 /// how its inbound mail is protected in transit (MX, MTA-STS policy,
@@ -31,7 +56,7 @@ use super::Context;
 ///
 /// Examples:
 ///   mailseal status bob@example.net
-///   mailseal status --json bob@example.net carol@example.org
+///   mailseal status --from alice@example.org --json bob@example.net carol@example.org
 ///   mailseal status --domain example.org
 ///   mailseal status --json --domain example.org --domain example.net
 #[derive(clap::Args)]
@@ -43,6 +68,10 @@ pub struct Args {
     /// A mail domain whose DNS and HTTPS posture to check (repeatable).
     #[arg(long = "domain", value_name = "DOMAIN")]
     domains: Vec<String>,
+    /// The sender whose signing key decides "signed only" [default: any
+    /// own key counts].
+    #[arg(long, value_name = "ADDR")]
+    from: Option<String>,
     /// Show every DNS query and HTTP request of the domain checks, and
     /// what it returned, on stderr.
     #[arg(short, long)]
@@ -61,14 +90,35 @@ struct Report {
     address: String,
     /// The [policy] protection for this address.
     policy: Protection,
+    /// The [policy.recipients] require_inbound for this address.
+    require_inbound: Option<RequireInbound>,
     /// `encrypt`, `sign`, `plain` or `refuse`.
     verdict: &'static str,
+    /// What the copy gets; `None` only when it is refused.
+    level: Option<Level>,
+    /// The level in words.
+    level_text: Option<&'static str>,
+    /// Why an end-to-end key is not verified.
+    level_reason: Option<String>,
+    warnings: Vec<Warning>,
     technology: Option<&'static str>,
     fingerprint: Option<String>,
     /// `store`, or the discovery method that found the key.
     found_by: Option<String>,
     provenance: Option<Provenance>,
+    /// The recipient domain's inbound protection, for a copy that is not
+    /// encrypted end to end (when it was checked).
+    inbound: Option<InboundSummary>,
     reason: String,
+}
+
+/// The summary of a recipient domain's inbound checks.
+#[derive(Clone, Serialize)]
+struct InboundSummary {
+    domain: String,
+    /// `None` when the checks could not run.
+    summary: Option<Inbound>,
+    summary_text: String,
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
@@ -82,7 +132,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let reports = if args.addresses.is_empty() {
         Vec::new()
     } else {
-        recipients(context, &args.addresses)?
+        recipients(context, &args)?
     };
     if context.json {
         if args.domains.is_empty() {
@@ -96,28 +146,65 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         return Ok(0);
     }
     for r in &reports {
-        let what = match r.verdict {
-            "encrypt" => "encrypted (OpenPGP)".to_string(),
-            "sign" => "signed, not encrypted (when you have a signing key)".to_string(),
-            "plain" => "sent as it is".to_string(),
-            _ => "refused: nothing would be sent".to_string(),
-        };
-        println!("{}: {what}", r.address);
-        println!("    policy {:?}; {}", r.policy, r.reason);
-        if let Some(p) = &r.provenance {
-            println!(
-                "    key {} via {}",
-                r.fingerprint.as_deref().unwrap_or_default(),
-                p.describe()
-            );
-        } else if let Some(f) = &r.fingerprint {
-            println!("    key {f}");
-        }
+        print!("{}", human_recipient(r));
     }
     for d in &domains {
         print!("{}", human(d));
     }
     Ok(0)
+}
+
+/// The human report of one recipient: the level on the first line, then
+/// the policy, the key and the warnings.
+fn human_recipient(r: &Report) -> String {
+    let headline = match (r.level, &r.inbound) {
+        (None, _) => "refused: nothing would be sent".to_string(),
+        (Some(level), _) if level.end_to_end() => {
+            let technology = match r.technology {
+                Some("smime") => "S/MIME",
+                _ => "OpenPGP",
+            };
+            match &r.level_reason {
+                Some(why) => format!("{level} ({technology}): {why}"),
+                None => format!("{level} ({technology})"),
+            }
+        }
+        (Some(level), Some(inbound)) => format!(
+            "{level}; inbound mail to {} {}",
+            inbound.domain, inbound.summary_text
+        ),
+        (Some(level), None) => level.to_string(),
+    };
+    let mut out = format!("{}: {headline}\n", r.address);
+    let require = r
+        .require_inbound
+        .map(|q| format!(", require_inbound {}", q.name()))
+        .unwrap_or_default();
+    out.push_str(&format!("    policy {}{require}; {}\n", r.policy, r.reason));
+    if let Some(p) = &r.provenance {
+        out.push_str(&format!(
+            "    key {} via {}\n",
+            r.fingerprint.as_deref().unwrap_or_default(),
+            p.describe()
+        ));
+    } else if let Some(f) = &r.fingerprint {
+        out.push_str(&format!("    key {f}\n"));
+    }
+    if r.level.is_none() {
+        if let Some(inbound) = &r.inbound {
+            out.push_str(&format!(
+                "    inbound mail to {} {}\n",
+                inbound.domain, inbound.summary_text
+            ));
+        }
+    }
+    for w in &r.warnings {
+        // An unverified source is already the reason on the first line.
+        if w.kind != WarningKind::UnverifiedSource {
+            out.push_str(&format!("    warning: {}\n", w.text));
+        }
+    }
+    out
 }
 
 /// The human report of one domain: a summary line, then one line per
@@ -142,13 +229,22 @@ fn human(report: &DomainReport) -> String {
     out
 }
 
-fn recipients(context: &Context, addresses: &[String]) -> Result<Vec<Report>> {
+fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
+    let config = &context.config;
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let discovery = Discovery::new(&context.home, &context.config)?;
+    let discovery = Discovery::new(&context.home, config)?;
+    let provenance = discovery.provenance();
+    let smime = seal::SmimeKeys::load(&context.home, config).ok();
+    let signer = has_signing_key(context, &own, smime.as_ref(), args.from.as_deref())?;
+    let networked = discovery.auto() && discovery.methods().iter().any(|m| *m != Method::Store);
+    let checker = Checker::new(config).traced(context.trace(args.verbose));
+    let mut inbound_cache: HashMap<String, InboundSummary> = HashMap::new();
+    let now = SystemTime::now();
     let mut reports = Vec::new();
-    for address in addresses {
-        let policy = context.config.policy.protection_for(address);
+    for address in &args.addresses {
+        let policy = config.policy.protection_for(address);
+        let require_inbound = config.policy.require_inbound_for(address);
         let mut certs = seal::candidate_certs(&store, &own, None, address)?;
         let mut found_by = None;
         let mut reason = String::new();
@@ -180,40 +276,178 @@ fn recipients(context: &Context, addresses: &[String]) -> Result<Vec<Report>> {
             reason = "no usable key in the store, and [discovery] auto is off".into();
         }
         let keys = openpgp::encryption_keys(address, &certs, false).ok();
-        if let (Some(_), true) = (&keys, reason.is_empty()) {
+        let smime_cert = smime
+            .as_ref()
+            .and_then(|s| s.keyring().encryption_cert(address).ok());
+        let use_smime =
+            smime_cert.is_some() && (keys.is_none() || config.policy.prefer == Technology::Smime);
+        if let (Some(_), true, false) = (&keys, reason.is_empty(), use_smime) {
             reason = match found_by.as_deref() {
                 Some("store") | None => "a usable OpenPGP key in the store".to_string(),
                 Some(method) => format!("a usable OpenPGP key, found via {method}"),
             };
         }
-        let fingerprint = keys.as_ref().map(|k| k.cert.fingerprint().to_hex());
-        let has_key = keys.is_some();
-        let sign = if context.config.policy.sign {
+        if use_smime {
+            reason = "an S/MIME certificate that validates to a configured trust anchor".into();
+            found_by = Some("store".into());
+        }
+        let has_key = keys.is_some() || smime_cert.is_some();
+        let sign = if config.policy.sign && signer {
             "sign"
         } else {
             "plain"
         };
-        let verdict = match (policy, has_key) {
+        let mut verdict = match (policy, has_key) {
             (Protection::Plain, _) => "plain",
             (Protection::SignOnly, _) => sign,
             (_, true) => "encrypt",
             (Protection::RequireEncryption, false) => "refuse",
             (Protection::EncryptIfPossible, false) => sign,
         };
+        let encrypting = verdict == "encrypt";
+
+        // The key, its provenance for this address, and what that makes
+        // of the copy.
+        let (technology, fingerprint, record, expires) = match (&smime_cert, &keys) {
+            (Some(cert), _) if use_smime => (
+                "smime",
+                Some(cert.fingerprint()),
+                None,
+                Some(cert.validity().1),
+            ),
+            (_, Some(k)) => {
+                let fingerprint = k.cert.fingerprint().to_hex();
+                let records = provenance.get(&fingerprint);
+                let normalized = keys::normalize_address(address);
+                let record = records.iter().rev().find(|p| p.address == normalized);
+                (
+                    "openpgp",
+                    Some(fingerprint),
+                    record.or(records.last()).cloned(),
+                    level::openpgp_expiry(k.cert),
+                )
+            }
+            _ => ("openpgp", None, None, None),
+        };
+        let mut warnings = Vec::new();
+        let (mut level, level_reason) = if !encrypting {
+            (
+                Some(if verdict == "sign" {
+                    Level::SignedOnly
+                } else {
+                    Level::TransportOnly
+                }),
+                None,
+            )
+        } else if use_smime {
+            (Some(Level::EndToEndVerifiedKey), None)
+        } else {
+            let matching = record
+                .as_ref()
+                .filter(|p| p.address == keys::normalize_address(address));
+            let (level, why) = level::key_level(matching);
+            (Some(level), why)
+        };
+        if encrypting {
+            warnings.extend(level::expiry_warning(expires, now));
+            if let Some(why) = &level_reason {
+                warnings.push(Warning {
+                    kind: WarningKind::UnverifiedSource,
+                    text: why.clone(),
+                });
+            }
+        }
+        if verdict == "refuse" {
+            level = None;
+        }
+
+        // A copy that is not encrypted: how exposed is it on its way in?
+        let mut inbound = None;
+        if !encrypting && verdict != "refuse" && (networked || require_inbound.is_some()) {
+            if let Some((_, domain)) = address.rsplit_once('@') {
+                let domain = domain.to_ascii_lowercase();
+                let summary = inbound_cache
+                    .entry(domain.clone())
+                    .or_insert_with(|| match checker.inbound(&domain) {
+                        Ok(r) => InboundSummary {
+                            domain: domain.clone(),
+                            summary: Some(r.summary),
+                            summary_text: r.summary_text,
+                        },
+                        Err(e) => InboundSummary {
+                            domain: domain.clone(),
+                            summary: None,
+                            summary_text: format!("not checked ({e})"),
+                        },
+                    })
+                    .clone();
+                inbound = Some(summary);
+            }
+        }
+        if let (Some(required), false) = (require_inbound, encrypting) {
+            if verdict != "refuse" {
+                let met = inbound
+                    .as_ref()
+                    .and_then(|i| i.summary)
+                    .is_some_and(|s| required.met_by(s));
+                if !met {
+                    let seen = inbound
+                        .as_ref()
+                        .map(|i| format!("inbound mail to {} {}", i.domain, i.summary_text))
+                        .unwrap_or_else(|| "the recipient domain is not known".into());
+                    let prefix = format!(
+                        "require_inbound = \"{}\" refuses a copy that is not encrypted: {seen}",
+                        required.name()
+                    );
+                    reason = if reason.is_empty() {
+                        prefix
+                    } else {
+                        format!("{prefix}; {reason}")
+                    };
+                    verdict = "refuse";
+                    level = None;
+                }
+            }
+        }
         reports.push(Report {
             address: address.clone(),
             policy,
+            require_inbound,
             verdict,
-            technology: (verdict == "encrypt").then_some("openpgp"),
-            provenance: fingerprint
-                .as_deref()
-                .and_then(|f| discovery.provenance().get(f).last().cloned()),
+            level,
+            level_text: level.map(Level::text),
+            level_reason: level_reason.filter(|_| level.is_some()),
+            warnings,
+            technology: encrypting.then_some(technology),
             fingerprint,
             found_by,
+            provenance: record,
+            inbound,
             reason,
         });
     }
     Ok(reports)
+}
+
+/// Whether the sender (`from`, else any own identity) has a key to sign
+/// with: OpenPGP or S/MIME.
+fn has_signing_key(
+    context: &Context,
+    own: &SecretKeys,
+    smime: Option<&seal::SmimeKeys>,
+    from: Option<&str>,
+) -> Result<bool> {
+    let openpgp = match from {
+        Some(from) => {
+            !seal::sender_keys(own, context.config.openpgp_identity(from), from)?.is_empty()
+        }
+        None => !own.all()?.is_empty(),
+    };
+    let smime = smime.is_some_and(|s| match from {
+        Some(from) => s.keyring().own_identity(from).is_some(),
+        None => !s.own.is_empty(),
+    });
+    Ok(openpgp || smime)
 }
 
 fn explain(located: &Located) -> String {
