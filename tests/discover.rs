@@ -467,10 +467,13 @@ fn encrypt_discovers_a_missing_key_and_status_explains() {
         .run(&["status", BOB, "nobody@example.org"], b"")
         .ok()
         .stdout_text();
-    assert!(status.contains("bob@example.org: encrypted"), "{status}");
+    assert!(
+        status.contains("bob@example.org: end-to-end, verified key (OpenPGP)"),
+        "{status}"
+    );
     assert!(status.contains("via wkd"), "{status}");
     assert!(
-        status.contains("nobody@example.org: signed, not encrypted"),
+        status.contains("nobody@example.org: transport only; inbound mail to example.org"),
         "{status}"
     );
 }

@@ -234,7 +234,6 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = Discovery::new(&context.home, config)?;
-    let provenance = discovery.provenance();
     let smime = seal::SmimeKeys::load(&context.home, config).ok();
     let signer = has_signing_key(context, &own, smime.as_ref(), args.from.as_deref())?;
     let networked = discovery.auto() && discovery.methods().iter().any(|m| *m != Method::Store);
@@ -317,6 +316,8 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             ),
             (_, Some(k)) => {
                 let fingerprint = k.cert.fingerprint().to_hex();
+                // Loaded after the lookup, which may just have recorded it.
+                let provenance = discovery.provenance();
                 let records = provenance.get(&fingerprint);
                 let normalized = keys::normalize_address(address);
                 let record = records.iter().rev().find(|p| p.address == normalized);
