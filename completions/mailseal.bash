@@ -1973,13 +1973,17 @@ _mailseal() {
             return 0
             ;;
         mailseal__subcmd__status)
-            opts="-v -q -h --domain --verbose --home --json --passphrase-file --quiet --help"
+            opts="-v -q -h --domain --from --verbose --home --json --passphrase-file --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
