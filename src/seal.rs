@@ -348,7 +348,7 @@ impl<'a> Sealer<'a> {
         let policy = &self.config.policy;
         let strictest = group
             .iter()
-            .map(|r| policy.protection_for(&r.address))
+            .map(|r| policy.sealing_protection_for(&r.address))
             .max_by_key(|p| rank(*p))
             .unwrap_or(policy.default);
 

@@ -1000,3 +1000,21 @@ fn sendmail_queue_keeps_dsn_requests_and_the_named_relay() {
         listed.stdout_text()
     );
 }
+
+/// `send` does not check the recipient domain's inbound transport, so a
+/// `require_inbound` makes it require encryption: no key, nothing sent.
+#[test]
+fn send_treats_require_inbound_as_require_encryption() {
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = Home::new();
+    let config = server.relay_config("starttls", "plain", "")
+        + "[policy.recipients]\n\"@example.net\" = { require_inbound = \"mta-sts\" }\n";
+    home.write("config.toml", config.as_bytes());
+    let run = send(&home, &["send"], MESSAGE).expect_code(67);
+    assert!(run.stderr.contains("bob@example.net"), "{}", run.stderr);
+    server.assert_nothing_sent();
+    // Other domains keep their plain policy.
+    let to_carol = String::from_utf8_lossy(MESSAGE).replace("bob@example.net", "carol@example.org");
+    send(&home, &["send"], to_carol.as_bytes()).ok();
+    assert_eq!(server.messages().len(), 1);
+}

@@ -82,7 +82,7 @@ pub fn seal_message(
 }
 
 /// `config` with every `require-encryption` turned into
-/// `encrypt-if-possible`.
+/// `encrypt-if-possible`, and no `require_inbound`.
 fn relaxed_policy(config: &Config) -> Config {
     let relax = |p: &mut Protection| {
         if *p == Protection::RequireEncryption {
@@ -91,12 +91,12 @@ fn relaxed_policy(config: &Config) -> Config {
     };
     let mut relaxed = config.clone();
     relax(&mut relaxed.policy.default);
-    relaxed
-        .policy
-        .recipients
-        .values_mut()
-        .filter_map(|r| r.protection.as_mut())
-        .for_each(relax);
+    for entry in relaxed.policy.recipients.values_mut() {
+        entry.require_inbound = None;
+        if let Some(p) = entry.protection.as_mut() {
+            relax(p);
+        }
+    }
     relaxed
 }
 
