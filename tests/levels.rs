@@ -332,16 +332,20 @@ carol@example.org: refused: nothing would be sent
     assert_eq!(r["verdict"], "encrypt", "{r}");
     assert_eq!(r["inbound"], Value::Null);
 
-    // MTA-STS enforce meets "mta-sts" ...
+    // MTA-STS enforce meets "mta-sts", but sending does not check inbound
+    // transport yet and requires encryption instead: status says what
+    // send would do.
     let world = World::new(with_mta_sts(), "\"store\"", &require("mta-sts"));
     world.https.route(STS_HOST, STS_PATH, sts_policy("enforce"));
     let r = &status_json(&world.home, &["carol@example.org"])[0];
-    assert_eq!(r["verdict"], "plain", "{r}");
-    assert_eq!(r["level"], "transport_only");
+    assert_eq!(r["verdict"], "refuse", "{r}");
+    assert_eq!(r["level"], Value::Null);
     assert_eq!(r["inbound"]["summary"], "protected_by_mta_sts");
-    assert_eq!(
-        status_text(&world.home, &["carol@example.org"]).lines().next(),
-        Some("carol@example.org: transport only; inbound mail to example.org protected by MTA-STS (enforce)")
+    assert!(
+        r["reason"].as_str().unwrap().starts_with(
+            "require_inbound = \"mta-sts\" is met (inbound mail to example.org protected by MTA-STS (enforce)), but send, sendmail and the agent do not check inbound transport yet: they refuse a copy that is not encrypted"
+        ),
+        "{r}"
     );
 
     // ... but not "dane".

@@ -296,7 +296,10 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         } else {
             "plain"
         };
-        let mut verdict = match (policy, has_key) {
+        // What send, sendmail and the agent do (they treat require_inbound
+        // as require-encryption).
+        let sealing = config.policy.sealing_protection_for(address);
+        let mut verdict = match (sealing, has_key) {
             (Protection::Plain, _) => "plain",
             (Protection::SignOnly, _) => sign,
             (_, true) => "encrypt",
@@ -364,7 +367,8 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
 
         // A copy that is not encrypted: how exposed is it on its way in?
         let mut inbound = None;
-        if !encrypting && verdict != "refuse" && (networked || require_inbound.is_some()) {
+        let wanted = require_inbound.is_some() || (networked && verdict != "refuse");
+        if !encrypting && wanted {
             if let Some((_, domain)) = address.rsplit_once('@') {
                 let domain = domain.to_ascii_lowercase();
                 let summary = inbound_cache
@@ -386,29 +390,32 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             }
         }
         if let (Some(required), false) = (require_inbound, encrypting) {
-            if verdict != "refuse" {
-                let met = inbound
-                    .as_ref()
-                    .and_then(|i| i.summary)
-                    .is_some_and(|s| required.met_by(s));
-                if !met {
-                    let seen = inbound
-                        .as_ref()
-                        .map(|i| format!("inbound mail to {} {}", i.domain, i.summary_text))
-                        .unwrap_or_else(|| "the recipient domain is not known".into());
-                    let prefix = format!(
-                        "require_inbound = \"{}\" refuses a copy that is not encrypted: {seen}",
-                        required.name()
-                    );
-                    reason = if reason.is_empty() {
-                        prefix
-                    } else {
-                        format!("{prefix}; {reason}")
-                    };
-                    verdict = "refuse";
-                    level = None;
-                }
-            }
+            let met = inbound
+                .as_ref()
+                .and_then(|i| i.summary)
+                .is_some_and(|s| required.met_by(s));
+            let seen = inbound
+                .as_ref()
+                .map(|i| format!("inbound mail to {} {}", i.domain, i.summary_text))
+                .unwrap_or_else(|| "the recipient domain is not known".into());
+            let prefix = if met {
+                format!(
+                    "require_inbound = \"{}\" is met ({seen}), but send, sendmail and the agent do not check inbound transport yet: they refuse a copy that is not encrypted",
+                    required.name()
+                )
+            } else {
+                format!(
+                    "require_inbound = \"{}\" refuses a copy that is not encrypted: {seen}",
+                    required.name()
+                )
+            };
+            reason = if reason.is_empty() {
+                prefix
+            } else {
+                format!("{prefix}; {reason}")
+            };
+            verdict = "refuse";
+            level = None;
         }
         reports.push(Report {
             address: address.clone(),
