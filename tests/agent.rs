@@ -1214,6 +1214,10 @@ fn failed_logins_are_logged_and_slowed_down_across_connections() {
     };
     assert_eq!(reply.code, 454, "{reply:?}\n{}", agent.log());
     assert!(reply.text.contains("try again in"), "{reply:?}");
+    // The log reader may be a moment behind the reply.
+    wait_for(Duration::from_secs(5), || {
+        agent.log().contains("login attempt refused")
+    });
     let log = agent.log();
     assert!(
         log.contains("login failed for user \"mailseal\": wrong password"),
