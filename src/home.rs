@@ -90,6 +90,11 @@ impl Home {
         self.data_dir.join("discovery-cache.json")
     }
 
+    /// The last submission through each relay: hop 1's TLS (JSON, 0600).
+    pub fn relay_hops_file(&self) -> PathBuf {
+        self.data_dir.join("relay-hops.json")
+    }
+
     /// Own S/MIME keys, one directory per certificate (key 0600, chain).
     pub fn smime_key_dir(&self) -> PathBuf {
         self.data_dir.join("keys").join("smime")

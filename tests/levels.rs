@@ -22,6 +22,8 @@ use sequoia_openpgp::serialize::SerializeInto;
 use serde_json::Value;
 
 const WKD_HOST: &str = "openpgpkey.example.org";
+/// The last line of `status` in a home without a relay: hop 1.
+const NO_RELAY: &str = "hop 1: relay default: not configured ([relay.default] in config.toml)\n";
 const STS_HOST: &str = "mta-sts.example.org";
 const STS_PATH: &str = "/.well-known/mta-sts.txt";
 
@@ -138,7 +140,7 @@ fn a_key_imported_by_hand_is_end_to_end_with_the_reason() {
 bob@example.net: end-to-end (OpenPGP): the key was imported by hand: no source verified that it belongs to this address
     policy encrypt-if-possible; a usable OpenPGP key in the store
     key {fpr}
-"
+{NO_RELAY}"
     );
     assert_eq!(status_text(&home, &["bob@example.net"]), expected);
 }
@@ -177,7 +179,7 @@ fn a_key_found_by_wkd_is_a_verified_key() {
 bob@example.org: end-to-end, verified key (OpenPGP)
     policy encrypt-if-possible; a usable OpenPGP key, found via wkd
     key {fpr} via wkd {} at {}
-",
+{NO_RELAY}",
         p["source"].as_str().unwrap(),
         p["fetched_at"].as_str().unwrap()
     );
@@ -197,7 +199,7 @@ fn without_a_key_the_copy_is_signed_only_or_transport_only() {
     let reason = r["reason"].as_str().unwrap().to_string();
     assert_eq!(
         status_text(&home, &["carol@example.net"]),
-        format!("carol@example.net: transport only\n    policy encrypt-if-possible; {reason}\n")
+        format!("carol@example.net: transport only\n    policy encrypt-if-possible; {reason}\n{NO_RELAY}")
     );
 
     // With a signing key, the same copy is signed.
@@ -207,7 +209,9 @@ fn without_a_key_the_copy_is_signed_only_or_transport_only() {
     assert_eq!(r["level"], "signed_only");
     assert_eq!(
         status_text(&home, &["carol@example.net"]),
-        format!("carol@example.net: signed only\n    policy encrypt-if-possible; {reason}\n")
+        format!(
+            "carol@example.net: signed only\n    policy encrypt-if-possible; {reason}\n{NO_RELAY}"
+        )
     );
     // ... unless the sender named has none.
     let r = &status_json(
@@ -279,7 +283,7 @@ fn a_key_expiring_within_30_days_is_warned_about() {
     assert!(text.starts_with("the key expires in 9 days ("), "{text}");
     let human = status_text(&home, &["dave@example.net"]);
     assert!(
-        human.ends_with(&format!("    warning: {text}\n")),
+        human.ends_with(&format!("    warning: {text}\n{NO_RELAY}")),
         "{human}"
     );
 
@@ -321,7 +325,7 @@ fn require_inbound_refuses_a_copy_to_a_domain_that_can_be_downgraded() {
 carol@example.org: refused: nothing would be sent
     policy encrypt-if-possible, require_inbound mta-sts; {reason}
     inbound mail to example.org can be downgraded (MTA-STS is in testing mode, which only reports failures)
-"
+{NO_RELAY}"
     );
     assert_eq!(text, expected);
 
@@ -371,6 +375,7 @@ fn json_fields_of_a_recipient() {
             "address",
             "fingerprint",
             "found_by",
+            "hop1",
             "inbound",
             "level",
             "level_reason",
@@ -383,5 +388,10 @@ fn json_fields_of_a_recipient() {
             "verdict",
             "warnings"
         ]
+    );
+    // Hop 1: the relay send would use, and its last successful use.
+    assert_eq!(
+        r["hop1"],
+        serde_json::json!({"relay": "default", "configured": false, "last": null})
     );
 }

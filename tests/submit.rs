@@ -1018,3 +1018,115 @@ fn send_treats_require_inbound_as_require_encryption() {
     send(&home, &["send"], to_carol.as_bytes()).ok();
     assert_eq!(server.messages().len(), 1);
 }
+
+/// `mailseal status bob@example.net`: the hop-1 line, and its JSON.
+fn hop1(home: &Home) -> (String, serde_json::Value) {
+    let text = send(home, &["status", "bob@example.net"], b"").ok();
+    let line = text
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("hop 1: "))
+        .unwrap_or_else(|| panic!("no hop-1 line: {}", text.stdout_text()))
+        .to_string();
+    let json = send(home, &["--json", "status", "bob@example.net"], b"").ok();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    (line, json[0]["hop1"].clone())
+}
+
+#[test]
+fn status_shows_hop_1_of_the_last_delivery_through_the_relay() {
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    let (line, json) = hop1(&home);
+    assert_eq!(line, "hop 1: relay default: not used yet");
+    assert_eq!(json["relay"], "default", "{json}");
+    assert_eq!(json["configured"], true);
+    assert_eq!(json["last"], serde_json::Value::Null);
+
+    send(&home, &["send"], MESSAGE).ok();
+    let (line, json) = hop1(&home);
+    let prefix = format!(
+        "hop 1: relay default (localhost:{}, STARTTLS): TLSv1.3 TLS13_",
+        server.port
+    );
+    assert!(line.starts_with(&prefix), "{line}");
+    assert!(
+        line.contains(", certificate verified for localhost, last used 20"),
+        "{line}"
+    );
+    let last = &json["last"];
+    assert_eq!(last["host"], "localhost", "{json}");
+    assert_eq!(last["port"], server.port);
+    assert_eq!(last["mode"], "starttls");
+    assert_eq!(last["tls_version"], "TLSv1.3");
+    assert!(last["cipher_suite"].as_str().unwrap().starts_with("TLS13_"));
+    assert_eq!(last["server_name_verified"], "localhost");
+    assert!(
+        line.ends_with(last["last_used"].as_str().unwrap()),
+        "{line}"
+    );
+
+    // Private, like the rest of the home's state.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.file("relay-hops.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_failed_delivery_is_not_remembered_as_hop_1() {
+    let server = Server::start(Mode::Refuses, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "");
+    send(&home, &["send"], MESSAGE).expect_code(77);
+    let server = Server::start(
+        Mode::Starttls,
+        CertKind::Good,
+        Some(("MAIL", "550 5.7.1 no")),
+    );
+    let home2 = home_for(&server, "starttls", "plain", "");
+    send(&home2, &["send"], MESSAGE).expect_code(69);
+    for home in [&home, &home2] {
+        let (line, json) = hop1(home);
+        assert_eq!(line, "hop 1: relay default: not used yet");
+        assert_eq!(json["last"], serde_json::Value::Null);
+        assert!(!home.file("relay-hops.json").exists());
+    }
+}
+
+#[test]
+fn relay_check_remembers_hop_1() {
+    let server = Server::start(Mode::Implicit, CertKind::Good, None);
+    let home = home_for(&server, "implicit", "plain", "");
+    send(&home, &["relay", "check"], b"").ok();
+    let (line, json) = hop1(&home);
+    assert!(
+        line.starts_with(&format!(
+            "hop 1: relay default (localhost:{}, implicit TLS): TLSv1.3 ",
+            server.port
+        )),
+        "{line}"
+    );
+    assert_eq!(json["last"]["mode"], "implicit", "{json}");
+}
+
+#[test]
+fn a_queue_run_remembers_hop_1() {
+    // Queued, then delivered by `queue flush` (the agent's worker).
+    let server = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = home_for(&server, "starttls", "plain", "[sendmail]\nqueue = true\n");
+    send(&home, &["sendmail", "-t"], MESSAGE).ok();
+    assert_eq!(hop1(&home).0, "hop 1: relay default: not used yet");
+    send(&home, &["queue", "flush"], b"").ok();
+    assert_eq!(server.messages().len(), 1);
+    let (line, json) = hop1(&home);
+    assert!(
+        line.starts_with(&format!(
+            "hop 1: relay default (localhost:{}, STARTTLS): TLSv1.3 ",
+            server.port
+        )),
+        "{line}"
+    );
+    assert_eq!(json["last"]["server_name_verified"], "localhost", "{json}");
+}

@@ -338,6 +338,7 @@ pub fn flush_queue(
             },
             |_| {},
         )),
+        hops: Some(home.relay_hops_file()),
     };
     let ids = spool.ids(spool::Status::Queued)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

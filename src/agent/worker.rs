@@ -56,6 +56,9 @@ pub struct Worker {
     /// Queues a delivery report to the sender of a message that failed for
     /// good ([`super::dsn`]); none: no reports.
     pub bounce: Option<Bounce>,
+    /// Where hop 1 of each successful delivery is remembered
+    /// ([`submit::hop`]); none: not remembered.
+    pub hops: Option<PathBuf>,
 }
 
 /// Queues a report on a failed message (its entry, the header section of
@@ -283,6 +286,19 @@ impl Worker {
                         outcome.transport.cipher_suite,
                         one_line(&reply)
                     ));
+                    if let Some(path) = self.hops.clone() {
+                        // Best effort, off the async threads.
+                        let (log, transport) = (self.log.clone(), outcome.transport.clone());
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Err(e) = submit::hop::record_at(&path, &transport) {
+                                log(&format!(
+                                    "cannot remember hop 1 of relay {}: {e}",
+                                    transport.relay
+                                ));
+                            }
+                        })
+                        .await;
+                    }
                     state.delivered.push(index);
                     state.last_error = None;
                     if state.delivered.len() < total {

@@ -34,6 +34,8 @@ pub fn run(context: &Context, command: Command) -> Result<u8> {
             let settings =
                 Settings::from_config(&context.config, &context.home.config_file(), &name)?;
             let t = submit::check_blocking(&settings, context.trace(verbose))?;
+            // Remembered for `status`, best effort.
+            let _ = submit::hop::record(&context.home, &t);
             if context.json {
                 context.print_json(&t)?;
             } else {

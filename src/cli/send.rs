@@ -191,6 +191,15 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         trace: context.trace(delivery.verbose),
     };
     let outcome = submit::submit_blocking_with(&settings, &transactions, &options)?;
+    if !outcome.accepted.is_empty() {
+        // Hop 1 for `status`; a home that cannot be written to does not
+        // fail a delivery that happened.
+        if let Err(e) = submit::hop::record(&context.home, &outcome.transport) {
+            if delivery.verbose {
+                context.note(&format!("mailseal: cannot remember the relay's TLS: {e}"));
+            }
+        }
+    }
 
     let mut reports = Vec::new();
     for copy in &copies {

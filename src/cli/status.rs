@@ -9,6 +9,7 @@ use mailseal::discover::{Discovery, Located, Method, Options, Provenance, Status
 use mailseal::keys::{self, SecretKeys};
 use mailseal::posture::level::{self, Level, Warning, WarningKind};
 use mailseal::posture::{Checker, DomainReport, Inbound};
+use mailseal::submit::hop::{self, Hop};
 use mailseal::{openpgp, seal, Result};
 use serde::Serialize;
 
@@ -41,6 +42,11 @@ use super::Context;
 /// auto is on with a method beyond store, or when [policy.recipients]
 /// asks for require_inbound. A copy refused by require_inbound (or by
 /// require-encryption) has the verdict refuse and the reason.
+///
+/// Then hop 1, mailseal to the relay [relay.default]: the TLS version,
+/// cipher suite and verified certificate name of the last successful
+/// submission through it (by send, sendmail, the agent or `relay check`),
+/// or "not used yet". In --json it is each recipient's hop1 object.
 ///
 /// With --domain DOMAIN, also checks a mail domain in DNS and over HTTPS:
 /// how its inbound mail is protected in transit (MX, MTA-STS policy,
@@ -110,6 +116,43 @@ struct Report {
     /// encrypted end to end (when it was checked).
     inbound: Option<InboundSummary>,
     reason: String,
+    /// Hop 1: mailseal to the relay the copy would be submitted through.
+    hop1: Hop1,
+}
+
+/// The relay a message would be submitted through and its last use.
+#[derive(Clone, Serialize)]
+struct Hop1 {
+    /// The relay name ([relay.NAME]).
+    relay: String,
+    /// Whether config.toml has [relay.NAME].
+    configured: bool,
+    /// The last successful submission through it; `None`: not used yet.
+    last: Option<Hop>,
+}
+
+impl Hop1 {
+    /// The relay `send` uses without --relay.
+    fn of(context: &Context) -> Hop1 {
+        let relay = "default".to_string();
+        Hop1 {
+            configured: context.config.relay.contains_key(&relay),
+            last: hop::load(&context.home).remove(&relay),
+            relay,
+        }
+    }
+
+    /// `hop 1: relay NAME (HOST:PORT, STARTTLS): TLSv1.3 …`.
+    fn line(&self) -> String {
+        match (&self.last, self.configured) {
+            (Some(last), _) => format!("hop 1: relay {} ({}\n", self.relay, last.describe()),
+            (None, true) => format!("hop 1: relay {}: not used yet\n", self.relay),
+            (None, false) => format!(
+                "hop 1: relay {}: not configured ([relay.{}] in config.toml)\n",
+                self.relay, self.relay
+            ),
+        }
+    }
 }
 
 /// The summary of a recipient domain's inbound checks.
@@ -147,6 +190,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     }
     for r in &reports {
         print!("{}", human_recipient(r));
+    }
+    if let Some(r) = reports.first() {
+        print!("{}", r.hop1.line());
     }
     for d in &domains {
         print!("{}", human(d));
@@ -240,6 +286,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let checker = Checker::new(config).traced(context.trace(args.verbose));
     let mut inbound_cache: HashMap<String, InboundSummary> = HashMap::new();
     let now = SystemTime::now();
+    let hop1 = Hop1::of(context);
     let mut reports = Vec::new();
     for address in &args.addresses {
         let policy = config.policy.protection_for(address);
@@ -432,6 +479,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             provenance: record,
             inbound,
             reason,
+            hop1: hop1.clone(),
         });
     }
     Ok(reports)

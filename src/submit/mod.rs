@@ -32,6 +32,7 @@
 //! message), DSN parameters when the relay offers DSN, and a [`Trace`] of
 //! the dialogue for `-v`, with AUTH lines shown as `[redacted]`.
 
+pub mod hop;
 pub(crate) mod reply;
 pub mod tls;
 
