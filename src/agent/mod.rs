@@ -338,7 +338,9 @@ pub fn flush_queue(
             },
             |_| {},
         )),
-        hops: Some(home.relay_hops_file()),
+        hops: Some(Arc::new(crate::submit::hop::Recorder::new(
+            home.relay_hops_file(),
+        ))),
     };
     let ids = spool.ids(spool::Status::Queued)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

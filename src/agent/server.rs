@@ -194,7 +194,9 @@ pub(super) fn run(agent: Agent) -> Result<()> {
             concurrency: settings.deliveries,
             log: log.clone(),
             bounce: Some(bounce),
-            hops: Some(home.relay_hops_file()),
+            hops: Some(Arc::new(crate::submit::hop::Recorder::new(
+            home.relay_hops_file(),
+        ))),
         });
         let worker_task = tokio::spawn(worker.clone().run(queued_rx, shutdown_rx.clone()));
         let max_connections = settings.limits.max_connections;

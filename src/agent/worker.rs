@@ -58,7 +58,7 @@ pub struct Worker {
     pub bounce: Option<Bounce>,
     /// Where hop 1 of each successful delivery is remembered
     /// ([`submit::hop`]); none: not remembered.
-    pub hops: Option<PathBuf>,
+    pub hops: Option<Arc<submit::hop::Recorder>>,
 }
 
 /// Queues a report on a failed message (its entry, the header section of
@@ -286,11 +286,13 @@ impl Worker {
                         outcome.transport.cipher_suite,
                         one_line(&reply)
                     ));
-                    if let Some(path) = self.hops.clone() {
-                        // Best effort, off the async threads.
+                    if let Some(recorder) = self.hops.clone() {
+                        // Best effort, off the async threads; a write at
+                        // most once a minute per relay unless the TLS seen
+                        // changed.
                         let (log, transport) = (self.log.clone(), outcome.transport.clone());
                         let _ = tokio::task::spawn_blocking(move || {
-                            if let Err(e) = submit::hop::record_at(&path, &transport) {
+                            if let Err(e) = recorder.record(&transport) {
                                 log(&format!(
                                     "cannot remember hop 1 of relay {}: {e}",
                                     transport.relay

@@ -306,12 +306,7 @@ fn enqueue(
 ) -> Result<u8> {
     if let Some(relay) = delivery.relay {
         // Refused now rather than at every delivery attempt.
-        if !context.config.relay.contains_key(relay) {
-            return Err(Error::Config {
-                path: context.home.config_file(),
-                message: format!("there is no [relay.{relay}]"),
-            });
-        }
+        submit::relay_named(&context.config, &context.home.config_file(), relay)?;
     }
     let spool = Spool::open(&context.home.spool_dir())?;
     let mut entry = Entry {

@@ -41,8 +41,6 @@ pub enum FetchError {
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
-    /// The same client, following no redirect.
-    strict: reqwest::Client,
     max_bytes: u64,
     timeout_secs: u64,
     trace: Option<Trace>,
@@ -69,7 +67,8 @@ impl std::error::Error for InsecureRedirect {}
 
 impl Http {
     /// A client honouring `network` (extra CA, static resolution, DNS
-    /// servers), `timeout_secs` per request and `max_bytes` per response.
+    /// servers), `timeout_secs` per request and `max_bytes` per response,
+    /// following redirects to https (at most 5).
     pub fn new(network: &Network, timeout_secs: u64, max_bytes: u64) -> Result<Http> {
         let redirects = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.url().scheme() != "https" {
@@ -81,9 +80,24 @@ impl Http {
                 attempt.follow()
             }
         });
+        Http::with_redirects(network, timeout_secs, max_bytes, redirects)
+    }
+
+    /// Like [`Http::new`], but a 3xx answer is refused instead of followed
+    /// (RFC 8461 §3.3 asks this of MTA-STS policies).
+    pub fn without_redirects(network: &Network, timeout_secs: u64, max_bytes: u64) -> Result<Http> {
+        let none = reqwest::redirect::Policy::none();
+        Http::with_redirects(network, timeout_secs, max_bytes, none)
+    }
+
+    fn with_redirects(
+        network: &Network,
+        timeout_secs: u64,
+        max_bytes: u64,
+        redirects: reqwest::redirect::Policy,
+    ) -> Result<Http> {
         Ok(Http {
             client: client(network, timeout_secs, redirects)?,
-            strict: client(network, timeout_secs, reqwest::redirect::Policy::none())?,
             max_bytes,
             timeout_secs,
             trace: None,
@@ -98,50 +112,32 @@ impl Http {
 
     /// GETs `url` and returns the body, at most the configured size.
     pub async fn get(&self, url: &Url) -> std::result::Result<Vec<u8>, FetchError> {
+        Ok(self.get_document(url).await?.body)
+    }
+
+    /// GETs `url` and returns the body, at most the configured size, with
+    /// its media type.
+    pub async fn get_document(&self, url: &Url) -> std::result::Result<Document, FetchError> {
         let Some(trace) = &self.trace else {
             return self.fetch(url).await;
         };
         trace(&format!("> GET {url}"));
         let result = self.fetch(url).await;
         match &result {
-            Ok(body) => trace(&format!("< {} bytes", body.len())),
+            Ok(doc) => trace(&format!(
+                "< {} bytes of {}",
+                doc.body.len(),
+                doc.content_type.as_deref().unwrap_or("no content type")
+            )),
             Err(e) => trace(&format!("< {e}")),
         }
         result
     }
 
-    /// GETs `url` following no redirect (a 3xx answer is refused, as
-    /// RFC 8461 §3.3 asks of MTA-STS policies) and returns the body, at
-    /// most the configured size, with its media type.
-    pub async fn get_document(&self, url: &Url) -> std::result::Result<Document, FetchError> {
-        if let Some(trace) = &self.trace {
-            trace(&format!("> GET {url} (no redirects)"));
-        }
-        let result = self.fetch_from(&self.strict, url).await;
-        if let Some(trace) = &self.trace {
-            match &result {
-                Ok(doc) => trace(&format!(
-                    "< {} bytes of {}",
-                    doc.body.len(),
-                    doc.content_type.as_deref().unwrap_or("no content type")
-                )),
-                Err(e) => trace(&format!("< {e}")),
-            }
-        }
-        result
-    }
-
-    async fn fetch(&self, url: &Url) -> std::result::Result<Vec<u8>, FetchError> {
-        Ok(self.fetch_from(&self.client, url).await?.body)
-    }
-
-    async fn fetch_from(
-        &self,
-        client: &reqwest::Client,
-        url: &Url,
-    ) -> std::result::Result<Document, FetchError> {
+    async fn fetch(&self, url: &Url) -> std::result::Result<Document, FetchError> {
         let host = url.host_str().unwrap_or_default().to_string();
-        let mut response = client
+        let mut response = self
+            .client
             .get(url.clone())
             .send()
             .await

@@ -188,7 +188,7 @@ impl Checker {
         )?
         .traced(self.trace.clone());
         let max = settings.max_response_bytes.min(MAX_POLICY_BYTES);
-        let http = Http::new(network, timeout, max)?.traced(self.trace.clone());
+        let http = Http::without_redirects(network, timeout, max)?.traced(self.trace.clone());
         Ok((plain, validating, http))
     }
 

@@ -78,13 +78,23 @@ pub struct Settings {
     pub connect_to: Option<String>,
 }
 
+/// `[relay.NAME]` of `config` (read from `config_path`), or the error
+/// that names what is missing.
+pub fn relay_named<'a>(
+    config: &'a Config,
+    config_path: &Path,
+    name: &str,
+) -> Result<&'a crate::config::Relay> {
+    config.relay.get(name).ok_or_else(|| Error::Config {
+        path: config_path.to_path_buf(),
+        message: format!("there is no [relay.{name}]"),
+    })
+}
+
 impl Settings {
     /// The settings of relay `name` from `config`, fetching its password.
     pub fn from_config(config: &Config, config_path: &Path, name: &str) -> Result<Settings> {
-        let relay = config.relay.get(name).ok_or_else(|| Error::Config {
-            path: config_path.to_path_buf(),
-            message: format!("there is no [relay.{name}]"),
-        })?;
+        let relay = relay_named(config, config_path, name)?;
         let bad = |message: String| Error::Config {
             path: config_path.to_path_buf(),
             message,
