@@ -260,17 +260,6 @@ impl Policy {
             .unwrap_or(self.default)
     }
 
-    /// The protection sealing (`send`, `sendmail`, the agent) applies to
-    /// `address`. Sealing does not check the recipient domain's inbound
-    /// transport, so a `require_inbound` makes it require encryption: it
-    /// never sends less than the policy asks for.
-    pub fn sealing_protection_for(&self, address: &str) -> Protection {
-        match self.require_inbound_for(address) {
-            Some(_) => Protection::RequireEncryption,
-            None => self.protection_for(address),
-        }
-    }
-
     /// The inbound protection `address`'s domain must have for a copy
     /// that is not encrypted end to end (same lookup as
     /// [`Policy::protection_for`]).

@@ -139,6 +139,12 @@ pub enum Error {
     #[error("refusing unauthenticated content: {0}")]
     Unauthenticated(String),
 
+    /// A copy that is not encrypted end to end would go to a domain whose
+    /// inbound mail does not meet the recipient's `require_inbound`;
+    /// nothing was sent.
+    #[error("not sending to {recipient} without end-to-end encryption: {reason}")]
+    InboundUnprotected { recipient: String, reason: String },
+
     /// An imported certificate claims an address that another stored
     /// certificate has; it was not imported.
     #[error("certificate {found} claims {address}, which stored certificate {stored} already has; {found} was not imported")]
@@ -159,7 +165,7 @@ impl Error {
             Error::Unsupported { .. } | Error::CertificateFile(_) => 65,
             Error::InputMissing { .. } | Error::NotFound(_) => 66,
             Error::NoKey { .. } | Error::NoSecretKey(_) | Error::UnverifiedKey { .. } => 67,
-            Error::KeyChanged { .. } => 77,
+            Error::KeyChanged { .. } | Error::InboundUnprotected { .. } => 77,
             Error::OpenPgp(_) => 70,
             Error::Io { .. } => 74,
             Error::Passphrase { .. } | Error::UnsafePermissions { .. } => 77,
@@ -185,6 +191,9 @@ impl Error {
             Error::InputMissing { .. } => "check the file name, or pipe the message on stdin".into(),
             Error::NoKey { recipient, .. } => format!(
                 "import a certificate for {recipient} with `mailseal cert import FILE` (or find one with `mailseal cert locate {recipient}`), or leave them out with -r"
+            ),
+            Error::InboundUnprotected { recipient, .. } => format!(
+                "import a certificate for {recipient} (`mailseal cert import FILE` or `mailseal cert locate {recipient}`), ask the domain to publish MTA-STS (enforce) or DANE, or leave them out with -r; `mailseal status {recipient}` shows what was checked"
             ),
             Error::KeyChanged { address, .. } => format!(
                 "like SSH's changed host key: check the new fingerprint with {address} over another channel, then `mailseal cert locate --accept {address}` (or `mailseal cert import FILE`)"

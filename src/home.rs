@@ -90,6 +90,11 @@ impl Home {
         self.data_dir.join("discovery-cache.json")
     }
 
+    /// The key each recipient's last sealed copy used (JSON, 0600).
+    pub fn last_used_keys_file(&self) -> PathBuf {
+        self.data_dir.join("recipient-keys.json")
+    }
+
     /// The last submission through each relay: hop 1's TLS (JSON, 0600).
     pub fn relay_hops_file(&self) -> PathBuf {
         self.data_dir.join("relay-hops.json")

@@ -9,13 +9,21 @@
 use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
 use crate::config::{Config, Protection, Technology};
-use crate::discover::Discovery;
+use crate::discover::{Discovery, ProvenanceStore};
+use crate::keys::last_used::{self, LastUsed};
 use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
 use crate::message::header::Field;
 use crate::message::Headers;
 use crate::openpgp::{self, EncryptOptions, RecipientKeys};
-use crate::Result;
+use crate::posture::level::{self, RecipientLevel};
+use crate::posture::{Checker, InboundSummary};
+use crate::{Error, Result};
 
 /// One recipient of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +248,8 @@ pub struct SealedCopy {
     pub sealing: Sealing,
     /// `openpgp` or `smime`; `None` for a plain copy.
     pub technology: Option<&'static str>,
+    /// What each recipient's copy gets, in `recipients`' order.
+    pub levels: Vec<RecipientLevel>,
 }
 
 /// Seals copies of one sender's message under `[policy]`.
@@ -254,6 +264,13 @@ pub struct Sealer<'a> {
     sender_keys: Vec<Cert>,
     /// S/MIME, when enabled with [`Sealer::with_smime`].
     smime: Option<SmimeKeys>,
+    /// Where keys came from, and the key each recipient's last copy used
+    /// ([`Sealer::with_records`]): they decide the levels.
+    provenance: ProvenanceStore,
+    last_used: LastUsed,
+    last_used_file: Option<PathBuf>,
+    /// Recipient domains' inbound protection, checked once each.
+    inbound: RefCell<HashMap<String, InboundSummary>>,
 }
 
 impl<'a> Sealer<'a> {
@@ -277,7 +294,36 @@ impl<'a> Sealer<'a> {
             sender: sender.to_string(),
             sender_keys,
             smime: None,
+            provenance: ProvenanceStore::default(),
+            last_used: LastUsed::default(),
+            last_used_file: None,
+            inbound: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Reads the key records of `home` (provenance, the keys last used)
+    /// so that each copy's level names where its key came from and
+    /// whether it changed; [`Sealer::remember_keys`] updates them.
+    pub fn with_records(mut self, home: &crate::home::Home) -> Sealer<'a> {
+        self.provenance = ProvenanceStore::load(&home.provenance_file());
+        self.last_used_file = Some(home.last_used_keys_file());
+        self.last_used = LastUsed::load(&home.last_used_keys_file());
+        self
+    }
+
+    /// Remembers the keys `copies` were encrypted to, for the "key changed"
+    /// warning next time (nothing without [`Sealer::with_records`]).
+    pub fn remember_keys(&self, copies: &[SealedCopy]) -> Result<()> {
+        let Some(path) = &self.last_used_file else {
+            return Ok(());
+        };
+        let used = copies.iter().flat_map(|c| &c.levels).filter_map(|l| {
+            l.fingerprint
+                .as_deref()
+                .filter(|_| l.level.end_to_end())
+                .map(|f| (l.address.as_str(), f))
+        });
+        last_used::record(path, used)
     }
 
     /// Lets copies go out as S/MIME too.
@@ -348,7 +394,7 @@ impl<'a> Sealer<'a> {
         let policy = &self.config.policy;
         let strictest = group
             .iter()
-            .map(|r| policy.sealing_protection_for(&r.address))
+            .map(|r| policy.protection_for(&r.address))
             .max_by_key(|p| rank(*p))
             .unwrap_or(policy.default);
 
@@ -390,6 +436,16 @@ impl<'a> Sealer<'a> {
                 Err(_) => {}
             }
         }
+        // Not encrypted end to end: the recipients' require_inbound decide
+        // whether it may go out at all.
+        let inbound = self.check_inbound(&group)?;
+        let unencrypted = |signed: bool| -> Vec<RecipientLevel> {
+            group
+                .iter()
+                .zip(&inbound)
+                .map(|(r, i)| RecipientLevel::unencrypted(&r.address, signed, i.clone()))
+                .collect()
+        };
         if rank(strictest) >= 1 && policy.sign {
             let smime_signer = self
                 .smime
@@ -406,6 +462,7 @@ impl<'a> Sealer<'a> {
                         crate::smime::settings::rsa_signature(&self.config.smime)?,
                     )?;
                     return Ok(SealedCopy {
+                        levels: unencrypted(true),
                         recipients: group,
                         data,
                         sealing: Sealing::Signed,
@@ -417,6 +474,7 @@ impl<'a> Sealer<'a> {
                 let message = headers.with_body(body);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
                 return Ok(SealedCopy {
+                    levels: unencrypted(true),
                     recipients: group,
                     data,
                     sealing: Sealing::Signed,
@@ -425,11 +483,49 @@ impl<'a> Sealer<'a> {
             }
         }
         Ok(SealedCopy {
+            levels: unencrypted(false),
             recipients: group,
             data: headers.with_body(body),
             sealing: Sealing::Plain,
             technology: None,
         })
+    }
+
+    /// For a copy that is not encrypted end to end: each recipient's
+    /// domain's inbound protection when `[policy.recipients]` asks for
+    /// `require_inbound`, or [`Error::InboundUnprotected`] when it is not
+    /// met (or could not be checked: fail closed).
+    fn check_inbound(&self, group: &[Recipient]) -> Result<Vec<Option<InboundSummary>>> {
+        let mut out = Vec::new();
+        for r in group {
+            let Some(required) = self.config.policy.require_inbound_for(&r.address) else {
+                out.push(None);
+                continue;
+            };
+            let domain = r
+                .address
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+                .unwrap_or_default();
+            let summary = self
+                .inbound
+                .borrow_mut()
+                .entry(domain.clone())
+                .or_insert_with(|| Checker::new(self.config).inbound_summary(&domain))
+                .clone();
+            if !summary.summary.is_some_and(|s| required.met_by(s)) {
+                return Err(Error::InboundUnprotected {
+                    recipient: r.address.clone(),
+                    reason: format!(
+                        "there is no usable key, and require_inbound = \"{}\" is not met: {}",
+                        required.name(),
+                        summary.describe()
+                    ),
+                });
+            }
+            out.push(Some(summary));
+        }
+        Ok(out)
     }
 
     fn encrypt_smime(
@@ -455,6 +551,29 @@ impl<'a> Sealer<'a> {
             transport: crate::smime::settings::key_transport(&self.config.smime)?,
             rsa_signature: crate::smime::settings::rsa_signature(&self.config.smime)?,
         };
+        let now = SystemTime::now();
+        let levels = group
+            .iter()
+            .zip(&certs)
+            .map(|(r, cert)| {
+                let fingerprint = cert.fingerprint();
+                let warnings = level::expiry_warning(Some(cert.validity().1), now)
+                    .into_iter()
+                    .chain(level::key_changed_warning(
+                        &fingerprint,
+                        self.last_used.get(&r.address),
+                    ))
+                    .collect();
+                RecipientLevel {
+                    address: r.address.clone(),
+                    level: level::Level::EndToEndVerifiedKey,
+                    reason: None,
+                    fingerprint: Some(fingerprint),
+                    warnings,
+                    inbound: None,
+                }
+            })
+            .collect();
         let mut data = Vec::new();
         crate::smime::seal_message(
             headers,
@@ -465,6 +584,7 @@ impl<'a> Sealer<'a> {
             &mut data,
         )?;
         Ok(SealedCopy {
+            levels,
             recipients: group,
             data,
             sealing: if signer.is_some() {
@@ -484,6 +604,14 @@ impl<'a> Sealer<'a> {
         group: Vec<Recipient>,
     ) -> Result<SealedCopy> {
         let policy = &self.config.policy;
+        let now = SystemTime::now();
+        let levels = keys
+            .iter()
+            .map(|k| {
+                let last = self.last_used.get(&k.address);
+                level::openpgp_level(&k.address, k.cert, &self.provenance, last, now).0
+            })
+            .collect();
         if policy.encrypt_to_self {
             openpgp::add_encrypt_to_self(&mut keys, &self.sender, &self.sender_keys);
         }
@@ -509,6 +637,7 @@ impl<'a> Sealer<'a> {
             &mut data,
         )?;
         Ok(SealedCopy {
+            levels,
             recipients: group,
             data,
             sealing,

@@ -135,6 +135,12 @@ fn rust_client_to_agent_to_upstream_sealed_and_gpg_decrypts() {
         .iter()
         .find(|m| m.to == ["alice@example.org"])
         .expect("Bcc copy");
+    // The log names what each copy got, in status's words.
+    let log = agent.log();
+    assert!(
+        log.contains("bob@example.net: end-to-end (the key was imported by hand"),
+        "{log}"
+    );
     // Relay login happened inside TLS only.
     let events = upstream.events();
     assert!(events.iter().any(|e| e.line.starts_with("AUTH")));

@@ -9,6 +9,8 @@ mod common;
 mod common_dns;
 #[path = "common/https.rs"]
 mod common_https;
+#[path = "common/smtp.rs"]
+mod smtp;
 
 use std::time::Duration;
 
@@ -336,18 +338,17 @@ carol@example.org: refused: nothing would be sent
     assert_eq!(r["verdict"], "encrypt", "{r}");
     assert_eq!(r["inbound"], Value::Null);
 
-    // MTA-STS enforce meets "mta-sts", but sending does not check inbound
-    // transport yet and requires encryption instead: status says what
-    // send would do.
+    // MTA-STS enforce meets "mta-sts": the copy goes out, transport only,
+    // and says why.
     let world = World::new(with_mta_sts(), "\"store\"", &require("mta-sts"));
     world.https.route(STS_HOST, STS_PATH, sts_policy("enforce"));
     let r = &status_json(&world.home, &["carol@example.org"])[0];
-    assert_eq!(r["verdict"], "refuse", "{r}");
-    assert_eq!(r["level"], Value::Null);
+    assert_eq!(r["verdict"], "plain", "{r}");
+    assert_eq!(r["level"], "transport_only");
     assert_eq!(r["inbound"]["summary"], "protected_by_mta_sts");
     assert!(
         r["reason"].as_str().unwrap().starts_with(
-            "require_inbound = \"mta-sts\" is met (inbound mail to example.org protected by MTA-STS (enforce)), but send, sendmail and the agent do not check inbound transport yet: they refuse a copy that is not encrypted"
+            "require_inbound = \"mta-sts\" is met: inbound mail to example.org protected by MTA-STS (enforce)"
         ),
         "{r}"
     );
@@ -361,6 +362,90 @@ carol@example.org: refused: nothing would be sent
         .as_str()
         .unwrap()
         .starts_with("require_inbound = \"dane\" refuses"));
+}
+
+/// `mailseal send MESSAGE` with the relay password, and `--json` first
+/// when `json`.
+fn send(home: &Home, json: bool, message: &[u8]) -> Run {
+    let mut args = vec!["send", "-v"];
+    if json {
+        args.insert(0, "--json");
+    }
+    let mut command = home.command(&args);
+    command.env("TEST_PW", smtp::PASSWORD);
+    run_bounded(command, message)
+}
+
+const TO_CAROL: &[u8] =
+    b"From: alice@example.net\r\nTo: carol@example.org\r\nSubject: s\r\n\r\nhello\r\n";
+
+#[test]
+fn sending_enforces_require_inbound_and_reports_the_level_of_each_copy() {
+    let require = "[policy.recipients]\n\"@example.org\" = { require_inbound = \"mta-sts\" }\n";
+    let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
+    let relay = server.relay_config("starttls", "encrypt-if-possible", "");
+
+    // MTA-STS in testing mode can be downgraded: refused, nothing sent.
+    let world = World::new(with_mta_sts(), "\"store\"", &format!("{relay}{require}"));
+    world.https.route(STS_HOST, STS_PATH, sts_policy("testing"));
+    let run = send(&world.home, false, TO_CAROL);
+    assert_eq!(run.code, 77, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not sending to carol@example.org without end-to-end encryption: there is no usable key, and require_inbound = \"mta-sts\" is not met: inbound mail to example.org can be downgraded (MTA-STS is in testing mode"),
+        "{}",
+        run.stderr
+    );
+    server.assert_nothing_sent();
+
+    // Enforce meets it: the copy goes out, transport only, and says so.
+    let world = World::new(with_mta_sts(), "\"store\"", &format!("{relay}{require}"));
+    world.https.route(STS_HOST, STS_PATH, sts_policy("enforce"));
+    let run = send(&world.home, true, TO_CAROL);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let r = &report["recipients"][0];
+    assert_eq!(r["level"], "transport_only", "{r}");
+    assert_eq!(r["inbound"]["summary"], "protected_by_mta_sts", "{r}");
+    assert!(
+        run.stderr.contains("mailseal: carol@example.org: transport only; inbound mail to example.org protected by MTA-STS (enforce)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.messages().len(), 1);
+
+    // A recipient with a key imported by hand: end-to-end, with the
+    // reason; the key is remembered, and a different one is warned about.
+    let bob = cert_for("bob@example.org", None);
+    import(&world.home, &bob);
+    let to_bob = b"From: alice@example.net\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nhi\r\n";
+    let run = send(&world.home, true, to_bob);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let r = &report["recipients"][0];
+    assert_eq!(r["level"], "end_to_end", "{r}");
+    assert_eq!(r["level_text"], "end-to-end");
+    assert_eq!(r["fingerprint"], bob.fingerprint().to_hex());
+    assert!(r["level_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("the key was imported by hand"));
+    assert_eq!(r["warnings"][0]["kind"], "unverified_source", "{r}");
+    let remembered =
+        std::fs::read_to_string(world.home.path().join("recipient-keys.json")).unwrap();
+    assert!(
+        remembered.contains(&bob.fingerprint().to_hex()),
+        "{remembered}"
+    );
+
+    world.home.write(
+        "recipient-keys.json",
+        br#"{"bob@example.org": "0123456789ABCDEF0123456789ABCDEF01234567"}"#,
+    );
+    let r = &status_json(&world.home, &["bob@example.org"])[0];
+    assert_eq!(r["warnings"][1]["kind"], "key_changed", "{r}");
+    let run = send(&world.home, false, to_bob);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("mailseal: bob@example.org: end-to-end (the key was imported by hand: no source verified that it belongs to this address); warning: the key changed since the last message sealed to this address (it was 0123456789ABCDEF0123456789ABCDEF01234567)"), "{}", run.stderr);
 }
 
 #[test]

@@ -56,7 +56,8 @@ pub fn seal_message(
         None
     };
     let sealer = Sealer::new(config, unlocker, &store, &own, discovery.as_ref(), &sender)?
-        .with_smime(seal::SmimeKeys::load(home, config)?);
+        .with_smime(seal::SmimeKeys::load(home, config)?)
+        .with_records(home);
     let report = null_sender && headers.content_type().mime == "multipart/report";
     let mut copies = Vec::new();
     for group in sealer.copies(&recipients) {
@@ -71,13 +72,16 @@ pub fn seal_message(
                     discovery.as_ref(),
                     &sender,
                 )?
-                .with_smime(seal::SmimeKeys::load(home, &relaxed)?);
+                .with_smime(seal::SmimeKeys::load(home, &relaxed)?)
+                .with_records(home);
                 let stripped = without_returned_message(&headers, body)?;
                 copies.push(sealer.seal(&headers, &stripped, group)?);
             }
             sealed => copies.push(sealed?),
         }
     }
+    // Only for the "key changed" warning: not a reason to refuse mail.
+    let _ = sealer.remember_keys(&copies);
     Ok((sender, copies))
 }
 

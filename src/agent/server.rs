@@ -1219,6 +1219,11 @@ impl Session {
             if copies.len() == 1 { "y" } else { "ies" },
             sealings.join("/")
         );
+        let levels: Vec<String> = copies
+            .iter()
+            .flat_map(|c| &c.levels)
+            .map(|l| format!("{}: {}", l.address, l.describe()))
+            .collect();
         let spool = self.shared.spool.clone();
         let _permit = self.shared.writing.acquire().await;
         let queued = tokio::task::spawn_blocking(move || {
@@ -1228,6 +1233,11 @@ impl Session {
         .await;
         match queued {
             Ok(Ok(id)) => {
+                (self.shared.log)(&format!(
+                    "connection {}: {id}: {}",
+                    self.peer,
+                    levels.join("; ")
+                ));
                 let _ = self.shared.queued.send(id.clone());
                 self.queued.push(id.clone());
                 (250, format!("2.0.0 Ok: queued as {id} ({summary})"))
@@ -1281,6 +1291,10 @@ fn refusal(error: &Error) -> (u16, String) {
             format!(
                 "5.7.1 <{recipient}>: policy requires encryption, but there is no usable key ({reason}); nothing was queued or sent"
             ),
+        ),
+        Error::InboundUnprotected { recipient, reason } => (
+            550,
+            format!("5.7.1 <{recipient}>: {reason}; nothing was queued or sent"),
         ),
         Error::Malformed(m) => (554, format!("5.6.0 Malformed message: {m}")),
         Error::Usage(m) => (554, format!("5.6.0 {m}")),
@@ -1348,6 +1362,16 @@ mod tests {
         assert!(bad_data(long.as_bytes()).unwrap().contains("998"));
         let ok = format!("a: b\r\n\r\n{}\r\n", "x".repeat(998));
         assert_eq!(bad_data(ok.as_bytes()), None);
+    }
+
+    #[test]
+    fn a_copy_that_may_not_go_out_is_refused_for_good() {
+        let (code, text) = refusal(&Error::InboundUnprotected {
+            recipient: "carol@example.org".into(),
+            reason: "require_inbound = \"dane\" is not met".into(),
+        });
+        assert_eq!(code, 550);
+        assert!(text.starts_with("5.7.1 <carol@example.org>: require_inbound"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
+use mailseal::posture::level::{Level, Warning};
+use mailseal::posture::InboundSummary;
 use mailseal::seal::{self, Recipient, SealedCopy, Sealer};
 use mailseal::submit::{self, Dsn, Options, Rejected, Settings, Transaction, Transport};
 use mailseal::{Error, Result};
@@ -96,6 +98,18 @@ struct RecipientReport {
     /// `encrypted+signed`, `encrypted`, `signed` or `plain`.
     protection: &'static str,
     technology: Option<&'static str>,
+    /// What the copy got end to end, as `status` says it.
+    level: Level,
+    /// `level` in words.
+    level_text: &'static str,
+    /// Why an end-to-end key is not verified.
+    level_reason: Option<String>,
+    /// The key the copy was encrypted to.
+    fingerprint: Option<String>,
+    warnings: Vec<Warning>,
+    /// The recipient domain's inbound protection, when require_inbound
+    /// had it checked.
+    inbound: Option<InboundSummary>,
     /// The relay's reply to the copy this recipient was in.
     accepted: String,
 }
@@ -161,7 +175,8 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         discovery.as_ref(),
         &sender,
     )?
-    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?);
+    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?)
+    .with_records(&context.home);
     let copies: Result<Vec<SealedCopy>> = sealer
         .copies(&recipients)
         .into_iter()
@@ -171,6 +186,21 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         context.discovery_notes(discovery.as_ref());
     }
     let copies = copies?;
+    if delivery.verbose {
+        for copy in &copies {
+            for level in &copy.levels {
+                context.note(&format!(
+                    "mailseal: {}: {}",
+                    level.address,
+                    level.describe()
+                ));
+            }
+        }
+    }
+    // A home that cannot be written to does not stop the delivery.
+    if let Err(e) = sealer.remember_keys(&copies) {
+        context.note(&format!("mailseal: cannot remember the keys used: {e}"));
+    }
 
     if delivery.queue {
         return enqueue(context, &sender, &copies, &delivery);
@@ -203,7 +233,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
 
     let mut reports = Vec::new();
     for copy in &copies {
-        for r in &copy.recipients {
+        for (r, level) in copy.recipients.iter().zip(&copy.levels) {
             let accepted = outcome
                 .accepted
                 .iter()
@@ -214,6 +244,12 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
                     bcc: r.hidden,
                     protection: copy.sealing.as_str(),
                     technology: copy.technology,
+                    level: level.level,
+                    level_text: level.level.text(),
+                    level_reason: level.reason.clone(),
+                    fingerprint: level.fingerprint.clone(),
+                    warnings: level.warnings.clone(),
+                    inbound: level.inbound.clone(),
                     accepted: accepted.reply.clone(),
                 });
             }
@@ -231,10 +267,11 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
     } else if !delivery.silent {
         for r in &report.recipients {
             context.note(&format!(
-                "mailseal: {}{}: {} — {}",
+                "mailseal: {}{}: {}, {} — {}",
                 r.address,
                 if r.bcc { " (bcc, own copy)" } else { "" },
                 r.protection,
+                r.level_text,
                 r.accepted
             ));
         }

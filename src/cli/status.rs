@@ -6,9 +6,10 @@ use std::time::SystemTime;
 
 use mailseal::config::{Protection, RequireInbound, Technology};
 use mailseal::discover::{Discovery, Located, Method, Options, Provenance, Status};
-use mailseal::keys::{self, SecretKeys};
+use mailseal::keys::last_used::LastUsed;
+use mailseal::keys::SecretKeys;
 use mailseal::posture::level::{self, Level, Warning, WarningKind};
-use mailseal::posture::{Checker, DomainReport, Inbound};
+use mailseal::posture::{Checker, DomainReport, InboundSummary};
 use mailseal::submit::hop::{self, Hop};
 use mailseal::{openpgp, seal, Result};
 use serde::Serialize;
@@ -155,15 +156,6 @@ impl Hop1 {
     }
 }
 
-/// The summary of a recipient domain's inbound checks.
-#[derive(Clone, Serialize)]
-struct InboundSummary {
-    domain: String,
-    /// `None` when the checks could not run.
-    summary: Option<Inbound>,
-    summary_text: String,
-}
-
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let domains = if args.domains.is_empty() {
         Vec::new()
@@ -287,6 +279,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let mut inbound_cache: HashMap<String, InboundSummary> = HashMap::new();
     let now = SystemTime::now();
     let hop1 = Hop1::of(context);
+    let last_used = LastUsed::load(&context.home.last_used_keys_file());
     let mut reports = Vec::new();
     for address in &args.addresses {
         let policy = config.policy.protection_for(address);
@@ -343,10 +336,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         } else {
             "plain"
         };
-        // What send, sendmail and the agent do (they treat require_inbound
-        // as require-encryption).
-        let sealing = config.policy.sealing_protection_for(address);
-        let mut verdict = match (sealing, has_key) {
+        let mut verdict = match (policy, has_key) {
             (Protection::Plain, _) => "plain",
             (Protection::SignOnly, _) => sign,
             (_, true) => "encrypt",
@@ -356,58 +346,51 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         let encrypting = verdict == "encrypt";
 
         // The key, its provenance for this address, and what that makes
-        // of the copy.
-        let (technology, fingerprint, record, expires) = match (&smime_cert, &keys) {
-            (Some(cert), _) if use_smime => (
-                "smime",
-                Some(cert.fingerprint()),
-                None,
-                Some(cert.validity().1),
-            ),
-            (_, Some(k)) => {
-                let fingerprint = k.cert.fingerprint().to_hex();
-                // Loaded after the lookup, which may just have recorded it.
-                let provenance = discovery.provenance();
-                let records = provenance.get(&fingerprint);
-                let normalized = keys::normalize_address(address);
-                let record = records.iter().rev().find(|p| p.address == normalized);
+        // of the copy: the levels sealing reports.
+        let last_used = last_used.get(address);
+        let (technology, fingerprint, record, mut level, mut warnings) = match (&smime_cert, &keys)
+        {
+            (Some(cert), _) if use_smime => {
+                let fingerprint = cert.fingerprint();
+                let warnings = level::expiry_warning(Some(cert.validity().1), now)
+                    .into_iter()
+                    .chain(level::key_changed_warning(&fingerprint, last_used))
+                    .collect();
+                let level = Level::EndToEndVerifiedKey;
                 (
-                    "openpgp",
+                    "smime",
                     Some(fingerprint),
-                    record.or(records.last()).cloned(),
-                    level::openpgp_expiry(k.cert),
+                    None,
+                    Some((level, None)),
+                    warnings,
                 )
             }
-            _ => ("openpgp", None, None, None),
-        };
-        let mut warnings = Vec::new();
-        let (mut level, level_reason) = if !encrypting {
-            (
-                Some(if verdict == "sign" {
-                    Level::SignedOnly
-                } else {
-                    Level::TransportOnly
-                }),
-                None,
-            )
-        } else if use_smime {
-            (Some(Level::EndToEndVerifiedKey), None)
-        } else {
-            let matching = record
-                .as_ref()
-                .filter(|p| p.address == keys::normalize_address(address));
-            let (level, why) = level::key_level(matching);
-            (Some(level), why)
-        };
-        if encrypting {
-            warnings.extend(level::expiry_warning(expires, now));
-            if let Some(why) = &level_reason {
-                warnings.push(Warning {
-                    kind: WarningKind::UnverifiedSource,
-                    text: why.clone(),
-                });
+            (_, Some(k)) => {
+                // Loaded after the lookup, which may just have recorded it.
+                let provenance = discovery.provenance();
+                let (l, record) =
+                    level::openpgp_level(address, k.cert, &provenance, last_used, now);
+                let fingerprint = l.fingerprint.clone();
+                (
+                    "openpgp",
+                    fingerprint,
+                    record,
+                    Some((l.level, l.reason)),
+                    l.warnings,
+                )
             }
+            _ => ("openpgp", None, None, None, Vec::new()),
+        };
+        if !encrypting {
+            let unencrypted = if verdict == "sign" {
+                Level::SignedOnly
+            } else {
+                Level::TransportOnly
+            };
+            level = Some((unencrypted, None));
+            warnings.clear();
         }
+        warnings.extend(revoked_warnings(&certs));
         if verdict == "refuse" {
             level = None;
         }
@@ -420,37 +403,27 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
                 let domain = domain.to_ascii_lowercase();
                 let summary = inbound_cache
                     .entry(domain.clone())
-                    .or_insert_with(|| match checker.inbound(&domain) {
-                        Ok(r) => InboundSummary {
-                            domain: domain.clone(),
-                            summary: Some(r.summary),
-                            summary_text: r.summary_text,
-                        },
-                        Err(e) => InboundSummary {
-                            domain: domain.clone(),
-                            summary: None,
-                            summary_text: format!("not checked ({e})"),
-                        },
-                    })
+                    .or_insert_with(|| checker.inbound_summary(&domain))
                     .clone();
                 inbound = Some(summary);
             }
         }
-        if let (Some(required), false) = (require_inbound, encrypting) {
+        // As sealing decides: a copy that is not encrypted goes out only
+        // when the recipient domain meets require_inbound.
+        if let (Some(required), false, false) = (require_inbound, encrypting, verdict == "refuse") {
             let met = inbound
                 .as_ref()
                 .and_then(|i| i.summary)
                 .is_some_and(|s| required.met_by(s));
             let seen = inbound
                 .as_ref()
-                .map(|i| format!("inbound mail to {} {}", i.domain, i.summary_text))
+                .map(InboundSummary::describe)
                 .unwrap_or_else(|| "the recipient domain is not known".into());
             let prefix = if met {
-                format!(
-                    "require_inbound = \"{}\" is met ({seen}), but send, sendmail and the agent do not check inbound transport yet: they refuse a copy that is not encrypted",
-                    required.name()
-                )
+                format!("require_inbound = \"{}\" is met: {seen}", required.name())
             } else {
+                verdict = "refuse";
+                level = None;
                 format!(
                     "require_inbound = \"{}\" refuses a copy that is not encrypted: {seen}",
                     required.name()
@@ -461,9 +434,9 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             } else {
                 format!("{prefix}; {reason}")
             };
-            verdict = "refuse";
-            level = None;
         }
+        let level_reason = level.as_ref().and_then(|(_, why)| why.clone());
+        let level = level.map(|(l, _)| l);
         reports.push(Report {
             address: address.clone(),
             policy,
@@ -471,7 +444,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             verdict,
             level,
             level_text: level.map(Level::text),
-            level_reason: level_reason.filter(|_| level.is_some()),
+            level_reason,
             warnings,
             technology: encrypting.then_some(technology),
             fingerprint,
@@ -483,6 +456,28 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         });
     }
     Ok(reports)
+}
+
+/// A warning for each of `certs` (the address's candidates) that is
+/// revoked: mail to the address goes to another key, or to none.
+fn revoked_warnings(certs: &[sequoia_openpgp::Cert]) -> Vec<Warning> {
+    use sequoia_openpgp::types::RevocationStatus;
+    certs
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.revocation_status(openpgp::policy(), None),
+                RevocationStatus::Revoked(_)
+            )
+        })
+        .map(|c| Warning {
+            kind: WarningKind::Revoked,
+            text: format!(
+                "certificate {} for this address is revoked; no mail is encrypted to it",
+                c.fingerprint()
+            ),
+        })
+        .collect()
 }
 
 /// Whether the sender (`from`, else any own identity) has a key to sign

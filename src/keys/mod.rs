@@ -3,6 +3,7 @@
 //! that unlock them.
 
 pub mod certstore;
+pub mod last_used;
 pub mod passphrase;
 pub mod secret;
 

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::discover::Provenance;
+use super::InboundSummary;
+use crate::discover::{Provenance, ProvenanceStore};
+use crate::keys::normalize_address;
 
 /// A key expiring within this many days gets a warning.
 pub const EXPIRY_WARNING_DAYS: u64 = 30;
@@ -103,6 +105,12 @@ pub enum WarningKind {
     ExpiresSoon,
     /// Nothing verified that the key belongs to the address.
     UnverifiedSource,
+    /// Another key than the one the last sealed copy to this address was
+    /// encrypted to.
+    KeyChanged,
+    /// A certificate for the address is revoked (another key, or none,
+    /// is used instead).
+    Revoked,
 }
 
 /// A warning about a recipient's key.
@@ -110,6 +118,113 @@ pub enum WarningKind {
 pub struct Warning {
     pub kind: WarningKind,
     pub text: String,
+}
+
+/// What one recipient's copy of a sealed message gets: the words `send`,
+/// `sendmail -v` and the agent's log use, as `status` does.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipientLevel {
+    pub address: String,
+    pub level: Level,
+    /// Why an end-to-end key is not verified.
+    pub reason: Option<String>,
+    /// The OpenPGP fingerprint or the S/MIME certificate's SHA-256.
+    pub fingerprint: Option<String>,
+    pub warnings: Vec<Warning>,
+    /// For a copy that is not encrypted: the recipient domain's inbound
+    /// protection, when it was checked (`require_inbound`).
+    pub inbound: Option<InboundSummary>,
+}
+
+impl RecipientLevel {
+    /// A copy that is not encrypted end to end: signed only or transport
+    /// only.
+    pub fn unencrypted(address: &str, signed: bool, inbound: Option<InboundSummary>) -> Self {
+        RecipientLevel {
+            address: address.to_string(),
+            level: if signed {
+                Level::SignedOnly
+            } else {
+                Level::TransportOnly
+            },
+            reason: None,
+            fingerprint: None,
+            warnings: Vec::new(),
+            inbound,
+        }
+    }
+
+    /// `end-to-end, verified key`, `end-to-end (why)` or `transport only;
+    /// inbound mail to D …`, then the warnings.
+    pub fn describe(&self) -> String {
+        let mut text = self.level.to_string();
+        if let Some(why) = &self.reason {
+            text.push_str(&format!(" ({why})"));
+        }
+        if let Some(inbound) = &self.inbound {
+            text.push_str(&format!("; {}", inbound.describe()));
+        }
+        for w in self
+            .warnings
+            .iter()
+            .filter(|w| w.kind != WarningKind::UnverifiedSource)
+        {
+            text.push_str(&format!("; warning: {}", w.text));
+        }
+        text
+    }
+}
+
+/// The level of a copy to `address` encrypted to the OpenPGP `cert`,
+/// from the cert's provenance record for that address (none: imported by
+/// hand), with its warnings (expiry, unverified source, a key other than
+/// `last_used`), and the record.
+pub fn openpgp_level(
+    address: &str,
+    cert: &sequoia_openpgp::Cert,
+    provenance: &ProvenanceStore,
+    last_used: Option<&str>,
+    now: SystemTime,
+) -> (RecipientLevel, Option<Provenance>) {
+    let fingerprint = cert.fingerprint().to_hex();
+    let normalized = normalize_address(address);
+    let record = provenance
+        .get(&fingerprint)
+        .iter()
+        .rev()
+        .find(|p| p.address == normalized)
+        .cloned();
+    let (level, reason) = key_level(record.as_ref());
+    let mut warnings: Vec<Warning> = expiry_warning(openpgp_expiry(cert), now)
+        .into_iter()
+        .collect();
+    if let Some(why) = &reason {
+        warnings.push(Warning {
+            kind: WarningKind::UnverifiedSource,
+            text: why.clone(),
+        });
+    }
+    warnings.extend(key_changed_warning(&fingerprint, last_used));
+    let level = RecipientLevel {
+        address: address.to_string(),
+        level,
+        reason,
+        fingerprint: Some(fingerprint),
+        warnings,
+        inbound: None,
+    };
+    (level, record)
+}
+
+/// A warning when `fingerprint` is not the key the last sealed copy used.
+pub fn key_changed_warning(fingerprint: &str, last_used: Option<&str>) -> Option<Warning> {
+    let last = last_used.filter(|last| !last.eq_ignore_ascii_case(fingerprint))?;
+    Some(Warning {
+        kind: WarningKind::KeyChanged,
+        text: format!(
+            "the key changed since the last message sealed to this address (it was {last}); make sure the recipient really has a new key"
+        ),
+    })
 }
 
 /// A warning when a key usable until `expires` (`None`: never) stops

@@ -53,6 +53,23 @@ pub struct InboundReport {
     pub tls_rpt: tls_rpt::TlsRptCheck,
 }
 
+/// The summary of a recipient domain's inbound checks, as a recipient's
+/// report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboundSummary {
+    pub domain: String,
+    /// `None` when the checks could not run.
+    pub summary: Option<Inbound>,
+    pub summary_text: String,
+}
+
+impl InboundSummary {
+    /// `inbound mail to DOMAIN protected by …`.
+    pub fn describe(&self) -> String {
+        format!("inbound mail to {} {}", self.domain, self.summary_text)
+    }
+}
+
 /// The sender-domain part of a report.
 #[derive(Debug, Clone, Serialize)]
 pub struct SenderReport {
@@ -173,6 +190,23 @@ impl Checker {
             let clients = self.clients()?;
             self.inbound_one(&clients, &domain).await
         })
+    }
+
+    /// [`Checker::inbound`] in short, for one recipient's copy: a check
+    /// that could not run is a summary without a verdict.
+    pub fn inbound_summary(&self, domain: &str) -> InboundSummary {
+        match self.inbound(domain) {
+            Ok(r) => InboundSummary {
+                domain: domain.to_ascii_lowercase(),
+                summary: Some(r.summary),
+                summary_text: r.summary_text,
+            },
+            Err(e) => InboundSummary {
+                domain: domain.to_ascii_lowercase(),
+                summary: None,
+                summary_text: format!("not checked ({e})"),
+            },
+        }
     }
 
     /// The plain resolver, the validating one and the HTTP client.
