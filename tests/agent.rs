@@ -1006,6 +1006,21 @@ fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
     assert!(opened
         .stdout_text()
         .contains("Hello Carol, sealed by the agent."));
+    // A certificate that validates to the trust anchor is a verified key,
+    // in the log and in status alike.
+    let log = agent.log();
+    assert!(
+        log.contains("carol@example.net: end-to-end, verified key"),
+        "{log}"
+    );
+    let status = home.run(&["status", "carol@example.net"], b"").ok();
+    assert!(
+        status
+            .stdout_text()
+            .starts_with("carol@example.net: end-to-end, verified key (S/MIME)\n"),
+        "{}",
+        status.stdout_text()
+    );
     assert_eq!(agent.terminate(), 0);
 }
 

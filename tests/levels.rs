@@ -480,3 +480,73 @@ fn json_fields_of_a_recipient() {
         serde_json::json!({"relay": "default", "configured": false, "last": null})
     );
 }
+
+#[test]
+fn the_from_domain_gets_a_line_and_recipients_come_riskiest_first() {
+    let records = vec![
+        mx("example.org.", "mx1.example.org."),
+        txt("example.org.", "v=spf1 mx -all"),
+        txt("_dmarc.example.org.", "v=DMARC1; p=none"),
+    ];
+    let world = World::new(records, "\"store\"", "");
+    let bob = cert_for("bob@example.org", None);
+    import(&world.home, &bob);
+    let text = status_text(
+        &world.home,
+        &[
+            "--from",
+            "alice@example.org",
+            "bob@example.org",
+            "carol@example.org",
+        ],
+    );
+    // carol (transport only) before bob (end-to-end), given the other way.
+    let carol = text.find("carol@example.org: transport only").expect(&text);
+    let bob_at = text.find("bob@example.org: end-to-end").expect(&text);
+    assert!(carol < bob_at, "{text}");
+    let from = &text[text.find("from example.org:").expect(&text)..];
+    assert!(
+        from.starts_with(
+            "from example.org: SPF ok, DMARC weak, DKIM missing, BIMI absent\n    DKIM missing: "
+        ),
+        "{from}"
+    );
+    assert!(from.contains("    DMARC weak: "), "{from}");
+    let r = &status_json(
+        &world.home,
+        &["--from", "alice@example.org", "carol@example.org"],
+    )[0];
+    assert_eq!(r["from_domain"]["domain"], "example.org", "{r}");
+    assert_eq!(r["from_domain"]["checks"]["dmarc"]["status"], "weak", "{r}");
+
+    // Colour on a terminal (util-linux `script` gives the child one),
+    // none with NO_COLOR.
+    let on_terminal = |no_color: bool| {
+        let line = format!(
+            "{} --home {} status carol@example.org",
+            env!("CARGO_BIN_EXE_mailseal"),
+            world.home.path().display()
+        );
+        let mut command = std::process::Command::new("script");
+        command
+            .args(["-qec", &line, "/dev/null"])
+            .env("TERM", "xterm");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        } else {
+            command.env_remove("NO_COLOR");
+        }
+        run_bounded(command, b"").ok().stdout_text()
+    };
+    let coloured = on_terminal(false);
+    assert!(
+        coloured.contains("carol@example.org: \x1b[31mtransport only"),
+        "{coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(
+        plain.contains("carol@example.org: transport only"),
+        "{plain:?}"
+    );
+}

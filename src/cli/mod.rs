@@ -8,6 +8,7 @@ mod decrypt;
 mod encrypt;
 mod key;
 mod man;
+mod paint;
 mod queue;
 mod relay;
 mod secret;

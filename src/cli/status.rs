@@ -9,11 +9,14 @@ use mailseal::discover::{Discovery, Located, Method, Options, Provenance, Status
 use mailseal::keys::last_used::LastUsed;
 use mailseal::keys::SecretKeys;
 use mailseal::posture::level::{self, Level, Warning, WarningKind};
-use mailseal::posture::{Checker, DomainReport, InboundSummary};
+use mailseal::posture::{
+    Checker, DomainReport, Inbound, InboundSummary, SenderReport, Status as CheckStatus,
+};
 use mailseal::submit::hop::{self, Hop};
 use mailseal::{openpgp, seal, Result};
 use serde::Serialize;
 
+use super::paint::{Painter, Tone};
 use super::Context;
 
 /// Show, per recipient, what protection a message would get and why.
@@ -49,6 +52,15 @@ use super::Context;
 /// submission through it (by send, sendmail, the agent or `relay check`),
 /// or "not used yet". In --json it is each recipient's hop1 object.
 ///
+/// With --from ADDR, a line for the sender's own domain follows: SPF,
+/// DMARC, DKIM and BIMI, each ok, weak, missing or invalid, and a line
+/// with what to fix for each that is not sound (--json: from_domain).
+///
+/// Recipients are listed riskiest first (refused, transport only, signed
+/// only, end-to-end); --json keeps the order given. On a terminal the
+/// verdicts are coloured (red: exposed or refused, yellow: a gap, green:
+/// verified); NO_COLOR=1 turns colour off.
+///
 /// With --domain DOMAIN, also checks a mail domain in DNS and over HTTPS:
 /// how its inbound mail is protected in transit (MX, MTA-STS policy,
 /// DANE TLSA records and their DNSSEC status, TLS-RPT), summarised as
@@ -76,7 +88,8 @@ pub struct Args {
     #[arg(long = "domain", value_name = "DOMAIN")]
     domains: Vec<String>,
     /// The sender whose signing key decides "signed only" [default: any
-    /// own key counts].
+    /// own key counts]; its domain's SPF, DMARC, DKIM and BIMI are
+    /// checked too.
     #[arg(long, value_name = "ADDR")]
     from: Option<String>,
     /// Show every DNS query and HTTP request of the domain checks, and
@@ -119,6 +132,76 @@ struct Report {
     reason: String,
     /// Hop 1: mailseal to the relay the copy would be submitted through.
     hop1: Hop1,
+    /// The sender checks of the --from address's domain (SPF, DMARC,
+    /// DKIM, BIMI); null without --from. The same for every recipient.
+    from_domain: Option<FromDomain>,
+}
+
+/// The sender checks of the From domain.
+#[derive(Clone, Serialize)]
+struct FromDomain {
+    domain: String,
+    /// `None` when the checks could not run (`error` says why).
+    checks: Option<SenderReport>,
+    error: Option<String>,
+}
+
+impl FromDomain {
+    /// Checks the domain of `from`.
+    fn of(checker: &Checker, from: &str) -> Option<FromDomain> {
+        let (_, domain) = from.rsplit_once('@')?;
+        let domain = domain.to_ascii_lowercase();
+        Some(match checker.sender(&domain) {
+            Ok(checks) => FromDomain {
+                domain,
+                checks: Some(checks),
+                error: None,
+            },
+            Err(e) => FromDomain {
+                domain,
+                checks: None,
+                error: Some(e.to_string()),
+            },
+        })
+    }
+
+    /// `from example.org: SPF ok, DMARC weak, …`, then a line for each
+    /// check that is not sound, with what to fix.
+    fn lines(&self, paint: Painter) -> String {
+        let Some(checks) = &self.checks else {
+            return format!(
+                "from {}: not checked ({})\n",
+                self.domain,
+                self.error.as_deref().unwrap_or_default()
+            );
+        };
+        let lines = checks.lines();
+        let summary: Vec<String> = [
+            checks.spf.line(),
+            checks.dmarc.line(),
+            checks.dkim.line(),
+            checks.bimi.line(),
+        ]
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l.check,
+                paint.paint(status_tone(l.status), l.status.label())
+            )
+        })
+        .collect();
+        let mut out = format!("from {}: {}\n", self.domain, summary.join(", "));
+        for line in lines.iter().filter(|l| l.status < CheckStatus::Ok) {
+            let status = paint.paint(status_tone(line.status), line.status.label());
+            out.push_str(&format!("    {} {status}: {}", line.check, line.text));
+            if let Some(fix) = &line.fix {
+                out.push_str(&format!("; fix: {fix}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
 }
 
 /// The relay a message would be submitted through and its last use.
@@ -180,21 +263,39 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         }
         return Ok(0);
     }
-    for r in &reports {
-        print!("{}", human_recipient(r));
+    let paint = Painter::for_stdout();
+    // Riskiest first: refused, transport only, signed only, end-to-end.
+    let mut by_risk: Vec<&Report> = reports.iter().collect();
+    by_risk.sort_by_key(|r| std::cmp::Reverse(r.level.map(|l| l as u8 + 1).unwrap_or(u8::MAX)));
+    for r in by_risk {
+        print!("{}", human_recipient(r, paint));
     }
     if let Some(r) = reports.first() {
         print!("{}", r.hop1.line());
+        if let Some(from) = &r.from_domain {
+            print!("{}", from.lines(paint));
+        }
     }
     for d in &domains {
-        print!("{}", human(d));
+        print!("{}", human(d, paint));
     }
     Ok(0)
 }
 
 /// The human report of one recipient: the level on the first line, then
 /// the policy, the key and the warnings.
-fn human_recipient(r: &Report) -> String {
+fn human_recipient(r: &Report, paint: Painter) -> String {
+    let inbound_tone = |i: &InboundSummary| match i.summary {
+        Some(Inbound::CanBeDowngraded) | None => Tone::Bad,
+        Some(_) => Tone::Caution,
+    };
+    let tone = match (r.level, &r.inbound) {
+        (None, _) => Tone::Bad,
+        (Some(Level::EndToEndVerifiedKey), _) if r.warnings.is_empty() => Tone::Good,
+        (Some(level), _) if level.end_to_end() => Tone::Caution,
+        (Some(_), Some(inbound)) => inbound_tone(inbound),
+        (Some(_), None) => Tone::Bad,
+    };
     let headline = match (r.level, &r.inbound) {
         (None, _) => "refused: nothing would be sent".to_string(),
         (Some(level), _) if level.end_to_end() => {
@@ -213,7 +314,7 @@ fn human_recipient(r: &Report) -> String {
         ),
         (Some(level), None) => level.to_string(),
     };
-    let mut out = format!("{}: {headline}\n", r.address);
+    let mut out = format!("{}: {}\n", r.address, paint.paint(tone, &headline));
     let require = r
         .require_inbound
         .map(|q| format!(", require_inbound {}", q.name()))
@@ -239,7 +340,8 @@ fn human_recipient(r: &Report) -> String {
     for w in &r.warnings {
         // An unverified source is already the reason on the first line.
         if w.kind != WarningKind::UnverifiedSource {
-            out.push_str(&format!("    warning: {}\n", w.text));
+            let warning = paint.paint(Tone::Caution, &format!("warning: {}", w.text));
+            out.push_str(&format!("    {warning}\n"));
         }
     }
     out
@@ -247,15 +349,18 @@ fn human_recipient(r: &Report) -> String {
 
 /// The human report of one domain: a summary line, then one line per
 /// check, riskiest first.
-fn human(report: &DomainReport) -> String {
+fn human(report: &DomainReport, paint: Painter) -> String {
     let mut out = format!(
         "{}: inbound mail {}\n",
         report.domain, report.inbound.summary_text
     );
     for line in report.lines() {
         out.push_str(&format!(
-            "  {:<8} {:<8} {}",
-            line.status.label(),
+            "  {} {:<8} {}",
+            paint.paint(
+                status_tone(line.status),
+                &format!("{:<8}", line.status.label())
+            ),
             line.check,
             line.text
         ));
@@ -265,6 +370,15 @@ fn human(report: &DomainReport) -> String {
         out.push('\n');
     }
     out
+}
+
+/// How a check's status reads: broken or missing is bad, weak is a gap.
+fn status_tone(status: CheckStatus) -> Tone {
+    match status {
+        CheckStatus::Invalid | CheckStatus::Error | CheckStatus::Missing => Tone::Bad,
+        CheckStatus::Weak => Tone::Caution,
+        CheckStatus::Ok | CheckStatus::Absent => Tone::Good,
+    }
 }
 
 fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
@@ -279,6 +393,10 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let mut inbound_cache: HashMap<String, InboundSummary> = HashMap::new();
     let now = SystemTime::now();
     let hop1 = Hop1::of(context);
+    let from_domain = args
+        .from
+        .as_deref()
+        .and_then(|from| FromDomain::of(&checker, from));
     let last_used = LastUsed::load(&context.home.last_used_keys_file());
     let mut reports = Vec::new();
     for address in &args.addresses {
@@ -453,6 +571,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             inbound,
             reason,
             hop1: hop1.clone(),
+            from_domain: from_domain.clone(),
         });
     }
     Ok(reports)

@@ -79,6 +79,20 @@ pub struct SenderReport {
     pub bimi: bimi::BimiCheck,
 }
 
+impl SenderReport {
+    /// One line per check, most risky first.
+    pub fn lines(&self) -> Vec<Line> {
+        let mut lines = vec![
+            self.spf.line(),
+            self.dmarc.line(),
+            self.dkim.line(),
+            self.bimi.line(),
+        ];
+        lines.sort_by_key(|l| l.status);
+        lines
+    }
+}
+
 /// Everything checked for one domain.
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainReport {
@@ -192,6 +206,27 @@ impl Checker {
         })
     }
 
+    /// Only the sender checks of `domain` (SPF, DMARC, DKIM, BIMI): how
+    /// well mail from it can be told from forgeries. Fails like
+    /// [`Checker::check`].
+    pub fn sender(&self, domain: &str) -> Result<SenderReport> {
+        let domain = normalize(domain)?;
+        crate::discover::runtime()?.block_on(async {
+            let (plain, _, _) = self.clients()?;
+            Ok(self.sender_one(&plain, &domain).await)
+        })
+    }
+
+    async fn sender_one(&self, plain: &Resolver, domain: &str) -> SenderReport {
+        let selectors = &self.config.domain.dkim_selectors;
+        SenderReport {
+            spf: spf::check(plain, domain).await,
+            dmarc: dmarc::check(plain, domain).await,
+            dkim: dkim::check(plain, domain, selectors).await,
+            bimi: bimi::check(plain, domain).await,
+        }
+    }
+
     /// [`Checker::inbound`] in short, for one recipient's copy: a check
     /// that could not run is a summary without a verdict.
     pub fn inbound_summary(&self, domain: &str) -> InboundSummary {
@@ -254,17 +289,10 @@ impl Checker {
         domain: &str,
     ) -> Result<DomainReport> {
         let inbound = self.inbound_one(clients, domain).await?;
-        let plain = &clients.0;
-        let selectors = &self.config.domain.dkim_selectors;
         Ok(DomainReport {
             domain: domain.to_string(),
             inbound,
-            sender: SenderReport {
-                spf: spf::check(plain, domain).await,
-                dmarc: dmarc::check(plain, domain).await,
-                dkim: dkim::check(plain, domain, selectors).await,
-                bimi: bimi::check(plain, domain).await,
-            },
+            sender: self.sender_one(&clients.0, domain).await,
         })
     }
 }
