@@ -605,11 +605,14 @@ impl<'a> Sealer<'a> {
     ) -> Result<SealedCopy> {
         let policy = &self.config.policy;
         let now = SystemTime::now();
+        // Own keys only vouch (certifications) here: unreadable ones vouch
+        // for nothing.
+        let own = self.own.all().unwrap_or_default();
         let levels = keys
             .iter()
             .map(|k| {
                 let last = self.last_used.get(&k.address);
-                level::openpgp_level(&k.address, k.cert, &self.provenance, last, now).0
+                level::openpgp_level(&k.address, k.cert, &own, &self.provenance, last, now).0
             })
             .collect();
         if policy.encrypt_to_self {

@@ -458,8 +458,10 @@ fn json_fields_of_a_recipient() {
         keys,
         [
             "address",
+            "certified_by",
             "fingerprint",
             "found_by",
+            "from_domain",
             "hop1",
             "inbound",
             "level",
@@ -549,4 +551,83 @@ fn the_from_domain_gets_a_line_and_recipients_come_riskiest_first() {
         plain.contains("carol@example.org: transport only"),
         "{plain:?}"
     );
+}
+
+#[test]
+fn a_key_the_user_certified_is_a_verified_key() {
+    use sequoia_openpgp::packet::UserID;
+    use sequoia_openpgp::parse::Parse;
+    use sequoia_openpgp::types::SignatureType;
+    let home = Home::new();
+    home.import_key("alice");
+    let alice = Cert::from_file(testdata("keys/alice.sec.asc")).unwrap();
+    let mut certifier = alice
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .into_keypair()
+        .unwrap();
+    let bob = cert_for("bob@example.org", None);
+    let userid = UserID::from("bob@example.org");
+    let certification = userid
+        .certify(
+            &mut certifier,
+            &bob,
+            SignatureType::GenericCertification,
+            None,
+            None,
+        )
+        .unwrap();
+    let (certified, _) = bob
+        .clone()
+        .insert_packets(vec![
+            sequoia_openpgp::Packet::from(userid),
+            certification.into(),
+        ])
+        .unwrap();
+    import(&home, &certified);
+    let r = &status_json(&home, &["bob@example.org"])[0];
+    assert_eq!(r["level"], "end_to_end_verified_key", "{r}");
+    assert_eq!(r["certified_by"], alice.fingerprint().to_hex(), "{r}");
+    let text = status_text(&home, &["bob@example.org"]);
+    assert!(
+        text.contains(&format!(
+            "    key {}, certified by your key {}\n",
+            bob.fingerprint().to_hex(),
+            alice.fingerprint().to_hex()
+        )),
+        "{text}"
+    );
+
+    // A certification by a key that is not the user's vouches for nothing.
+    let home = Home::new();
+    home.import_key("alice");
+    let mallory = cert_for("mallory@example.net", None);
+    let mut forger = mallory
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .into_keypair()
+        .unwrap();
+    let userid = UserID::from("bob@example.org");
+    let forged = userid
+        .certify(
+            &mut forger,
+            &bob,
+            SignatureType::GenericCertification,
+            None,
+            None,
+        )
+        .unwrap();
+    let (forged, _) = bob
+        .insert_packets(vec![sequoia_openpgp::Packet::from(userid), forged.into()])
+        .unwrap();
+    import(&home, &forged);
+    let r = &status_json(&home, &["bob@example.org"])[0];
+    assert_eq!(r["level"], "end_to_end", "{r}");
+    assert_eq!(r["certified_by"], Value::Null);
 }

@@ -126,6 +126,9 @@ struct Report {
     /// `store`, or the discovery method that found the key.
     found_by: Option<String>,
     provenance: Option<Provenance>,
+    /// The own key that certified the recipient's key for the address
+    /// (which makes it a verified key).
+    certified_by: Option<String>,
     /// The recipient domain's inbound protection, for a copy that is not
     /// encrypted end to end (when it was checked).
     inbound: Option<InboundSummary>,
@@ -326,6 +329,8 @@ fn human_recipient(r: &Report, paint: Painter) -> String {
             r.fingerprint.as_deref().unwrap_or_default(),
             p.describe()
         ));
+    } else if let (Some(f), Some(by)) = (&r.fingerprint, &r.certified_by) {
+        out.push_str(&format!("    key {f}, certified by your key {by}\n"));
     } else if let Some(f) = &r.fingerprint {
         out.push_str(&format!("    key {f}\n"));
     }
@@ -398,6 +403,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         .as_deref()
         .and_then(|from| FromDomain::of(&checker, from));
     let last_used = LastUsed::load(&context.home.last_used_keys_file());
+    let own_certs = own.all()?;
     let mut reports = Vec::new();
     for address in &args.addresses {
         let policy = config.policy.protection_for(address);
@@ -487,7 +493,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
                 // Loaded after the lookup, which may just have recorded it.
                 let provenance = discovery.provenance();
                 let (l, record) =
-                    level::openpgp_level(address, k.cert, &provenance, last_used, now);
+                    level::openpgp_level(address, k.cert, &own_certs, &provenance, last_used, now);
                 let fingerprint = l.fingerprint.clone();
                 (
                     "openpgp",
@@ -570,6 +576,10 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             provenance: record,
             inbound,
             reason,
+            certified_by: keys
+                .as_ref()
+                .filter(|_| encrypting && !use_smime)
+                .and_then(|k| level::certified_by(k.cert, address, &own_certs)),
             hop1: hop1.clone(),
             from_domain: from_domain.clone(),
         });

@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use sequoia_openpgp::Cert;
+
 use super::InboundSummary;
 use crate::discover::{Provenance, ProvenanceStore};
 use crate::keys::normalize_address;
@@ -175,13 +177,16 @@ impl RecipientLevel {
     }
 }
 
-/// The level of a copy to `address` encrypted to the OpenPGP `cert`,
-/// from the cert's provenance record for that address (none: imported by
-/// hand), with its warnings (expiry, unverified source, a key other than
-/// `last_used`), and the record.
+/// The level of a copy to `address` encrypted to the OpenPGP `cert`: a
+/// verified key when one of the user's `own` keys certified its user ID
+/// for the address (as `gpg --sign-key` does), else from the cert's
+/// provenance record for that address (none: imported by hand); with its
+/// warnings (expiry, unverified source, a key other than `last_used`),
+/// and the record.
 pub fn openpgp_level(
     address: &str,
-    cert: &sequoia_openpgp::Cert,
+    cert: &Cert,
+    own: &[Cert],
     provenance: &ProvenanceStore,
     last_used: Option<&str>,
     now: SystemTime,
@@ -194,7 +199,10 @@ pub fn openpgp_level(
         .rev()
         .find(|p| p.address == normalized)
         .cloned();
-    let (level, reason) = key_level(record.as_ref());
+    let (level, reason) = match certified_by(cert, address, own) {
+        Some(_) => (Level::EndToEndVerifiedKey, None),
+        None => key_level(record.as_ref()),
+    };
     let mut warnings: Vec<Warning> = expiry_warning(openpgp_expiry(cert), now)
         .into_iter()
         .collect();
@@ -214,6 +222,37 @@ pub fn openpgp_level(
         inbound: None,
     };
     (level, record)
+}
+
+/// The own key (of `own`) whose certification of `cert`'s user ID for
+/// `address` verifies, if any: the user vouched for the binding.
+pub fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> {
+    let normalized = normalize_address(address);
+    let policy = crate::openpgp::policy();
+    let certifiers: Vec<_> = own
+        .iter()
+        .filter_map(|c| c.with_policy(policy, None).ok())
+        .flat_map(|valid| {
+            let fingerprint = valid.fingerprint().to_hex();
+            valid
+                .keys()
+                .alive()
+                .revoked(false)
+                .for_certification()
+                .map(move |k| (fingerprint.clone(), k.key().clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    cert.userids()
+        .filter(|ua| ua.userid().email_normalized().ok().flatten().as_deref() == Some(&normalized))
+        .flat_map(|ua| ua.certifications().map(move |sig| (ua.userid(), sig)))
+        .find_map(|(userid, sig)| {
+            certifiers.iter().find_map(|(fingerprint, key)| {
+                sig.verify_userid_binding(key, cert.primary_key().key(), userid)
+                    .ok()
+                    .map(|()| fingerprint.clone())
+            })
+        })
 }
 
 /// A warning when `fingerprint` is not the key the last sealed copy used.
