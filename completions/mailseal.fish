@@ -236,7 +236,7 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_see
 complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store the password of [relay.RELAY] in the OS keyring, from a prompt on a terminal or the first line of stdin. Use it with `password = "keyring"`. `secret set agent` stores the password mail clients log in to `mailseal agent` with.'
 complete -c mailseal -n "__fish_mailseal_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l domain -d 'A mail domain whose DNS and HTTPS posture to check (repeatable)' -r
-complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l from -d 'The sender whose signing key decides "signed only" [default: any own key counts]' -r
+complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l from -d 'The sender whose signing key decides "signed only" [default: any own key counts]; its domain\'s SPF, DMARC, DKIM and BIMI are checked too' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand status" -s v -l verbose -d 'Show every DNS query and HTTP request of the domain checks, and what it returned, on stderr'

@@ -1004,14 +1004,20 @@ fn sendmail_queue_keeps_dsn_requests_and_the_named_relay() {
 /// `send` does not check the recipient domain's inbound transport, so a
 /// `require_inbound` makes it require encryption: no key, nothing sent.
 #[test]
-fn send_treats_require_inbound_as_require_encryption() {
+fn send_fails_closed_when_require_inbound_cannot_be_checked() {
     let server = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = Home::new();
+    // No DNS server answers (nothing listens on 127.0.0.1:9): the inbound
+    // check cannot run, so the copy without a key is not sent.
     let config = server.relay_config("starttls", "plain", "")
-        + "[policy.recipients]\n\"@example.net\" = { require_inbound = \"mta-sts\" }\n";
+        + "[policy.recipients]\n\"@example.net\" = { require_inbound = \"mta-sts\" }\n[discovery]\nmethods = [\"store\"]\ntimeout_secs = 1\n[network]\nnameservers = [\"127.0.0.1:9\"]\n";
     home.write("config.toml", config.as_bytes());
-    let run = send(&home, &["send"], MESSAGE).expect_code(67);
-    assert!(run.stderr.contains("bob@example.net"), "{}", run.stderr);
+    let run = send(&home, &["send"], MESSAGE).expect_code(77);
+    assert!(
+        run.stderr.contains("not sending to bob@example.net without end-to-end encryption: there is no usable key, and require_inbound = \"mta-sts\" is not met: inbound mail to example.net not checked"),
+        "{}",
+        run.stderr
+    );
     server.assert_nothing_sent();
     // Other domains keep their plain policy.
     let to_carol = String::from_utf8_lossy(MESSAGE).replace("bob@example.net", "carol@example.org");
