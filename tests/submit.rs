@@ -803,6 +803,12 @@ fn sendmail_is_silent_and_discovery_notes_need_v() {
         "{}",
         run.stderr
     );
+    // -v also names what the copy got, in status's words.
+    assert!(
+        run.stderr.contains("mailseal: bob@example.net: transport only\n"),
+        "{}",
+        run.stderr
+    );
     let run = send(&home, &["sendmail", "-t"], MESSAGE).ok();
     assert!(
         run.stderr.is_empty() && run.stdout.is_empty(),
