@@ -490,7 +490,14 @@ fn the_from_domain_gets_a_line_and_recipients_come_riskiest_first() {
         txt("example.org.", "v=spf1 mx -all"),
         txt("_dmarc.example.org.", "v=DMARC1; p=none"),
     ];
-    let world = World::new(records, "\"store\"", "");
+    // The From domain is checked only when the network may be used.
+    let home = Home::new();
+    let text = status_text(&home, &["--from", "alice@example.org", "carol@example.net"]);
+    assert!(
+        text.ends_with("from example.org: not checked ([discovery] uses only the store, so nothing goes to the network; `mailseal status --domain example.org` checks it)\n"),
+        "{text}"
+    );
+    let world = World::new(records, "\"store\", \"wkd\"", "");
     let bob = cert_for("bob@example.org", None);
     import(&world.home, &bob);
     let text = status_text(

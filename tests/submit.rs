@@ -805,7 +805,8 @@ fn sendmail_is_silent_and_discovery_notes_need_v() {
     );
     // -v also names what the copy got, in status's words.
     assert!(
-        run.stderr.contains("mailseal: bob@example.net: transport only\n"),
+        run.stderr
+            .contains("mailseal: bob@example.net: transport only\n"),
         "{}",
         run.stderr
     );

@@ -54,7 +54,8 @@ use super::Context;
 ///
 /// With --from ADDR, a line for the sender's own domain follows: SPF,
 /// DMARC, DKIM and BIMI, each ok, weak, missing or invalid, and a line
-/// with what to fix for each that is not sound (--json: from_domain).
+/// with what to fix for each that is not sound (--json: from_domain);
+/// like the inbound checks, only when [discovery] may use the network.
 ///
 /// Recipients are listed riskiest first (refused, transport only, signed
 /// only, end-to-end); --json keeps the order given. On a terminal the
@@ -144,26 +145,34 @@ struct Report {
 #[derive(Clone, Serialize)]
 struct FromDomain {
     domain: String,
-    /// `None` when the checks could not run (`error` says why).
+    /// `None` when the checks did not run (`not_checked` says why).
     checks: Option<SenderReport>,
-    error: Option<String>,
+    not_checked: Option<String>,
 }
 
 impl FromDomain {
-    /// Checks the domain of `from`.
-    fn of(checker: &Checker, from: &str) -> Option<FromDomain> {
+    /// Checks the domain of `from` when the network may be used
+    /// (`networked`, as for the recipients' inbound checks).
+    fn of(checker: &Checker, from: &str, networked: bool) -> Option<FromDomain> {
         let (_, domain) = from.rsplit_once('@')?;
         let domain = domain.to_ascii_lowercase();
-        Some(match checker.sender(&domain) {
+        let checked = if networked {
+            checker.sender(&domain).map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "[discovery] uses only the store, so nothing goes to the network; `mailseal status --domain {domain}` checks it"
+            ))
+        };
+        Some(match checked {
             Ok(checks) => FromDomain {
                 domain,
                 checks: Some(checks),
-                error: None,
+                not_checked: None,
             },
-            Err(e) => FromDomain {
+            Err(why) => FromDomain {
                 domain,
                 checks: None,
-                error: Some(e.to_string()),
+                not_checked: Some(why),
             },
         })
     }
@@ -175,7 +184,7 @@ impl FromDomain {
             return format!(
                 "from {}: not checked ({})\n",
                 self.domain,
-                self.error.as_deref().unwrap_or_default()
+                self.not_checked.as_deref().unwrap_or_default()
             );
         };
         let lines = checks.lines();
@@ -401,7 +410,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let from_domain = args
         .from
         .as_deref()
-        .and_then(|from| FromDomain::of(&checker, from));
+        .and_then(|from| FromDomain::of(&checker, from, networked));
     let last_used = LastUsed::load(&context.home.last_used_keys_file());
     let own_certs = own.all()?;
     let mut reports = Vec::new();
