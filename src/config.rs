@@ -100,14 +100,15 @@ pub struct Relay {
     pub timeout_secs: Option<u64>,
 }
 
-/// What a message to a recipient must get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+/// What a message to a recipient must get, from the laxest to the
+/// strictest (the derived order: the strictest of several is their max).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protection {
-    RequireEncryption,
-    EncryptIfPossible,
-    SignOnly,
     Plain,
+    SignOnly,
+    EncryptIfPossible,
+    RequireEncryption,
 }
 
 impl Protection {
@@ -214,8 +215,9 @@ impl<'de> Deserialize<'de> for RecipientPolicy {
     }
 }
 
-/// Which technology to use when a recipient has keys for both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// OpenPGP or S/MIME: which one sealed a copy, or which to use when a
+/// recipient has keys for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Technology {
     Openpgp,

@@ -204,12 +204,6 @@ impl Sealing {
             Sealing::Plain => "plain",
         }
     }
-
-    /// The technology that sealed an OpenPGP copy, if any (see
-    /// [`SealedCopy::technology`] for any copy).
-    pub fn technology(self) -> Option<&'static str> {
-        (self != Sealing::Plain).then_some("openpgp")
-    }
 }
 
 /// S/MIME keys for the [`Sealer`]: others' certificates, own identities
@@ -246,8 +240,8 @@ pub struct SealedCopy {
     pub recipients: Vec<Recipient>,
     pub data: Vec<u8>,
     pub sealing: Sealing,
-    /// `openpgp` or `smime`; `None` for a plain copy.
-    pub technology: Option<&'static str>,
+    /// What sealed it; `None` for a plain copy.
+    pub technology: Option<Technology>,
     /// What each recipient's copy gets, in `recipients`' order.
     pub levels: Vec<RecipientLevel>,
 }
@@ -395,11 +389,11 @@ impl<'a> Sealer<'a> {
         let strictest = group
             .iter()
             .map(|r| policy.protection_for(&r.address))
-            .max_by_key(|p| rank(*p))
+            .max()
             .unwrap_or(policy.default);
 
         let prefer_smime = policy.prefer == Technology::Smime;
-        if rank(strictest) >= 2 {
+        if strictest >= Protection::EncryptIfPossible {
             let candidates: Vec<Vec<Cert>> = group
                 .iter()
                 .map(|r| candidate_certs(self.store, self.own, self.discovery, &r.address))
@@ -446,7 +440,7 @@ impl<'a> Sealer<'a> {
                 .map(|(r, i)| RecipientLevel::unencrypted(&r.address, signed, i.clone()))
                 .collect()
         };
-        if rank(strictest) >= 1 && policy.sign {
+        if strictest >= Protection::SignOnly && policy.sign {
             let smime_signer = self
                 .smime
                 .as_ref()
@@ -466,7 +460,7 @@ impl<'a> Sealer<'a> {
                         recipients: group,
                         data,
                         sealing: Sealing::Signed,
-                        technology: Some("smime"),
+                        technology: Some(Technology::Smime),
                     });
                 }
             }
@@ -478,7 +472,7 @@ impl<'a> Sealer<'a> {
                     recipients: group,
                     data,
                     sealing: Sealing::Signed,
-                    technology: Some("openpgp"),
+                    technology: Some(Technology::Openpgp),
                 });
             }
         }
@@ -556,22 +550,8 @@ impl<'a> Sealer<'a> {
             .iter()
             .zip(&certs)
             .map(|(r, cert)| {
-                let fingerprint = cert.fingerprint();
-                let warnings = level::expiry_warning(Some(cert.validity().1), now)
-                    .into_iter()
-                    .chain(level::key_changed_warning(
-                        &fingerprint,
-                        self.last_used.get(&r.address),
-                    ))
-                    .collect();
-                RecipientLevel {
-                    address: r.address.clone(),
-                    level: level::Level::EndToEndVerifiedKey,
-                    reason: None,
-                    fingerprint: Some(fingerprint),
-                    warnings,
-                    inbound: None,
-                }
+                let last = self.last_used.get(&r.address);
+                level::smime_level(&r.address, cert.fingerprint(), cert.validity().1, last, now)
             })
             .collect();
         let mut data = Vec::new();
@@ -592,7 +572,7 @@ impl<'a> Sealer<'a> {
             } else {
                 Sealing::Encrypted
             },
-            technology: Some("smime"),
+            technology: Some(Technology::Smime),
         })
     }
 
@@ -644,18 +624,8 @@ impl<'a> Sealer<'a> {
             recipients: group,
             data,
             sealing,
-            technology: Some("openpgp"),
+            technology: Some(Technology::Openpgp),
         })
-    }
-}
-
-/// Orders protections from the laxest to the strictest.
-fn rank(protection: Protection) -> u8 {
-    match protection {
-        Protection::RequireEncryption => 3,
-        Protection::EncryptIfPossible => 2,
-        Protection::SignOnly => 1,
-        Protection::Plain => 0,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
+use mailseal::config::Technology;
 use mailseal::message::header::split_entity;
 use mailseal::message::Headers;
 use mailseal::posture::level::{Level, Warning};
@@ -97,7 +98,7 @@ struct RecipientReport {
     bcc: bool,
     /// `encrypted+signed`, `encrypted`, `signed` or `plain`.
     protection: &'static str,
-    technology: Option<&'static str>,
+    technology: Option<Technology>,
     /// What the copy got end to end, as `status` says it.
     level: Level,
     /// `level` in words.

@@ -122,7 +122,7 @@ struct Report {
     /// Why an end-to-end key is not verified.
     level_reason: Option<String>,
     warnings: Vec<Warning>,
-    technology: Option<&'static str>,
+    technology: Option<Technology>,
     fingerprint: Option<String>,
     /// `store`, or the discovery method that found the key.
     found_by: Option<String>,
@@ -312,7 +312,7 @@ fn human_recipient(r: &Report, paint: Painter) -> String {
         (None, _) => "refused: nothing would be sent".to_string(),
         (Some(level), _) if level.end_to_end() => {
             let technology = match r.technology {
-                Some("smime") => "S/MIME",
+                Some(Technology::Smime) => "S/MIME",
                 _ => "OpenPGP",
             };
             match &r.level_reason {
@@ -484,18 +484,19 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         let (technology, fingerprint, record, mut level, mut warnings) = match (&smime_cert, &keys)
         {
             (Some(cert), _) if use_smime => {
-                let fingerprint = cert.fingerprint();
-                let warnings = level::expiry_warning(Some(cert.validity().1), now)
-                    .into_iter()
-                    .chain(level::key_changed_warning(&fingerprint, last_used))
-                    .collect();
-                let level = Level::EndToEndVerifiedKey;
+                let l = level::smime_level(
+                    address,
+                    cert.fingerprint(),
+                    cert.validity().1,
+                    last_used,
+                    now,
+                );
                 (
-                    "smime",
-                    Some(fingerprint),
+                    Technology::Smime,
+                    l.fingerprint,
                     None,
-                    Some((level, None)),
-                    warnings,
+                    Some((l.level, None)),
+                    l.warnings,
                 )
             }
             (_, Some(k)) => {
@@ -505,14 +506,14 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
                     level::openpgp_level(address, k.cert, &own_certs, &provenance, last_used, now);
                 let fingerprint = l.fingerprint.clone();
                 (
-                    "openpgp",
+                    Technology::Openpgp,
                     fingerprint,
                     record,
                     Some((l.level, l.reason)),
                     l.warnings,
                 )
             }
-            _ => ("openpgp", None, None, None, Vec::new()),
+            _ => (Technology::Openpgp, None, None, None, Vec::new()),
         };
         if !encrypting {
             let unencrypted = if verdict == "sign" {

@@ -224,6 +224,31 @@ pub fn openpgp_level(
     (level, record)
 }
 
+/// The level of a copy to `address` encrypted to an S/MIME certificate
+/// (SHA-256 `fingerprint`, usable until `expires`) that validated to a
+/// trust anchor: a verified key, with its warnings (expiry, a certificate
+/// other than `last_used`).
+pub fn smime_level(
+    address: &str,
+    fingerprint: String,
+    expires: SystemTime,
+    last_used: Option<&str>,
+    now: SystemTime,
+) -> RecipientLevel {
+    let warnings = expiry_warning(Some(expires), now)
+        .into_iter()
+        .chain(key_changed_warning(&fingerprint, last_used))
+        .collect();
+    RecipientLevel {
+        address: address.to_string(),
+        level: Level::EndToEndVerifiedKey,
+        reason: None,
+        fingerprint: Some(fingerprint),
+        warnings,
+        inbound: None,
+    }
+}
+
 /// The own key (of `own`) whose certification of `cert`'s user ID for
 /// `address` verifies, if any: the user vouched for the binding.
 pub fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> {
