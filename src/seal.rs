@@ -437,7 +437,13 @@ impl<'a> Sealer<'a> {
             group
                 .iter()
                 .zip(&inbound)
-                .map(|(r, i)| RecipientLevel::unencrypted(&r.address, signed, i.clone()))
+                .map(|(r, i)| {
+                    let mut level = RecipientLevel::unencrypted(&r.address, signed, i.clone());
+                    // Why there was no key, when a revoked one is stored.
+                    let stored = candidate_certs(self.store, self.own, None, &r.address);
+                    level.warnings = level::revoked_warnings(&stored.unwrap_or_default());
+                    level
+                })
                 .collect()
         };
         if strictest >= Protection::SignOnly && policy.sign {

@@ -638,3 +638,50 @@ fn a_key_the_user_certified_is_a_verified_key() {
     assert_eq!(r["level"], "end_to_end", "{r}");
     assert_eq!(r["certified_by"], Value::Null);
 }
+
+#[test]
+fn a_revoked_key_is_not_used_and_is_warned_about() {
+    use sequoia_openpgp::types::ReasonForRevocation;
+    let carol = cert_for("carol@example.org", None);
+    let mut signer = carol
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .into_keypair()
+        .unwrap();
+    let revocation = carol
+        .revoke(&mut signer, ReasonForRevocation::KeyCompromised, b"lost")
+        .unwrap();
+    let (revoked, _) = carol.insert_packets(revocation).unwrap();
+    let server = smtp::Server::start(smtp::Mode::Starttls, smtp::CertKind::Good, None);
+    let home = Home::new();
+    home.write(
+        "config.toml",
+        server
+            .relay_config("starttls", "encrypt-if-possible", "")
+            .as_bytes(),
+    );
+    import(&home, &revoked);
+    let r = &status_json(&home, &["carol@example.org"])[0];
+    assert_eq!(r["level"], "transport_only", "{r}");
+    assert_eq!(r["warnings"][0]["kind"], "revoked", "{r}");
+    let warning = format!(
+        "warning: certificate {} for this address is revoked; no mail is encrypted to it",
+        revoked.fingerprint()
+    );
+    let text = status_text(&home, &["carol@example.org"]);
+    assert!(text.contains(&format!("    {warning}\n")), "{text}");
+    let run = send(&home, false, TO_CAROL);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "mailseal: carol@example.org: transport only; {warning}"
+        )),
+        "{}",
+        run.stderr
+    );
+    let sent = &server.messages()[0].data;
+    assert!(!sent.contains("multipart/encrypted"), "{sent}");
+}

@@ -524,7 +524,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             level = Some((unencrypted, None));
             warnings.clear();
         }
-        warnings.extend(revoked_warnings(&certs));
+        warnings.extend(level::revoked_warnings(&certs));
         if verdict == "refuse" {
             level = None;
         }
@@ -595,28 +595,6 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         });
     }
     Ok(reports)
-}
-
-/// A warning for each of `certs` (the address's candidates) that is
-/// revoked: mail to the address goes to another key, or to none.
-fn revoked_warnings(certs: &[sequoia_openpgp::Cert]) -> Vec<Warning> {
-    use sequoia_openpgp::types::RevocationStatus;
-    certs
-        .iter()
-        .filter(|c| {
-            matches!(
-                c.revocation_status(openpgp::policy(), None),
-                RevocationStatus::Revoked(_)
-            )
-        })
-        .map(|c| Warning {
-            kind: WarningKind::Revoked,
-            text: format!(
-                "certificate {} for this address is revoked; no mail is encrypted to it",
-                c.fingerprint()
-            ),
-        })
-        .collect()
 }
 
 /// Whether the sender (`from`, else any own identity) has a key to sign

@@ -280,6 +280,28 @@ pub fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> 
         })
 }
 
+/// A warning for each of `certs` (the address's candidates) that is
+/// revoked: mail to the address goes to another key, or to none.
+pub fn revoked_warnings(certs: &[Cert]) -> Vec<Warning> {
+    use sequoia_openpgp::types::RevocationStatus;
+    certs
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.revocation_status(crate::openpgp::policy(), None),
+                RevocationStatus::Revoked(_)
+            )
+        })
+        .map(|c| Warning {
+            kind: WarningKind::Revoked,
+            text: format!(
+                "certificate {} for this address is revoked; no mail is encrypted to it",
+                c.fingerprint()
+            ),
+        })
+        .collect()
+}
+
 /// A warning when `fingerprint` is not the key the last sealed copy used.
 pub fn key_changed_warning(fingerprint: &str, last_used: Option<&str>) -> Option<Warning> {
     let last = last_used.filter(|last| !last.eq_ignore_ascii_case(fingerprint))?;
