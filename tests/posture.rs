@@ -10,7 +10,7 @@ mod common_https;
 
 use base64::Engine as _;
 use common::*;
-use common_dns::{Dns, Entry, Signing};
+use common_dns::{Dns, Entry, Signing, Zone};
 use common_https::{Https, Reply};
 use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_server::proto::rr::rdata::{MX, TLSA, TXT};
@@ -67,8 +67,12 @@ struct World {
 
 impl World {
     fn new(records: Vec<Entry>, signing: Signing, extra: &str) -> World {
+        World::serving(Dns::start("example.org.", records, signing), extra)
+    }
+
+    /// A world whose DNS server is `dns`.
+    fn serving(dns: Dns, extra: &str) -> World {
         let https = Https::start(&[POLICY_HOST]);
-        let dns = Dns::start("example.org.", records, signing);
         let home = Home::new();
         let config = format!(
             "[discovery]\ntimeout_secs = 2\ndnssec_trust_anchor = {:?}\n{extra}\n[network]\nca_file = {:?}\nnameservers = [{:?}]\n[network.resolve]\n{}",
@@ -242,6 +246,7 @@ fn signed_tlsa_for_every_mx_is_protected_by_dane() {
     assert_eq!(dane["hosts"][0]["mx"], "mx1.example.org");
     assert_eq!(dane["hosts"][0]["name"], "_25._tcp.mx1.example.org");
     assert_eq!(dane["hosts"][0]["dnssec"], "secure");
+    assert_eq!(d["inbound"]["mx"]["dnssec"], "secure");
     assert_eq!(
         dane["hosts"][0]["records"][0],
         format!("3 1 1 {}", "ab".repeat(32))
@@ -263,12 +268,67 @@ fn tlsa_without_valid_dnssec_does_not_protect() {
         let dane = &d["inbound"]["dane"];
         assert_eq!(dane["hosts"][0]["dnssec"], dnssec, "{signing:?}: {dane}");
         assert_eq!(dane["status"], "invalid", "{signing:?}: {dane}");
+        assert_eq!(d["inbound"]["mx"]["dnssec"], "bogus");
         assert!(dane["hosts"][0]["error"]
             .as_str()
             .unwrap()
             .contains("DNSSEC"));
         // MTA-STS still protects (its TXT needs no DNSSEC).
         assert_eq!(d["inbound"]["summary"], "protected_by_mta_sts", "{d}");
+    }
+}
+
+/// example.net's mail goes to mx1.example.org, in the signed
+/// example.org, whose TLSA record for that host validates.
+fn mx_in_another_zone(net: Signing) -> World {
+    let dns = Dns::start_zones(
+        vec![
+            Zone {
+                origin: "example.net.".into(),
+                records: vec![mx("example.net.", 10, "mx1.example.org.")],
+                signing: net,
+            },
+            Zone {
+                origin: "example.org.".into(),
+                records: vec![tlsa("mx1.example.org.")],
+                signing: Signing::Trusted,
+            },
+        ],
+        false,
+    );
+    World::serving(dns, "")
+}
+
+#[test]
+fn tlsa_counts_only_when_the_mx_answer_is_dnssec_secure() {
+    let d = &mx_in_another_zone(Signing::Trusted).json(&["example.net"])[0];
+    assert_eq!(d["inbound"]["mx"]["dnssec"], "secure", "{d}");
+    assert_eq!(d["inbound"]["dane"]["status"], "ok");
+    assert_eq!(d["inbound"]["summary"], "protected_by_dane");
+
+    // The TLSA record is still secure, but the MX answer is not: an
+    // unsigned example.net (which the test harness, without a signed
+    // parent to prove it insecure, sees as bogus) or one signed with a key
+    // that does not validate.
+    for signing in [Signing::Unsigned, Signing::WrongKey] {
+        let d = &mx_in_another_zone(signing).json(&["example.net"])[0];
+        let (mx, dane) = (&d["inbound"]["mx"], &d["inbound"]["dane"]);
+        assert_eq!(mx["dnssec"], "bogus", "{signing:?}: {mx}");
+        assert_eq!(mx["status"], "invalid", "{mx}");
+        assert_eq!(mx["records"][0]["host"], "mx1.example.org", "{mx}");
+        assert_eq!(dane["hosts"][0]["dnssec"], "secure", "{dane}");
+        assert_eq!(dane["status"], "invalid", "{dane}");
+        assert!(
+            dane["error"].as_str().unwrap().contains(
+                "the MX records are not DNSSEC-secure (bogus), so senders ignore the TLSA records"
+            ),
+            "{dane}"
+        );
+        assert_eq!(d["inbound"]["summary"], "can_be_downgraded", "{d}");
+        assert_eq!(
+            d["inbound"]["summary_text"],
+            "can be downgraded (no MTA-STS policy, and the TLSA records do not count: the MX records are not DNSSEC-secure)"
+        );
     }
 }
 
@@ -457,7 +517,7 @@ fn the_json_schema_is_stable() {
     );
     assert_eq!(
         keys(&inbound["mx"]),
-        ["error", "fix", "hosts", "null_mx", "records", "status"]
+        ["dnssec", "error", "fix", "hosts", "null_mx", "records", "status"]
     );
     assert_eq!(inbound["mx"]["records"][0]["preference"], 10);
     assert_eq!(inbound["mx"]["records"][0]["host"], "mx1.example.org");
@@ -481,7 +541,7 @@ fn the_json_schema_is_stable() {
     );
     assert_eq!(
         keys(&inbound["dane"]),
-        ["fix", "hosts", "protects_against", "status"]
+        ["error", "fix", "hosts", "protects_against", "status"]
     );
     assert_eq!(
         keys(&inbound["dane"]["hosts"][0]),
@@ -578,7 +638,7 @@ example.org: inbound mail can be downgraded (MTA-STS is in testing mode, which o
   missing  DKIM     no key at selectors default, selector1, selector2, google, k1, mail, dkim, s1, s2; fix: sign outgoing mail with DKIM and publish the key at SELECTOR._domainkey.example.org, or name your selectors in [domain] dkim_selectors (only common ones were tried)
   weak     MTA-STS  mode testing (failures are only reported), max_age 86400, covers 1 of 1 MX; fix: once TLS-RPT reports show no failures, change the policy to mode: enforce (and its id)
   weak     SPF      ~all: v=spf1 mx ~all; fix: once every sending server is listed, end the record with -all
-  ok       MX       10 mx1.example.org
+  ok       MX       10 mx1.example.org (DNSSEC-secure)
   ok       TLS-RPT  reports to mailto:tls@example.org
   ok       DMARC    p=reject pct=100, reports to mailto:d@example.org
   ok       BIMI     logo https://example.org/logo.svg

@@ -119,6 +119,9 @@ pub fn summarize(
         Some(mta_sts::Mode::Testing) => "MTA-STS is in testing mode, which only reports failures",
         Some(mta_sts::Mode::None) => "the MTA-STS policy has mode none",
         None if sts.status == Status::Invalid => "the MTA-STS policy is invalid",
+        None if dane.error.is_some() => {
+            "no MTA-STS policy, and the TLSA records do not count: the MX records are not DNSSEC-secure"
+        }
         None => "no MTA-STS policy and no DNSSEC-signed TLSA records",
     };
     (
@@ -197,11 +200,11 @@ impl Checker {
         (plain, validating, http): &(Resolver, Resolver, Http),
         domain: &str,
     ) -> Result<InboundReport> {
-        let mx = mx::check(plain, domain)
+        let mx = mx::check(validating, plain, domain)
             .await
             .map_err(|e| Error::Temporary(format!("cannot check {domain}: {e}")))?;
         let sts = mta_sts::check(plain, http, domain, &mx.hosts).await;
-        let dane = dane::check(validating, plain, &mx.hosts).await;
+        let dane = dane::check(validating, plain, &mx).await;
         let tls_rpt = tls_rpt::check(plain, domain).await;
         let (summary, summary_text) = summarize(&mx, &sts, &dane);
         Ok(InboundReport {

@@ -63,69 +63,117 @@ fn signing_key() -> (Ed25519SigningKey, DNSKEY) {
     (key, dnskey)
 }
 
-impl Dns {
-    /// Serves `zone` (e.g. `example.org.`) with `records`.
-    pub fn start(zone: &str, records: Vec<Entry>, signing: Signing) -> Dns {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = Name::from_ascii(zone).unwrap();
-        let (trusted_key, trusted_dnskey) = signing_key();
-        let anchor = Record::from_rdata(
+/// One zone to serve: its origin (e.g. `example.org.`), records and signing.
+pub struct Zone {
+    pub origin: String,
+    pub records: Vec<Entry>,
+    pub signing: Signing,
+}
+
+/// The handler of one zone, and its DNSKEY when the trust anchor is to
+/// list it.
+fn zone_handler(zone: Zone) -> (InMemoryZoneHandler<TokioRuntimeProvider>, Option<Record>) {
+    let origin = Name::from_ascii(&zone.origin).unwrap();
+    let (trusted_key, trusted_dnskey) = signing_key();
+    let anchor = (zone.signing == Signing::Trusted).then(|| {
+        Record::from_rdata(
             origin.clone(),
             3600,
             RData::DNSSEC(DNSSECRData::DNSKEY(trusted_dnskey.clone())),
-        );
-        let trust_anchor = dir.path().join("trust-anchor.txt");
-        std::fs::write(&trust_anchor, format!("{anchor}\n")).unwrap();
-
-        let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        )
+    });
+    let mut handler = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+        None,
+    );
+    let serial = 1;
+    let ns = Name::from_ascii(format!("ns.{}", zone.origin)).unwrap();
+    let soa = SOA::new(
+        ns.clone(),
+        Name::from_ascii(format!("hostmaster.{}", zone.origin)).unwrap(),
+        serial,
+        3600,
+        600,
+        86400,
+        60,
+    );
+    handler.upsert_mut(
+        Record::from_rdata(origin.clone(), 3600, RData::SOA(soa)),
+        serial,
+    );
+    handler.upsert_mut(
+        Record::from_rdata(origin.clone(), 3600, RData::NS(NS(ns))),
+        serial,
+    );
+    for (name, data) in zone.records {
+        let name = Name::from_ascii(&name).unwrap();
+        handler.upsert_mut(Record::from_rdata(name, 300, data), serial);
+    }
+    let signer = match zone.signing {
+        Signing::Unsigned => None,
+        Signing::Trusted => Some((trusted_key, trusted_dnskey)),
+        Signing::WrongKey => Some(signing_key()),
+    };
+    if let Some((key, dnskey)) = signer {
+        let signer = DnssecSigner::new(
+            dnskey,
+            Box::new(key),
             origin.clone(),
-            ZoneType::Primary,
-            AxfrPolicy::Deny,
-            None,
+            Duration::from_secs(86_400),
         );
-        let serial = 1;
-        let ns = Name::from_ascii(format!("ns.{zone}")).unwrap();
-        let soa = SOA::new(
-            ns.clone(),
-            Name::from_ascii(format!("hostmaster.{zone}")).unwrap(),
-            serial,
-            3600,
-            600,
-            86400,
-            60,
-        );
-        handler.upsert_mut(
-            Record::from_rdata(origin.clone(), 3600, RData::SOA(soa)),
-            serial,
-        );
-        handler.upsert_mut(
-            Record::from_rdata(origin.clone(), 3600, RData::NS(NS(ns))),
-            serial,
-        );
-        for (name, data) in records {
-            let name = Name::from_ascii(&name).unwrap();
-            handler.upsert_mut(Record::from_rdata(name, 300, data), serial);
-        }
-        let signer = match signing {
-            Signing::Unsigned => None,
-            Signing::Trusted => Some((trusted_key, trusted_dnskey)),
-            Signing::WrongKey => Some(signing_key()),
-        };
-        if let Some((key, dnskey)) = signer {
-            let signer = DnssecSigner::new(
-                dnskey,
-                Box::new(key),
-                origin.clone(),
-                Duration::from_secs(86_400),
-            );
-            handler.add_zone_signing_key_mut(signer).unwrap();
-            handler.secure_zone_mut().unwrap();
-        }
+        handler.add_zone_signing_key_mut(signer).unwrap();
+        handler.secure_zone_mut().unwrap();
+    }
+    (handler, anchor)
+}
+
+impl Dns {
+    /// Serves `zone` (e.g. `example.org.`) with `records`; the trust
+    /// anchor names the zone's key whatever the signing (so an unsigned
+    /// copy is bogus, not insecure).
+    pub fn start(zone: &str, records: Vec<Entry>, signing: Signing) -> Dns {
+        Dns::start_zones(
+            vec![Zone {
+                origin: zone.to_string(),
+                records,
+                signing,
+            }],
+            true,
+        )
+    }
+
+    /// Serves several zones. The trust anchor lists the key of each
+    /// [`Signing::Trusted`] zone; with `anchor_all`, every zone gets a
+    /// trusted key in the anchor file (signed with it or not).
+    pub fn start_zones(zones: Vec<Zone>, anchor_all: bool) -> Dns {
+        let dir = tempfile::tempdir().unwrap();
+        let mut anchors = String::new();
         let mut catalog = Catalog::new();
-        catalog.upsert(
-            LowerName::new(&origin),
-            vec![Arc::new(handler) as Arc<dyn ZoneHandler>],
-        );
+        for zone in zones {
+            let origin = Name::from_ascii(&zone.origin).unwrap();
+            let (handler, anchor) = zone_handler(zone);
+            let anchor = anchor.or_else(|| {
+                anchor_all.then(|| {
+                    let (_, dnskey) = signing_key();
+                    Record::from_rdata(
+                        origin.clone(),
+                        3600,
+                        RData::DNSSEC(DNSSECRData::DNSKEY(dnskey)),
+                    )
+                })
+            });
+            if let Some(anchor) = anchor {
+                anchors.push_str(&format!("{anchor}\n"));
+            }
+            catalog.upsert(
+                LowerName::new(&origin),
+                vec![Arc::new(handler) as Arc<dyn ZoneHandler>],
+            );
+        }
+        let trust_anchor = dir.path().join("trust-anchor.txt");
+        std::fs::write(&trust_anchor, anchors).unwrap();
 
         // UDP and TCP on the same port.
         let (udp, tcp) = loop {
