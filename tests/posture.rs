@@ -488,6 +488,87 @@ fn dkim_keys_are_found_with_their_size() {
     assert_eq!(dkim["keys"][1]["revoked"], true);
 }
 
+/// A fresh public key from `openssl genpkey ARGS`, as DER
+/// SubjectPublicKeyInfo.
+fn openssl_public_key(args: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key.pem");
+    let status = std::process::Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .arg("-out")
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn dkim_key_sizes_decide_the_status() {
+    let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let rsa = |bits: u32| {
+        b64(&openssl_public_key(&[
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+        ]))
+    };
+    // RFC 8463: the Ed25519 key itself, the last 32 bytes of its SPKI.
+    let ed25519 = openssl_public_key(&["-algorithm", "ed25519"]);
+    let ed25519 = b64(&ed25519[ed25519.len() - 32..]);
+    let world = World::new(
+        vec![
+            txt(
+                "default._domainkey.tiny.example.org.",
+                &format!("v=DKIM1; k=rsa; p={}", rsa(512)),
+            ),
+            txt(
+                "default._domainkey.small.example.org.",
+                &format!("v=DKIM1; k=rsa; p={}", rsa(1024)),
+            ),
+            txt(
+                "default._domainkey.good.example.org.",
+                &format!("v=DKIM1; k=rsa; p={}", rsa(2048)),
+            ),
+            txt(
+                "default._domainkey.ed.example.org.",
+                &format!("v=DKIM1; k=ed25519; p={ed25519}"),
+            ),
+        ],
+        Signing::Trusted,
+        "[domain]\ndkim_selectors = [\"default\"]\n",
+    );
+    let out = world.json(&[
+        "tiny.example.org",
+        "small.example.org",
+        "good.example.org",
+        "ed.example.org",
+    ]);
+    let dkim: Vec<&Value> = out.iter().map(|d| &d["sender"]["dkim"]).collect();
+    for (d, (status, key_type, bits)) in dkim.iter().zip([
+        ("invalid", "rsa", 512),
+        ("weak", "rsa", 1024),
+        ("ok", "rsa", 2048),
+        ("ok", "ed25519", 256),
+    ]) {
+        assert_eq!(d["status"], status, "{d}");
+        assert_eq!(d["keys"][0]["key_type"], key_type, "{d}");
+        assert_eq!(d["keys"][0]["bits"], bits, "{d}");
+        assert_eq!(d["keys"][0]["error"], Value::Null, "{d}");
+    }
+    assert!(dkim[0]["fix"].as_str().unwrap().contains("under 1024 bits"));
+    assert!(dkim[1]["fix"].as_str().unwrap().contains("2048"));
+    assert_eq!(dkim[2]["fix"], Value::Null);
+}
+
 fn keys(value: &Value) -> Vec<String> {
     let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
     keys.sort();
