@@ -416,6 +416,79 @@ fn dmarc_variants() {
     assert_eq!(dmarc[4]["p"], Value::Null);
 }
 
+#[test]
+fn dmarc_is_inherited_from_the_nearest_parent_with_a_record() {
+    let world = World::new(
+        vec![
+            txt(
+                "_dmarc.example.org.",
+                "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.org",
+            ),
+            txt("_dmarc.own.example.org.", "v=DMARC1; p=none"),
+            txt("_dmarc.dept.example.org.", "v=DMARC1; p=reject"),
+        ],
+        Signing::Trusted,
+        "",
+    );
+    let out = world.json(&[
+        "a.b.example.org",
+        "own.example.org",
+        "x.dept.example.org",
+        "example.org",
+    ]);
+    let dmarc: Vec<&Value> = out.iter().map(|d| &d["sender"]["dmarc"]).collect();
+    // No record at _dmarc.a.b nor _dmarc.b: example.org's sp applies.
+    assert_eq!(dmarc[0]["status"], "ok", "{}", dmarc[0]);
+    assert_eq!(dmarc[0]["inherited_from"], "example.org");
+    assert_eq!(dmarc[0]["p"], "reject");
+    assert_eq!(dmarc[0]["sp"], "quarantine");
+    assert_eq!(dmarc[0]["policy"], "quarantine");
+    assert_eq!(
+        dmarc[0]["records"][0],
+        "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.org"
+    );
+    // Its own record wins over the parent's.
+    assert_eq!(dmarc[1]["status"], "weak", "{}", dmarc[1]);
+    assert_eq!(dmarc[1]["inherited_from"], Value::Null);
+    assert_eq!(dmarc[1]["policy"], "none");
+    // The nearest parent with a record, without sp: its p applies.
+    assert_eq!(
+        dmarc[2]["inherited_from"], "dept.example.org",
+        "{}",
+        dmarc[2]
+    );
+    assert_eq!(dmarc[2]["policy"], "reject");
+    assert_eq!(dmarc[2]["sp"], Value::Null);
+    // The organizational domain itself: its p.
+    assert_eq!(dmarc[3]["inherited_from"], Value::Null);
+    assert_eq!(dmarc[3]["policy"], "reject");
+
+    let run = world
+        .home
+        .run(&["status", "--domain", "a.b.example.org"], b"")
+        .ok();
+    assert!(
+        run.stdout_text().contains(
+            "DMARC    p=reject sp=quarantine pct=100, reports to mailto:d@example.org; inherited from example.org, so quarantine applies\n"
+        ),
+        "{}",
+        run.stdout_text()
+    );
+
+    // A parent whose sp=none leaves the subdomain monitored only.
+    let world = World::new(
+        vec![txt("_dmarc.example.org.", "v=DMARC1; p=reject; sp=none")],
+        Signing::Trusted,
+        "",
+    );
+    let dmarc = &world.json(&["sub.example.org"])[0]["sender"]["dmarc"];
+    assert_eq!(dmarc["status"], "weak", "{dmarc}");
+    assert_eq!(dmarc["policy"], "none");
+    assert!(dmarc["fix"].as_str().unwrap().contains(
+        "set sp=quarantine or sp=reject there, or publish a record at _dmarc.sub.example.org"
+    ));
+}
+
 /// Alice's RSA key from RFC 9216, as base64 SubjectPublicKeyInfo.
 fn rsa_2048_spki() -> String {
     let pem = std::fs::read_to_string(testdata("smime/rfc9216/alice.crt")).unwrap();
@@ -658,8 +731,10 @@ fn the_json_schema_is_stable() {
         [
             "error",
             "fix",
+            "inherited_from",
             "p",
             "pct",
+            "policy",
             "protects_against",
             "records",
             "rua",
