@@ -61,7 +61,7 @@ fn policy(mode: &str) -> Reply {
 /// and a home whose config points at both.
 struct World {
     https: Https,
-    _dns: Dns,
+    dns: Dns,
     home: Home,
 }
 
@@ -72,21 +72,44 @@ impl World {
 
     /// A world whose DNS server is `dns`.
     fn serving(dns: Dns, extra: &str) -> World {
-        let https = Https::start(&[POLICY_HOST]);
-        let home = Home::new();
+        let world = World {
+            https: Https::start(&[POLICY_HOST]),
+            dns,
+            home: Home::new(),
+        };
+        world.write_config(extra);
+        world
+    }
+
+    fn write_config(&self, extra: &str) {
         let config = format!(
             "[discovery]\ntimeout_secs = 2\ndnssec_trust_anchor = {:?}\n{extra}\n[network]\nca_file = {:?}\nnameservers = [{:?}]\n[network.resolve]\n{}",
-            dns.trust_anchor,
-            https.ca_file,
-            dns.address(),
-            https.resolve_toml(&[POLICY_HOST]),
+            self.dns.trust_anchor,
+            self.https.ca_file,
+            self.dns.address(),
+            self.https.resolve_toml(&[POLICY_HOST]),
         );
-        home.write("config.toml", config.as_bytes());
-        World {
-            https,
-            _dns: dns,
-            home,
-        }
+        self.home.write("config.toml", config.as_bytes());
+    }
+
+    /// Points the home at a new DNS server for example.org with `records`
+    /// (the HTTPS server and the home stay).
+    fn republish(&mut self, records: Vec<Entry>) {
+        self.dns = Dns::start("example.org.", records, Signing::Trusted);
+        self.write_config("");
+    }
+
+    /// The checks run through the library with the home's MTA-STS policy
+    /// cache: the report of `domain` as JSON.
+    fn cached_check(&self, domain: &str) -> Value {
+        let path = self.home.file("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = mailseal::config::Config::parse(&text, &path).unwrap();
+        let reports = mailseal::posture::Checker::new(&config)
+            .cached_in(self.home.file("mta-sts-cache.json"))
+            .check(&[domain.to_string()])
+            .unwrap();
+        serde_json::to_value(&reports[0]).unwrap()
     }
 
     /// `status --json --domain D...`: the domain reports.
@@ -228,6 +251,140 @@ fn invalid_mta_sts_is_reported_with_the_reason() {
     let sts = &world.json(&["example.org"])[0]["inbound"]["mta_sts"];
     assert_eq!(sts["status"], "invalid", "{sts}");
     assert!(sts["error"].as_str().unwrap().contains("mode"), "{sts}");
+}
+
+fn sts_record(id: &str) -> Entry {
+    txt("_mta-sts.example.org.", &format!("v=STSv1; id={id}"))
+}
+
+fn mx1() -> Entry {
+    mx("example.org.", 10, "mx1.example.org.")
+}
+
+#[test]
+fn mta_sts_policies_are_cached_by_id() {
+    let mut world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+    let d = world.cached_check("example.org");
+    assert_eq!(d["inbound"]["mta_sts"]["cached"], Value::Null, "{d}");
+    assert_eq!(
+        d["inbound"]["summary_text"],
+        "protected by MTA-STS (enforce)"
+    );
+    assert_eq!(world.https.count(), 1);
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(world.home.file("mta-sts-cache.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["domains"]["example.org"]["id"], "20240101T01");
+    assert_eq!(file["domains"]["example.org"]["policy"]["mode"], "enforce");
+
+    // The server now serves another policy, but the id is the same: the
+    // cached policy stands and nothing is fetched.
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("testing"));
+    let sts = &world.cached_check("example.org")["inbound"]["mta_sts"];
+    assert_eq!(sts["policy"]["mode"], "enforce", "{sts}");
+    assert_eq!(sts["cached"]["id"], "20240101T01");
+    assert_eq!(sts["cached"]["reason"], "the id is unchanged");
+    assert_eq!(world.https.count(), 1);
+
+    // A new id: the policy is fetched again, and the new one shown.
+    world.republish(vec![mx1(), sts_record("20240202T02")]);
+    let d = world.cached_check("example.org");
+    let sts = &d["inbound"]["mta_sts"];
+    assert_eq!(sts["policy"]["mode"], "testing", "{sts}");
+    assert_eq!(sts["id"], "20240202T02");
+    assert_eq!(sts["cached"], Value::Null);
+    assert_eq!(d["inbound"]["summary"], "can_be_downgraded");
+    assert_eq!(world.https.count(), 2);
+}
+
+#[test]
+fn a_cached_enforce_policy_stands_when_the_live_one_is_blocked() {
+    let mut world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+    world.cached_check("example.org");
+
+    // An attacker changes the id and answers the fetch with a redirect.
+    world.republish(vec![mx1(), sts_record("20240202T02")]);
+    world.https.route(
+        POLICY_HOST,
+        POLICY_PATH,
+        Reply::Redirect("https://attacker.example/".into()),
+    );
+    let d = world.cached_check("example.org");
+    let sts = &d["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "ok", "{sts}");
+    assert_eq!(sts["policy"]["mode"], "enforce");
+    assert_eq!(sts["error"], Value::Null);
+    assert_eq!(sts["cached"]["id"], "20240101T01");
+    let reason = sts["cached"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("no live policy ("), "{reason}");
+    assert!(reason.contains("redirect"), "{reason}");
+    assert_eq!(d["inbound"]["summary"], "protected_by_mta_sts");
+    assert_eq!(
+        d["inbound"]["summary_text"],
+        "protected by MTA-STS (enforce, cached policy)"
+    );
+    assert_eq!(world.https.count(), 2);
+
+    // ... or strips the TXT record.
+    world.republish(vec![mx1()]);
+    let d = world.cached_check("example.org");
+    let sts = &d["inbound"]["mta_sts"];
+    assert_eq!(sts["records"], Value::Array(vec![]), "{sts}");
+    assert_eq!(
+        sts["cached"]["reason"],
+        "no live policy (no _mta-sts TXT record)"
+    );
+    assert_eq!(d["inbound"]["summary"], "protected_by_mta_sts");
+}
+
+#[test]
+fn an_expired_cached_policy_is_not_used() {
+    let mut world = World::new(inbound(vec![]), Signing::Trusted, "");
+    world
+        .https
+        .route(POLICY_HOST, POLICY_PATH, policy("enforce"));
+    world.cached_check("example.org");
+    // Age the entry past its max_age (86400 s).
+    let path = world.home.file("mta-sts-cache.json");
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let fetched = file["domains"]["example.org"]["fetched_at"]
+        .as_u64()
+        .unwrap();
+    file["domains"]["example.org"]["fetched_at"] = (fetched - 86_401).into();
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    // The id is unchanged, but the policy expired: it is fetched again.
+    let sts = &world.cached_check("example.org")["inbound"]["mta_sts"];
+    assert_eq!(sts["cached"], Value::Null, "{sts}");
+    assert_eq!(world.https.count(), 2);
+
+    // Expired again, and the live policy is blocked: no protection.
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let fetched = file["domains"]["example.org"]["fetched_at"]
+        .as_u64()
+        .unwrap();
+    file["domains"]["example.org"]["fetched_at"] = (fetched - 86_401).into();
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    world.republish(vec![mx1(), sts_record("20240202T02")]);
+    world.https.route(
+        POLICY_HOST,
+        POLICY_PATH,
+        Reply::Redirect("https://attacker.example/".into()),
+    );
+    let d = world.cached_check("example.org");
+    let sts = &d["inbound"]["mta_sts"];
+    assert_eq!(sts["status"], "invalid", "{sts}");
+    assert_eq!(sts["cached"], Value::Null);
+    assert_eq!(sts["policy"], Value::Null);
+    assert_eq!(d["inbound"]["summary"], "can_be_downgraded");
 }
 
 #[test]
@@ -571,6 +728,7 @@ fn openssl_public_key(args: &[&str]) -> Vec<u8> {
         .args(args)
         .arg("-out")
         .arg(&key)
+        .stderr(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -678,6 +836,7 @@ fn the_json_schema_is_stable() {
     assert_eq!(
         keys(&inbound["mta_sts"]),
         [
+            "cached",
             "error",
             "fix",
             "id",
