@@ -490,6 +490,57 @@ fn tlsa_counts_only_when_the_mx_answer_is_dnssec_secure() {
 }
 
 #[test]
+fn tlsa_under_an_insecure_delegation_does_not_protect() {
+    // unsigned.example.org is delegated from the signed example.org
+    // without a DS record: provably insecure. Its MX points at
+    // mx1.example.org, whose TLSA record is DNSSEC-secure.
+    let dns = Dns::start_zones(
+        vec![
+            Zone {
+                origin: "example.org.".into(),
+                records: vec![tlsa("mx1.example.org.")],
+                signing: Signing::Trusted,
+            },
+            Zone {
+                origin: "unsigned.example.org.".into(),
+                records: vec![mx("unsigned.example.org.", 10, "mx1.example.org.")],
+                signing: Signing::Unsigned,
+            },
+        ],
+        false,
+    );
+    let world = World::serving(dns, "");
+    let d = &world.json(&["unsigned.example.org"])[0];
+    let (mx, dane) = (&d["inbound"]["mx"], &d["inbound"]["dane"]);
+    assert_eq!(mx["dnssec"], "insecure", "{mx}");
+    assert_eq!(mx["status"], "ok", "{mx}");
+    assert_eq!(dane["hosts"][0]["dnssec"], "secure", "{dane}");
+    assert_eq!(dane["status"], "weak", "{dane}");
+    assert_eq!(
+        dane["error"],
+        "the MX records are not DNSSEC-secure (insecure), so senders ignore the TLSA records (RFC 7672 §2.2.1)"
+    );
+    assert_eq!(d["inbound"]["summary"], "can_be_downgraded", "{d}");
+    assert_eq!(
+        d["inbound"]["summary_text"],
+        "can be downgraded (no MTA-STS policy, and the TLSA records do not count: the MX records are not DNSSEC-secure)"
+    );
+    let run = world
+        .home
+        .run(&["status", "--domain", "unsigned.example.org"], b"")
+        .ok();
+    let text = run.stdout_text();
+    assert!(
+        text.contains("  ok       MX       10 mx1.example.org (not DNSSEC-signed)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  weak     DANE     mx1.example.org: DNSSEC-secure TLSA; the MX records are not DNSSEC-secure (insecure)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn spf_variants() {
     let world = World::new(
         vec![
