@@ -17,9 +17,9 @@ pub mod sts_cache;
 pub mod tls_rpt;
 pub mod txt;
 
-use serde::Serialize;
-
 use std::path::PathBuf;
+
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::discover::dns::Resolver;
