@@ -100,6 +100,12 @@ impl Home {
         self.data_dir.join("relay-hops.json")
     }
 
+    /// MTA-STS policies fetched by `status`, kept for their max_age (JSON,
+    /// 0600).
+    pub fn mta_sts_cache_file(&self) -> PathBuf {
+        self.data_dir.join("mta-sts-cache.json")
+    }
+
     /// Own S/MIME keys, one directory per certificate (key 0600, chain).
     pub fn smime_key_dir(&self) -> PathBuf {
         self.data_dir.join("keys").join("smime")

@@ -263,6 +263,8 @@ pub struct Sealer<'a> {
     provenance: ProvenanceStore,
     last_used: LastUsed,
     last_used_file: Option<PathBuf>,
+    /// Where MTA-STS policies are cached (RFC 8461 §3.3).
+    sts_cache_file: Option<PathBuf>,
     /// Recipient domains' inbound protection, checked once each.
     inbound: RefCell<HashMap<String, InboundSummary>>,
 }
@@ -291,17 +293,20 @@ impl<'a> Sealer<'a> {
             provenance: ProvenanceStore::default(),
             last_used: LastUsed::default(),
             last_used_file: None,
+            sts_cache_file: None,
             inbound: RefCell::new(HashMap::new()),
         })
     }
 
     /// Reads the key records of `home` (provenance, the keys last used)
     /// so that each copy's level names where its key came from and
-    /// whether it changed; [`Sealer::remember_keys`] updates them.
+    /// whether it changed ([`Sealer::remember_keys`] updates them), and
+    /// keeps MTA-STS policies for `require_inbound` in its cache.
     pub fn with_records(mut self, home: &crate::home::Home) -> Sealer<'a> {
         self.provenance = ProvenanceStore::load(&home.provenance_file());
         self.last_used_file = Some(home.last_used_keys_file());
         self.last_used = LastUsed::load(&home.last_used_keys_file());
+        self.sts_cache_file = Some(home.mta_sts_cache_file());
         self
     }
 
@@ -511,7 +516,14 @@ impl<'a> Sealer<'a> {
                 .inbound
                 .borrow_mut()
                 .entry(domain.clone())
-                .or_insert_with(|| Checker::new(self.config).inbound_summary(&domain))
+                .or_insert_with(|| {
+                    let checker = Checker::new(self.config);
+                    match &self.sts_cache_file {
+                        Some(path) => checker.cached_in(path.clone()),
+                        None => checker,
+                    }
+                    .inbound_summary(&domain)
+                })
                 .clone();
             if !summary.summary.is_some_and(|s| required.met_by(s)) {
                 return Err(Error::InboundUnprotected {

@@ -256,6 +256,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         Vec::new()
     } else {
         Checker::new(&context.config)
+            .cached_in(context.home.mta_sts_cache_file())
             .traced(context.trace(args.verbose))
             .check(&args.domains)?
     };
@@ -403,7 +404,9 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     let smime = seal::SmimeKeys::load(&context.home, config).ok();
     let signer = has_signing_key(context, &own, smime.as_ref(), args.from.as_deref())?;
     let networked = discovery.auto() && discovery.methods().iter().any(|m| *m != Method::Store);
-    let checker = Checker::new(config).traced(context.trace(args.verbose));
+    let checker = Checker::new(config)
+        .cached_in(context.home.mta_sts_cache_file())
+        .traced(context.trace(args.verbose));
     let mut inbound_cache: HashMap<String, InboundSummary> = HashMap::new();
     let now = SystemTime::now();
     let hop1 = Hop1::of(context);

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::discover::dns::Answer;
+
 /// The verdict of one check, most risky first (the derived order is the
 /// order of the human report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -32,6 +34,47 @@ impl Status {
             Status::Weak => "weak",
             Status::Ok => "ok",
             Status::Absent => "absent",
+        }
+    }
+}
+
+/// The DNSSEC status of an answer (an MX RRset, one MX host's TLSA
+/// records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dnssec {
+    /// Proved from the trust anchors: senders use the records.
+    Secure,
+    /// Not signed: senders ignore the records.
+    Insecure,
+    /// Signed but failing validation: senders defer mail.
+    Bogus,
+    /// No such record.
+    Absent,
+    /// The query failed.
+    Error,
+}
+
+impl Dnssec {
+    /// The status of `answer`, an answer from the validating resolver.
+    pub fn of(answer: &Answer) -> Dnssec {
+        if answer.secure {
+            Dnssec::Secure
+        } else if answer.proof.contains("Bogus") {
+            Dnssec::Bogus
+        } else {
+            Dnssec::Insecure
+        }
+    }
+
+    /// The status in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dnssec::Secure => "secure",
+            Dnssec::Insecure => "insecure",
+            Dnssec::Bogus => "bogus",
+            Dnssec::Absent => "absent",
+            Dnssec::Error => "error",
         }
     }
 }

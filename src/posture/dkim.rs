@@ -83,15 +83,22 @@ pub fn parse(record: &str) -> Result<(String, Option<u32>, bool), String> {
 }
 
 /// The modulus size of an RSA key given as SubjectPublicKeyInfo (or, as
-/// some publish it, a bare PKCS#1 RSAPublicKey).
+/// some publish it, a bare PKCS#1 RSAPublicKey). Read from the ASN.1
+/// alone: the `rsa` crate refuses keys under 1024 bits, which are exactly
+/// the ones to report.
 fn rsa_bits(der: &[u8]) -> Result<u32, String> {
-    use rsa::pkcs1::DecodeRsaPublicKey;
-    use rsa::pkcs8::DecodePublicKey;
-    use rsa::traits::PublicKeyParts;
-    let key = rsa::RsaPublicKey::from_public_key_der(der)
-        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(der))
+    use der::Decode;
+    let pkcs1 = match spki::SubjectPublicKeyInfoRef::from_der(der) {
+        Ok(info) => info.subject_public_key.raw_bytes(),
+        Err(_) => der,
+    };
+    let key = rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(pkcs1)
         .map_err(|e| format!("p= is not an RSA public key: {e}"))?;
-    Ok(key.n().bits())
+    let modulus = key.modulus.as_bytes();
+    let n = &modulus[modulus.iter().take_while(|b| **b == 0).count()..];
+    Ok(n.first().map_or(0, |first| {
+        (n.len() as u32 - 1) * 8 + (8 - first.leading_zeros())
+    }))
 }
 
 /// Looks up `selectors` (or the common ones) under `domain`.

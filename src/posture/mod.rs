@@ -13,8 +13,11 @@ pub mod level;
 pub mod mta_sts;
 pub mod mx;
 pub mod spf;
+pub mod sts_cache;
 pub mod tls_rpt;
 pub mod txt;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -142,14 +145,19 @@ pub fn summarize(
     };
     let reason = match mode {
         Some(mta_sts::Mode::Enforce) => {
-            return (
-                Inbound::ProtectedByMtaSts,
-                "protected by MTA-STS (enforce)".to_string(),
-            )
+            let text = if sts.cached.is_some() {
+                "protected by MTA-STS (enforce, cached policy)"
+            } else {
+                "protected by MTA-STS (enforce)"
+            };
+            return (Inbound::ProtectedByMtaSts, text.to_string());
         }
         Some(mta_sts::Mode::Testing) => "MTA-STS is in testing mode, which only reports failures",
         Some(mta_sts::Mode::None) => "the MTA-STS policy has mode none",
         None if sts.status == Status::Invalid => "the MTA-STS policy is invalid",
+        None if dane.error.is_some() => {
+            "no MTA-STS policy, and the TLSA records do not count: the MX records are not DNSSEC-secure"
+        }
         None => "no MTA-STS policy and no DNSSEC-signed TLSA records",
     };
     (
@@ -162,6 +170,8 @@ pub fn summarize(
 pub struct Checker {
     config: Config,
     trace: Option<Trace>,
+    /// The MTA-STS policy cache file; `None`: policies are not cached.
+    sts_cache: Option<PathBuf>,
 }
 
 impl Checker {
@@ -169,7 +179,15 @@ impl Checker {
         Checker {
             config: config.clone(),
             trace: None,
+            sts_cache: None,
         }
+    }
+
+    /// Keeps MTA-STS policies in `path` (HOME/mta-sts-cache.json, see
+    /// [`sts_cache`]) and applies them as senders do (RFC 8461 §3.3).
+    pub fn cached_in(mut self, path: PathBuf) -> Checker {
+        self.sts_cache = Some(path);
+        self
     }
 
     /// Reports every DNS query and HTTP request to `trace` (`-v`).
@@ -185,14 +203,17 @@ impl Checker {
             .iter()
             .map(|d| normalize(d))
             .collect::<Result<Vec<_>>>()?;
-        crate::discover::runtime()?.block_on(async {
+        let mut cache = sts_cache::Cache::load(self.sts_cache.as_deref());
+        let reports = crate::discover::runtime()?.block_on(async {
             let clients = self.clients()?;
             let mut reports = Vec::new();
             for domain in &domains {
-                reports.push(self.one(&clients, domain).await?);
+                reports.push(self.one(&clients, &mut cache, domain).await?);
             }
             Ok::<_, Error>(reports)
-        })
+        })?;
+        self.save(&mut cache);
+        Ok(reports)
     }
 
     /// Only the inbound checks of `domain` (MX, MTA-STS, DANE, TLS-RPT):
@@ -200,10 +221,20 @@ impl Checker {
     /// into that domain. Fails like [`Checker::check`].
     pub fn inbound(&self, domain: &str) -> Result<InboundReport> {
         let domain = normalize(domain)?;
-        crate::discover::runtime()?.block_on(async {
+        let mut cache = sts_cache::Cache::load(self.sts_cache.as_deref());
+        let report = crate::discover::runtime()?.block_on(async {
             let clients = self.clients()?;
-            self.inbound_one(&clients, &domain).await
-        })
+            self.inbound_one(&clients, &mut cache, &domain).await
+        })?;
+        self.save(&mut cache);
+        Ok(report)
+    }
+
+    /// Saves `cache`; a failure only loses it (reported to the trace).
+    fn save(&self, cache: &mut sts_cache::Cache) {
+        if let (Err(e), Some(trace)) = (cache.save(), &self.trace) {
+            trace(&format!("cannot save the MTA-STS policy cache: {e}"));
+        }
     }
 
     /// Only the sender checks of `domain` (SPF, DMARC, DKIM, BIMI): how
@@ -264,13 +295,15 @@ impl Checker {
     async fn inbound_one(
         &self,
         (plain, validating, http): &(Resolver, Resolver, Http),
+        cache: &mut sts_cache::Cache,
         domain: &str,
     ) -> Result<InboundReport> {
-        let mx = mx::check(plain, domain)
+        let mx = mx::check(validating, plain, domain)
             .await
             .map_err(|e| Error::Temporary(format!("cannot check {domain}: {e}")))?;
-        let sts = mta_sts::check(plain, http, domain, &mx.hosts).await;
-        let dane = dane::check(validating, plain, &mx.hosts).await;
+        let now = sts_cache::unix_now();
+        let sts = mta_sts::check(plain, http, domain, &mx.hosts, cache, now).await;
+        let dane = dane::check(validating, plain, &mx).await;
         let tls_rpt = tls_rpt::check(plain, domain).await;
         let (summary, summary_text) = summarize(&mx, &sts, &dane);
         Ok(InboundReport {
@@ -286,9 +319,10 @@ impl Checker {
     async fn one(
         &self,
         clients: &(Resolver, Resolver, Http),
+        cache: &mut sts_cache::Cache,
         domain: &str,
     ) -> Result<DomainReport> {
-        let inbound = self.inbound_one(clients, domain).await?;
+        let inbound = self.inbound_one(clients, cache, domain).await?;
         Ok(DomainReport {
             domain: domain.to_string(),
             inbound,

@@ -1,12 +1,14 @@
 //! MTA-STS (RFC 8461): the `_mta-sts.DOMAIN` TXT record, then the policy
 //! at `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`, fetched over
 //! verified HTTPS without following redirects and accepted only as
-//! `text/plain`; and whether its `mx` patterns cover every MX host.
+//! `text/plain`; and whether its `mx` patterns cover every MX host. A
+//! policy fetched once stands for its `max_age` (see [`super::sts_cache`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::check::{Line, Status};
+use super::sts_cache::{rfc3339, Cache, Entry};
 use super::txt;
 use crate::discover::dns::Resolver;
 use crate::discover::http::Http;
@@ -18,7 +20,7 @@ pub const PROTECTS_AGAINST: &str = "an attacker on the path between sending serv
 const MAX_AGE_LIMIT: u64 = 31_557_600;
 
 /// A policy's mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Senders refuse to deliver without valid TLS to a listed MX.
@@ -30,7 +32,7 @@ pub enum Mode {
 }
 
 /// A parsed policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub version: String,
     pub mode: Mode,
@@ -47,6 +49,30 @@ pub struct MxMatch {
     pub matches: bool,
 }
 
+/// Where a cached policy came from, and why it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cached {
+    /// The TXT record's id when the policy was fetched.
+    pub id: String,
+    /// When it was fetched and when it expires (RFC 3339).
+    pub fetched_at: String,
+    pub expires_at: String,
+    /// `the id is unchanged`, or `no live policy (WHY)`: the TXT lookup
+    /// or the fetch failed, so the cached policy applies (RFC 8461 §3.3).
+    pub reason: String,
+}
+
+impl Cached {
+    fn of(entry: &Entry, reason: String) -> Cached {
+        Cached {
+            id: entry.id.clone(),
+            fetched_at: rfc3339(entry.fetched_at),
+            expires_at: rfc3339(entry.expires_at()),
+            reason,
+        }
+    }
+}
+
 /// The MTA-STS check.
 #[derive(Debug, Clone, Serialize)]
 pub struct MtaStsCheck {
@@ -57,6 +83,8 @@ pub struct MtaStsCheck {
     pub policy_url: String,
     pub policy: Option<Policy>,
     pub mx_matches: Vec<MxMatch>,
+    /// Set when `policy` came from the cache rather than a fetch now.
+    pub cached: Option<Cached>,
     /// Why the record or the policy is invalid, or what failed.
     pub error: Option<String>,
     pub protects_against: &'static str,
@@ -156,12 +184,34 @@ fn media_type(header: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Checks MTA-STS for `domain`, whose MX hosts are `hosts`.
+/// Why no live policy could be had: what the check reports when no
+/// cached policy stands in.
+struct Failure {
+    status: Status,
+    error: Option<String>,
+    fix: Option<String>,
+}
+
+impl Failure {
+    fn new(status: Status, error: String, fix: Option<String>) -> Failure {
+        Failure {
+            status,
+            error: Some(error),
+            fix,
+        }
+    }
+}
+
+/// Checks MTA-STS for `domain`, whose MX hosts are `hosts`, with the
+/// policies in `cache` (see [`super::sts_cache`]) as of `now` (seconds
+/// since the epoch).
 pub async fn check(
     resolver: &Resolver,
     http: &Http,
     domain: &str,
     hosts: &[String],
+    cache: &mut Cache,
+    now: u64,
 ) -> MtaStsCheck {
     let policy_url = format!("https://mta-sts.{domain}/.well-known/mta-sts.txt");
     let mut out = MtaStsCheck {
@@ -171,58 +221,31 @@ pub async fn check(
         policy_url: policy_url.clone(),
         policy: None,
         mx_matches: Vec::new(),
+        cached: None,
         error: None,
         protects_against: PROTECTS_AGAINST,
         fix: None,
     };
-    let fix_publish = format!(
-        "publish \"v=STSv1; id=YYYYMMDD01\" at _mta-sts.{domain} and a policy at {policy_url} with mode: enforce and an mx line per MX host"
-    );
-    let records = match txt::lookup(resolver, &format!("_mta-sts.{domain}")).await {
-        Ok(records) => records,
-        Err(e) => return failed(out, Status::Error, e.to_string(), None),
-    };
-    out.records = records
-        .into_iter()
-        .filter(|r| txt::has_version(r, "STSv1"))
-        .collect();
-    match parse_record(&out.records) {
-        Ok(None) => {
-            out.fix = Some(fix_publish);
-            return out;
-        }
-        Ok(Some(id)) => out.id = Some(id),
-        Err(e) => {
-            let fix = format!("publish one record \"v=STSv1; id=YYYYMMDD01\" at _mta-sts.{domain}");
-            return failed(out, Status::Invalid, e, Some(fix));
-        }
-    }
-    let url = Url::parse(&policy_url).expect("an https URL");
-    let fix_policy = format!(
-        "serve the policy at {policy_url} directly (no redirect) as text/plain, with a certificate for mta-sts.{domain}"
-    );
-    let document = match http.get_document(&url).await {
-        Ok(document) => document,
-        Err(e) => return failed(out, Status::Invalid, e.to_string(), Some(fix_policy)),
-    };
-    let content_type = document.content_type.as_deref().unwrap_or("");
-    if media_type(content_type) != "text/plain" {
-        let reason = if content_type.is_empty() {
-            "the policy has no Content-Type (text/plain is required)".to_string()
-        } else {
-            format!("the policy is served as {content_type}, not text/plain")
-        };
-        return failed(out, Status::Invalid, reason, Some(fix_policy));
-    }
-    let policy = match std::str::from_utf8(&document.body)
-        .map_err(|_| "the policy is not UTF-8 text".to_string())
-        .and_then(parse_policy)
-    {
-        Ok(policy) => policy,
-        Err(e) => {
-            let fix = "write version: STSv1, mode, max_age and one mx line per MX host".to_string();
-            return failed(out, Status::Invalid, format!("bad policy: {e}"), Some(fix));
-        }
+    let live = live(resolver, http, domain, &mut out, cache, now).await;
+    let (policy, cached) = match live {
+        Ok(found) => found,
+        Err(failure) => match cache.fresh(domain, now) {
+            Some(entry) => {
+                let why = failure
+                    .error
+                    .unwrap_or_else(|| "no _mta-sts TXT record".to_string());
+                (
+                    entry.policy.clone(),
+                    Some(Cached::of(entry, format!("no live policy ({why})"))),
+                )
+            }
+            None => {
+                out.status = failure.status;
+                out.error = failure.error;
+                out.fix = failure.fix;
+                return out;
+            }
+        },
     };
     out.mx_matches = hosts
         .iter()
@@ -250,17 +273,87 @@ pub async fn check(
             Status::Weak,
             Some("once TLS-RPT reports show no failures, change the policy to mode: enforce (and its id)".into()),
         ),
-        Mode::None => (Status::Weak, Some(fix_publish)),
+        Mode::None => (Status::Weak, Some(fix_publish(domain))),
     };
     out.policy = Some(policy);
+    out.cached = cached;
     out
 }
 
-fn failed(mut out: MtaStsCheck, status: Status, error: String, fix: Option<String>) -> MtaStsCheck {
-    out.status = status;
-    out.error = Some(error);
-    out.fix = fix;
-    out
+fn fix_publish(domain: &str) -> String {
+    format!(
+        "publish \"v=STSv1; id=YYYYMMDD01\" at _mta-sts.{domain} and a policy at https://mta-sts.{domain}/.well-known/mta-sts.txt with mode: enforce and an mx line per MX host"
+    )
+}
+
+/// The live policy of `domain`: the TXT record (into `out`), then the
+/// cached policy if its id is unchanged, else the policy fetched over
+/// HTTPS (and cached).
+async fn live(
+    resolver: &Resolver,
+    http: &Http,
+    domain: &str,
+    out: &mut MtaStsCheck,
+    cache: &mut Cache,
+    now: u64,
+) -> Result<(Policy, Option<Cached>), Failure> {
+    let records = txt::lookup(resolver, &format!("_mta-sts.{domain}"))
+        .await
+        .map_err(|e| Failure::new(Status::Error, e.to_string(), None))?;
+    out.records = records
+        .into_iter()
+        .filter(|r| txt::has_version(r, "STSv1"))
+        .collect();
+    let id = match parse_record(&out.records) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Err(Failure {
+                status: Status::Missing,
+                error: None,
+                fix: Some(fix_publish(domain)),
+            })
+        }
+        Err(e) => {
+            let fix = format!("publish one record \"v=STSv1; id=YYYYMMDD01\" at _mta-sts.{domain}");
+            return Err(Failure::new(Status::Invalid, e, Some(fix)));
+        }
+    };
+    out.id = Some(id.clone());
+    if let Some(entry) = cache.fresh(domain, now).filter(|e| e.id == id) {
+        let cached = Cached::of(entry, "the id is unchanged".to_string());
+        return Ok((entry.policy.clone(), Some(cached)));
+    }
+    let policy = fetch(http, &out.policy_url, domain).await?;
+    cache.put(domain, &id, &policy, now);
+    Ok((policy, None))
+}
+
+/// Fetches and parses the policy at `policy_url`.
+async fn fetch(http: &Http, policy_url: &str, domain: &str) -> Result<Policy, Failure> {
+    let url = Url::parse(policy_url).expect("an https URL");
+    let fix_policy = format!(
+        "serve the policy at {policy_url} directly (no redirect) as text/plain, with a certificate for mta-sts.{domain}"
+    );
+    let document = http
+        .get_document(&url)
+        .await
+        .map_err(|e| Failure::new(Status::Invalid, e.to_string(), Some(fix_policy.clone())))?;
+    let content_type = document.content_type.as_deref().unwrap_or("");
+    if media_type(content_type) != "text/plain" {
+        let reason = if content_type.is_empty() {
+            "the policy has no Content-Type (text/plain is required)".to_string()
+        } else {
+            format!("the policy is served as {content_type}, not text/plain")
+        };
+        return Err(Failure::new(Status::Invalid, reason, Some(fix_policy)));
+    }
+    std::str::from_utf8(&document.body)
+        .map_err(|_| "the policy is not UTF-8 text".to_string())
+        .and_then(parse_policy)
+        .map_err(|e| {
+            let fix = "write version: STSv1, mode, max_age and one mx line per MX host".to_string();
+            Failure::new(Status::Invalid, format!("bad policy: {e}"), Some(fix))
+        })
 }
 
 impl MtaStsCheck {
@@ -281,11 +374,18 @@ impl MtaStsCheck {
                     Mode::None => "none (the policy is withdrawn)",
                 };
                 let covered = self.mx_matches.iter().filter(|m| m.matches).count();
-                format!(
+                let mut text = format!(
                     "mode {mode}, max_age {}, covers {covered} of {} MX",
                     policy.max_age,
                     self.mx_matches.len()
-                )
+                );
+                if let Some(cached) = &self.cached {
+                    text.push_str(&format!(
+                        "; cached policy (id {}, fetched {}, expires {}): {}",
+                        cached.id, cached.fetched_at, cached.expires_at, cached.reason
+                    ));
+                }
+                text
             }
             (None, None) => "no _mta-sts TXT record".to_string(),
         };
