@@ -6,6 +6,8 @@
 //! [`Sealer::copies`] splits visible recipients who need different
 //! technologies into one copy per technology.
 
+use std::io::{Read, Write};
+
 use sequoia_openpgp::cert::Cert;
 use serde::Serialize;
 
@@ -15,7 +17,7 @@ use crate::keys::{normalize_address, CertStore, SecretKeys, Unlocker};
 use crate::message::header::Field;
 use crate::message::Headers;
 use crate::openpgp::{self, EncryptOptions, RecipientKeys};
-use crate::Result;
+use crate::{Error, Result};
 
 /// One recipient of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +244,16 @@ pub struct SealedCopy {
     pub technology: Option<&'static str>,
 }
 
+/// A copy that [`Sealer::seal_to`] wrote to a stream: its recipients and
+/// protection.
+#[derive(Debug)]
+pub struct Sealed {
+    pub recipients: Vec<Recipient>,
+    pub sealing: Sealing,
+    /// `openpgp` or `smime`; `None` for a plain copy.
+    pub technology: Option<&'static str>,
+}
+
 /// Seals copies of one sender's message under `[policy]`.
 pub struct Sealer<'a> {
     config: &'a Config,
@@ -345,6 +357,26 @@ impl<'a> Sealer<'a> {
         body: &[u8],
         group: Vec<Recipient>,
     ) -> Result<SealedCopy> {
+        let mut data = Vec::new();
+        let sealed = self.seal_to(headers, &mut &body[..], group, &mut data)?;
+        Ok(SealedCopy {
+            recipients: sealed.recipients,
+            data,
+            sealing: sealed.sealing,
+            technology: sealed.technology,
+        })
+    }
+
+    /// [`Sealer::seal`] reading the body from `body` and writing the
+    /// sealed copy to `out`. Encrypted and plain copies stream; a copy that
+    /// is only signed reads the body into memory first.
+    pub fn seal_to<W: Write + Send + Sync>(
+        &self,
+        headers: &Headers,
+        body: &mut dyn Read,
+        group: Vec<Recipient>,
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let strictest = group
             .iter()
@@ -375,10 +407,10 @@ impl<'a> Sealer<'a> {
                 let Some(Ok(certs)) = smime_certs else {
                     unreachable!()
                 };
-                return self.encrypt_smime(headers, body, certs, group);
+                return self.encrypt_smime(headers, body, certs, group, out);
             }
             match keys {
-                Ok(keys) => return self.encrypt(headers, body, keys, group),
+                Ok(keys) => return self.encrypt(headers, body, keys, group, out),
                 Err(e) if strictest == Protection::RequireEncryption => {
                     // Name what was tried for S/MIME when it was the
                     // preferred technology.
@@ -398,47 +430,49 @@ impl<'a> Sealer<'a> {
             let pgp_first = !prefer_smime || smime_signer.is_none();
             if !pgp_first || self.sender_keys.is_empty() {
                 if let Some(identity) = &smime_signer {
-                    let message = headers.with_body(body);
+                    let message = headers.with_body(&read_body(body)?);
                     let data = crate::smime::sign_message(
                         &message,
                         identity,
                         policy.protect_headers,
                         crate::smime::settings::rsa_signature(&self.config.smime)?,
                     )?;
-                    return Ok(SealedCopy {
+                    write_copy(out, &[&data])?;
+                    return Ok(Sealed {
                         recipients: group,
-                        data,
                         sealing: Sealing::Signed,
                         technology: Some("smime"),
                     });
                 }
             }
             if let Some((_, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
-                let message = headers.with_body(body);
+                let message = headers.with_body(&read_body(body)?);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
-                return Ok(SealedCopy {
+                write_copy(out, &[&data])?;
+                return Ok(Sealed {
                     recipients: group,
-                    data,
                     sealing: Sealing::Signed,
                     technology: Some("openpgp"),
                 });
             }
         }
-        Ok(SealedCopy {
+        write_copy(out, &[&headers.to_bytes(), b"\r\n"])?;
+        std::io::copy(body, out).map_err(|e| Error::io("copying the message", e))?;
+        Ok(Sealed {
             recipients: group,
-            data: headers.with_body(body),
             sealing: Sealing::Plain,
             technology: None,
         })
     }
 
-    fn encrypt_smime(
+    fn encrypt_smime<W: Write>(
         &self,
         headers: &Headers,
-        body: &[u8],
+        body: &mut dyn Read,
         mut certs: Vec<crate::smime::SmimeCert>,
         group: Vec<Recipient>,
-    ) -> Result<SealedCopy> {
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let smime = self.smime.as_ref().expect("called with S/MIME keys");
         let own = smime.keyring().own_identity(&self.sender).cloned();
@@ -455,18 +489,9 @@ impl<'a> Sealer<'a> {
             transport: crate::smime::settings::key_transport(&self.config.smime)?,
             rsa_signature: crate::smime::settings::rsa_signature(&self.config.smime)?,
         };
-        let mut data = Vec::new();
-        crate::smime::seal_message(
-            headers,
-            &mut std::io::Cursor::new(body),
-            &certs,
-            signer.as_ref(),
-            options,
-            &mut data,
-        )?;
-        Ok(SealedCopy {
+        crate::smime::seal_message(headers, body, &certs, signer.as_ref(), options, out)?;
+        Ok(Sealed {
             recipients: group,
-            data,
             sealing: if signer.is_some() {
                 Sealing::EncryptedSigned
             } else {
@@ -476,13 +501,14 @@ impl<'a> Sealer<'a> {
         })
     }
 
-    fn encrypt<'k>(
+    fn encrypt<'k, W: Write + Send + Sync>(
         &'k self,
         headers: &Headers,
-        body: &[u8],
+        body: &mut dyn Read,
         mut keys: Vec<RecipientKeys<'k>>,
         group: Vec<Recipient>,
-    ) -> Result<SealedCopy> {
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         if policy.encrypt_to_self {
             openpgp::add_encrypt_to_self(&mut keys, &self.sender, &self.sender_keys);
@@ -497,24 +523,38 @@ impl<'a> Sealer<'a> {
         } else {
             Sealing::Encrypted
         };
-        let mut data = Vec::new();
         openpgp::encrypt_message(
             headers,
-            &mut std::io::Cursor::new(body),
+            body,
             &keys,
             signer.map(|(_, pair)| pair),
             EncryptOptions {
                 protect_headers: policy.protect_headers,
             },
-            &mut data,
+            out,
         )?;
-        Ok(SealedCopy {
+        Ok(Sealed {
             recipients: group,
-            data,
             sealing,
             technology: Some("openpgp"),
         })
     }
+}
+
+/// The whole body, for the sealings that need it in memory.
+fn read_body(body: &mut dyn Read) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    body.read_to_end(&mut data)
+        .map_err(|e| Error::io("reading the message", e))?;
+    Ok(data)
+}
+
+/// Writes the parts of a sealed copy to `out`.
+fn write_copy(out: &mut impl Write, parts: &[&[u8]]) -> Result<()> {
+    parts
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+        .map_err(|e| Error::io("writing the sealed message", e))
 }
 
 /// Orders protections from the laxest to the strictest.

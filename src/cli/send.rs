@@ -182,7 +182,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         .map(|c| Transaction {
             from: sender.clone(),
             to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-            data: c.data.clone(),
+            data: c.data.clone().into(),
         })
         .collect();
     let options = Options {
