@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -246,6 +247,18 @@ pub struct SealedCopy {
     pub levels: Vec<RecipientLevel>,
 }
 
+/// A copy that [`Sealer::seal_to`] wrote to a stream: its recipients and
+/// protection.
+#[derive(Debug)]
+pub struct Sealed {
+    pub recipients: Vec<Recipient>,
+    pub sealing: Sealing,
+    /// What sealed it; `None` for a plain copy.
+    pub technology: Option<Technology>,
+    /// What each recipient's copy gets, in `recipients`' order.
+    pub levels: Vec<RecipientLevel>,
+}
+
 /// Seals copies of one sender's message under `[policy]`.
 pub struct Sealer<'a> {
     config: &'a Config,
@@ -310,13 +323,17 @@ impl<'a> Sealer<'a> {
         self
     }
 
-    /// Remembers the keys `copies` were encrypted to, for the "key changed"
-    /// warning next time (nothing without [`Sealer::with_records`]).
-    pub fn remember_keys(&self, copies: &[SealedCopy]) -> Result<()> {
+    /// Remembers the keys of `levels` (of the copies sealed), for the
+    /// "key changed" warning next time (nothing without
+    /// [`Sealer::with_records`]).
+    pub fn remember_keys<'l>(
+        &self,
+        levels: impl IntoIterator<Item = &'l RecipientLevel>,
+    ) -> Result<()> {
         let Some(path) = &self.last_used_file else {
             return Ok(());
         };
-        let used = copies.iter().flat_map(|c| &c.levels).filter_map(|l| {
+        let used = levels.into_iter().filter_map(|l| {
             l.fingerprint
                 .as_deref()
                 .filter(|_| l.level.end_to_end())
@@ -390,6 +407,27 @@ impl<'a> Sealer<'a> {
         body: &[u8],
         group: Vec<Recipient>,
     ) -> Result<SealedCopy> {
+        let mut data = Vec::new();
+        let sealed = self.seal_to(headers, &mut &body[..], group, &mut data)?;
+        Ok(SealedCopy {
+            recipients: sealed.recipients,
+            data,
+            sealing: sealed.sealing,
+            technology: sealed.technology,
+            levels: sealed.levels,
+        })
+    }
+
+    /// [`Sealer::seal`] reading the body from `body` and writing the
+    /// sealed copy to `out`. Encrypted and plain copies stream; a copy that
+    /// is only signed reads the body into memory first.
+    pub fn seal_to<W: Write + Send + Sync>(
+        &self,
+        headers: &Headers,
+        body: &mut dyn Read,
+        group: Vec<Recipient>,
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let strictest = group
             .iter()
@@ -420,10 +458,10 @@ impl<'a> Sealer<'a> {
                 let Some(Ok(certs)) = smime_certs else {
                     unreachable!()
                 };
-                return self.encrypt_smime(headers, body, certs, group);
+                return self.encrypt_smime(headers, body, certs, group, out);
             }
             match keys {
-                Ok(keys) => return self.encrypt(headers, body, keys, group),
+                Ok(keys) => return self.encrypt(headers, body, keys, group, out),
                 Err(e) if strictest == Protection::RequireEncryption => {
                     // Name what was tried for S/MIME when it was the
                     // preferred technology.
@@ -459,38 +497,39 @@ impl<'a> Sealer<'a> {
             let pgp_first = !prefer_smime || smime_signer.is_none();
             if !pgp_first || self.sender_keys.is_empty() {
                 if let Some(identity) = &smime_signer {
-                    let message = headers.with_body(body);
+                    let message = headers.with_body(&read_body(body)?);
                     let data = crate::smime::sign_message(
                         &message,
                         identity,
                         policy.protect_headers,
                         crate::smime::settings::rsa_signature(&self.config.smime)?,
                     )?;
-                    return Ok(SealedCopy {
+                    write_copy(out, &[&data])?;
+                    return Ok(Sealed {
                         levels: unencrypted(true),
                         recipients: group,
-                        data,
                         sealing: Sealing::Signed,
                         technology: Some(Technology::Smime),
                     });
                 }
             }
             if let Some((_, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
-                let message = headers.with_body(body);
+                let message = headers.with_body(&read_body(body)?);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
-                return Ok(SealedCopy {
+                write_copy(out, &[&data])?;
+                return Ok(Sealed {
                     levels: unencrypted(true),
                     recipients: group,
-                    data,
                     sealing: Sealing::Signed,
                     technology: Some(Technology::Openpgp),
                 });
             }
         }
-        Ok(SealedCopy {
+        write_copy(out, &[&headers.to_bytes(), b"\r\n"])?;
+        std::io::copy(body, out).map_err(|e| Error::io("copying the message", e))?;
+        Ok(Sealed {
             levels: unencrypted(false),
             recipients: group,
-            data: headers.with_body(body),
             sealing: Sealing::Plain,
             technology: None,
         })
@@ -540,13 +579,14 @@ impl<'a> Sealer<'a> {
         Ok(out)
     }
 
-    fn encrypt_smime(
+    fn encrypt_smime<W: Write>(
         &self,
         headers: &Headers,
-        body: &[u8],
+        body: &mut dyn Read,
         mut certs: Vec<crate::smime::SmimeCert>,
         group: Vec<Recipient>,
-    ) -> Result<SealedCopy> {
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let smime = self.smime.as_ref().expect("called with S/MIME keys");
         let own = smime.keyring().own_identity(&self.sender).cloned();
@@ -572,19 +612,10 @@ impl<'a> Sealer<'a> {
                 level::smime_level(&r.address, cert.fingerprint(), cert.validity().1, last, now)
             })
             .collect();
-        let mut data = Vec::new();
-        crate::smime::seal_message(
-            headers,
-            &mut std::io::Cursor::new(body),
-            &certs,
-            signer.as_ref(),
-            options,
-            &mut data,
-        )?;
-        Ok(SealedCopy {
+        crate::smime::seal_message(headers, body, &certs, signer.as_ref(), options, out)?;
+        Ok(Sealed {
             levels,
             recipients: group,
-            data,
             sealing: if signer.is_some() {
                 Sealing::EncryptedSigned
             } else {
@@ -594,13 +625,14 @@ impl<'a> Sealer<'a> {
         })
     }
 
-    fn encrypt<'k>(
+    fn encrypt<'k, W: Write + Send + Sync>(
         &'k self,
         headers: &Headers,
-        body: &[u8],
+        body: &mut dyn Read,
         mut keys: Vec<RecipientKeys<'k>>,
         group: Vec<Recipient>,
-    ) -> Result<SealedCopy> {
+        out: &mut W,
+    ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let now = SystemTime::now();
         // Own keys only vouch (certifications) here: unreadable ones vouch
@@ -626,25 +658,39 @@ impl<'a> Sealer<'a> {
         } else {
             Sealing::Encrypted
         };
-        let mut data = Vec::new();
         openpgp::encrypt_message(
             headers,
-            &mut std::io::Cursor::new(body),
+            body,
             &keys,
             signer.map(|(_, pair)| pair),
             EncryptOptions {
                 protect_headers: policy.protect_headers,
             },
-            &mut data,
+            out,
         )?;
-        Ok(SealedCopy {
+        Ok(Sealed {
             levels,
             recipients: group,
-            data,
             sealing,
             technology: Some(Technology::Openpgp),
         })
     }
+}
+
+/// The whole body, for the sealings that need it in memory.
+fn read_body(body: &mut dyn Read) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    body.read_to_end(&mut data)
+        .map_err(|e| Error::io("reading the message", e))?;
+    Ok(data)
+}
+
+/// Writes the parts of a sealed copy to `out`.
+fn write_copy(out: &mut impl Write, parts: &[&[u8]]) -> Result<()> {
+    parts
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+        .map_err(|e| Error::io("writing the sealed message", e))
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ fn rust_client_to_agent_to_upstream_sealed_and_gpg_decrypts() {
     let tx = Transaction {
         from: "alice@example.org".into(),
         to: vec!["bob@example.net".into(), "alice@example.org".into()],
-        data: TO_BOB.to_vec(),
+        data: TO_BOB.to_vec().into(),
     };
     let outcome =
         submit::submit_blocking(&client_settings(&agent), &[tx]).expect("the agent accepts");
@@ -677,7 +677,8 @@ fn fifty_clients_twenty_messages_each_delivered_exactly_once() {
                         data: format!(
                             "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: load\r\nMessage-ID: <c{c}m{m}@load.example>\r\n\r\nmessage {m} of client {c}\r\n"
                         )
-                        .into_bytes(),
+                        .into_bytes()
+                        .into(),
                     })
                     .collect();
                 submit::submit_blocking(&settings, &transactions)
@@ -799,7 +800,7 @@ fn crash_safety_kill_9_at_random_moments_and_restart() {
         }
         // Whatever the moment, everything in queue/ is whole.
         for id in spool.ids(Status::Queued).unwrap() {
-            if let Err(e) = spool.load(Status::Queued, &id) {
+            if let Err(e) = spool.open_message(Status::Queued, &id) {
                 // Delivered and removed in between is fine; broken is not.
                 assert!(
                     !home.path().join(format!("spool/queue/{id}.msg")).exists(),
@@ -986,7 +987,7 @@ fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
     let tx = Transaction {
         from: "alice@example.org".into(),
         to: vec!["carol@example.net".into()],
-        data: b"From: alice@example.org\r\nTo: carol@example.net\r\nSubject: s/mime via agent\r\n\r\nHello Carol, sealed by the agent.\r\n".to_vec(),
+        data: b"From: alice@example.org\r\nTo: carol@example.net\r\nSubject: s/mime via agent\r\n\r\nHello Carol, sealed by the agent.\r\n".to_vec().into(),
     };
     submit::submit_blocking(&client_settings(&agent), &[tx]).expect("the agent accepts");
     assert!(
@@ -1313,7 +1314,7 @@ fn implicit_tls_listener_takes_submissions() {
     let tx = Transaction {
         from: "alice@example.org".into(),
         to: vec!["bob@example.net".into()],
-        data: b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: ssl\r\n\r\nover implicit TLS\r\n".to_vec(),
+        data: b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: ssl\r\n\r\nover implicit TLS\r\n".to_vec().into(),
     };
     let outcome = submit::submit_blocking(&settings, &[tx]).expect("implicit TLS submission");
     assert!(outcome.transport.tls_version.starts_with("TLSv1."));

@@ -13,7 +13,7 @@
 //! stays in the failed list.
 
 use super::intake;
-use super::spool::{now, Copy, Entry, Spool, State};
+use super::spool::{now, Entry, Spool, State};
 use crate::config::Config;
 use crate::home::Home;
 use crate::keys::Unlocker;
@@ -40,19 +40,27 @@ pub fn bounce(
     }
     let report = report(hostname, entry, heads, state);
     let rcpts = [entry.from.clone()];
-    let (_, sealed) = intake::seal_message(config, home, unlocker, true, &rcpts, &report)?;
+    let mut sealed = std::io::Cursor::new(Vec::new());
+    let intake = intake::seal_message(
+        config,
+        home,
+        unlocker,
+        true,
+        &rcpts,
+        &mut std::io::Cursor::new(report),
+        &mut sealed,
+    )?;
     let mut dsn = Entry {
         id: String::new(),
         received: now(),
         from: String::new(),
         client: format!("delivery report on {}", entry.id),
         user: None,
-        copies: sealed.iter().map(Copy::from).collect(),
+        copies: intake.copies,
         dsn: crate::submit::Dsn::default(),
         relay: None,
     };
-    let datas: Vec<&[u8]> = sealed.iter().map(|c| c.data.as_slice()).collect();
-    spool.enqueue(&mut dsn, &datas)?;
+    spool.enqueue_from(&mut dsn, &mut sealed.get_ref().as_slice())?;
     Ok(Some(dsn.id))
 }
 

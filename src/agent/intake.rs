@@ -15,29 +15,49 @@
 //! machine-readable status parts go out; no content of the original
 //! message does. Other null-sender mail is refused as usual.
 
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+
+use super::spool::Copy;
 use crate::config::{Config, Protection};
 use crate::discover::Discovery;
 use crate::home::Home;
 use crate::keys::{CertStore, SecretKeys, Unlocker};
-use crate::message::header::split_entity;
+use crate::message::header::{read_header_section, split_entity};
 use crate::message::{mime, Headers};
-use crate::seal::{self, SealedCopy, Sealer};
+use crate::posture::level::RecipientLevel;
+use crate::seal::{self, Sealer};
 use crate::{Error, Result};
 
-/// Seals `data` (an RFC 5322 message with CRLF line ends) for the envelope
-/// recipients `rcpts` under `[policy]`. An error means nothing may be
+/// What [`seal_message`] queued.
+pub struct Intake {
+    /// The From address.
+    pub sender: String,
+    /// The sealed copies, one after the other in the output.
+    pub copies: Vec<Copy>,
+    /// What each recipient's copy gets.
+    pub levels: Vec<RecipientLevel>,
+}
+
+/// Seals `message` (an RFC 5322 message with CRLF line ends, read from
+/// its start once per copy, so it need not be in memory) for the envelope
+/// recipients `rcpts` under `[policy]`, writing the sealed copies one
+/// after the other to `out`. Returns the sender, the copies (whose sizes
+/// add up to what was written) and each recipient's level. An error means nothing may be
 /// queued: [`Error::NoKey`] when policy requires encryption that is
 /// impossible for a recipient.
-pub fn seal_message(
+pub fn seal_message<M: Read + Seek, W: Write + Seek + Send + Sync>(
     config: &Config,
     home: &Home,
     unlocker: &Unlocker,
     null_sender: bool,
     rcpts: &[String],
-    data: &[u8],
-) -> Result<(String, Vec<SealedCopy>)> {
-    let (head, body) = split_entity(data);
-    let mut headers = Headers::parse(head)?;
+    message: &mut M,
+    out: &mut W,
+) -> Result<Intake> {
+    let io = |e| Error::io("reading or writing the message being sealed", e);
+    message.rewind().map_err(io)?;
+    let (head, body_start) = read_header_section(message).map_err(io)?;
+    let mut headers = Headers::parse(&head)?;
     let sender = headers
         .addresses("From")
         .into_iter()
@@ -60,8 +80,16 @@ pub fn seal_message(
         .with_records(home);
     let report = null_sender && headers.content_type().mime == "multipart/report";
     let mut copies = Vec::new();
+    let mut levels = Vec::new();
     for group in sealer.copies(&recipients) {
-        match sealer.seal(&headers, body, group.clone()) {
+        let start = out.stream_position().map_err(io)?;
+        message.seek(SeekFrom::Start(body_start)).map_err(io)?;
+        let sealed = match sealer.seal_to(
+            &headers,
+            &mut BufReader::new(&mut *message),
+            group.clone(),
+            out,
+        ) {
             Err(Error::NoKey { .. }) if report => {
                 let relaxed = relaxed_policy(config);
                 let sealer = Sealer::new(
@@ -74,15 +102,25 @@ pub fn seal_message(
                 )?
                 .with_smime(seal::SmimeKeys::load(home, &relaxed)?)
                 .with_records(home);
-                let stripped = without_returned_message(&headers, body)?;
-                copies.push(sealer.seal(&headers, &stripped, group)?);
+                let mut body = Vec::new();
+                message.seek(SeekFrom::Start(body_start)).map_err(io)?;
+                message.read_to_end(&mut body).map_err(io)?;
+                let stripped = without_returned_message(&headers, &body)?;
+                sealer.seal_to(&headers, &mut &stripped[..], group, out)?
             }
-            sealed => copies.push(sealed?),
-        }
+            sealed => sealed?,
+        };
+        let size = out.stream_position().map_err(io)? - start;
+        copies.push(Copy::new(&sealed.recipients, sealed.sealing, size as usize));
+        levels.extend(sealed.levels);
     }
     // Only for the "key changed" warning: not a reason to refuse mail.
-    let _ = sealer.remember_keys(&copies);
-    Ok((sender, copies))
+    let _ = sealer.remember_keys(&levels);
+    Ok(Intake {
+        sender,
+        copies,
+        levels,
+    })
 }
 
 /// `config` with every `require-encryption` turned into

@@ -3,7 +3,9 @@
 //!
 //! Commands are parsed by smtp-proto (`Request::parse`), message data is
 //! read and dot-unstuffed by its `DataReceiver`, which ends the data only
-//! at CRLF "." CRLF (so `LF.LF` smuggling does not end it). The loop
+//! at CRLF "." CRLF (so `LF.LF` smuggling does not end it). The data goes
+//! to an unnamed file in the spool as it arrives ([`Spool::scratch`]), so
+//! a session holds a few buffers in memory, not its message. The loop
 //! around them is written here: state, limits, STARTTLS, AUTH, replies.
 //! Replies to pipelined commands are collected and written when the
 //! client's input is used up (RFC 2920).
@@ -30,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::spool::{Copy, Entry, Spool, Status};
+use super::spool::{Entry, Spool, Status};
 use super::worker::{one_line, Route, Worker};
 use super::{address_file, credentials, intake, tls, Agent, Credentials, Log, Settings};
 use crate::config::Config;
@@ -49,6 +51,8 @@ const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
 const FREE_AUTH_FAILURES: u32 = 3;
 /// The longest such wait.
 const MAX_AUTH_BLOCK: Duration = Duration::from_secs(15 * 60);
+/// Buffer between a session and its spool file during DATA.
+const SPOOL_WRITE_BUFFER: usize = 64 * 1024;
 /// Stack of a sealing thread: deeply nested MIME must not overflow it.
 const SEAL_STACK: usize = 256 << 20;
 
@@ -388,11 +392,21 @@ enum Line {
 
 /// How the message data ended.
 enum DataEnd {
-    Complete(Vec<u8>),
+    Complete(Received),
     TooBig,
+    /// The spool file could not be written; the data was read to its end.
+    Unwritable(std::io::Error),
     Eof,
     TimedOut,
     Failed,
+}
+
+/// Message data read in full, dot-unstuffed, in a spool file.
+struct Received {
+    file: std::fs::File,
+    len: usize,
+    /// What SMTP does not allow in it ([`DataCheck`]).
+    problem: Option<&'static str>,
 }
 
 struct Envelope {
@@ -1066,17 +1080,22 @@ impl Session {
             );
             return Some(Next::Close("pipelining violation: data before 354".into()));
         }
+        let envelope = self.envelope.take().expect("checked above");
+        let file = match self.shared.spool.scratch() {
+            Ok(file) => file,
+            Err(e) => return self.unwritable(&e.to_string()),
+        };
         self.reply(354, "End data with <CR><LF>.<CR><LF>");
         if !self.flush(io).await {
             return Some(Next::Close("cannot write to the client".into()));
         }
-        let envelope = self.envelope.take().expect("checked above");
         let limits = self.cur.settings.limits.clone();
-        let data = match self.receive(io, limits.max_message_size).await {
-            DataEnd::Complete(data) => {
-                self.dialogue("C", &format!("[message data, {} bytes]", data.len()));
-                data
+        let received = match self.receive(io, limits.max_message_size, file).await {
+            DataEnd::Complete(received) => {
+                self.dialogue("C", &format!("[message data, {} bytes]", received.len));
+                received
             }
+            DataEnd::Unwritable(e) => return self.unwritable(&e.to_string()),
             DataEnd::TooBig => {
                 let text = format!(
                     "5.3.4 Message too big (at most {} bytes); nothing was queued",
@@ -1107,20 +1126,43 @@ impl Session {
                 ))
             }
         };
-        if let Some(problem) = bad_data(&data) {
+        if let Some(problem) = received.problem {
             self.refused.push(format!("554 {problem}"));
             self.reply(554, &format!("5.6.0 {problem}; nothing was queued"));
             return None;
         }
-        let (code, text) = self.accept(envelope, data).await;
+        let (code, text) = self.accept(envelope, received.file).await;
         self.reply(code, &text);
         None
     }
 
-    /// Reads message data up to CRLF.CRLF, dot-unstuffed; beyond `max`
-    /// bytes the rest is read and thrown away.
-    async fn receive<S: AsyncRead + Unpin>(&self, io: &mut BufReader<S>, max: usize) -> DataEnd {
-        let mut data = Vec::with_capacity(16 * 1024);
+    /// The reply when the spool cannot take the message data.
+    fn unwritable(&mut self, why: &str) -> Option<Next> {
+        (self.shared.log)(&format!(
+            "connection {}: cannot write the message data to the spool: {why}",
+            self.peer
+        ));
+        self.refused.push("451 cannot queue".into());
+        self.reply(
+            451,
+            "4.3.0 Cannot write the queue; nothing was queued, try again later",
+        );
+        None
+    }
+
+    /// Reads message data up to CRLF.CRLF, dot-unstuffed, into `file`;
+    /// beyond `max` bytes (or after a write error) the rest is read and
+    /// thrown away.
+    async fn receive<S: AsyncRead + Unpin>(
+        &self,
+        io: &mut BufReader<S>,
+        max: usize,
+        file: std::fs::File,
+    ) -> DataEnd {
+        let mut out = SpoolWriter::new(file);
+        let mut chunk = Vec::with_capacity(16 * 1024);
+        let (mut len, mut check) = (0, DataCheck::default());
+        let mut write_error = None;
         let mut receiver = DataReceiver::new();
         // The data starts at the beginning of a line: a lone "." ends it.
         receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
@@ -1138,40 +1180,67 @@ impl Session {
             let mut bytes = buf.iter();
             let done = match &mut discard {
                 Some(d) => d.ingest(&mut bytes),
-                None => receiver.ingest(&mut bytes, &mut data),
+                None => receiver.ingest(&mut bytes, &mut chunk),
             };
             let used = buf.len() - bytes.as_slice().len();
             io.consume(used);
-            if discard.is_none() && data.len() > max {
-                discard = Some(DummyDataReceiver::new_data(&receiver));
-                data = Vec::new();
+            if discard.is_none() {
+                len += chunk.len();
+                check.feed(&chunk);
+                let written = if len > max {
+                    Ok(())
+                } else {
+                    out.write_all(&chunk).await
+                };
+                if let Err(e) = written {
+                    write_error = Some(e);
+                }
+                if len > max || write_error.is_some() {
+                    discard = Some(DummyDataReceiver::new_data(&receiver));
+                }
+                chunk.clear();
             }
             if done {
-                return match discard {
-                    Some(_) => DataEnd::TooBig,
-                    None => DataEnd::Complete(data),
+                return match (write_error, discard) {
+                    (Some(e), _) => DataEnd::Unwritable(e),
+                    (None, Some(_)) => DataEnd::TooBig,
+                    (None, None) => match out.finish().await {
+                        Ok(file) => DataEnd::Complete(Received {
+                            file,
+                            len,
+                            problem: check.finish(),
+                        }),
+                        Err(e) => DataEnd::Unwritable(e),
+                    },
                 };
             }
         }
     }
 
-    /// Seals and queues a complete message; the reply for the client.
-    async fn accept(&mut self, envelope: Envelope, data: Vec<u8>) -> (u16, String) {
+    /// Seals and queues a complete message (in `message`, a spool file);
+    /// the reply for the client.
+    async fn accept(&mut self, envelope: Envelope, mut message: std::fs::File) -> (u16, String) {
         let (shared, cur) = (self.shared.clone(), self.cur.clone());
         let rcpts = envelope.rcpts.clone();
         let null_sender = envelope.from.is_empty();
         let limit = cur.settings.limits.seal_timeout;
-        let sealing = seal_isolated(move || {
-            intake::seal_message(
+        let sealing = seal_isolated(move || -> Result<_> {
+            let mut sealed = std::io::BufWriter::new(shared.spool.scratch()?);
+            let intake = intake::seal_message(
                 &cur.config,
                 &shared.home,
                 &shared.unlocker,
                 null_sender,
                 &rcpts,
-                &data,
-            )
+                &mut message,
+                &mut sealed,
+            )?;
+            let sealed = sealed
+                .into_inner()
+                .map_err(|e| Error::io("writing the sealed message", e.into_error()))?;
+            Ok((intake, sealed))
         });
-        let (_, copies) = match tokio::time::timeout(limit, sealing).await {
+        let (intake, mut sealed) = match tokio::time::timeout(limit, sealing).await {
             Err(_) => {
                 self.refused.push("451 sealing timed out".into());
                 return (
@@ -1207,28 +1276,33 @@ impl Session {
             from: envelope.from,
             client: self.peer.to_string(),
             user: self.user.clone(),
-            copies: copies.iter().map(Copy::from).collect(),
+            copies: intake.copies,
             dsn: crate::submit::Dsn::default(),
             relay: None,
         };
-        let mut sealings: Vec<&str> = copies.iter().map(|c| c.sealing.as_str()).collect();
+        let mut sealings: Vec<&str> = entry.copies.iter().map(|c| c.sealing.as_str()).collect();
         sealings.dedup();
         let summary = format!(
             "{} cop{}, {}",
-            copies.len(),
-            if copies.len() == 1 { "y" } else { "ies" },
+            entry.copies.len(),
+            if entry.copies.len() == 1 { "y" } else { "ies" },
             sealings.join("/")
         );
-        let levels: Vec<String> = copies
+        let levels: Vec<String> = intake
+            .levels
             .iter()
-            .flat_map(|c| &c.levels)
             .map(|l| format!("{}: {}", l.address, l.describe()))
             .collect();
         let spool = self.shared.spool.clone();
         let _permit = self.shared.writing.acquire().await;
         let queued = tokio::task::spawn_blocking(move || {
-            let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
-            spool.enqueue(&mut entry, &datas).map(|()| entry.id)
+            use std::io::Seek as _;
+            sealed
+                .rewind()
+                .map_err(|e| Error::io("reading the sealed message", e))?;
+            spool
+                .enqueue_from(&mut entry, &mut sealed)
+                .map(|()| entry.id)
         })
         .await;
         match queued {
@@ -1252,6 +1326,56 @@ impl Session {
             }
             Err(_) => (451, "4.3.0 Internal error while queueing".into()),
         }
+    }
+}
+
+/// A spool file written from a session: the data collects in a buffer
+/// that is written on a blocking thread when full.
+struct SpoolWriter {
+    /// None after a failed write.
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+impl SpoolWriter {
+    fn new(file: std::fs::File) -> SpoolWriter {
+        SpoolWriter {
+            file: Some(file),
+            buf: Vec::with_capacity(SPOOL_WRITE_BUFFER),
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= SPOOL_WRITE_BUFFER {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| std::io::Error::other("an earlier write failed"))?;
+        let buf = std::mem::take(&mut self.buf);
+        let (file, mut buf, written) = tokio::task::spawn_blocking(move || {
+            let written = file.write_all(&buf);
+            (file, buf, written)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        written?;
+        buf.clear();
+        (self.file, self.buf) = (Some(file), buf);
+        Ok(())
+    }
+
+    /// Writes what is left; the file.
+    async fn finish(mut self) -> std::io::Result<std::fs::File> {
+        self.flush().await?;
+        Ok(self.file.take().expect("flushed"))
     }
 }
 
@@ -1305,27 +1429,74 @@ fn refusal(error: &Error) -> (u16, String) {
     }
 }
 
-/// What is wrong with message data that SMTP does not allow: NUL bytes,
-/// a CR or LF that is not part of CRLF, lines over 998 characters.
-fn bad_data(data: &[u8]) -> Option<&'static str> {
-    if memchr::memchr(0, data).is_some() {
-        return Some("The message contains NUL bytes");
-    }
-    let mut line_start = 0;
-    for lf in memchr::memchr_iter(b'\n', data) {
-        if lf == 0 || data[lf - 1] != b'\r' {
-            return Some("The message has a bare LF; SMTP needs CRLF line ends (RFC 5321 2.3.8)");
+/// Finds in message data, fed piece by piece as it arrives, what SMTP
+/// does not allow: NUL bytes, a CR or LF that is not part of CRLF, lines
+/// over 998 characters.
+#[derive(Default)]
+struct DataCheck {
+    nul: bool,
+    bare_cr: bool,
+    /// The first bare LF or overlong line.
+    line: Option<&'static str>,
+    /// Bytes of the current line so far (after the last LF).
+    line_len: usize,
+    /// The last byte fed.
+    last: Option<u8>,
+}
+
+const BARE_LF: &str = "The message has a bare LF; SMTP needs CRLF line ends (RFC 5321 2.3.8)";
+const BARE_CR: &str = "The message has a bare CR; SMTP needs CRLF line ends (RFC 5321 2.3.8)";
+const LONG_LINE: &str = "A line is longer than 998 characters (RFC 5322 2.1.1)";
+const NUL: &str = "The message contains NUL bytes";
+
+impl DataCheck {
+    fn feed(&mut self, data: &[u8]) {
+        let Some(&first) = data.first() else {
+            return;
+        };
+        self.nul |= memchr::memchr(0, data).is_some();
+        if self.last == Some(b'\r') && first != b'\n' {
+            self.bare_cr = true;
         }
-        if lf - 1 - line_start > 998 {
-            return Some("A line is longer than 998 characters (RFC 5322 2.1.1)");
+        let mut line_start = 0;
+        for at in memchr::memchr2_iter(b'\r', b'\n', data) {
+            if data[at] == b'\r' {
+                self.bare_cr |= data.get(at + 1).is_some_and(|b| *b != b'\n');
+                continue;
+            }
+            let before = if at == 0 {
+                self.last
+            } else {
+                Some(data[at - 1])
+            };
+            // The line without its CRLF.
+            let length = (self.line_len + at - line_start).saturating_sub(1);
+            if self.line.is_none() && before != Some(b'\r') {
+                self.line = Some(BARE_LF);
+            } else if self.line.is_none() && length > 998 {
+                self.line = Some(LONG_LINE);
+            }
+            self.line_len = 0;
+            line_start = at + 1;
         }
-        line_start = lf + 1;
+        self.line_len += data.len() - line_start;
+        self.last = data.last().copied();
     }
-    if line_start < data.len() && data.len() - line_start > 998 {
-        return Some("A line is longer than 998 characters (RFC 5322 2.1.1)");
+
+    /// The first problem found, if any, once all the data was fed.
+    fn finish(mut self) -> Option<&'static str> {
+        if self.line.is_none() && self.line_len > 998 {
+            self.line = Some(LONG_LINE);
+        }
+        self.bare_cr |= self.last == Some(b'\r');
+        if self.nul {
+            Some(NUL)
+        } else if self.line.is_some() {
+            self.line
+        } else {
+            self.bare_cr.then_some(BARE_CR)
+        }
     }
-    let bare_cr = memchr::memchr_iter(b'\r', data).any(|cr| data.get(cr + 1) != Some(&b'\n'));
-    bare_cr.then_some("The message has a bare CR; SMTP needs CRLF line ends (RFC 5321 2.3.8)")
 }
 
 /// Whether an address can go into an SMTP command unchanged.
@@ -1350,18 +1521,46 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// The problem [`DataCheck`] finds in `data`, which must be the same
+    /// however the data is cut into pieces.
+    fn bad_data(data: &[u8]) -> Option<&'static str> {
+        let whole = {
+            let mut check = DataCheck::default();
+            check.feed(data);
+            check.finish()
+        };
+        for piece in [1, 2, 3, 7] {
+            let mut check = DataCheck::default();
+            data.chunks(piece).for_each(|p| check.feed(p));
+            assert_eq!(check.finish(), whole, "in pieces of {piece}: {data:?}");
+        }
+        whole
+    }
+
     #[test]
     fn data_rules() {
         assert_eq!(bad_data(b"a: b\r\n\r\nbody\r\n"), None);
+        assert_eq!(bad_data(b""), None);
         assert!(bad_data(b"a: b\r\n\r\nbo\0dy\r\n").unwrap().contains("NUL"));
         assert!(bad_data(b"a: b\n\r\nbody\r\n").unwrap().contains("bare LF"));
+        assert!(bad_data(b"\na: b\r\n").unwrap().contains("bare LF"));
         assert!(bad_data(b"a: b\r\n\r\nbo\rdy\r\n")
             .unwrap()
             .contains("bare CR"));
+        assert!(bad_data(b"a: b\r\n\r\nbody\r").unwrap().contains("bare CR"));
         let long = format!("a: b\r\n\r\n{}\r\n", "x".repeat(999));
         assert!(bad_data(long.as_bytes()).unwrap().contains("998"));
         let ok = format!("a: b\r\n\r\n{}\r\n", "x".repeat(998));
         assert_eq!(bad_data(ok.as_bytes()), None);
+        let long_last = format!("a: b\r\n\r\n{}", "x".repeat(999));
+        assert!(bad_data(long_last.as_bytes()).unwrap().contains("998"));
+        let ok_last = format!("a: b\r\n\r\n{}", "x".repeat(998));
+        assert_eq!(bad_data(ok_last.as_bytes()), None);
+        // NUL first, then the first line problem, then a bare CR.
+        let all = format!("a\rb\r\n{}\r\nc\nd\0\r\n", "x".repeat(999));
+        assert!(bad_data(all.as_bytes()).unwrap().contains("NUL"));
+        let lines = format!("a\rb\r\n{}\r\nc\n\r\n", "x".repeat(999));
+        assert!(bad_data(lines.as_bytes()).unwrap().contains("998"));
     }
 
     #[test]

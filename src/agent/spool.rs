@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! tmp/ID          being written; never answered 250; removed at start
+//! tmp/ (unnamed)  a message arriving during DATA and its sealed copies:
+//!                 O_TMPFILE files that vanish when closed or on a crash
 //! queue/ID.msg    accepted (250 sent): envelope + sealed copies, immutable
 //! queue/ID.state  delivery state (attempts, next attempt, last error,
 //!                 copies already delivered), replaced atomically
@@ -14,7 +16,9 @@
 //! links) owned by the user and not writable by others; the lock file is
 //! opened without following a link. Anything else is refused at start.
 //!
-//! Accepting a message: write `tmp/ID`, fsync it, rename it to
+//! Accepting a message: its data goes to an unnamed file in `tmp/` as it
+//! arrives ([`Spool::scratch`]), is sealed into another one, and then
+//! ([`Spool::enqueue_from`]): write `tmp/ID`, fsync it, rename it to
 //! `queue/ID.msg`, fsync `queue/` — only then does the client get 250. The
 //! directory fsync is shared by the messages renamed while the previous one
 //! ran (group commit), so many clients cost few fsyncs, and nobody is
@@ -26,7 +30,7 @@
 //! leaves either the old or the new state, never a half-written file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -35,7 +39,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::home::{check_own_dir, create_private_dir};
-use crate::submit::Dsn;
+use crate::seal::{Recipient, Sealing};
+use crate::submit::{Body, Dsn};
 use crate::{Error, Result};
 
 const MAGIC: &str = "mailseal-spool 1\n";
@@ -60,14 +65,21 @@ pub struct Copy {
     pub size: usize,
 }
 
+impl Copy {
+    /// A copy of `size` sealed bytes for `recipients`.
+    pub fn new(recipients: &[Recipient], sealing: Sealing, size: usize) -> Copy {
+        Copy {
+            to: recipients.iter().map(|r| r.address.clone()).collect(),
+            bcc: recipients.iter().any(|r| r.hidden),
+            sealing: sealing.as_str().into(),
+            size,
+        }
+    }
+}
+
 impl From<&crate::seal::SealedCopy> for Copy {
     fn from(copy: &crate::seal::SealedCopy) -> Self {
-        Copy {
-            to: copy.recipients.iter().map(|r| r.address.clone()).collect(),
-            bcc: copy.recipients.iter().any(|r| r.hidden),
-            sealing: copy.sealing.as_str().into(),
-            size: copy.data.len(),
-        }
+        Copy::new(&copy.recipients, copy.sealing, copy.data.len())
     }
 }
 
@@ -216,9 +228,50 @@ impl Spool {
         matches!(self.lock(), Ok(None))
     }
 
+    /// An unnamed file in `tmp/` (O_TMPFILE, 0600) for a message while it
+    /// arrives or is sealed: it vanishes when closed, so a client that
+    /// leaves mid-DATA, a refusal or a crash leaves nothing behind.
+    pub fn scratch(&self) -> Result<File> {
+        use std::os::unix::fs::PermissionsExt;
+        // O_TMPFILE takes the process's umask: 0600 whatever it is.
+        tempfile::tempfile_in(&self.tmp)
+            .and_then(|file| {
+                file.set_permissions(fs::Permissions::from_mode(0o600))?;
+                Ok(file)
+            })
+            .map_err(|e| Error::io(format!("creating a file in {}", self.tmp.display()), e))
+    }
+
     /// Queues `entry` with the sealed bytes of each of its copies, durably:
     /// when this returns Ok the message survives a crash. Sets `entry.id`.
     pub fn enqueue(&self, entry: &mut Entry, copies: &[&[u8]]) -> Result<()> {
+        self.write_queued(entry, |file| {
+            copies.iter().try_for_each(|data| file.write_all(data))
+        })
+    }
+
+    /// [`Spool::enqueue`] with the copies' bytes, one after the other,
+    /// read from `copies`, which must hold exactly their sizes.
+    pub fn enqueue_from(&self, entry: &mut Entry, copies: &mut impl Read) -> Result<()> {
+        let expected: u64 = entry.copies.iter().map(|c| c.size as u64).sum();
+        self.write_queued(entry, |file| {
+            let copied = std::io::copy(copies, file)?;
+            if copied != expected {
+                return Err(std::io::Error::other(format!(
+                    "the sealed copies hold {copied} bytes, not {expected}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes the queue file of `entry` (header, then `copies`), fsyncs it
+    /// and moves it into `queue/`, fsyncing that too.
+    fn write_queued(
+        &self,
+        entry: &mut Entry,
+        copies: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<()> {
         entry.id = new_id();
         let tmp = self.tmp.join(&entry.id);
         let context = || format!("queueing {}", tmp.display());
@@ -230,9 +283,7 @@ impl Spool {
             head.extend_from_slice(header.as_bytes());
             head.push(b'\n');
             file.write_all(&head)?;
-            for data in copies {
-                file.write_all(data)?;
-            }
+            copies(&mut file)?;
             file.sync_all()
         };
         if let Err(e) = write() {
@@ -269,30 +320,64 @@ impl Spool {
         Ok(ids)
     }
 
-    /// Reads message `id`: its entry and the bytes of each copy.
-    pub fn load(&self, status: Status, id: &str) -> Result<(Entry, Vec<Vec<u8>>)> {
+    /// Opens message `id`: its entry and each copy's bytes as a [`Body`]
+    /// that is read from the file while it is sent.
+    pub fn open_message(&self, status: Status, id: &str) -> Result<(Entry, Vec<Body>)> {
+        let (entry, file, mut offset) = self.read_entry(status, id)?;
         let path = self.msg_path(status, id);
-        let data =
-            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        parse(&data)
-            .ok_or_else(|| Error::Malformed(format!("{} is not a spool file", path.display())))
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
+            .len();
+        let sizes: u64 = entry.copies.iter().map(|c| c.size as u64).sum();
+        if offset + sizes != len {
+            return Err(Error::Malformed(format!(
+                "{} is not a spool file (its copies hold {} bytes, not {sizes})",
+                path.display(),
+                len.saturating_sub(offset)
+            )));
+        }
+        let file = std::sync::Arc::new(file);
+        let bodies = entry
+            .copies
+            .iter()
+            .map(|copy| {
+                let body = Body::File {
+                    file: file.clone(),
+                    offset,
+                    len: copy.size as u64,
+                };
+                offset += copy.size as u64;
+                body
+            })
+            .collect();
+        Ok((entry, bodies))
     }
 
     /// The entry of message `id` without reading its copies' bytes.
     pub fn entry(&self, status: Status, id: &str) -> Result<Entry> {
+        self.read_entry(status, id).map(|(entry, _, _)| entry)
+    }
+
+    /// The entry of message `id`, its open file and where the copies start.
+    fn read_entry(&self, status: Status, id: &str) -> Result<(Entry, File, u64)> {
         use std::io::{BufRead, BufReader};
         let path = self.msg_path(status, id);
         let file =
             File::open(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::new(&file);
         let mut magic = String::new();
         let mut header = String::new();
         let ok = reader.read_line(&mut magic).is_ok()
             && magic == MAGIC
-            && reader.read_line(&mut header).is_ok();
-        ok.then(|| serde_json::from_str(header.trim_end()).ok())
+            && reader.read_line(&mut header).is_ok()
+            && header.ends_with('\n');
+        let entry = ok
+            .then(|| serde_json::from_str(header.trim_end()).ok())
             .flatten()
-            .ok_or_else(|| Error::Malformed(format!("{} is not a spool file", path.display())))
+            .ok_or_else(|| Error::Malformed(format!("{} is not a spool file", path.display())))?;
+        let start = (magic.len() + header.len()) as u64;
+        Ok((entry, file, start))
     }
 
     /// The delivery state of `id` (default when there is none yet).
@@ -518,24 +603,6 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Parses a spool file: magic line, JSON entry line, then the copies.
-fn parse(data: &[u8]) -> Option<(Entry, Vec<Vec<u8>>)> {
-    let rest = data.strip_prefix(MAGIC.as_bytes())?;
-    let newline = memchr::memchr(b'\n', rest)?;
-    let entry: Entry = serde_json::from_slice(&rest[..newline]).ok()?;
-    let mut body = &rest[newline + 1..];
-    let mut copies = Vec::new();
-    for copy in &entry.copies {
-        if body.len() < copy.size {
-            return None;
-        }
-        let (this, next) = body.split_at(copy.size);
-        copies.push(this.to_vec());
-        body = next;
-    }
-    body.is_empty().then_some((entry, copies))
-}
-
 /// A new queue id: milliseconds since the epoch and 32 random bits, in
 /// hex, so ids sort by arrival.
 fn new_id() -> String {
@@ -632,8 +699,9 @@ mod tests {
         let mut e = entry(&copies);
         spool.enqueue(&mut e, &copies).unwrap();
         assert!(valid_id(&e.id));
-        let (loaded, data) = spool.load(Status::Queued, &e.id).unwrap();
+        let (loaded, bodies) = spool.open_message(Status::Queued, &e.id).unwrap();
         assert_eq!(loaded.id, e.id);
+        let data: Vec<Vec<u8>> = bodies.iter().map(read_body).collect();
         assert_eq!(data, [b"one\r\n".to_vec(), b"two\r\n\r\n".to_vec()]);
 
         let state = State {
@@ -653,12 +721,43 @@ mod tests {
         assert!(spool.list().unwrap().is_empty());
     }
 
+    /// The bytes of a copy as the spool hands it out.
+    fn read_body(body: &Body) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let Body::File { file, offset, len } = body else {
+            panic!("a copy in memory")
+        };
+        let mut data = vec![0; *len as usize];
+        file.read_exact_at(&mut data, *offset).unwrap();
+        data
+    }
+
     #[test]
     fn truncated_files_and_odd_ids_are_refused() {
-        assert!(parse(b"mailseal-spool 1\n{}\n").is_none());
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path()).unwrap();
+        let copies: [&[u8]; 1] = [b"one\r\n"];
+        let mut e = entry(&copies);
+        spool.enqueue(&mut e, &copies).unwrap();
+        let path = dir.path().join(format!("queue/{}.msg", e.id));
+        let whole = fs::read(&path).unwrap();
+        fs::write(&path, &whole[..whole.len() - 1]).unwrap();
+        assert!(spool.open_message(Status::Queued, &e.id).is_err());
+        fs::write(&path, b"mailseal-spool 1\n{}\n").unwrap();
+        assert!(spool.open_message(Status::Queued, &e.id).is_err());
         assert_eq!(spool.find("../x").unwrap_err().exit_code(), 64);
+    }
+
+    #[test]
+    fn scratch_files_are_private_and_nameless() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let mut file = spool.scratch().unwrap();
+        file.write_all(b"data").unwrap();
+        let mode = file.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]

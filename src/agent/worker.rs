@@ -24,8 +24,8 @@ use tokio::task::JoinSet;
 use super::spool::{now, Entry, Request, Spool, State, Status};
 use super::{Log, Retry};
 use crate::config::Config;
-use crate::message::header::split_entity;
-use crate::submit::{self, Settings, Transaction};
+use crate::message::header::{read_header_section, split_entity};
+use crate::submit::{self, Body, Settings, Transaction};
 use crate::Error;
 
 /// What became of one delivery attempt of a message.
@@ -214,7 +214,14 @@ impl Worker {
                 return None;
             }
             let state = spool.state(Status::Queued, &owned);
-            Some((spool.load(Status::Queued, &owned), state))
+            let opened = spool
+                .open_message(Status::Queued, &owned)
+                .and_then(|(entry, bodies)| {
+                    let heads = copy_heads(&bodies)
+                        .map_err(|e| Error::io(format!("reading queued message {owned}"), e))?;
+                    Ok((entry, bodies, heads))
+                });
+            Some((opened, state))
         })
         .await
         .ok()
@@ -228,14 +235,13 @@ impl Worker {
                 reason: state.last_error.unwrap_or_default(),
             };
         }
-        let (entry, copies) = match loaded {
+        let (entry, copies, heads) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 let reason = format!("unreadable queue file: {e}");
                 return self.finish_failed(id, state, reason, None).await;
             }
         };
-        let heads: Vec<Vec<u8>> = copies.iter().map(|c| split_entity(c).0.to_vec()).collect();
         // One route for the whole attempt, even if a reload comes meanwhile.
         let route = self.route.read().expect("route lock").clone();
         let retry = route.retry;
@@ -420,6 +426,22 @@ impl Worker {
         }
         Outcome::Failed { reason }
     }
+}
+
+/// The header section of each copy, for a delivery report.
+fn copy_heads(bodies: &[Body]) -> std::io::Result<Vec<Vec<u8>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    bodies
+        .iter()
+        .map(|body| match body {
+            Body::Bytes(data) => Ok(split_entity(data).0.to_vec()),
+            Body::File { file, offset, len } => {
+                let mut file: &std::fs::File = file;
+                file.seek(SeekFrom::Start(*offset))?;
+                read_header_section(&mut file.take(*len)).map(|(head, _)| head)
+            }
+        })
+        .collect()
 }
 
 /// The error of a spool operation run on the blocking pool, if it failed.

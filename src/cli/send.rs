@@ -199,7 +199,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         }
     }
     // A home that cannot be written to does not stop the delivery.
-    if let Err(e) = sealer.remember_keys(&copies) {
+    if let Err(e) = sealer.remember_keys(copies.iter().flat_map(|c| &c.levels)) {
         context.note(&format!("mailseal: cannot remember the keys used: {e}"));
     }
 
@@ -213,7 +213,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         .map(|c| Transaction {
             from: sender.clone(),
             to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-            data: c.data.clone(),
+            data: c.data.clone().into(),
         })
         .collect();
     let options = Options {

@@ -292,6 +292,26 @@ pub fn split_entity(entity: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// The header section of the entity `reader` reads and where its body
+/// starts (as [`split_entity`] splits), reading no further than the blank
+/// line needs (in doubling steps, so a long header section is not scanned
+/// again and again).
+pub fn read_header_section(reader: &mut impl Read) -> std::io::Result<(Vec<u8>, u64)> {
+    let mut data = Vec::new();
+    let mut step = 64 * 1024;
+    loop {
+        let read = reader.by_ref().take(step).read_to_end(&mut data)?;
+        let (head, body) = split_entity(&data);
+        let found = head.len() + body.len() < data.len();
+        if found || (read as u64) < step {
+            let (head_len, body_start) = (head.len(), data.len() - body.len());
+            data.truncate(head_len);
+            return Ok((data, body_start as u64));
+        }
+        step = data.len() as u64;
+    }
+}
+
 /// Finds the blank line: returns (end of headers incl. last EOL, start of body).
 fn find_header_end(data: &[u8]) -> Option<(usize, usize)> {
     if data.starts_with(b"\r\n") {
@@ -350,6 +370,25 @@ mod tests {
         assert_eq!(h.fields().len(), 2);
         assert_eq!(h.get("to").unwrap().raw(), b"To: a@x,\r\n  b@y\r\n");
         assert_eq!(h.addresses("To"), vec!["a@x", "b@y"]);
+    }
+
+    #[test]
+    fn header_sections_read_from_a_stream_split_as_in_memory() {
+        let long = format!("X-Long: {}\r\n\r\nbody", "y".repeat(200_000));
+        let cases: [&[u8]; 6] = [
+            b"a: b\r\n\r\nbody\r\n",
+            b"\r\nbody",
+            b"a: b\nc: d\n\nbody",
+            b"a: b\r\n",
+            b"",
+            long.as_bytes(),
+        ];
+        for data in cases {
+            let (head, body) = split_entity(data);
+            let (read, start) = read_header_section(&mut &data[..]).unwrap();
+            assert_eq!(read, head);
+            assert_eq!(&data[start as usize..], body);
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@
 //! message), DSN parameters when the relay offers DSN, and a [`Trace`] of
 //! the dialogue for `-v`, with AUTH lines shown as `[redacted]`.
 
+mod body;
 pub mod hop;
 pub(crate) mod reply;
 pub mod tls;
@@ -48,8 +49,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+pub use body::Body;
 pub use reply::Reply;
 pub use tls::{cert_info, spki_pin, CertInfo, Pin};
+
+use body::Stuffed;
 
 use crate::config::{Config, Tls};
 use crate::secrets::{self, Secret};
@@ -258,7 +262,7 @@ pub struct Options {
 pub struct Transaction {
     pub from: String,
     pub to: Vec<String>,
-    pub data: Vec<u8>,
+    pub data: Body,
 }
 
 /// What the connection to the relay was like.
@@ -903,18 +907,25 @@ impl TlsSession {
     /// recipients end it with an error unless `options.partial`: then the
     /// others still get the message, and with none left it is abandoned.
     async fn send(&mut self, tx: &Transaction, options: &Options) -> Result<Sent> {
-        let data = dot_stuff(&tx.data);
+        // A first pass for what MAIL FROM declares; the data is sent in a
+        // second one.
+        let unreadable = |e| Error::io("reading the message to send", e);
+        let (mut wire_size, mut eight_bit) = (0u64, false);
+        let mut pass = Stuffed::new(&tx.data);
+        while let Some(piece) = pass.next().await.map_err(unreadable)? {
+            wire_size += piece.len() as u64;
+            eight_bit |= piece.iter().any(|b| *b >= 0x80);
+        }
         let mut params = String::new();
         if let Some(limit) = self.caps.size {
-            if data.len() as u64 > limit {
+            if wire_size > limit {
                 return Err(Error::Unavailable(format!(
-                    "the message is {} bytes; the relay accepts at most {limit}",
-                    data.len()
+                    "the message is {wire_size} bytes; the relay accepts at most {limit}"
                 )));
             }
-            params.push_str(&format!(" SIZE={}", data.len()));
+            params.push_str(&format!(" SIZE={wire_size}"));
         }
-        if self.caps.eight_bit_mime && tx.data.iter().any(|b| *b >= 0x80) {
+        if self.caps.eight_bit_mime && eight_bit {
             params.push_str(" BODY=8BITMIME");
         }
         let non_ascii = std::iter::once(&tx.from)
@@ -979,10 +990,12 @@ impl TlsSession {
         let reply = self.wire.command("DATA", "DATA").await?;
         expect(&reply, "DATA", |c| c == 354)?;
         self.wire
-            .trace(&format!("> [message: {} bytes]", tx.data.len()));
-        // Chunked, so the timeout bounds a stall, not the size of the message.
-        for chunk in data.chunks(64 * 1024) {
-            self.wire.write(chunk, "message data").await?;
+            .trace(&format!("> [message: {} bytes]", tx.data.size()));
+        // In pieces, so the timeout bounds a stall, not the size of the
+        // message.
+        let mut pass = Stuffed::new(&tx.data);
+        while let Some(piece) = pass.next().await.map_err(unreadable)? {
+            self.wire.write(&piece, "message data").await?;
         }
         let reply = self.wire.reply("end of data").await?;
         expect(&reply, "end of data", |c| c == 250)?;
@@ -996,44 +1009,9 @@ impl TlsSession {
     }
 }
 
-/// The message with CRLF line ends, leading dots doubled, and the final
-/// `.` line.
-fn dot_stuff(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + data.len() / 50 + 5);
-    let mut at_line_start = true;
-    for (i, &b) in data.iter().enumerate() {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        if b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        if b == b'\r' && data.get(i + 1) != Some(&b'\n') {
-            // A bare CR becomes a line end too.
-            out.extend_from_slice(b"\r\n");
-            at_line_start = true;
-            continue;
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !at_line_start {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_stuffing_and_line_ends() {
-        assert_eq!(dot_stuff(b"a\n.b\n..\nc"), b"a\r\n..b\r\n...\r\nc\r\n.\r\n");
-        assert_eq!(dot_stuff(b".\r\n"), b"..\r\n.\r\n");
-        assert_eq!(dot_stuff(b""), b".\r\n");
-    }
 
     #[test]
     fn smuggling_addresses_are_refused() {
