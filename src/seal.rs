@@ -257,6 +257,40 @@ pub struct Sealed {
     pub technology: Option<Technology>,
     /// What each recipient's copy gets, in `recipients`' order.
     pub levels: Vec<RecipientLevel>,
+    /// How many keys (OpenPGP) or certificates (S/MIME) it is encrypted
+    /// to, the sender's own included; 0 when not encrypted.
+    pub encrypted_to: usize,
+    /// The fingerprint of the key (or certificate) that signed it.
+    pub signed_by: Option<String>,
+}
+
+/// Whether copies are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Signing {
+    /// As `[policy] sign` says, when the sender has a key.
+    #[default]
+    Policy,
+    /// Always: a sender without a signing key is an error.
+    Require,
+    /// Never.
+    Never,
+}
+
+/// What a caller asks of its copies beyond `[policy]`: `mailseal encrypt`
+/// requires encryption and may name the technology, the signing and the
+/// S/MIME algorithms.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request {
+    /// Encrypt every copy or fail, whatever the policy allows.
+    pub require_encryption: bool,
+    /// Only this technology (`None`: per recipient, `[policy] prefer`
+    /// deciding when both fit).
+    pub technology: Option<Technology>,
+    pub signing: Signing,
+    /// S/MIME content cipher instead of `[smime] content_cipher`.
+    pub smime_cipher: Option<crate::smime::ContentCipher>,
+    /// S/MIME key transport instead of `[smime] key_transport`.
+    pub smime_transport: Option<crate::smime::KeyTransport>,
 }
 
 /// Seals copies of one sender's message under `[policy]`.
@@ -280,6 +314,7 @@ pub struct Sealer<'a> {
     sts_cache_file: Option<PathBuf>,
     /// Recipient domains' inbound protection, checked once each.
     inbound: RefCell<HashMap<String, InboundSummary>>,
+    request: Request,
 }
 
 impl<'a> Sealer<'a> {
@@ -308,7 +343,55 @@ impl<'a> Sealer<'a> {
             last_used_file: None,
             sts_cache_file: None,
             inbound: RefCell::new(HashMap::new()),
+            request: Request::default(),
         })
+    }
+
+    /// Seals as `request` asks, within `[policy]`.
+    pub fn with_request(mut self, request: Request) -> Sealer<'a> {
+        self.request = request;
+        self
+    }
+
+    /// The technology that one copy to all of `recipients` would use:
+    /// the requested one, else S/MIME when every recipient has a valid
+    /// S/MIME certificate and either `[policy] prefer` is `smime` or not
+    /// every recipient has an OpenPGP key, else OpenPGP.
+    pub fn technology_for(&self, recipients: &[Recipient]) -> Technology {
+        if let Some(technology) = self.request.technology {
+            return technology;
+        }
+        let smime = recipients.iter().all(|r| self.has_smime(&r.address));
+        let prefer_smime = self.config.policy.prefer == Technology::Smime;
+        if smime && (prefer_smime || !recipients.iter().all(|r| self.has_openpgp(&r.address))) {
+            Technology::Smime
+        } else {
+            Technology::Openpgp
+        }
+    }
+
+    /// Whether copies are signed when the sender can.
+    fn wants_signature(&self) -> bool {
+        match self.request.signing {
+            Signing::Policy => self.config.policy.sign,
+            Signing::Require => true,
+            Signing::Never => false,
+        }
+    }
+
+    /// The error when a signature is required and the sender has no key
+    /// of `technology` to make it.
+    fn no_signing_key(&self, technology: &str) -> Error {
+        Error::NoKey {
+            recipient: if self.sender.is_empty() {
+                "the sender".into()
+            } else {
+                self.sender.clone()
+            },
+            reason: format!(
+                "a signature is required (--sign) but there is no usable own {technology} signing key for this address"
+            ),
+        }
     }
 
     /// Reads the key records of `home` (provenance, the keys last used)
@@ -367,7 +450,7 @@ impl<'a> Sealer<'a> {
     pub fn copies(&self, recipients: &[Recipient]) -> Vec<Vec<Recipient>> {
         let mut out = Vec::new();
         for group in copies(recipients) {
-            if group.len() < 2 || self.smime.is_none() {
+            if group.len() < 2 || self.smime.is_none() || self.request.technology.is_some() {
                 out.push(group);
                 continue;
             }
@@ -434,25 +517,45 @@ impl<'a> Sealer<'a> {
             .map(|r| policy.protection_for(&r.address))
             .max()
             .unwrap_or(policy.default);
+        let strictest = if self.request.require_encryption {
+            Protection::RequireEncryption
+        } else {
+            strictest
+        };
 
-        let prefer_smime = policy.prefer == Technology::Smime;
+        let wanted = self.request.technology;
+        let prefer_smime = match wanted {
+            Some(technology) => technology == Technology::Smime,
+            None => policy.prefer == Technology::Smime,
+        };
         if strictest >= Protection::EncryptIfPossible {
-            let candidates: Vec<Vec<Cert>> = group
-                .iter()
-                .map(|r| candidate_certs(self.store, self.own, self.discovery, &r.address))
-                .collect::<Result<_>>()?;
-            let keys: Result<Vec<RecipientKeys>> = group
-                .iter()
-                .zip(&candidates)
-                .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
-                .collect();
-            let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> =
-                self.smime.as_ref().map(|s| {
+            let candidates: Vec<Vec<Cert>> = if wanted == Some(Technology::Smime) {
+                Vec::new()
+            } else {
+                group
+                    .iter()
+                    .map(|r| candidate_certs(self.store, self.own, self.discovery, &r.address))
+                    .collect::<Result<_>>()?
+            };
+            let keys: Result<Vec<RecipientKeys>> = match wanted {
+                Some(Technology::Smime) => Err(Error::Usage(
+                    "S/MIME was asked for: no OpenPGP keys are used".into(),
+                )),
+                _ => group
+                    .iter()
+                    .zip(&candidates)
+                    .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
+                    .collect(),
+            };
+            let smime_certs: Option<Result<Vec<crate::smime::SmimeCert>>> = match wanted {
+                Some(Technology::Openpgp) => None,
+                _ => self.smime.as_ref().map(|s| {
                     group
                         .iter()
                         .map(|r| s.keyring().encryption_cert(&r.address))
                         .collect()
-                });
+                }),
+            };
             let smime_ok = matches!(smime_certs, Some(Ok(_)));
             if smime_ok && (prefer_smime || keys.is_err()) {
                 let Some(Ok(certs)) = smime_certs else {
@@ -489,7 +592,7 @@ impl<'a> Sealer<'a> {
                 })
                 .collect()
         };
-        if strictest >= Protection::SignOnly && policy.sign {
+        if strictest >= Protection::SignOnly && self.wants_signature() {
             let smime_signer = self
                 .smime
                 .as_ref()
@@ -510,10 +613,13 @@ impl<'a> Sealer<'a> {
                         recipients: group,
                         sealing: Sealing::Signed,
                         technology: Some(Technology::Smime),
+                        encrypted_to: 0,
+                        signed_by: Some(identity.cert.fingerprint()),
                     });
                 }
             }
-            if let Some((_, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
+            if let Some((cert, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
+                let signer_fingerprint = cert.fingerprint().to_hex();
                 let message = headers.with_body(&read_body(body)?);
                 let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
                 write_copy(out, &[&data])?;
@@ -522,8 +628,13 @@ impl<'a> Sealer<'a> {
                     recipients: group,
                     sealing: Sealing::Signed,
                     technology: Some(Technology::Openpgp),
+                    encrypted_to: 0,
+                    signed_by: Some(signer_fingerprint),
                 });
             }
+        }
+        if self.request.signing == Signing::Require {
+            return Err(self.no_signing_key("OpenPGP or S/MIME"));
         }
         write_copy(out, &[&headers.to_bytes(), b"\r\n"])?;
         std::io::copy(body, out).map_err(|e| Error::io("copying the message", e))?;
@@ -532,6 +643,8 @@ impl<'a> Sealer<'a> {
             recipients: group,
             sealing: Sealing::Plain,
             technology: None,
+            encrypted_to: 0,
+            signed_by: None,
         })
     }
 
@@ -595,13 +708,28 @@ impl<'a> Sealer<'a> {
                 certs.push(id.cert.clone());
             }
         }
-        let signer = if policy.sign { own } else { None };
+        if certs.is_empty() {
+            return Err(Error::Usage(
+                "there is no certificate to encrypt to: every recipient is in Bcc and there is no own certificate for the main copy; put a recipient in To or Cc".into(),
+            ));
+        }
+        let signer = if self.wants_signature() { own } else { None };
+        if signer.is_none() && self.request.signing == Signing::Require {
+            return Err(self.no_signing_key("S/MIME"));
+        }
         let addresses: Vec<String> = group.iter().map(|r| r.address.clone()).collect();
+        let settings = &self.config.smime;
         let options = crate::smime::EncryptOptions {
             protect_headers: policy.protect_headers,
-            cipher: crate::smime::settings::content_cipher(&self.config.smime, &addresses)?,
-            transport: crate::smime::settings::key_transport(&self.config.smime)?,
-            rsa_signature: crate::smime::settings::rsa_signature(&self.config.smime)?,
+            cipher: match self.request.smime_cipher {
+                Some(cipher) => cipher,
+                None => crate::smime::settings::content_cipher(settings, &addresses)?,
+            },
+            transport: match self.request.smime_transport {
+                Some(transport) => transport,
+                None => crate::smime::settings::key_transport(settings)?,
+            },
+            rsa_signature: crate::smime::settings::rsa_signature(settings)?,
         };
         let now = SystemTime::now();
         let levels = group
@@ -614,6 +742,8 @@ impl<'a> Sealer<'a> {
             .collect();
         crate::smime::seal_message(headers, body, &certs, signer.as_ref(), options, out)?;
         Ok(Sealed {
+            encrypted_to: certs.len(),
+            signed_by: signer.as_ref().map(|s| s.cert.fingerprint()),
             levels,
             recipients: group,
             sealing: if signer.is_some() {
@@ -648,11 +778,16 @@ impl<'a> Sealer<'a> {
         if policy.encrypt_to_self {
             openpgp::add_encrypt_to_self(&mut keys, &self.sender, &self.sender_keys);
         }
-        let signer = if policy.sign {
+        let signer = if self.wants_signature() {
             openpgp::signing_key(&self.sender_keys, self.unlocker)?
         } else {
             None
         };
+        if signer.is_none() && self.request.signing == Signing::Require {
+            return Err(self.no_signing_key("OpenPGP"));
+        }
+        let signed_by = signer.as_ref().map(|(cert, _)| cert.fingerprint().to_hex());
+        let encrypted_to = keys.len();
         let sealing = if signer.is_some() {
             Sealing::EncryptedSigned
         } else {
@@ -669,6 +804,8 @@ impl<'a> Sealer<'a> {
             out,
         )?;
         Ok(Sealed {
+            encrypted_to,
+            signed_by,
             levels,
             recipients: group,
             sealing,

@@ -4,10 +4,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use mailseal::config::Technology;
 use mailseal::message::header::read_headers;
-use mailseal::openpgp::{self, EncryptOptions};
+use mailseal::message::Headers;
 use mailseal::output::Output;
-use mailseal::{seal, Error, Result};
+use mailseal::seal::{self, Recipient, Request, Sealed, Sealer, Signing};
+use mailseal::smime::{ContentCipher, KeyTransport};
+use mailseal::{Error, Result};
 
 use super::Context;
 
@@ -93,137 +96,184 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
             "the message has no recipients: add To, Cc or Bcc, or name them with -r ADDR".into(),
         ));
     }
+    let sender = args
+        .from
+        .clone()
+        .or_else(|| headers.addresses("From").into_iter().next())
+        .unwrap_or_default();
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let policy = &context.config.policy;
-    if use_smime(context, &args, &recipients, &store, &own)? {
-        let mut body = std::io::Cursor::new(body_start).chain(input);
-        return super::smime::encrypt(
-            context,
-            &args.smime_args(),
-            &headers,
-            &recipients,
-            &mut body,
-        );
+    let discovery = context.discovery(None)?;
+    let sealer = Sealer::new(
+        &context.config,
+        &context.unlocker,
+        &store,
+        &own,
+        discovery.as_ref(),
+        &sender,
+    )?
+    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?)
+    .with_records(&context.home)
+    .with_request(args.request()?);
+    let mut body = std::io::Cursor::new(body_start).chain(input);
+    let technology = sealer.technology_for(&recipients);
+    let sealed = match technology {
+        Technology::Openpgp => encrypt_openpgp(&sealer, &args, &headers, recipients, &mut body),
+        Technology::Smime => encrypt_smime(&sealer, &args, &headers, recipients, &mut body),
+    };
+    context.discovery_notes(discovery.as_ref());
+    let sealed = sealed?;
+    if let Err(e) = sealer.remember_keys(sealed.iter().flat_map(|s| &s.levels)) {
+        context.note(&format!("mailseal: cannot remember the keys used: {e}"));
     }
+    let main = &sealed[0];
+    let signed = main
+        .signed_by
+        .as_ref()
+        .map(|f| format!("; signed by {f}"))
+        .unwrap_or_else(|| "; not signed".into());
+    context.note(&match technology {
+        Technology::Openpgp => {
+            let hidden = main.recipients.iter().filter(|r| r.hidden).count();
+            format!(
+                "mailseal: encrypted to {} recipient(s){}{signed}",
+                main.encrypted_to,
+                if hidden > 0 {
+                    format!(", {hidden} hidden")
+                } else {
+                    String::new()
+                },
+            )
+        }
+        Technology::Smime => format!(
+            "mailseal: S/MIME, encrypted to {} certificate(s){}{signed}",
+            main.encrypted_to,
+            match sealed.len() - 1 {
+                0 => String::new(),
+                n => format!(", plus {n} separate Bcc copie(s)"),
+            },
+        ),
+    });
+    Ok(0)
+}
+
+/// One PGP/MIME message for every recipient, Bcc recipients hidden in it.
+fn encrypt_openpgp(
+    sealer: &Sealer,
+    args: &Args,
+    headers: &Headers,
+    recipients: Vec<Recipient>,
+    body: &mut dyn Read,
+) -> Result<Vec<Sealed>> {
     if args.bcc_copies.is_some() {
         return Err(Error::Usage(
             "--bcc-copies is for S/MIME; OpenPGP hides Bcc recipients in the one message".into(),
         ));
     }
-    let sender = args
-        .from
-        .clone()
-        .or_else(|| headers.addresses("From").into_iter().next());
-
-    let sender_keys = match &sender {
-        Some(address) => {
-            seal::sender_keys(&own, context.config.openpgp_identity(address), address)?
-        }
-        None => Vec::new(),
-    };
-    let want_signature = args.sign || (!args.no_sign && policy.sign);
-    let signer = if want_signature {
-        openpgp::signing_key(&sender_keys, &context.unlocker)?
-    } else {
-        None
-    };
-    if args.sign && signer.is_none() {
-        return Err(Error::NoKey {
-            recipient: sender.unwrap_or_else(|| "the sender".into()),
-            reason: "--sign was given but there is no usable own signing key for this address"
-                .into(),
-        });
-    }
-
-    let discovery = context.discovery(None)?;
-    let candidates: Vec<Vec<_>> = recipients
-        .iter()
-        .map(|r| seal::candidate_certs(&store, &own, discovery.as_ref(), &r.address))
-        .collect::<Result<_>>()?;
-    context.discovery_notes(discovery.as_ref());
-    let mut keys = recipients
-        .iter()
-        .zip(&candidates)
-        .map(|(r, certs)| openpgp::encryption_keys(&r.address, certs, r.hidden))
-        .collect::<Result<Vec<_>>>()?;
-    if let (true, Some(sender)) = (policy.encrypt_to_self, &sender) {
-        openpgp::add_encrypt_to_self(&mut keys, sender, &sender_keys);
-    }
-
-    let signed_by = signer.as_ref().map(|(cert, _)| cert.fingerprint().to_hex());
     let mut output = Output::open(args.output.as_deref())?;
-    let mut body = std::io::Cursor::new(body_start).chain(input);
-    openpgp::encrypt_message(
-        &headers,
-        &mut body,
-        &keys,
-        signer.map(|(_, pair)| pair),
-        EncryptOptions {
-            protect_headers: policy.protect_headers,
-        },
-        &mut output,
-    )?;
+    let sealed = sealer.seal_to(headers, body, recipients, &mut output)?;
     output.commit()?;
+    Ok(vec![sealed])
+}
 
-    let hidden = keys.iter().filter(|k| k.hidden).count();
-    context.note(&format!(
-        "mailseal: encrypted to {} recipient(s){}{}",
-        keys.len(),
-        if hidden > 0 {
-            format!(", {hidden} hidden")
-        } else {
-            String::new()
-        },
-        signed_by
-            .map(|f| format!("; signed by {f}"))
-            .unwrap_or_else(|| "; not signed".into()),
-    ));
-    Ok(0)
+/// S/MIME names every recipient's certificate: the visible recipients
+/// share the message, and each Bcc recipient gets a copy of its own in
+/// --bcc-copies DIR.
+fn encrypt_smime(
+    sealer: &Sealer,
+    args: &Args,
+    headers: &Headers,
+    recipients: Vec<Recipient>,
+    body: &mut dyn Read,
+) -> Result<Vec<Sealed>> {
+    let hidden: Vec<&str> = recipients
+        .iter()
+        .filter(|r| r.hidden)
+        .map(|r| r.address.as_str())
+        .collect();
+    let Some(dir) = args.bcc_copies.as_deref().filter(|_| !hidden.is_empty()) else {
+        if !hidden.is_empty() {
+            return Err(Error::Usage(format!(
+                "the message has Bcc recipients ({}): an S/MIME message names the certificate of every recipient it is encrypted to, so each Bcc recipient needs a separate copy; give --bcc-copies DIR to write one file per Bcc recipient, or remove the Bcc",
+                hidden.join(", ")
+            )));
+        }
+        let mut output = Output::open(args.output.as_deref())?;
+        let sealed = sealer.seal_to(headers, body, recipients, &mut output)?;
+        output.commit()?;
+        return Ok(vec![sealed]);
+    };
+    // Every copy needs the body: read it once.
+    let mut data = Vec::new();
+    body.read_to_end(&mut data)
+        .map_err(|e| Error::io("reading the message body", e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let (visible, bcc): (Vec<Recipient>, Vec<Recipient>) =
+        recipients.into_iter().partition(|r| !r.hidden);
+    let mut outputs = vec![Output::open(args.output.as_deref())?];
+    let mut sealed =
+        vec![sealer.seal_to(headers, &mut data.as_slice(), visible, &mut outputs[0])?];
+    for r in bcc {
+        let mut copy = Output::open(Some(&dir.join(copy_name(&r.address))))?;
+        sealed.push(sealer.seal_to(headers, &mut data.as_slice(), vec![r], &mut copy)?);
+        outputs.push(copy);
+    }
+    for output in outputs {
+        output.commit()?;
+    }
+    Ok(sealed)
+}
+
+/// A file name for a Bcc copy: the address with anything but letters,
+/// digits and `@._+-` replaced.
+fn copy_name(address: &str) -> String {
+    let safe: String = address
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.eml")
 }
 
 impl Args {
-    fn smime_args(&self) -> super::smime::EncryptArgs {
-        super::smime::EncryptArgs {
-            output: self.output.clone(),
-            from: self.from.clone(),
-            sign: self.sign,
-            no_sign: self.no_sign,
-            bcc_copies: self.bcc_copies.clone(),
-            content_cipher: self.content_cipher.clone(),
-            key_transport: self.key_transport.clone(),
-        }
+    /// What the flags ask of sealing.
+    fn request(&self) -> Result<Request> {
+        let smime_cipher = match &self.content_cipher {
+            Some(name) => Some(ContentCipher::parse(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--content-cipher {name:?}: use aes256-gcm or aes256-cbc"
+                ))
+            })?),
+            None => None,
+        };
+        let smime_transport = match &self.key_transport {
+            Some(name) => Some(KeyTransport::parse(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(Request {
+            require_encryption: true,
+            technology: match (self.openpgp, self.smime) {
+                (true, _) => Some(Technology::Openpgp),
+                (_, true) => Some(Technology::Smime),
+                _ => None,
+            },
+            signing: match (self.sign, self.no_sign) {
+                (true, _) => Signing::Require,
+                (_, true) => Signing::Never,
+                _ => Signing::Policy,
+            },
+            smime_cipher,
+            smime_transport,
+        })
     }
-}
-
-/// Whether this message goes out as S/MIME.
-fn use_smime(
-    context: &Context,
-    args: &Args,
-    recipients: &[seal::Recipient],
-    store: &mailseal::keys::CertStore,
-    own: &mailseal::keys::SecretKeys,
-) -> Result<bool> {
-    if args.smime {
-        return Ok(true);
-    }
-    if args.openpgp {
-        return Ok(false);
-    }
-    let keyring = super::smime::Keys::load(context)?;
-    let all_smime = recipients
-        .iter()
-        .all(|r| keyring.keyring().encryption_cert(&r.address).is_ok());
-    if !all_smime {
-        return Ok(false);
-    }
-    if context.config.policy.prefer == mailseal::config::Technology::Smime {
-        return Ok(true);
-    }
-    let mut all_openpgp = true;
-    for r in recipients {
-        let certs = seal::candidate_certs(store, own, None, &r.address)?;
-        all_openpgp &= openpgp::encryption_keys(&r.address, &certs, r.hidden).is_ok();
-    }
-    Ok(!all_openpgp)
 }

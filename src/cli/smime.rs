@@ -1,230 +1,14 @@
 //! The S/MIME side of the message commands: loading certificates and own
-//! keys, and encrypting (with separate copies for Bcc recipients).
+//! keys, decrypting, verifying, signing and importing (encryption goes
+//! through the library's Sealer, as for OpenPGP).
 
-use std::io::Read;
-use std::path::PathBuf;
-
-use mailseal::message::Headers;
 use mailseal::output::Output;
-use mailseal::seal::Recipient;
-use mailseal::smime::certs::{CertStore, OwnIdentity, SmimeCert};
-use mailseal::smime::plan::Keyring;
-use mailseal::smime::{self, settings, ContentCipher, EncryptOptions, KeyTransport};
+use mailseal::seal::SmimeKeys;
+use mailseal::smime::certs::{OwnIdentity, SmimeCert};
+use mailseal::smime::{self, settings};
 use mailseal::{Error, Result};
 
 use super::Context;
-
-/// Others' certificates, own identities and trust anchors.
-pub struct Keys {
-    pub store: CertStore,
-    pub own: Vec<OwnIdentity>,
-    pub anchors: Vec<SmimeCert>,
-}
-
-impl Keys {
-    pub fn load(context: &Context) -> Result<Keys> {
-        Ok(Keys {
-            store: context.smime_certs(),
-            own: context.smime_keys().all()?,
-            anchors: settings::trust_anchors(&context.config.smime)?,
-        })
-    }
-
-    pub fn keyring(&self) -> Keyring<'_> {
-        Keyring {
-            store: &self.store,
-            own: &self.own,
-            anchors: &self.anchors,
-        }
-    }
-}
-
-/// The options of `encrypt` that S/MIME uses.
-pub struct EncryptArgs {
-    pub output: Option<PathBuf>,
-    pub from: Option<String>,
-    pub sign: bool,
-    pub no_sign: bool,
-    pub bcc_copies: Option<PathBuf>,
-    pub content_cipher: Option<String>,
-    pub key_transport: Option<String>,
-}
-
-fn add_unique(certs: &mut Vec<SmimeCert>, cert: SmimeCert) {
-    if !certs.iter().any(|c| c.der == cert.der) {
-        certs.push(cert);
-    }
-}
-
-/// A file name for a Bcc copy: the address with anything but letters,
-/// digits and `@._+-` replaced.
-fn copy_name(address: &str) -> String {
-    let safe: String = address
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "@._+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}.eml")
-}
-
-pub fn encrypt(
-    context: &Context,
-    args: &EncryptArgs,
-    headers: &Headers,
-    recipients: &[Recipient],
-    body: &mut dyn Read,
-) -> Result<u8> {
-    let keys = Keys::load(context)?;
-    let keyring = keys.keyring();
-    let policy = &context.config.policy;
-    let hidden: Vec<&Recipient> = recipients.iter().filter(|r| r.hidden).collect();
-    if !hidden.is_empty() && args.bcc_copies.is_none() {
-        return Err(Error::Usage(format!(
-            "the message has Bcc recipients ({}): an S/MIME message names the certificate of every recipient it is encrypted to, so each Bcc recipient needs a separate copy; give --bcc-copies DIR to write one file per Bcc recipient, or remove the Bcc",
-            hidden.iter().map(|r| r.address.as_str()).collect::<Vec<_>>().join(", ")
-        )));
-    }
-    let sender = args
-        .from
-        .clone()
-        .or_else(|| headers.addresses("From").into_iter().next());
-    let own_for_sender = sender
-        .as_deref()
-        .and_then(|s| keyring.own_identity(s))
-        .cloned();
-    let want_signature = args.sign || (!args.no_sign && policy.sign);
-    let signer = if want_signature {
-        own_for_sender.clone()
-    } else {
-        None
-    };
-    if args.sign && signer.is_none() {
-        return Err(Error::NoKey {
-            recipient: sender.unwrap_or_else(|| "the sender".into()),
-            reason: "--sign was given but there is no own S/MIME key for this address".into(),
-        });
-    }
-    let self_cert = match (policy.encrypt_to_self, &own_for_sender) {
-        (true, Some(id)) => Some(id.cert.clone()),
-        _ => None,
-    };
-
-    let mut visible_certs = Vec::new();
-    for r in recipients.iter().filter(|r| !r.hidden) {
-        add_unique(&mut visible_certs, keyring.encryption_cert(&r.address)?);
-    }
-    let mut bcc_certs = Vec::new();
-    for r in &hidden {
-        bcc_certs.push((r.address.clone(), keyring.encryption_cert(&r.address)?));
-    }
-    if let Some(cert) = &self_cert {
-        add_unique(&mut visible_certs, cert.clone());
-    }
-    if visible_certs.is_empty() {
-        return Err(Error::Usage(
-            "every recipient is in Bcc and there is no own certificate to encrypt the main copy to; put a recipient in To or Cc".into(),
-        ));
-    }
-
-    let addresses: Vec<String> = recipients.iter().map(|r| r.address.clone()).collect();
-    let cipher = match &args.content_cipher {
-        Some(name) => ContentCipher::parse(name).ok_or_else(|| {
-            Error::Usage(format!(
-                "--content-cipher {name:?}: use aes256-gcm or aes256-cbc"
-            ))
-        })?,
-        None => settings::content_cipher(&context.config.smime, &addresses)?,
-    };
-    let transport = match &args.key_transport {
-        Some(name) => KeyTransport::parse(name).ok_or_else(|| {
-            Error::Usage(format!(
-                "--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"
-            ))
-        })?,
-        None => settings::key_transport(&context.config.smime)?,
-    };
-    let options = EncryptOptions {
-        protect_headers: policy.protect_headers,
-        cipher,
-        transport,
-        rsa_signature: settings::rsa_signature(&context.config.smime)?,
-    };
-
-    let signer_ref = signer.as_ref();
-    let mut outputs = Vec::new();
-    if bcc_certs.is_empty() {
-        let mut output = Output::open(args.output.as_deref())?;
-        smime::seal_message(
-            headers,
-            body,
-            &visible_certs,
-            signer_ref,
-            options,
-            &mut output,
-        )?;
-        outputs.push(output);
-    } else {
-        // Every copy needs the body: read it once.
-        let mut data = Vec::new();
-        body.read_to_end(&mut data)
-            .map_err(|e| Error::io("reading the message body", e))?;
-        let dir = args.bcc_copies.as_ref().expect("checked above");
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let mut output = Output::open(args.output.as_deref())?;
-        smime::seal_message(
-            headers,
-            &mut data.as_slice(),
-            &visible_certs,
-            signer_ref,
-            options,
-            &mut output,
-        )?;
-        outputs.push(output);
-        for (address, cert) in &bcc_certs {
-            let mut certs = vec![cert.clone()];
-            if let Some(c) = &self_cert {
-                add_unique(&mut certs, c.clone());
-            }
-            let path = dir.join(copy_name(address));
-            let mut copy = Output::open(Some(&path))?;
-            smime::seal_message(
-                headers,
-                &mut data.as_slice(),
-                &certs,
-                signer_ref,
-                options,
-                &mut copy,
-            )?;
-            outputs.push(copy);
-        }
-    }
-    for output in outputs {
-        output.commit()?;
-    }
-    context.note(&format!(
-        "mailseal: S/MIME {} to {} certificate(s){}; {}",
-        match cipher {
-            ContentCipher::Aes256Gcm => "authEnveloped-data (AES-256-GCM)",
-            ContentCipher::Aes256Cbc => "enveloped-data (AES-256-CBC)",
-        },
-        visible_certs.len(),
-        if bcc_certs.is_empty() {
-            String::new()
-        } else {
-            format!(", plus {} separate Bcc copie(s)", bcc_certs.len())
-        },
-        signer
-            .map(|s| format!("signed by {}", s.cert.fingerprint()))
-            .unwrap_or_else(|| "not signed".into())
-    ));
-    Ok(0)
-}
 
 /// Stores the certificates of verified signatures (`--import-certs`).
 fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
@@ -265,7 +49,7 @@ pub fn decrypt(
     allow_unauthenticated: bool,
 ) -> Result<u8> {
     use std::io::Write;
-    let keys = Keys::load(context)?;
+    let keys = SmimeKeys::load(&context.home, &context.config)?;
     let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
     if !opened.was_encrypted {
         return Err(Error::Usage(
@@ -324,7 +108,7 @@ pub fn verify(
     message: &[u8],
     import: bool,
 ) -> Result<Vec<mailseal::openpgp::SignatureReport>> {
-    let keys = Keys::load(context)?;
+    let keys = SmimeKeys::load(&context.home, &context.config)?;
     let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
     if import {
         import_certs(context, &opened.certificates)?;
@@ -340,7 +124,7 @@ pub fn sign(
     output: Option<&std::path::Path>,
 ) -> Result<u8> {
     use std::io::Write;
-    let keys = Keys::load(context)?;
+    let keys = SmimeKeys::load(&context.home, &context.config)?;
     let Some(identity) = keys.keyring().own_identity(sender).cloned() else {
         return Err(Error::NoKey {
             recipient: sender.to_string(),
