@@ -1,5 +1,5 @@
 //! Writes N fresh Ed25519/X25519 certificates (user IDs userN@bench.example)
-//! to stdout, binary, for the store-size benchmark in benches/compare.sh.
+//! to stdout, binary, for the store-size benchmark in benches/table.sh.
 //!
 //! Usage: cargo run --release --example gen_certs -- 10000 > certs.pgp
 

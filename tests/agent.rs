@@ -1655,11 +1655,16 @@ fn permanent_failure_sends_the_sender_a_signed_delivery_report() {
         opened.stderr
     );
 
-    // The failed message stays listed, with the report.
-    let list = home.run(&["queue", "list"], b"").ok().stdout_text();
+    // The failed message stays listed, with the report (the report is
+    // queued, and may be delivered, before the message moves to failed/).
+    let listed = || home.run(&["queue", "list"], b"").ok().stdout_text();
     assert!(
-        list.contains("FAILED") && list.contains("delivery report"),
-        "{list}"
+        wait_for(Duration::from_secs(10), || {
+            let list = listed();
+            list.contains("FAILED") && list.contains("delivery report")
+        }),
+        "{}",
+        listed()
     );
 
     // A bounce that fails gets no report of its own (never to <>).
