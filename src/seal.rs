@@ -347,6 +347,24 @@ impl<'a> Sealer<'a> {
         })
     }
 
+    /// [`Sealer::new`] with what `home` holds besides: S/MIME keys and
+    /// the key records ([`Sealer::with_smime`], [`Sealer::with_records`]).
+    pub fn in_home(
+        config: &'a Config,
+        unlocker: &'a Unlocker,
+        home: &crate::home::Home,
+        store: &'a CertStore,
+        own: &'a SecretKeys,
+        discovery: Option<&'a Discovery>,
+        sender: &str,
+    ) -> Result<Sealer<'a>> {
+        Ok(
+            Sealer::new(config, unlocker, store, own, discovery, sender)?
+                .with_smime(SmimeKeys::load(home, config)?)
+                .with_records(home),
+        )
+    }
+
     /// Seals as `request` asks, within `[policy]`.
     pub fn with_request(mut self, request: Request) -> Sealer<'a> {
         self.request = request;

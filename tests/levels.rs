@@ -112,6 +112,17 @@ fn status_text(home: &Home, args: &[&str]) -> String {
     home.run(&all, b"").ok().stdout_text()
 }
 
+/// The primary key of `cert` (made with its secrets) as a signer.
+fn keypair(cert: &Cert) -> sequoia_openpgp::crypto::KeyPair {
+    cert.primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .into_keypair()
+        .unwrap()
+}
+
 fn import(home: &Home, cert: &Cert) {
     let path = home.write("import.pgp", &cert.armored().to_vec().unwrap());
     home.run(&["cert", "import", path.to_str().unwrap()], b"")
@@ -568,14 +579,7 @@ fn a_key_the_user_certified_is_a_verified_key() {
     let home = Home::new();
     home.import_key("alice");
     let alice = Cert::from_file(testdata("keys/alice.sec.asc")).unwrap();
-    let mut certifier = alice
-        .primary_key()
-        .key()
-        .clone()
-        .parts_into_secret()
-        .unwrap()
-        .into_keypair()
-        .unwrap();
+    let mut certifier = keypair(&alice);
     let bob = cert_for("bob@example.org", None);
     let userid = UserID::from("bob@example.org");
     let certification = userid
@@ -612,14 +616,7 @@ fn a_key_the_user_certified_is_a_verified_key() {
     let home = Home::new();
     home.import_key("alice");
     let mallory = cert_for("mallory@example.net", None);
-    let mut forger = mallory
-        .primary_key()
-        .key()
-        .clone()
-        .parts_into_secret()
-        .unwrap()
-        .into_keypair()
-        .unwrap();
+    let mut forger = keypair(&mallory);
     let userid = UserID::from("bob@example.org");
     let forged = userid
         .certify(
@@ -643,14 +640,7 @@ fn a_key_the_user_certified_is_a_verified_key() {
 fn a_revoked_key_is_not_used_and_is_warned_about() {
     use sequoia_openpgp::types::ReasonForRevocation;
     let carol = cert_for("carol@example.org", None);
-    let mut signer = carol
-        .primary_key()
-        .key()
-        .clone()
-        .parts_into_secret()
-        .unwrap()
-        .into_keypair()
-        .unwrap();
+    let mut signer = keypair(&carol);
     let revocation = carol
         .revoke(&mut signer, ReasonForRevocation::KeyCompromised, b"lost")
         .unwrap();

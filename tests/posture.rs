@@ -99,6 +99,17 @@ impl World {
         self.write_config("");
     }
 
+    /// An attacker publishes a new MTA-STS id and answers the policy fetch
+    /// with a redirect.
+    fn redirect_to_attacker(&mut self) {
+        self.republish(vec![mx1(), sts_record("20240202T02")]);
+        self.https.route(
+            POLICY_HOST,
+            POLICY_PATH,
+            Reply::Redirect("https://attacker.example/".into()),
+        );
+    }
+
     /// `status --json --domain DOMAIN`, which keeps MTA-STS policies in
     /// the home's cache: the report of `domain`.
     fn cached_check(&self, domain: &str) -> Value {
@@ -304,12 +315,7 @@ fn a_cached_enforce_policy_stands_when_the_live_one_is_blocked() {
     world.cached_check("example.org");
 
     // An attacker changes the id and answers the fetch with a redirect.
-    world.republish(vec![mx1(), sts_record("20240202T02")]);
-    world.https.route(
-        POLICY_HOST,
-        POLICY_PATH,
-        Reply::Redirect("https://attacker.example/".into()),
-    );
+    world.redirect_to_attacker();
     let d = world.cached_check("example.org");
     let sts = &d["inbound"]["mta_sts"];
     assert_eq!(sts["status"], "ok", "{sts}");
@@ -366,12 +372,7 @@ fn an_expired_cached_policy_is_not_used() {
         .unwrap();
     file["domains"]["example.org"]["fetched_at"] = (fetched - 86_401).into();
     std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
-    world.republish(vec![mx1(), sts_record("20240202T02")]);
-    world.https.route(
-        POLICY_HOST,
-        POLICY_PATH,
-        Reply::Redirect("https://attacker.example/".into()),
-    );
+    world.redirect_to_attacker();
     let d = world.cached_check("example.org");
     let sts = &d["inbound"]["mta_sts"];
     assert_eq!(sts["status"], "invalid", "{sts}");

@@ -75,9 +75,15 @@ pub fn seal_message<M: Read + Seek, W: Write + Seek + Send + Sync>(
     } else {
         None
     };
-    let sealer = Sealer::new(config, unlocker, &store, &own, discovery.as_ref(), &sender)?
-        .with_smime(seal::SmimeKeys::load(home, config)?)
-        .with_records(home);
+    let sealer = Sealer::in_home(
+        config,
+        unlocker,
+        home,
+        &store,
+        &own,
+        discovery.as_ref(),
+        &sender,
+    )?;
     let report = null_sender && headers.content_type().mime == "multipart/report";
     let mut copies = Vec::new();
     let mut levels = Vec::new();
@@ -92,16 +98,15 @@ pub fn seal_message<M: Read + Seek, W: Write + Seek + Send + Sync>(
         ) {
             Err(Error::NoKey { .. }) if report => {
                 let relaxed = relaxed_policy(config);
-                let sealer = Sealer::new(
+                let sealer = Sealer::in_home(
                     &relaxed,
                     unlocker,
+                    home,
                     &store,
                     &own,
                     discovery.as_ref(),
                     &sender,
-                )?
-                .with_smime(seal::SmimeKeys::load(home, &relaxed)?)
-                .with_records(home);
+                )?;
                 let mut body = Vec::new();
                 message.seek(SeekFrom::Start(body_start)).map_err(io)?;
                 message.read_to_end(&mut body).map_err(io)?;

@@ -104,16 +104,15 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = context.discovery(None)?;
-    let sealer = Sealer::new(
+    let sealer = Sealer::in_home(
         &context.config,
         &context.unlocker,
+        &context.home,
         &store,
         &own,
         discovery.as_ref(),
         &sender,
     )?
-    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?)
-    .with_records(&context.home)
     .with_request(args.request()?);
     let mut body = std::io::Cursor::new(body_start).chain(input);
     let technology = sealer.technology_for(&recipients);
@@ -170,10 +169,21 @@ fn encrypt_openpgp(
             "--bcc-copies is for S/MIME; OpenPGP hides Bcc recipients in the one message".into(),
         ));
     }
+    Ok(vec![seal_one(sealer, args, headers, recipients, body)?])
+}
+
+/// The one sealed message to all of `recipients`, to --output.
+fn seal_one(
+    sealer: &Sealer,
+    args: &Args,
+    headers: &Headers,
+    recipients: Vec<Recipient>,
+    body: &mut dyn Read,
+) -> Result<Sealed> {
     let mut output = Output::open(args.output.as_deref())?;
     let sealed = sealer.seal_to(headers, body, recipients, &mut output)?;
     output.commit()?;
-    Ok(vec![sealed])
+    Ok(sealed)
 }
 
 /// S/MIME names every recipient's certificate: the visible recipients
@@ -198,10 +208,7 @@ fn encrypt_smime(
                 hidden.join(", ")
             )));
         }
-        let mut output = Output::open(args.output.as_deref())?;
-        let sealed = sealer.seal_to(headers, body, recipients, &mut output)?;
-        output.commit()?;
-        return Ok(vec![sealed]);
+        return Ok(vec![seal_one(sealer, args, headers, recipients, body)?]);
     };
     // Every copy needs the body: read it once.
     let mut data = Vec::new();
@@ -244,22 +251,18 @@ fn copy_name(address: &str) -> String {
 impl Args {
     /// What the flags ask of sealing.
     fn request(&self) -> Result<Request> {
-        let smime_cipher = match &self.content_cipher {
-            Some(name) => Some(ContentCipher::parse(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--content-cipher {name:?}: use aes256-gcm or aes256-cbc"
-                ))
-            })?),
-            None => None,
-        };
-        let smime_transport = match &self.key_transport {
-            Some(name) => Some(KeyTransport::parse(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--key-transport {name:?}: use rsa-pkcs1v15 or rsa-oaep"
-                ))
-            })?),
-            None => None,
-        };
+        let smime_cipher = parsed(
+            "--content-cipher",
+            &self.content_cipher,
+            ContentCipher::parse,
+            "aes256-gcm or aes256-cbc",
+        )?;
+        let smime_transport = parsed(
+            "--key-transport",
+            &self.key_transport,
+            KeyTransport::parse,
+            "rsa-pkcs1v15 or rsa-oaep",
+        )?;
         Ok(Request {
             require_encryption: true,
             technology: match (self.openpgp, self.smime) {
@@ -276,4 +279,20 @@ impl Args {
             smime_transport,
         })
     }
+}
+
+/// The value of `flag`, if given, read by `parse`; a usage error naming
+/// the `choices` when it is not one of them.
+fn parsed<T>(
+    flag: &str,
+    value: &Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<Option<T>> {
+    value
+        .as_deref()
+        .map(|name| {
+            parse(name).ok_or_else(|| Error::Usage(format!("{flag} {name:?}: use {choices}")))
+        })
+        .transpose()
 }

@@ -168,16 +168,15 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = context.discovery(context.trace(delivery.verbose))?;
-    let sealer = Sealer::new(
+    let sealer = Sealer::in_home(
         &context.config,
         &context.unlocker,
+        &context.home,
         &store,
         &own,
         discovery.as_ref(),
         &sender,
-    )?
-    .with_smime(seal::SmimeKeys::load(&context.home, &context.config)?)
-    .with_records(&context.home);
+    )?;
     let copies: Result<Vec<SealedCopy>> = sealer
         .copies(&recipients)
         .into_iter()
