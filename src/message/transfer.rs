@@ -39,13 +39,7 @@ fn rewrite(entity: &[u8]) -> Result<Vec<u8>> {
     } else if content_type.mime == "message/rfc822" {
         rewrite(body)?
     } else {
-        let decoded = decode_body(&headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
-        let (headers, encoding) = encoded_headers(&headers);
-        let new_body = match encoding {
-            Encoding::QuotedPrintable => quoted_printable_encode(&decoded),
-            Encoding::Base64 => base64_lines(&decoded),
-        };
-        return Ok(headers.with_body(&new_body));
+        return Ok(reencode_leaf(&headers, body));
     };
     Ok(headers.with_body(&new_body))
 }
@@ -67,6 +61,18 @@ fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {
         out.extend_from_slice(multipart.epilogue);
     }
     Ok(out)
+}
+
+/// A leaf entity with `headers` and `body`, its body decoded (when its
+/// transfer encoding decodes) and encoded again as [`encoded_headers`] says.
+pub fn reencode_leaf(headers: &Headers, body: &[u8]) -> Vec<u8> {
+    let decoded = decode_body(headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
+    let (headers, encoding) = encoded_headers(headers);
+    let new_body = match encoding {
+        Encoding::QuotedPrintable => quoted_printable_encode(&decoded),
+        Encoding::Base64 => base64_lines(&decoded),
+    };
+    headers.with_body(&new_body)
 }
 
 /// Whether every line of `body` passes through any mail system unchanged.

@@ -15,7 +15,7 @@ use super::pgpmime;
 use crate::message::canon::CrlfReader;
 use crate::message::header::read_headers;
 use crate::message::stream::{scan_lines, EntityScan};
-use crate::message::{mime, protect, transfer, Headers};
+use crate::message::{mime, protect};
 use crate::{Error, Result};
 
 /// Signs `message` (LF or CRLF) with `signer`; [`sign_stream`] for a
@@ -35,11 +35,12 @@ pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> R
 /// multipart/signed message to `output`. With `protect_headers`, a copy of
 /// the header fields is signed inside (RFC 9788, `hp="clear"`).
 ///
-/// The input is read twice: once to check its MIME structure and whether
-/// its body is safe to sign as it is (see [`transfer::seven_bit_safe`]),
-/// then to copy and hash it. Memory stays flat, except for a body that
-/// needs re-encoding and is not a single part: that one is re-encoded in
-/// memory.
+/// The input is read twice: once to check its MIME structure and find the
+/// parts that need a transfer encoding to be signed (as
+/// [`crate::message::transfer::seven_bit_safe`] does), then to copy,
+/// encode and hash it. Memory stays flat whatever the size, except for a
+/// base64 or quoted-printable part that is not safe as it is (lines too
+/// long, trailing white space): that one part is re-encoded in memory.
 pub fn sign_stream<R: Read + Seek>(
     input: &mut R,
     signer: KeyPair,
@@ -51,47 +52,25 @@ pub fn sign_stream<R: Read + Seek>(
     let split = protect::for_signing(&headers, protect_headers);
     let mut scan = EntityScan::new(&split.inner)?;
     scan_lines(io::Cursor::new(body_start).chain(reader), &mut scan)?;
-    let leaf = scan.is_leaf();
-    let safe = scan.finish()?;
-
-    let mut reader = rewound(input)?;
-    let (_, body_start) = read_headers(&mut reader)?;
-    let mut body = io::Cursor::new(body_start).chain(reader);
-
     // Everything that can fail for a reason of the message or the key
     // fails before the first byte is written.
-    let mut entity: Box<dyn Read + '_> = if safe {
-        Box::new(io::Cursor::new(entity_head(&split.inner)).chain(body))
-    } else if leaf && transfer::is_identity_encoded(&split.inner) {
-        let (headers, encoding) = transfer::encoded_headers(&split.inner);
-        Box::new(
-            io::Cursor::new(entity_head(&headers)).chain(transfer::Encoder::new(encoding, body)),
-        )
-    } else {
-        let mut whole = Vec::new();
-        body.read_to_end(&mut whole)
-            .map_err(|e| Error::io("reading the message", e))?;
-        Box::new(io::Cursor::new(transfer::seven_bit_safe(
-            &split.inner.with_body(&whole),
-        )?))
-    };
+    let plan = scan.finish()?;
     let hash = hash_for(&signer);
     let mut signature = Vec::new();
     let signing = detached_signer(&mut signature, signer, hash)?;
+
+    let mut reader = rewound(input)?;
+    let (_, body_start) = read_headers(&mut reader)?;
+    let body = io::Cursor::new(body_start).chain(reader);
     let boundary = mime::new_boundary();
     let micalg = format!("pgp-{}", hash.to_string().to_lowercase());
     output
         .write_all(&pgpmime::signed_head(&split.outer, &boundary, &micalg))
         .map_err(write_error)?;
-    sign_copy(signing, &mut entity, output)?;
+    sign_copy(signing, output, |entity| plan.write(body, entity))?;
     output
         .write_all(&pgpmime::signed_tail(&boundary, &signature))
         .map_err(write_error)
-}
-
-/// The header section of an entity and the blank line after it.
-fn entity_head(headers: &Headers) -> Vec<u8> {
-    headers.with_body(b"")
 }
 
 /// `input` from its start, canonicalized to CRLF.
@@ -143,9 +122,13 @@ const CHUNK: usize = 64 * 1024;
 /// overlap, little enough to keep memory flat.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// Copies `entity` to `output` while a second thread hashes the same bytes
-/// into `signing` and finalizes it.
-fn sign_copy(signing: Message<'_>, entity: &mut dyn Read, output: &mut dyn Write) -> Result<()> {
+/// Runs `write`, whose bytes go to `output` while a second thread hashes
+/// the same bytes into `signing` and finalizes it.
+fn sign_copy(
+    signing: Message<'_>,
+    output: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
     std::thread::scope(|scope| {
         let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
         let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
@@ -159,31 +142,61 @@ fn sign_copy(signing: Message<'_>, entity: &mut dyn Read, output: &mut dyn Write
             }
             signing.finalize().map_err(Error::OpenPgp)
         });
-        let copied = (|| -> Result<()> {
-            loop {
-                let mut chunk = recycled
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-                chunk.resize(CHUNK, 0);
-                let n = loop {
-                    match entity.read(&mut chunk) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        read => break read.map_err(|e| Error::io("reading the message", e))?,
-                    }
-                };
-                if n == 0 {
-                    return Ok(());
-                }
-                chunk.truncate(n);
-                output.write_all(&chunk).map_err(write_error)?;
-                if chunks.send(chunk).is_err() {
-                    // The hashing thread stopped; it says why.
-                    return Ok(());
-                }
-            }
-        })();
-        drop(chunks);
+        let mut tee = Tee {
+            output,
+            chunks,
+            recycled,
+            buffer: Vec::with_capacity(CHUNK),
+        };
+        let written = write(&mut tee).and_then(|()| tee.send());
+        drop(tee);
         let signed = hasher.join().expect("the hashing thread panicked");
-        copied.and(signed)
+        // A hashing failure explains a failed send; report it first.
+        signed.and(
+            written.map_err(|e| Error::io("reading the message or writing the signed message", e)),
+        )
     })
+}
+
+/// Writes to `output` and hands the same bytes, in chunks, to the hashing
+/// thread, reusing the buffers it gives back.
+struct Tee<'a> {
+    output: &'a mut dyn Write,
+    chunks: mpsc::SyncSender<Vec<u8>>,
+    recycled: mpsc::Receiver<Vec<u8>>,
+    buffer: Vec<u8>,
+}
+
+impl Tee<'_> {
+    /// Writes and hands over what is buffered.
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.output.write_all(&self.buffer)?;
+        let mut next = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        next.clear();
+        let chunk = std::mem::replace(&mut self.buffer, next);
+        self.chunks
+            .send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "signing stopped"))
+    }
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let taken = buf.len().min(CHUNK - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..taken]);
+        if self.buffer.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
