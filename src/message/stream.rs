@@ -7,15 +7,12 @@ use std::ops::Range;
 
 use super::header::{Headers, MAX_HEADER_BYTES};
 use super::mime::{self, MAX_DEPTH};
-use super::transfer::{self, Encoder, Encoding};
+use super::transfer::{self, Encoder, Encoding, MAX_LINE};
 use crate::{Error, Result};
 
 /// Bytes kept of each line's start, for matching boundary delimiters (RFC
 /// 2046 boundaries have at most 70 characters).
 const HEAD: usize = 1024;
-
-/// The longest line [`super::transfer::body_is_safe`] accepts.
-const MAX_LINE: usize = 998;
 
 /// What is known about one line of a CRLF canonical stream, bounded
 /// whatever the line's length.
@@ -53,13 +50,8 @@ impl Line {
         self.tail = [0; 3];
     }
 
-    /// The line's length in bytes, line break included.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// Whether the line is empty (only at the end of a stream).
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.len == 0
     }
 

@@ -11,7 +11,8 @@ use super::header::{split_entity, Headers};
 use super::mime;
 use crate::Result;
 
-const MAX_LINE: usize = 998;
+/// The longest line (without its line break) that is safe to sign.
+pub(crate) const MAX_LINE: usize = 998;
 const QP_LINE: usize = 76;
 
 /// Rewrites `entity` (CRLF canonical) so that its body survives transport
