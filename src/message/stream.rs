@@ -2,10 +2,11 @@
 //! and [`super::transfer`] learn from a whole body in memory, learned one
 //! line at a time, whatever the length of the lines or of the body.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::ops::Range;
 
-use super::header::{Headers, MAX_HEADER_BYTES};
+use super::canon::CrlfReader;
+use super::header::{read_headers, Headers, MAX_HEADER_BYTES};
 use super::mime::{self, MAX_DEPTH};
 use super::transfer::{self, Encoder, Encoding, MAX_LINE};
 use crate::{Error, Result};
@@ -94,6 +95,17 @@ impl Line {
             .is_none_or(|at| at < tail_start)
             .then_some(close)
     }
+}
+
+/// The message in `input` read from its start, canonicalized to CRLF: its
+/// header fields, and a reader of the body that follows them.
+pub fn from_start<R: Read + Seek>(input: &mut R) -> Result<(Headers, impl Read + '_)> {
+    input
+        .rewind()
+        .map_err(|e| Error::io("reading the message", e))?;
+    let mut reader = CrlfReader::new(input);
+    let (headers, body_start) = read_headers(&mut reader)?;
+    Ok((headers, io::Cursor::new(body_start).chain(reader)))
 }
 
 /// What consumes a stream line by line.

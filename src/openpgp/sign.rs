@@ -12,14 +12,11 @@ use sequoia_openpgp::serialize::stream::{Armorer, Message, Signer};
 use sequoia_openpgp::types::{Curve, HashAlgorithm};
 
 use super::pgpmime;
-use crate::message::canon::CrlfReader;
-use crate::message::header::read_headers;
-use crate::message::stream::{scan_lines, EntityScan};
+use crate::message::stream::{from_start, scan_lines, EntityScan};
 use crate::message::{mime, protect};
 use crate::{Error, Result};
 
-/// Signs `message` (LF or CRLF) with `signer`; [`sign_stream`] for a
-/// message in memory.
+/// Signs `message` (LF or CRLF), held in memory, as [`sign_stream`] does.
 pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> Result<Vec<u8>> {
     let mut signed = Vec::with_capacity(message.len() + message.len() / 16 + 4096);
     sign_stream(
@@ -47,11 +44,10 @@ pub fn sign_stream<R: Read + Seek>(
     protect_headers: bool,
     output: &mut dyn Write,
 ) -> Result<()> {
-    let mut reader = rewound(input)?;
-    let (headers, body_start) = read_headers(&mut reader)?;
+    let (headers, body) = from_start(input)?;
     let split = protect::for_signing(&headers, protect_headers);
     let mut scan = EntityScan::new(&split.inner)?;
-    scan_lines(io::Cursor::new(body_start).chain(reader), &mut scan)?;
+    scan_lines(body, &mut scan)?;
     // Everything that can fail for a reason of the message or the key
     // fails before the first byte is written.
     let plan = scan.finish()?;
@@ -59,9 +55,7 @@ pub fn sign_stream<R: Read + Seek>(
     let mut signature = Vec::new();
     let signing = detached_signer(&mut signature, signer, hash)?;
 
-    let mut reader = rewound(input)?;
-    let (_, body_start) = read_headers(&mut reader)?;
-    let body = io::Cursor::new(body_start).chain(reader);
+    let (_, body) = from_start(input)?;
     let boundary = mime::new_boundary();
     let micalg = format!("pgp-{}", hash.to_string().to_lowercase());
     output
@@ -71,14 +65,6 @@ pub fn sign_stream<R: Read + Seek>(
     output
         .write_all(&pgpmime::signed_tail(&boundary, &signature))
         .map_err(write_error)
-}
-
-/// `input` from its start, canonicalized to CRLF.
-fn rewound<R: Read + Seek>(input: &mut R) -> Result<CrlfReader<&mut R>> {
-    input
-        .rewind()
-        .map_err(|e| Error::io("reading the message", e))?;
-    Ok(CrlfReader::new(input))
 }
 
 fn write_error(e: io::Error) -> Error {

@@ -7,9 +7,8 @@ use std::io::{self, Read, Seek};
 
 use super::pgpmime;
 use super::verify::{verify_signed, Keys, Verification};
-use crate::message::canon::CrlfReader;
-use crate::message::header::{read_headers, MAX_HEADER_BYTES};
-use crate::message::stream::{scan_lines, Line, LineSink};
+use crate::message::header::MAX_HEADER_BYTES;
+use crate::message::stream::{from_start, scan_lines, Line, LineSink};
 use crate::message::{mime, Headers};
 use crate::{Error, Result};
 
@@ -33,8 +32,7 @@ impl SignedStream {
     /// [`super::verify_message`] then), an error when it is one that does
     /// not parse (as [`pgpmime::parse`] would say).
     pub fn scan<R: Read + Seek>(input: &mut R) -> Result<Option<SignedStream>> {
-        let mut reader = rewound(input)?;
-        let (outer, body_start) = read_headers(&mut reader)?;
+        let (outer, body) = from_start(input)?;
         let content_type = outer.content_type();
         let protocol = content_type.param("protocol").unwrap_or("");
         let boundary = match content_type.param("boundary") {
@@ -47,7 +45,7 @@ impl SignedStream {
             _ => return Ok(None),
         };
         let mut parts = Parts::new(&boundary);
-        scan_lines(io::Cursor::new(body_start).chain(reader), &mut parts)?;
+        scan_lines(body, &mut parts)?;
         if !parts.closed {
             return Err(if parts.count == 0 {
                 mime::no_delimiter(&boundary)
@@ -78,9 +76,7 @@ impl SignedStream {
         input: &mut R,
         keys: &Keys,
     ) -> Result<Verification> {
-        let mut reader = rewound(input)?;
-        let (_, body_start) = read_headers(&mut reader)?;
-        let mut body = io::Cursor::new(body_start).chain(reader);
+        let (_, mut body) = from_start(input)?;
         io::copy(&mut (&mut body).take(self.signed.start), &mut io::sink())
             .map_err(|e| Error::io("reading the message", e))?;
         let signed = body.take(self.signed.end - self.signed.start);
@@ -92,14 +88,6 @@ impl SignedStream {
             keys,
         )
     }
-}
-
-/// `input` from its start, canonicalized to CRLF.
-fn rewound<R: Read + Seek>(input: &mut R) -> Result<CrlfReader<&mut R>> {
-    input
-        .rewind()
-        .map_err(|e| Error::io("reading the message", e))?;
-    Ok(CrlfReader::new(input))
 }
 
 /// The parts of a multipart body as they stream past, split as
