@@ -182,6 +182,42 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// Opens FILE to be read more than once; stdin (FILE absent or `-`), or a
+/// FILE that is not a regular file, is first copied to an unlinked
+/// temporary file (mode 0600) that disappears with the returned handle.
+pub fn open_rereadable(path: Option<&Path>) -> Result<std::fs::File> {
+    let path = path.filter(|p| *p != Path::new("-"));
+    let mut source: Box<dyn Read> = match path {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|source| Error::InputMissing {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            if file.metadata().is_ok_and(|m| m.is_file()) {
+                return Ok(file);
+            }
+            Box::new(file)
+        }
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let spool_error = |e| Error::io("copying the input to a temporary file", e);
+    let mut spool = tempfile::tempfile().map_err(spool_error)?;
+    std::io::copy(&mut source, &mut spool).map_err(spool_error)?;
+    std::io::Seek::rewind(&mut spool).map_err(spool_error)?;
+    Ok(spool)
+}
+
+/// All of `input`, from its start.
+pub fn read_all(input: &mut std::fs::File) -> Result<Vec<u8>> {
+    use std::io::Seek;
+    let mut data = Vec::new();
+    input
+        .rewind()
+        .and_then(|()| input.read_to_end(&mut data))
+        .map_err(|e| Error::io("reading the message", e))?;
+    Ok(data)
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     if let Ok(store) = linux_keyutils_keyring_store::Store::new() {

@@ -1,15 +1,14 @@
 //! `mailseal sign`: RFC 5322 in, PGP/MIME multipart/signed out.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use mailseal::message::header::split_entity;
-use mailseal::message::Headers;
+use mailseal::message::canon::CrlfReader;
+use mailseal::message::header::read_headers;
 use mailseal::openpgp;
 use mailseal::output::Output;
 use mailseal::{seal, Error, Result};
 
-use super::{read_input, Context};
+use super::{open_rereadable, read_all, Context};
 
 /// Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or
 /// S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).
@@ -42,8 +41,8 @@ pub struct Args {
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let message = read_input(args.file.as_deref())?;
-    let headers = Headers::parse(split_entity(&message).0)?;
+    let mut input = open_rereadable(args.file.as_deref())?;
+    let (headers, _) = read_headers(&mut CrlfReader::new(&mut input))?;
     let sender = args
         .from
         .or_else(|| headers.addresses("From").into_iter().next())
@@ -52,6 +51,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         })?;
     let prefer_smime = context.config.policy.prefer == mailseal::config::Technology::Smime;
     if args.smime || (!args.openpgp && prefer_smime) {
+        let message = read_all(&mut input)?;
         return super::smime::sign(context, &message, &sender, args.output.as_deref());
     }
     let own = context.secret_keys();
@@ -64,11 +64,13 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         });
     };
     let fingerprint = cert.fingerprint().to_hex();
-    let signed = openpgp::sign_message(&message, keypair, context.config.policy.protect_headers)?;
     let mut output = Output::open(args.output.as_deref())?;
-    output
-        .write_all(&signed)
-        .map_err(|e| Error::io("writing the signed message", e))?;
+    openpgp::sign_stream(
+        &mut input,
+        keypair,
+        context.config.policy.protect_headers,
+        &mut output,
+    )?;
     output.commit()?;
     context.note(&format!("mailseal: signed by {fingerprint}"));
     Ok(0)

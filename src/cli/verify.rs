@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use mailseal::openpgp::{self, verify::Keys, OpenOptions, SignatureReport, Verification};
+use mailseal::openpgp::{
+    self, verify::Keys, OpenOptions, SignatureReport, SignedStream, Verification,
+};
 use mailseal::Result;
 
-use super::{read_input, Context};
+use super::{open_rereadable, read_all, Context};
 
 /// Check the signatures of a message.
 ///
@@ -74,23 +76,24 @@ fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let message = read_input(args.file.as_deref())?;
-    let verification =
-        if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
-            Verification {
-                signatures: super::smime::verify(context, &message, args.import_certs)?,
-                unsigned_parts: Vec::new(),
+    let mut input = open_rereadable(args.file.as_deref())?;
+    // An OpenPGP multipart/signed message streams; anything else is read whole.
+    let verification = match SignedStream::scan(&mut input)? {
+        Some(signed) => with_keys(context, |keys| signed.verify(&mut input, keys))?,
+        None => {
+            let message = read_all(&mut input)?;
+            if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
+                Verification {
+                    signatures: super::smime::verify(context, &message, args.import_certs)?,
+                    unsigned_parts: Vec::new(),
+                }
+            } else {
+                with_keys(context, |keys| {
+                    openpgp::verify_message(&message, keys, args.open.options())
+                })?
             }
-        } else {
-            let store = context.cert_store()?;
-            let own = context.secret_keys().all()?;
-            let keys = Keys {
-                store: &store,
-                own: &own,
-                unlocker: &context.unlocker,
-            };
-            openpgp::verify_message(&message, &keys, args.open.options())?
-        };
+        }
+    };
     report_verification(context, &verification, false)?;
     let good = verification.is_good();
     if !good && !context.json {
@@ -104,6 +107,17 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         eprintln!("mailseal: verification failed: {reason}");
     }
     Ok(if good { 0 } else { 1 })
+}
+
+/// Runs `check` with the OpenPGP keys: others' certificates and own keys.
+fn with_keys<T>(context: &Context, check: impl FnOnce(&Keys) -> Result<T>) -> Result<T> {
+    let store = context.cert_store()?;
+    let own = context.secret_keys().all()?;
+    check(&Keys {
+        store: &store,
+        own: &own,
+        unlocker: &context.unlocker,
+    })
 }
 
 /// Reports signatures: JSON on stdout with --json (unless stdout carries

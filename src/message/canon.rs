@@ -1,6 +1,6 @@
 //! CRLF canonicalization (RFC 5322 line endings), streaming.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 /// Converts every bare LF written through it into CRLF; CRLF passes as is.
 /// Each `write` reaches the inner writer as one `write_all`, so that long
@@ -64,6 +64,65 @@ impl<W: Write> Write for CrlfWriter<W> {
     }
 }
 
+/// Reads `inner` with every bare LF turned into CRLF: the same bytes as
+/// [`CrlfWriter`] would write, read in bounded memory.
+pub struct CrlfReader<R: Read> {
+    inner: R,
+    last_was_cr: bool,
+    raw: Vec<u8>,
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl<R: Read> CrlfReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        CrlfReader {
+            inner,
+            last_was_cr: false,
+            raw: vec![0; 64 * 1024],
+            pending: Vec::with_capacity(66 * 1024),
+            at: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for CrlfReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.pending.len() {
+            let n = match self.inner.read(&mut self.raw) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(0);
+            }
+            self.pending.clear();
+            self.at = 0;
+            let mut copied = 0;
+            for lf in memchr::memchr_iter(b'\n', &self.raw[..n]) {
+                let preceded_by_cr = if lf == 0 {
+                    self.last_was_cr
+                } else {
+                    self.raw[lf - 1] == b'\r'
+                };
+                if !preceded_by_cr {
+                    self.pending.extend_from_slice(&self.raw[copied..lf]);
+                    self.pending.push(b'\r');
+                    copied = lf;
+                }
+            }
+            self.pending.extend_from_slice(&self.raw[copied..n]);
+            self.last_was_cr = self.raw[n - 1] == b'\r';
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// `data` with every bare LF turned into CRLF.
 pub fn to_crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 32);
@@ -83,6 +142,16 @@ mod tests {
         w.write_all(b"a\nb\r").unwrap();
         w.write_all(b"\nc\n\n").unwrap();
         assert_eq!(out, b"a\r\nb\r\nc\r\n\r\n");
+    }
+
+    #[test]
+    fn reader_matches_writer_across_reads() {
+        let data = b"a\nb\r\n\n\r\nc\r\rd\n".repeat(10_000);
+        let mut read = Vec::new();
+        CrlfReader::new(io::Cursor::new(&data))
+            .read_to_end(&mut read)
+            .unwrap();
+        assert_eq!(read, to_crlf(&data));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::canon::to_crlf;
 use crate::{Error, Result};
 
 /// Longest header section accepted before the body.
-const MAX_HEADER_BYTES: usize = 1 << 20;
+pub(crate) const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// One header field, `Name: value` plus any folded lines and the final CRLF.
 #[derive(Debug, Clone, PartialEq, Eq)]

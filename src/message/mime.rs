@@ -126,9 +126,7 @@ pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Multipart<'a>> {
         line_start = line_end;
     }
     let Some(&(first_break, _, _)) = marks.first() else {
-        return Err(Error::Malformed(format!(
-            "multipart body has no boundary line \"--{boundary}\""
-        )));
+        return Err(no_delimiter(boundary));
     };
     let preamble = &body[..first_break];
     let mut parts = Vec::new();
@@ -141,15 +139,27 @@ pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Multipart<'a>> {
     }
     let &(_, after_last, closed) = marks.last().expect("non-empty");
     if !closed {
-        return Err(Error::Malformed(format!(
-            "multipart body is truncated: no closing \"--{boundary}--\" line"
-        )));
+        return Err(truncated(boundary));
     }
     Ok(Multipart {
         preamble,
         parts,
         epilogue: &body[after_last..],
     })
+}
+
+/// The error for a multipart body without any `--boundary` line.
+pub fn no_delimiter(boundary: &str) -> Error {
+    Error::Malformed(format!(
+        "multipart body has no boundary line \"--{boundary}\""
+    ))
+}
+
+/// The error for a multipart body without its closing `--boundary--` line.
+pub fn truncated(boundary: &str) -> Error {
+    Error::Malformed(format!(
+        "multipart body is truncated: no closing \"--{boundary}--\" line"
+    ))
 }
 
 /// A fresh boundary that cannot occur in base64 or quoted-printable text

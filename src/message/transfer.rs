@@ -3,6 +3,7 @@
 //! with "From ", so that no mail system on the way changes a signed byte.
 
 use std::borrow::Cow;
+use std::io::{self, Read};
 
 use base64::Engine;
 
@@ -10,7 +11,8 @@ use super::header::{split_entity, Headers};
 use super::mime;
 use crate::Result;
 
-const MAX_LINE: usize = 998;
+/// The longest line (without its line break) that is safe to sign.
+pub(crate) const MAX_LINE: usize = 998;
 const QP_LINE: usize = 76;
 
 /// Rewrites `entity` (CRLF canonical) so that its body survives transport
@@ -29,7 +31,7 @@ fn rewrite(entity: &[u8]) -> Result<Vec<u8>> {
     if body_is_safe(body) {
         return Ok(entity.to_vec());
     }
-    let mut headers = Headers::parse(header_bytes)?;
+    let headers = Headers::parse(header_bytes)?;
     let content_type = headers.content_type();
     let new_body = if let (true, Some(boundary)) =
         (content_type.is_multipart(), content_type.param("boundary"))
@@ -38,14 +40,7 @@ fn rewrite(entity: &[u8]) -> Result<Vec<u8>> {
     } else if content_type.mime == "message/rfc822" {
         rewrite(body)?
     } else {
-        let decoded = decode_body(&headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
-        if content_type.mime.starts_with("text/") {
-            headers.set("Content-Transfer-Encoding", "quoted-printable");
-            quoted_printable_encode(&decoded)
-        } else {
-            headers.set("Content-Transfer-Encoding", "base64");
-            base64_lines(&decoded)
-        }
+        return Ok(reencode_leaf(&headers, body));
     };
     Ok(headers.with_body(&new_body))
 }
@@ -69,6 +64,18 @@ fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A leaf entity with `headers` and `body`, its body decoded (when its
+/// transfer encoding decodes) and encoded again as [`encoded_headers`] says.
+pub fn reencode_leaf(headers: &Headers, body: &[u8]) -> Vec<u8> {
+    let decoded = decode_body(headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
+    let (headers, encoding) = encoded_headers(headers);
+    let new_body = match encoding {
+        Encoding::QuotedPrintable => quoted_printable_encode(&decoded),
+        Encoding::Base64 => base64_lines(&decoded),
+    };
+    headers.with_body(&new_body)
+}
+
 /// Whether every line of `body` passes through any mail system unchanged.
 pub fn body_is_safe(body: &[u8]) -> bool {
     body.split(|&b| b == b'\n').all(|line| {
@@ -84,17 +91,53 @@ pub fn body_is_safe(body: &[u8]) -> bool {
 /// The body of a leaf entity with its Content-Transfer-Encoding (base64 or
 /// quoted-printable) undone; `None` when it does not decode.
 pub fn decode_body<'a>(headers: &Headers, body: &'a [u8]) -> Option<Cow<'a, [u8]>> {
-    let encoding = headers
-        .get("Content-Transfer-Encoding")
-        .map(|f| f.value().to_ascii_lowercase())
-        .unwrap_or_default();
-    match encoding.as_str() {
+    match encoding_name(headers).as_str() {
         "quoted-printable" => quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
             .ok()
             .map(Cow::Owned),
         "base64" => base64_decode_lenient(body).map(Cow::Owned),
         _ => Some(Cow::Borrowed(body)),
     }
+}
+
+/// The Content-Transfer-Encoding of an entity, lowercase; empty if none.
+fn encoding_name(headers: &Headers) -> String {
+    headers
+        .get("Content-Transfer-Encoding")
+        .map(|f| f.value().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Whether the body of an entity with `headers` is its content as it is
+/// (no base64 or quoted-printable to undo).
+pub fn is_identity_encoded(headers: &Headers) -> bool {
+    !matches!(
+        encoding_name(headers).as_str(),
+        "quoted-printable" | "base64"
+    )
+}
+
+/// How an unsafe leaf body is re-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Text.
+    QuotedPrintable,
+    /// Anything else.
+    Base64,
+}
+
+/// The header fields of a leaf entity whose body gets re-encoded (its
+/// Content-Transfer-Encoding set), and the encoding.
+pub fn encoded_headers(headers: &Headers) -> (Headers, Encoding) {
+    let mut headers = headers.clone();
+    let encoding = if headers.content_type().mime.starts_with("text/") {
+        headers.set("Content-Transfer-Encoding", "quoted-printable");
+        Encoding::QuotedPrintable
+    } else {
+        headers.set("Content-Transfer-Encoding", "base64");
+        Encoding::Base64
+    };
+    (headers, encoding)
 }
 
 fn base64_decode_lenient(body: &[u8]) -> Option<Vec<u8>> {
@@ -108,15 +151,26 @@ fn base64_decode_lenient(body: &[u8]) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// Input bytes per line of base64 (76 characters).
+const BASE64_LINE_INPUT: usize = QP_LINE / 4 * 3;
+
 /// Base64 in lines of 76 characters, CRLF-terminated.
 pub fn base64_lines(data: &[u8]) -> Vec<u8> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = Vec::with_capacity(encoded.len() + encoded.len() / 38 + 2);
-    for chunk in encoded.as_bytes().chunks(QP_LINE) {
-        out.extend_from_slice(chunk);
-        out.extend_from_slice(b"\r\n");
+    let mut out = Vec::with_capacity(data.len() / 3 * 4 + data.len() / 28 + 8);
+    for line in data.chunks(BASE64_LINE_INPUT) {
+        base64_line(line, &mut out);
     }
     out
+}
+
+fn base64_line(input: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + input.len().div_ceil(3) * 4, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(input, &mut out[start..])
+        .expect("sized for the input");
+    out.truncate(start + written);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Quoted-printable (RFC 2045 §6.7) that also protects "From " at a line
@@ -125,36 +179,138 @@ pub fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 8);
     let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
     for (index, line) in lines.iter().enumerate() {
-        let is_last = index + 1 == lines.len();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut width = 0;
-        for (pos, &byte) in line.iter().enumerate() {
-            let at_end = pos + 1 == line.len();
-            let literal = match byte {
-                b'=' => false,
-                b' ' | b'\t' => !at_end,
-                b'F' if width == 0 && line[pos..].starts_with(b"From ") => false,
-                b'.' if width == 0 && at_end => false,
-                33..=126 => true,
-                _ => false,
-            };
-            let piece_len = if literal { 1 } else { 3 };
-            if width + piece_len > QP_LINE - 1 {
-                out.extend_from_slice(b"=\r\n");
-                width = 0;
-            }
-            if literal {
-                out.push(byte);
-            } else {
-                out.extend_from_slice(format!("={byte:02X}").as_bytes());
-            }
-            width += piece_len;
-        }
-        if !is_last {
+        qp_line(line, line.len(), &mut 0, &mut out);
+        if index + 1 < lines.len() {
             out.extend_from_slice(b"\r\n");
         }
     }
     out
+}
+
+/// Bytes of a line held back by [`Encoder`] until the line goes on or
+/// ends: enough to see "From " and the line's end.
+const QP_LOOKAHEAD: usize = 6;
+
+/// Encodes `line[..upto]` (a line without its break, or the start of one
+/// when `upto` is at least [`QP_LOOKAHEAD`] short of its known end),
+/// `width` being the characters already on the current output line.
+fn qp_line(line: &[u8], upto: usize, width: &mut usize, out: &mut Vec<u8>) {
+    for (pos, &byte) in line[..upto].iter().enumerate() {
+        let at_end = pos + 1 == line.len();
+        let literal = match byte {
+            b'=' => false,
+            b' ' | b'\t' => !at_end,
+            b'F' if *width == 0 && line[pos..].starts_with(b"From ") => false,
+            b'.' if *width == 0 && at_end => false,
+            33..=126 => true,
+            _ => false,
+        };
+        let piece_len = if literal { 1 } else { 3 };
+        if *width + piece_len > QP_LINE - 1 {
+            out.extend_from_slice(b"=\r\n");
+            *width = 0;
+        }
+        if literal {
+            out.push(byte);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend_from_slice(&[
+                b'=',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 15)],
+            ]);
+        }
+        *width += piece_len;
+    }
+}
+
+/// Reads `inner` encoded as `encoding`, in bounded memory: the same bytes
+/// as [`quoted_printable_encode`] or [`base64_lines`] of all of it.
+pub struct Encoder<R: Read> {
+    inner: R,
+    encoding: Encoding,
+    /// Input not encoded yet: the current line (quoted-printable) or less
+    /// than a line's worth (base64).
+    pending: Vec<u8>,
+    width: usize,
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl<R: Read> Encoder<R> {
+    /// Encodes what `inner` yields.
+    pub fn new(encoding: Encoding, inner: R) -> Self {
+        Encoder {
+            inner,
+            encoding,
+            pending: Vec::new(),
+            width: 0,
+            out: Vec::new(),
+            at: 0,
+            done: false,
+        }
+    }
+
+    /// Encodes `input` (or, at the end, what is pending) into `self.out`.
+    fn encode(&mut self, input: &[u8], end: bool) {
+        self.pending.extend_from_slice(input);
+        match self.encoding {
+            Encoding::Base64 => {
+                let whole = if end {
+                    self.pending.len()
+                } else {
+                    self.pending.len() / BASE64_LINE_INPUT * BASE64_LINE_INPUT
+                };
+                for line in self.pending[..whole].chunks(BASE64_LINE_INPUT) {
+                    base64_line(line, &mut self.out);
+                }
+                self.pending.drain(..whole);
+            }
+            Encoding::QuotedPrintable => {
+                let mut start = 0;
+                for lf in memchr::memchr_iter(b'\n', &self.pending) {
+                    let line = &self.pending[start..lf];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    qp_line(line, line.len(), &mut self.width, &mut self.out);
+                    self.out.extend_from_slice(b"\r\n");
+                    self.width = 0;
+                    start = lf + 1;
+                }
+                let rest = &self.pending[start..];
+                if end {
+                    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+                    qp_line(rest, rest.len(), &mut self.width, &mut self.out);
+                    self.pending.clear();
+                } else {
+                    let upto = rest.len().saturating_sub(QP_LOOKAHEAD);
+                    qp_line(rest, upto, &mut self.width, &mut self.out);
+                    self.pending.drain(..start + upto);
+                }
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Encoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut input = [0u8; 16 * 1024];
+        while self.at == self.out.len() && !self.done {
+            self.out.clear();
+            self.at = 0;
+            let n = match self.inner.read(&mut input) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => read?,
+            };
+            self.done = n == 0;
+            self.encode(&input[..n], self.done);
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +329,25 @@ mod tests {
         let decoded =
             quoted_printable::decode(&encoded, quoted_printable::ParseMode::Strict).unwrap();
         assert_eq!(decoded, text);
+    }
+
+    #[test]
+    fn streaming_encoder_matches_the_whole_encoders() {
+        let mut data = "From x\r\nend \r\n.\r\nGr\u{fc}\u{df}e =\r\n\rFrom "
+            .repeat(3000)
+            .into_bytes();
+        data.extend(std::iter::repeat_n(b'y', 70_000));
+        data.extend_from_slice(b" .\r");
+        for (encoding, whole) in [
+            (Encoding::QuotedPrintable, quoted_printable_encode(&data)),
+            (Encoding::Base64, base64_lines(&data)),
+        ] {
+            let mut streamed = Vec::new();
+            Encoder::new(encoding, data.as_slice())
+                .read_to_end(&mut streamed)
+                .unwrap();
+            assert!(streamed == whole, "{encoding:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod encrypt;
 pub mod pgpmime;
 pub mod recipients;
 pub mod sign;
+pub mod signed_stream;
 pub mod verify;
 
 use std::sync::OnceLock;
@@ -17,7 +18,8 @@ use sequoia_openpgp::types::SymmetricAlgorithm;
 pub use decrypt::{decrypt_message, Opened};
 pub use encrypt::{encrypt_message, EncryptOptions};
 pub use recipients::{add_encrypt_to_self, encryption_keys, signing_key, RecipientKeys};
-pub use sign::sign_message;
+pub use sign::{sign_message, sign_stream};
+pub use signed_stream::SignedStream;
 pub use verify::{verify_message, SignatureReport, SignatureStatus, Verification};
 
 /// The policy every operation uses: sequoia's standard policy (rejects

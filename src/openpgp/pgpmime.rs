@@ -42,15 +42,10 @@ pub fn encrypted_tail(boundary: &str) -> Vec<u8> {
     format!("\r\n--{boundary}--\r\n").into_bytes()
 }
 
-/// A multipart/signed message: `entity` exactly as signed, then the armored
-/// detached signature made with the hash `micalg` names (`pgp-sha256`).
-pub fn signed_message(
-    outer: &Headers,
-    boundary: &str,
-    entity: &[u8],
-    signature: &[u8],
-    micalg: &str,
-) -> Vec<u8> {
+/// The header fields and opening of a multipart/signed message whose
+/// signature is made with the hash `micalg` names (`pgp-sha256`), up to
+/// where the signed entity starts.
+pub fn signed_head(outer: &Headers, boundary: &str, micalg: &str) -> Vec<u8> {
     let mut headers = outer.clone();
     headers.set("MIME-Version", "1.0");
     headers.push(Field::new(
@@ -64,17 +59,20 @@ pub fn signed_message(
         )
         .as_bytes(),
     );
-    out.extend_from_slice(entity);
-    out.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\n\
-             Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
-             Content-Description: OpenPGP digital signature\r\n\
-             Content-Disposition: attachment; filename=\"signature.asc\"\r\n\
-             \r\n"
-        )
-        .as_bytes(),
-    );
+    out
+}
+
+/// The end of a multipart/signed message after the signed entity: the
+/// armored detached `signature`.
+pub fn signed_tail(boundary: &str, signature: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "\r\n--{boundary}\r\n\
+         Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
+         Content-Description: OpenPGP digital signature\r\n\
+         Content-Disposition: attachment; filename=\"signature.asc\"\r\n\
+         \r\n"
+    )
+    .into_bytes();
     out.extend_from_slice(&canon::to_crlf(signature));
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     out
@@ -146,7 +144,7 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
 
 /// The body of the MIME part `entity`, its Content-Transfer-Encoding
 /// (base64, quoted-printable; some clients use them on these parts) undone.
-fn decoded_body<'a>(entity: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
+pub(super) fn decoded_body<'a>(entity: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
     let (header_bytes, body) = split_entity(entity);
     let headers = Headers::parse(header_bytes)?;
     transfer::decode_body(&headers, body).ok_or_else(|| {

@@ -499,14 +499,41 @@ pub(super) fn verify_detached(
     signature: &[u8],
     keys: &Keys,
 ) -> Result<Vec<SignatureReport>> {
+    verify_detached_reader(canon::to_crlf(signed).as_slice(), signature, keys)
+}
+
+/// Checks a detached signature over the bytes `signed` yields (CRLF
+/// canonical), read once.
+fn verify_detached_reader(
+    signed: impl Read + Send + Sync,
+    signature: &[u8],
+    keys: &Keys,
+) -> Result<Vec<SignatureReport>> {
     let helper = Helper::new(keys, OpenOptions::default(), false);
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| b.with_policy(policy(), None, helper))
         .map_err(|e| Error::Malformed(format!("cannot read the signature: {e}")))?;
     verifier
-        .verify_bytes(canon::to_crlf(signed))
+        .verify_reader(signed)
         .map_err(|e| Error::Malformed(format!("cannot check the signature: {e}")))?;
     Ok(verifier.into_helper().reports)
+}
+
+/// The verdict on a multipart/signed message: `signature` over the signed
+/// part `signed` (CRLF canonical, read once), good only when made by the
+/// author both the `outer` header section and the signed part's own
+/// (`inner_header`) show.
+pub(super) fn verify_signed(
+    signed: impl Read + Send + Sync,
+    inner_header: &[u8],
+    outer: &Headers,
+    signature: &[u8],
+    keys: &Keys,
+) -> Result<Verification> {
+    let mut reports = verify_detached_reader(signed, signature, keys)?;
+    let inner = Headers::parse(inner_header)?;
+    bind_to_author(&mut reports, outer, &inner);
+    Ok(Verification::covering(reports))
 }
 
 /// Checks an inline clear-signed or signed (`gpg --armor --sign`) OpenPGP
@@ -686,7 +713,9 @@ pub(super) fn verify_entity(
     }
 }
 
-/// Verifies every signature in `message`: multipart/signed, inline signed
+/// Verifies every signature in `message` (held whole in memory; see
+/// [`super::signed_stream::SignedStream`] for multipart/signed messages
+/// of any size): multipart/signed, inline signed
 /// or clear-signed text (anywhere in its MIME parts), or (by decrypting) an
 /// encrypted message. The result names any content the signatures do not
 /// cover.
@@ -697,12 +726,7 @@ pub fn verify_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Resu
             outer,
             signed,
             signature,
-        } => {
-            let mut reports = verify_detached(signed, &signature, keys)?;
-            let inner = Headers::parse(split_entity(signed).0)?;
-            bind_to_author(&mut reports, &outer, &inner);
-            Ok(Verification::covering(reports))
-        }
+        } => verify_signed(signed, split_entity(signed).0, &outer, &signature, keys),
         pgpmime::Received::Encrypted { .. } => {
             Ok(super::decrypt_message(&message, keys, options)?.verification)
         }

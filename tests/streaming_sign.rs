@@ -1,0 +1,362 @@
+//! `sign` and `verify` stream: a ~100 MB message is signed and verified
+//! with the child's peak memory (from `/usr/bin/time`) under a bound, gpg
+//! checks mailseal's big signature and mailseal checks gpg's, a flipped
+//! byte anywhere in the signed part fails, and what is signed is byte for
+//! byte what the in-memory construction (header protection, 7-bit
+//! transfer encoding, the multipart/signed frame) gives.
+
+mod common;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{armored_block, crlf, testdata, Gpg, Home};
+use mailseal::message::header::split_entity;
+use mailseal::message::{canon, protect, transfer, Headers};
+use mailseal::openpgp::pgpmime;
+
+/// Peak resident memory allowed to a child handling a ~100 MB message.
+const MAX_RSS_KIB: u64 = 64 * 1024;
+/// About how large the big messages are.
+const BIG: usize = 100 << 20;
+
+/// A finished child: exit code, stderr, peak RSS in KiB.
+struct Measured {
+    code: i32,
+    stderr: String,
+    peak_kib: u64,
+}
+
+/// Runs `mailseal --home HOME ARGS...` under `/usr/bin/time`, with stdin
+/// from `stdin` (or nothing) and stdout to `stdout` (or discarded).
+fn measured(home: &Home, args: &[&str], stdin: Option<&Path>, stdout: Option<&Path>) -> Measured {
+    let rss = home.file("rss");
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(env!("CARGO_BIN_EXE_mailseal"))
+        .arg("--home")
+        .arg(home.path())
+        .args(args)
+        .env_remove("MAILSEAL_HOME")
+        .env_remove("MAILSEAL_PASSPHRASE")
+        .env_remove("PGP_CERT_D")
+        .stdin(stdin.map_or_else(Stdio::null, |p| File::open(p).unwrap().into()))
+        .stdout(stdout.map_or_else(Stdio::null, |p| File::create(p).unwrap().into()))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run /usr/bin/time");
+    let peak_kib = std::fs::read_to_string(&rss)
+        .expect("/usr/bin/time wrote the peak RSS")
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a number of KiB");
+    Measured {
+        code: output.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        peak_kib,
+    }
+}
+
+impl Measured {
+    #[track_caller]
+    fn expect(self, code: i32, what: &str) -> Measured {
+        println!("{what}: exit {}, peak RSS {} KiB", self.code, self.peak_kib);
+        assert_eq!(
+            self.code, code,
+            "{what}: exit {}\n{}",
+            self.code, self.stderr
+        );
+        assert!(
+            self.peak_kib <= MAX_RSS_KIB,
+            "{what}: peak RSS {} KiB, over the {MAX_RSS_KIB} KiB bound",
+            self.peak_kib
+        );
+        self
+    }
+}
+
+/// Lines of pseudo-random base64, 76 characters each, about `size` bytes.
+fn write_base64_lines(out: &mut impl Write, size: usize, seed: u64) {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state = seed | 1;
+    let mut line = [0u8; 78];
+    line[76] = b'\r';
+    line[77] = b'\n';
+    for _ in 0..size / line.len() {
+        for byte in &mut line[..76] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = ALPHABET[(state % 64) as usize];
+        }
+        out.write_all(&line).unwrap();
+    }
+}
+
+/// A ~100 MB multipart/mixed message from Alice: a short text part and a
+/// base64 attachment.
+fn big_multipart(path: &Path) {
+    let mut out = BufWriter::new(File::create(path).unwrap());
+    out.write_all(
+        b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: big\r\n\
+          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n\r\n\
+          --big\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThe attachment.\r\n\
+          --big\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\n",
+    )
+    .unwrap();
+    write_base64_lines(&mut out, BIG, 7);
+    out.write_all(b"--big--\r\n").unwrap();
+    out.flush().unwrap();
+}
+
+/// The boundary of a multipart/signed message.
+fn boundary(message: &[u8]) -> String {
+    let head = String::from_utf8_lossy(&message[..message.len().min(4096)]);
+    let start = head.find("boundary=\"").expect("boundary") + 10;
+    head[start..start + head[start..].find('"').unwrap()].to_string()
+}
+
+/// The signed part of a multipart/signed message (searched from both ends,
+/// so that a large part is not scanned for delimiters).
+fn signed_part(message: &[u8]) -> &[u8] {
+    let delimiter = format!("--{}\r\n", boundary(message));
+    let start = find(message, delimiter.as_bytes()).expect("first delimiter") + delimiter.len();
+    let end = rfind(message, format!("\r\n{delimiter}").as_bytes()).expect("second delimiter");
+    &message[start..end]
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// A scratch GnuPG home that knows Alice's certificate (and, with
+/// `secret`, her secret key).
+fn gpg_with_alice(secret: bool) -> Gpg {
+    let gpg = Gpg::new();
+    let name = if secret {
+        "alice.sec.asc"
+    } else {
+        "alice.pub.asc"
+    };
+    let key = testdata(&format!("keys/{name}"));
+    gpg.run(&["--import", key.to_str().unwrap()], b"").ok();
+    gpg
+}
+
+/// `gpg --verify SIG DATA` with the status lines on stderr.
+#[track_caller]
+fn gpg_verifies(gpg: &Gpg, signature: &Path, data: &Path) {
+    let run = gpg.run(
+        &[
+            "--status-fd",
+            "2",
+            "--verify",
+            signature.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        run.code == 0 && run.stderr.contains("[GNUPG:] GOODSIG"),
+        "gpg --verify failed:\n{}",
+        run.stderr
+    );
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn big_message_signs_and_verifies_in_bounded_memory_and_gpg_agrees() {
+    let (alice, bob) = common::alice_and_bob();
+    let input = alice.file("big.eml");
+    big_multipart(&input);
+    let signed_path = alice.file("signed.eml");
+    measured(
+        &alice,
+        &["sign", path_str(&input)],
+        None,
+        Some(&signed_path),
+    )
+    .expect(0, "mailseal sign (file)");
+    measured(&bob, &["verify", path_str(&signed_path)], None, None)
+        .expect(0, "mailseal verify (file)");
+    // Through pipes too: stdin is spooled, never held.
+    measured(&bob, &["verify"], Some(&signed_path), None).expect(0, "mailseal verify (stdin)");
+
+    let mut signed = std::fs::read(&signed_path).unwrap();
+    let data = alice.file("data");
+    std::fs::write(&data, signed_part(&signed)).unwrap();
+    let signature = alice.file("data.sig");
+    std::fs::write(&signature, armored_block(&signed, "PGP SIGNATURE")).unwrap();
+    gpg_verifies(&gpg_with_alice(false), &signature, &data);
+    drop(std::fs::remove_file(&data));
+
+    // A byte changed anywhere in the signed part (its header section, the
+    // middle, its last byte) fails.
+    let part = signed_part(&signed);
+    let start = part.as_ptr() as usize - signed.as_ptr() as usize;
+    let len = part.len();
+    for at in [start + 2, start + len / 2, start + len - 1] {
+        let original = signed[at];
+        signed[at] = if original == b'A' { b'B' } else { b'A' };
+        let tampered = bob.file("tampered.eml");
+        std::fs::write(&tampered, &signed).unwrap();
+        let run =
+            measured(&bob, &["verify", path_str(&tampered)], None, None).expect(1, "tampered");
+        assert!(
+            run.stderr.contains("BAD signature"),
+            "byte {at}: {}",
+            run.stderr
+        );
+        signed[at] = original;
+    }
+}
+
+#[test]
+fn big_eight_bit_part_is_quoted_printable_in_bounded_memory() {
+    let (alice, bob) = common::alice_and_bob();
+    let input = alice.file("big.eml");
+    let mut out = BufWriter::new(File::create(&input).unwrap());
+    out.write_all(
+        "From: alice@example.org\nTo: bob@example.net\nSubject: Grüße\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\n\n--m\n\
+         Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    let line = "Grüße aus Köln, with a trailing space \nFrom here on\n".repeat(64);
+    for _ in 0..BIG / line.len() {
+        out.write_all(line.as_bytes()).unwrap();
+    }
+    out.write_all(b"--m\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nAAEC\n--m--\n")
+        .unwrap();
+    drop(out);
+    let signed_path = alice.file("signed.eml");
+    measured(&alice, &["sign"], Some(&input), Some(&signed_path))
+        .expect(0, "mailseal sign (stdin, 8-bit part)");
+    let signed = std::fs::read(&signed_path).unwrap();
+    let part = signed_part(&signed);
+    assert!(
+        find(
+            &part[..4096],
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe"
+        )
+        .is_some(),
+        "{}",
+        String::from_utf8_lossy(&part[..4096])
+    );
+    assert!(transfer::body_is_safe(split_entity(part).1));
+    measured(&bob, &["verify", path_str(&signed_path)], None, None)
+        .expect(0, "mailseal verify (quoted-printable)");
+}
+
+#[test]
+fn big_gpg_signed_message_verifies_in_bounded_memory() {
+    let gpg = gpg_with_alice(true);
+    let bob = Home::new();
+    bob.import_cert("alice");
+    let entity = bob.file("entity");
+    let mut out = BufWriter::new(File::create(&entity).unwrap());
+    out.write_all(b"Content-Type: text/plain; charset=us-ascii\r\nFrom: alice@example.org\r\n\r\n")
+        .unwrap();
+    write_base64_lines(&mut out, BIG, 11);
+    drop(out);
+    let signature = gpg
+        .run(
+            &[
+                "--armor",
+                "--detach-sign",
+                "--digest-algo",
+                "SHA256",
+                "-u",
+                "alice@example.org",
+                "-o",
+                "-",
+                path_str(&entity),
+            ],
+            b"",
+        )
+        .ok()
+        .stdout;
+    let message = bob.file("signed.eml");
+    let mut out = BufWriter::new(File::create(&message).unwrap());
+    out.write_all(&crlf(
+        b"From: alice@example.org\nTo: bob@example.net\nSubject: signed by gpg\n\
+              MIME-Version: 1.0\nContent-Type: multipart/signed; micalg=pgp-sha256;\n \
+              protocol=\"application/pgp-signature\"; boundary=\"s\"\n\n--s\n",
+    ))
+    .unwrap();
+    std::io::copy(&mut File::open(&entity).unwrap(), &mut out).unwrap();
+    out.write_all(b"\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\n")
+        .unwrap();
+    out.write_all(&crlf(&signature)).unwrap();
+    out.write_all(b"\r\n--s--\r\n").unwrap();
+    drop(out);
+    drop(std::fs::remove_file(&entity));
+    measured(&bob, &["verify"], Some(&message), None).expect(0, "mailseal verify of gpg's");
+}
+
+/// The corpus messages, with the sample message.
+fn corpus() -> Vec<(String, PathBuf)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(testdata("messages/corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.push(testdata("messages/hello.eml"));
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect()
+}
+
+#[test]
+fn streamed_output_is_the_in_memory_construction_byte_for_byte() {
+    let (alice, bob) = common::alice_and_bob();
+    for protect_headers in [true, false] {
+        alice.write(
+            "config.toml",
+            format!("[policy]\nprotect_headers = {protect_headers}\n").as_bytes(),
+        );
+        for (name, path) in corpus() {
+            let original = canon::to_crlf(&std::fs::read(&path).unwrap());
+            let (header_bytes, body) = split_entity(&original);
+            let split =
+                protect::for_signing(&Headers::parse(header_bytes).unwrap(), protect_headers);
+            let entity = transfer::seven_bit_safe(&split.inner.with_body(body)).unwrap();
+            let from_file = alice.run(&["sign", path_str(&path)], b"").ok().stdout;
+            let from_stdin = alice
+                .run(&["sign"], &std::fs::read(&path).unwrap())
+                .ok()
+                .stdout;
+            for signed in [from_file, from_stdin] {
+                let boundary = boundary(&signed);
+                let mut expected = pgpmime::signed_head(&split.outer, &boundary, "pgp-sha256");
+                expected.extend_from_slice(&entity);
+                let mut signature = armored_block(&signed, "PGP SIGNATURE");
+                signature.extend_from_slice(b"\n");
+                expected.extend_from_slice(&pgpmime::signed_tail(&boundary, &signature));
+                assert!(
+                    signed == expected,
+                    "{name} (protect_headers = {protect_headers}):\n{}\n---- expected ----\n{}",
+                    String::from_utf8_lossy(&signed),
+                    String::from_utf8_lossy(&expected)
+                );
+                bob.run(&["verify"], &signed).ok();
+            }
+        }
+    }
+}
