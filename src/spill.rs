@@ -31,7 +31,7 @@ const TAG: usize = 16;
 /// A write-once, read-many store for plaintext; see the module doc.
 pub struct Spill {
     memory: Zeroizing<Vec<u8>>,
-    sealed: Option<Sealed>,
+    sealed: Option<Box<Sealed>>,
     dir: PathBuf,
     in_memory: usize,
     len: u64,
@@ -147,7 +147,7 @@ impl Spill {
             sealed.seal(chunk, false)?;
         }
         sealed.pending.extend_from_slice(chunks.remainder());
-        self.sealed = Some(sealed);
+        self.sealed = Some(Box::new(sealed));
         Ok(())
     }
 }

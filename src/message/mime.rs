@@ -313,6 +313,62 @@ pub fn new_boundary() -> String {
 mod tests {
     use super::*;
 
+    /// The parts of `body` as [`Lines`] and [`Delimiters`] find them.
+    fn streamed_parts(body: &[u8], boundary: &str) -> Result<Vec<Vec<u8>>> {
+        let mut lines = Lines::new(body);
+        let mut delimiters = Delimiters::new(boundary);
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        let mut held: &[u8] = b"";
+        while let Some((line, starts_line)) = lines.next_piece().unwrap() {
+            match delimiters.classify(line, starts_line) {
+                Line::Delimiter => {
+                    parts.push(Vec::new());
+                    held = b"";
+                }
+                Line::Part(index) => {
+                    let (content, eol) = split_eol(line);
+                    parts[index].extend_from_slice(held);
+                    parts[index].extend_from_slice(content);
+                    held = if eol == b"\r\n" {
+                        b"\r\n"
+                    } else if eol.is_empty() {
+                        b""
+                    } else {
+                        b"\n"
+                    };
+                }
+                Line::Close => break,
+                Line::Preamble | Line::Epilogue => {}
+            }
+        }
+        delimiters.finish()?;
+        Ok(parts)
+    }
+
+    #[test]
+    fn streamed_parts_are_split_parts() {
+        let long = format!("{}\r\n--b-not\r\n", "x".repeat(3 * Lines::<&[u8]>::MAX + 7));
+        let bodies: Vec<Vec<u8>> = vec![
+            b"pre\r\n--b\r\nA: 1\r\n\r\none\r\n--b \r\n\r\ntwo\r\n\r\n--b--\r\nepi".to_vec(),
+            b"--b\n\n--b\nx\n--b--".to_vec(),
+            b"--b\r\n--b\r\n--b--\r\n".to_vec(),
+            format!("--b\r\n{long}--b\r\n{long}\r\n--b--\r\n").into_bytes(),
+            format!("--b\r\n{}--b\r\n--b--\r\n", "y".repeat(Lines::<&[u8]>::MAX)).into_bytes(),
+            b"--b\r\nopen".to_vec(),
+            b"no delimiter".to_vec(),
+        ];
+        for body in &bodies {
+            let split =
+                split(body, "b").map(|m| m.parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>());
+            let streamed = streamed_parts(body, "b");
+            match (split, streamed) {
+                (Ok(a), Ok(b)) => assert!(a == b, "{}", String::from_utf8_lossy(body)),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("split {:?}, streamed {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
+
     #[test]
     fn parts_exclude_the_break_before_the_delimiter() {
         let body = b"pre\r\n--b\r\nA: 1\r\n\r\none\r\n--b \r\n\r\ntwo\r\n\r\n--b--\r\nepi";
