@@ -259,3 +259,48 @@ fn armor(binary: &[u8]) -> String {
     out.push_str("-----END PGP MESSAGE-----");
     out
 }
+
+#[test]
+fn a_large_signed_then_encrypted_message_is_checked_from_the_spill() {
+    // RFC 3156 §6.1: a multipart/signed inside the encryption, larger
+    // than what is checked in memory.
+    let (alice, bob) = alice_and_bob();
+    let plain = alice.write("plain.eml", &large_message(6, "bob@example.net"));
+    let signed = alice.file("signed.eml");
+    alice
+        .run(
+            &[
+                "sign",
+                plain.to_str().unwrap(),
+                "-o",
+                signed.to_str().unwrap(),
+            ],
+            b"",
+        )
+        .ok();
+    let signed = std::fs::read(signed).unwrap();
+    let mut forged = signed.clone();
+    let at = forged.len() / 2;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    for (message, code) in [(signed, 0), (forged, 1)] {
+        let sealed = sealed_by_mailseal(&alice, &message, false);
+        let tmp = tempfile::tempdir().unwrap();
+        let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, code, "{}", run.stderr);
+        let verdict = if code == 0 {
+            "Good signature"
+        } else {
+            "BAD signature"
+        };
+        assert!(run.stderr.contains(verdict), "{}", run.stderr);
+        // The signed part's body, without the signature part.
+        let body = &message[message.windows(4).position(|w| w == b"\r\n\r\n").unwrap()..];
+        let first = String::from_utf8_lossy(body);
+        let signed_part = first.split("\r\n--").nth(1).unwrap();
+        let signed_body = &signed_part[signed_part.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(
+            run.body_sha256,
+            body_sha256(format!("\r\n\r\n{signed_body}").as_bytes())
+        );
+    }
+}
