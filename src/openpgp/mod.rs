@@ -3,6 +3,7 @@
 //! input.
 
 mod ciphertext;
+mod dearmor;
 pub mod decrypt;
 pub mod encrypt;
 pub mod pgpmime;
