@@ -23,6 +23,7 @@ pub mod posture;
 pub mod seal;
 pub mod secrets;
 pub mod smime;
+pub mod spill;
 pub mod submit;
 
 pub use error::{Error, Result};

@@ -163,6 +163,23 @@ impl Context {
     }
 }
 
+/// Opens FILE, or stdin when it is absent or `-`, for reading as a stream;
+/// with FILE's size.
+pub fn open_input(path: Option<&Path>) -> Result<(Box<dyn Read + Send + Sync>, Option<u64>)> {
+    match path.filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            let missing = |source| Error::InputMissing {
+                path: path.to_path_buf(),
+                source,
+            };
+            let file = std::fs::File::open(path).map_err(missing)?;
+            let size = file.metadata().map_err(missing)?.len();
+            Ok((Box::new(file), Some(size)))
+        }
+        None => Ok((Box::new(std::io::stdin()), None)),
+    }
+}
+
 /// Reads FILE, or stdin when it is absent or `-`.
 pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     let mut data = Vec::new();

@@ -1,6 +1,8 @@
 //! Multipart bodies split on their boundary lines (RFC 2046 §5.1), without
 //! touching a byte of the parts.
 
+use std::io::{self, BufRead, Read};
+
 use super::header::{split_entity, Headers};
 use crate::{Error, Result};
 
@@ -104,20 +106,15 @@ pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Multipart<'a>> {
             .iter()
             .position(|&b| b == b'\n')
             .map_or(body.len(), |p| line_start + p + 1);
-        let line = &body[line_start..line_end];
-        if let Some(rest) = line.strip_prefix(delimiter) {
-            let close = rest.starts_with(b"--");
-            let tail = if close { &rest[2..] } else { rest };
-            if tail.iter().all(|b| b" \t\r\n".contains(b)) {
-                let break_start = if line_start >= 2 && body[line_start - 2] == b'\r' {
-                    line_start - 2
-                } else {
-                    line_start.saturating_sub(1)
-                };
-                marks.push((break_start, line_end, close));
-                if close {
-                    break;
-                }
+        if let Some(close) = delimiter_line(&body[line_start..line_end], delimiter) {
+            let break_start = if line_start >= 2 && body[line_start - 2] == b'\r' {
+                line_start - 2
+            } else {
+                line_start.saturating_sub(1)
+            };
+            marks.push((break_start, line_end, close));
+            if close {
+                break;
             }
         }
         if line_end == body.len() {
@@ -148,6 +145,15 @@ pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Multipart<'a>> {
     })
 }
 
+/// Whether `line` (with its line break) is a delimiter line for
+/// `delimiter` (`--boundary`): `Some(true)` for the closing one.
+fn delimiter_line(line: &[u8], delimiter: &[u8]) -> Option<bool> {
+    let rest = line.strip_prefix(delimiter)?;
+    let close = rest.starts_with(b"--");
+    let tail = if close { &rest[2..] } else { rest };
+    tail.iter().all(|b| b" \t\r\n".contains(b)).then_some(close)
+}
+
 /// The error for a multipart body without any `--boundary` line.
 pub fn no_delimiter(boundary: &str) -> Error {
     Error::Malformed(format!(
@@ -162,6 +168,140 @@ pub fn truncated(boundary: &str) -> Error {
     ))
 }
 
+/// What a line of a multipart body is, for [`Delimiters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// Before the first delimiter.
+    Preamble,
+    /// A delimiter: part number [`Delimiters::parts`] `- 1` starts after it.
+    Delimiter,
+    /// The closing delimiter.
+    Close,
+    /// A line of the part with this index (0 is the first part).
+    Part(usize),
+    /// After the closing delimiter.
+    Epilogue,
+}
+
+/// [`split`] for a body read line by line, in constant memory: the same
+/// rules for delimiter lines. A part's content is its lines without the
+/// line break of its last one (see [`Multipart`]).
+#[derive(Debug)]
+pub struct Delimiters {
+    boundary: String,
+    delimiter: Vec<u8>,
+    parts: usize,
+    closed: bool,
+}
+
+impl Delimiters {
+    /// For the multipart body with `boundary`.
+    pub fn new(boundary: &str) -> Self {
+        Delimiters {
+            boundary: boundary.to_string(),
+            delimiter: format!("--{boundary}").into_bytes(),
+            parts: 0,
+            closed: false,
+        }
+    }
+
+    /// What `line` (with its line break, if any) is; a piece of a long
+    /// line that does not start it (`starts_line` false) is never a
+    /// delimiter.
+    pub fn classify(&mut self, line: &[u8], starts_line: bool) -> Line {
+        if self.closed {
+            return Line::Epilogue;
+        }
+        let delimiter = starts_line
+            .then(|| delimiter_line(line, &self.delimiter))
+            .flatten();
+        match delimiter {
+            Some(true) => {
+                self.closed = true;
+                Line::Close
+            }
+            Some(false) => {
+                self.parts += 1;
+                Line::Delimiter
+            }
+            None if self.parts == 0 => Line::Preamble,
+            None => Line::Part(self.parts - 1),
+        }
+    }
+
+    /// Whether the closing delimiter was seen.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// How many parts have started.
+    pub fn parts(&self) -> usize {
+        self.parts
+    }
+
+    /// At the end of the body: an error, as [`split`]'s, unless the body
+    /// was closed.
+    pub fn finish(&self) -> Result<()> {
+        match (self.closed, self.parts) {
+            (true, _) => Ok(()),
+            (false, 0) => Err(no_delimiter(&self.boundary)),
+            (false, _) => Err(truncated(&self.boundary)),
+        }
+    }
+}
+
+/// The lines of a stream, in pieces of at most [`Lines::MAX`] bytes, so
+/// that a long line (or data with no line breaks) takes bounded memory.
+pub struct Lines<R> {
+    input: R,
+    line: Vec<u8>,
+    starts_line: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// The longest piece of a line returned at once.
+    pub const MAX: usize = 64 << 10;
+
+    /// The lines of `input`.
+    pub fn new(input: R) -> Self {
+        Lines {
+            input,
+            line: Vec::new(),
+            starts_line: true,
+        }
+    }
+
+    /// The next line or piece of one (with its line break, if it has one
+    /// here; a CRLF is never cut in two), and whether it starts a line;
+    /// `None` at the end of the input.
+    pub fn next_piece(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        let starts_line = std::mem::replace(&mut self.starts_line, true);
+        self.line.clear();
+        let n = (&mut self.input)
+            .take(Self::MAX as u64)
+            .read_until(b'\n', &mut self.line)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if self.line.ends_with(b"\r") && self.input.fill_buf()?.first() == Some(&b'\n') {
+            self.input.consume(1);
+            self.line.push(b'\n');
+        }
+        self.starts_line = self.line.ends_with(b"\n");
+        Ok(Some((&self.line, starts_line)))
+    }
+}
+
+/// `line` split into its content and its line break (CRLF, LF or none).
+pub fn split_eol(line: &[u8]) -> (&[u8], &[u8]) {
+    let eol = if line.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(line.ends_with(b"\n"))
+    };
+    line.split_at(line.len() - eol)
+}
+
 /// A fresh boundary that cannot occur in base64 or quoted-printable text
 /// (it contains "=_" and is random).
 pub fn new_boundary() -> String {
@@ -174,6 +314,62 @@ pub fn new_boundary() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parts of `body` as [`Lines`] and [`Delimiters`] find them.
+    fn streamed_parts(body: &[u8], boundary: &str) -> Result<Vec<Vec<u8>>> {
+        let mut lines = Lines::new(body);
+        let mut delimiters = Delimiters::new(boundary);
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        let mut held: &[u8] = b"";
+        while let Some((line, starts_line)) = lines.next_piece().unwrap() {
+            match delimiters.classify(line, starts_line) {
+                Line::Delimiter => {
+                    parts.push(Vec::new());
+                    held = b"";
+                }
+                Line::Part(index) => {
+                    let (content, eol) = split_eol(line);
+                    parts[index].extend_from_slice(held);
+                    parts[index].extend_from_slice(content);
+                    held = if eol == b"\r\n" {
+                        b"\r\n"
+                    } else if eol.is_empty() {
+                        b""
+                    } else {
+                        b"\n"
+                    };
+                }
+                Line::Close => break,
+                Line::Preamble | Line::Epilogue => {}
+            }
+        }
+        delimiters.finish()?;
+        Ok(parts)
+    }
+
+    #[test]
+    fn streamed_parts_are_split_parts() {
+        let long = format!("{}\r\n--b-not\r\n", "x".repeat(3 * Lines::<&[u8]>::MAX + 7));
+        let bodies: Vec<Vec<u8>> = vec![
+            b"pre\r\n--b\r\nA: 1\r\n\r\none\r\n--b \r\n\r\ntwo\r\n\r\n--b--\r\nepi".to_vec(),
+            b"--b\n\n--b\nx\n--b--".to_vec(),
+            b"--b\r\n--b\r\n--b--\r\n".to_vec(),
+            format!("--b\r\n{long}--b\r\n{long}\r\n--b--\r\n").into_bytes(),
+            format!("--b\r\n{}--b\r\n--b--\r\n", "y".repeat(Lines::<&[u8]>::MAX)).into_bytes(),
+            b"--b\r\nopen".to_vec(),
+            b"no delimiter".to_vec(),
+        ];
+        for body in &bodies {
+            let split =
+                split(body, "b").map(|m| m.parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>());
+            let streamed = streamed_parts(body, "b");
+            match (split, streamed) {
+                (Ok(a), Ok(b)) => assert!(a == b, "{}", String::from_utf8_lossy(body)),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("split {:?}, streamed {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
 
     #[test]
     fn parts_exclude_the_break_before_the_delimiter() {

@@ -2,15 +2,19 @@
 //! the cleartext MIME message out, with protected headers restored.
 //! Plaintext is released only after the integrity check passed, and only
 //! when the encrypted data is the whole message: it is never spliced into
-//! content that was not encrypted (EFAIL).
+//! content that was not encrypted (EFAIL). [`super::stream`] opens large
+//! PGP/MIME messages in bounded memory with the same core.
+
+use std::io::{Read, Write};
 
 use sequoia_openpgp::packet::Tag;
 use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
+use zeroize::Zeroizing;
 
 use super::verify::{
     bind_to_author, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
-    packet_tags, read_at_most, too_large, verify_detached, verify_entity, Helper, Keys,
+    packet_tags, too_large, verify_detached, verify_entity, Helper, Keys,
 };
 use super::{pgpmime, reading_policy, OpenOptions, SignatureReport, Verification};
 use crate::message::header::split_entity;
@@ -33,27 +37,14 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
     let message = canon::to_crlf(message);
     match pgpmime::parse(&message)? {
         pgpmime::Received::Encrypted { outer, ciphertext } => {
-            let (plaintext, mut signatures) = decrypt_openpgp(&ciphertext, keys, options)?;
-            let plaintext = canon::to_crlf(&plaintext);
-            // RFC 3156 §6.1: a multipart/signed inside the encryption.
-            let signed_entity = match pgpmime::parse(&plaintext)? {
-                pgpmime::Received::Signed {
-                    signed, signature, ..
-                } => {
-                    signatures.extend(verify_detached(signed, &signature, keys)?);
-                    Some(signed.to_vec())
-                }
-                _ => None,
-            };
-            let entity = signed_entity.as_deref().unwrap_or(&plaintext);
-            let (inner_bytes, body) = split_entity(entity);
-            let inner = Headers::parse(inner_bytes)?;
-            let mut restored = protect::restore(&outer, &inner);
-            if restored.get("MIME-Version").is_none() {
-                restored.set("MIME-Version", "1.0");
-            }
-            let message = restored.with_body(body);
-            opened(message, signatures, (&outer, &inner), keys, options)
+            let (plaintext, signatures) = decrypt_openpgp(&ciphertext, keys, options)?;
+            open_plaintext(
+                &outer,
+                &canon::to_crlf(&plaintext),
+                signatures,
+                keys,
+                options,
+            )
         }
         pgpmime::Received::Other { headers, body } => {
             let content_type = headers.content_type();
@@ -92,6 +83,43 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
         )),
     }
+}
+
+/// The message in the decrypted PGP/MIME `plaintext` (CRLF) that came
+/// with the `outer` header fields and the OpenPGP layer's `signatures`:
+/// an inner multipart/signed (RFC 3156 §6.1) checked and unwrapped,
+/// protected header fields restored, signatures inside looked for.
+pub(super) fn open_plaintext(
+    outer: &Headers,
+    plaintext: &[u8],
+    mut signatures: Vec<SignatureReport>,
+    keys: &Keys,
+    options: OpenOptions,
+) -> Result<Opened> {
+    let signed_entity = match pgpmime::parse(plaintext)? {
+        pgpmime::Received::Signed {
+            signed, signature, ..
+        } => {
+            signatures.extend(verify_detached(signed, &signature, keys)?);
+            Some(signed)
+        }
+        _ => None,
+    };
+    let entity = signed_entity.unwrap_or(plaintext);
+    let (inner_bytes, body) = split_entity(entity);
+    let inner = Headers::parse(inner_bytes)?;
+    let message = restored(outer, &inner).with_body(body);
+    opened(message, signatures, (outer, &inner), keys, options)
+}
+
+/// The header fields of the decrypted message: `outer` with the protected
+/// fields of `inner` restored (RFC 9788), and a MIME-Version.
+pub(super) fn restored(outer: &Headers, inner: &Headers) -> Headers {
+    let mut restored = protect::restore(outer, inner);
+    if restored.get("MIME-Version").is_none() {
+        restored.set("MIME-Version", "1.0");
+    }
+    restored
 }
 
 /// The decrypted `message` with its signature report: the OpenPGP
@@ -150,20 +178,61 @@ fn decrypt_openpgp(
     options: OpenOptions,
 ) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
     let limit = options.plaintext_limit(ciphertext.len());
-    check_seipd_v1_length(ciphertext)?;
-    let builder = DecryptorBuilder::from_bytes(ciphertext)
+    if let Some(short) = seipd_v1_too_short(ciphertext, true) {
+        short?;
+    }
+    let mut plaintext = Zeroizing::new(Vec::new());
+    let reports = decrypt_into(
+        ciphertext,
+        ciphertext,
+        keys,
+        options,
+        buffer_size(limit),
+        &|| limit,
+        &mut *plaintext,
+    )?;
+    Ok((std::mem::take(&mut *plaintext), reports))
+}
+
+/// Decrypts the OpenPGP message `ciphertext` (which starts with `head`),
+/// writing the plaintext to `sink` as it comes, and returns the signature
+/// reports. `sink` is not authenticated plaintext until this returned
+/// `Ok`: sequoia releases data before the MDC or final AEAD tag is checked
+/// (after holding `buffer` bytes), and fails the last read if the check
+/// fails. More than `limit()` bytes of plaintext are refused.
+pub(super) fn decrypt_into(
+    ciphertext: impl Read + Send + Sync,
+    head: &[u8],
+    keys: &Keys,
+    options: OpenOptions,
+    buffer: usize,
+    limit: &dyn Fn() -> u64,
+    sink: &mut dyn Write,
+) -> Result<Vec<SignatureReport>> {
+    let builder = DecryptorBuilder::from_reader(ciphertext)
         .map_err(|e| Error::Malformed(format!("cannot read the OpenPGP message: {e}")))?
-        .buffer_size(buffer_size(limit));
+        .buffer_size(buffer);
     let helper = Helper::new(keys, options, true);
     let failure = helper.failure_slot();
-    let failed = |e: anyhow::Error| failure.take().unwrap_or_else(|| unreadable(e, ciphertext));
+    let failed = |e: anyhow::Error| failure.take().unwrap_or_else(|| unreadable(e, head));
     let mut decryptor = builder
         .with_policy(reading_policy(options.allow_legacy), None, helper)
         .map_err(failed)?;
-    match read_at_most(&mut decryptor, limit) {
-        Ok(Some(plaintext)) => Ok((plaintext, decryptor.into_helper().reports)),
-        Ok(None) => Err(too_large(limit)),
-        Err(e) => Err(failed(e.into())),
+    let mut chunk = Zeroizing::new(vec![0u8; 64 << 10]);
+    let mut total = 0u64;
+    loop {
+        let n = match decryptor.read(&mut chunk) {
+            Ok(0) => return Ok(decryptor.into_helper().reports),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(failed(e.into())),
+        };
+        total += n as u64;
+        if total > limit() {
+            return Err(too_large(limit()));
+        }
+        sink.write_all(&chunk[..n])
+            .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
     }
 }
 
@@ -174,37 +243,51 @@ const MIN_SEIPD_V1_BODY: u64 = 16 + 2 + 22;
 /// Refuses encrypted data (SEIPDv1) too short to hold its prefix and MDC
 /// before anything decrypts it: sequoia-openpgp 2.4 panics on such a
 /// packet once the session key is known (parse.rs, `data_consume_hard(bl +
-/// 2).unwrap()`), found by the `openpgp` fuzz target.
-fn check_seipd_v1_length(ciphertext: &[u8]) -> Result<()> {
+/// 2).unwrap()`), found by the `openpgp` fuzz target. `ciphertext` is the
+/// whole message when `complete`, else its start: `None` when the start
+/// does not tell yet.
+pub(super) fn seipd_v1_too_short(ciphertext: &[u8], complete: bool) -> Option<Result<()>> {
     use sequoia_openpgp::packet::{Packet, SEIP};
     use sequoia_openpgp::parse::{PacketParser, PacketParserResult};
+    let undecided = if complete { Some(Ok(())) } else { None };
     let Ok(mut ppr) = PacketParser::from_bytes(ciphertext) else {
-        return Ok(());
+        return undecided;
     };
     while let PacketParserResult::Some(mut pp) = ppr {
-        if let Packet::SEIP(SEIP::V1(_)) = pp.packet {
-            let available = std::io::copy(
-                &mut std::io::Read::take(&mut pp, MIN_SEIPD_V1_BODY),
-                &mut std::io::sink(),
-            )
-            .unwrap_or(0);
-            if available < MIN_SEIPD_V1_BODY {
-                return Err(Error::Integrity(format!(
-                    "the encrypted data is truncated ({available} bytes, fewer than any encrypted message has); no plaintext was released"
-                )));
+        match pp.packet {
+            Packet::SEIP(SEIP::V1(_)) => {
+                let available = std::io::copy(
+                    &mut Read::take(&mut pp, MIN_SEIPD_V1_BODY),
+                    &mut std::io::sink(),
+                )
+                .unwrap_or(0);
+                if available >= MIN_SEIPD_V1_BODY {
+                    return Some(Ok(()));
+                }
+                return complete.then(|| {
+                    Err(Error::Integrity(format!(
+                        "the encrypted data is truncated ({available} bytes, fewer than any encrypted message has); no plaintext was released"
+                    )))
+                });
             }
-            return Ok(());
+            // The first container that is not SEIPDv1 is what is
+            // decrypted; a start that reaches it has told enough.
+            _ if !complete && matches!(pp.packet.tag(), Tag::SEIP | Tag::AED | Tag::SED) => {
+                return Some(Ok(()))
+            }
+            _ => {}
         }
         match pp.next() {
             Ok((_, next)) => ppr = next,
-            Err(_) => return Ok(()),
+            Err(_) => return undecided,
         }
     }
-    Ok(())
+    undecided
 }
 
-/// The error for the OpenPGP message `ciphertext` that sequoia refused: a
-/// policy refusal says what was refused; anything else is damage.
+/// The error for the OpenPGP message starting with `ciphertext` that
+/// sequoia refused: a policy refusal says what was refused; anything else
+/// is damage.
 fn unreadable(e: anyhow::Error, ciphertext: &[u8]) -> Error {
     match e.downcast_ref::<sequoia_openpgp::Error>() {
         Some(sequoia_openpgp::Error::UnsupportedSymmetricAlgorithm(cipher)) => {

@@ -2,12 +2,15 @@
 //! sign (multipart/signed), decrypt and verify, plus legacy inline PGP on
 //! input.
 
+mod ciphertext;
+mod dearmor;
 pub mod decrypt;
 pub mod encrypt;
 pub mod pgpmime;
 pub mod recipients;
 pub mod sign;
 pub mod signed_stream;
+pub mod stream;
 pub mod verify;
 
 use std::sync::OnceLock;
@@ -20,6 +23,7 @@ pub use encrypt::{encrypt_message, EncryptOptions};
 pub use recipients::{add_encrypt_to_self, encryption_keys, signing_key, RecipientKeys};
 pub use sign::{sign_message, sign_stream};
 pub use signed_stream::SignedStream;
+pub use stream::{decrypt_stream, Decrypted};
 pub use verify::{verify_message, SignatureReport, SignatureStatus, Verification};
 
 /// The policy every operation uses: sequoia's standard policy (rejects

@@ -107,39 +107,54 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
             "not an RFC 5322 message: it has no header fields".into(),
         ));
     }
-    let content_type = headers.content_type();
-    let protocol = content_type
-        .param("protocol")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let boundary = content_type.param("boundary");
-    match (content_type.mime.as_str(), protocol.as_str(), boundary) {
-        ("multipart/encrypted", "application/pgp-encrypted", Some(boundary)) => {
-            let parts = mime::split(body, boundary)?.parts;
-            let payload = parts.get(1).ok_or_else(|| {
-                Error::Malformed("multipart/encrypted has no encrypted part".into())
-            })?;
-            Ok(Received::Encrypted {
-                outer: headers,
-                ciphertext: decoded_body(payload, "the encrypted part")?,
-            })
-        }
-        ("multipart/signed", "application/pgp-signature", Some(boundary)) => {
-            let parts = mime::split(body, boundary)?.parts;
-            if parts.len() != 2 {
-                return Err(Error::Malformed(format!(
-                    "multipart/signed must have 2 parts, this one has {}",
-                    parts.len()
-                )));
-            }
-            Ok(Received::Signed {
-                outer: headers,
-                signed: parts[0],
-                signature: decoded_body(parts[1], "the signature part")?,
-            })
-        }
-        _ => Ok(Received::Other { headers, body }),
+    if let Some(boundary) = encrypted_boundary(&headers) {
+        let parts = mime::split(body, &boundary)?.parts;
+        let payload = parts
+            .get(1)
+            .ok_or_else(|| Error::Malformed("multipart/encrypted has no encrypted part".into()))?;
+        return Ok(Received::Encrypted {
+            outer: headers,
+            ciphertext: decoded_body(payload, "the encrypted part")?,
+        });
     }
+    if let Some(boundary) = signed_boundary(&headers) {
+        let parts = mime::split(body, &boundary)?.parts;
+        if parts.len() != 2 {
+            return Err(Error::Malformed(format!(
+                "multipart/signed must have 2 parts, this one has {}",
+                parts.len()
+            )));
+        }
+        return Ok(Received::Signed {
+            outer: headers,
+            signed: parts[0],
+            signature: decoded_body(parts[1], "the signature part")?,
+        });
+    }
+    Ok(Received::Other { headers, body })
+}
+
+/// The boundary of a PGP/MIME multipart/encrypted entity with `headers`.
+pub fn encrypted_boundary(headers: &Headers) -> Option<String> {
+    boundary_of(headers, "multipart/encrypted", "application/pgp-encrypted")
+}
+
+/// The boundary of a PGP/MIME multipart/signed entity with `headers`.
+pub fn signed_boundary(headers: &Headers) -> Option<String> {
+    boundary_of(headers, "multipart/signed", "application/pgp-signature")
+}
+
+/// The boundary of `headers`' entity when it is of type `mime` with the
+/// `protocol` parameter (compared without case).
+fn boundary_of(headers: &Headers, mime: &str, protocol: &str) -> Option<String> {
+    let content_type = headers.content_type();
+    let matches = content_type.mime == mime
+        && content_type
+            .param("protocol")
+            .is_some_and(|p| p.eq_ignore_ascii_case(protocol));
+    matches
+        .then(|| content_type.param("boundary").map(str::to_string))
+        .flatten()
 }
 
 /// The body of the MIME part `entity`, its Content-Transfer-Encoding

@@ -396,3 +396,5 @@ pub fn signed_bytes(message: &str) -> &str {
         .expect("second boundary line");
     &message[start..start + len]
 }
+
+pub mod measure;

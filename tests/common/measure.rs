@@ -1,0 +1,119 @@
+//! Running a child on large data: its output hashed as it streams (never
+//! held), and its peak memory (VmHWM) as GNU time reports it. The child
+//! runs under `/usr/bin/time`, a small process: the kernel's record of a
+//! child of the test process itself would include the test's own memory,
+//! which the child shared until it executed.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// What a measured child did.
+pub struct Measured {
+    pub code: i32,
+    /// Bytes written to stdout.
+    pub stdout_len: u64,
+    /// SHA-256 of stdout after its header section (the first blank line).
+    pub body_sha256: Vec<u8>,
+    pub stderr: String,
+    /// Peak resident memory, KiB.
+    pub peak_kib: u64,
+}
+
+/// SHA-256 of `data` after its header section (CRLF), as
+/// [`Measured::body_sha256`].
+pub fn body_sha256(data: &[u8]) -> Vec<u8> {
+    let start = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |p| p + 4);
+    Sha256::digest(&data[start..]).to_vec()
+}
+
+/// Runs `command` with `stdin` and its stdout and stderr piped; `watch`
+/// is called with the command's pid about every 50 ms while it runs.
+pub fn run_measured(command: Command, stdin: Stdio, mut watch: impl FnMut(u32)) -> Measured {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => timed.env(name, value),
+            None => timed.env_remove(name),
+        };
+    }
+    let mut child = timed
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn /usr/bin/time (apt-get install time)");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let hashing = std::thread::spawn(move || {
+        let mut head = Vec::new();
+        let mut hasher = Sha256::new();
+        let mut in_body = false;
+        let mut len = 0u64;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = stdout.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            len += n as u64;
+            if in_body {
+                hasher.update(&buf[..n]);
+                continue;
+            }
+            head.extend_from_slice(&buf[..n]);
+            if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                hasher.update(&head[p + 4..]);
+                in_body = true;
+            }
+        }
+        if !in_body {
+            hasher.update(&head);
+        }
+        (len, hasher.finalize().to_vec())
+    });
+    let reading = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let pid = std::fs::read_to_string(&children)
+            .ok()
+            .and_then(|pids| pids.split_whitespace().next()?.parse().ok());
+        if let Some(pid) = pid {
+            watch(pid);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout_len, body_sha256) = hashing.join().unwrap();
+    // "Command exited with non-zero status N" may come first.
+    let report = std::fs::read_to_string(report.path()).unwrap();
+    let peak_kib = report
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {report:?}"));
+    Measured {
+        code: status.code().unwrap_or(-1),
+        stdout_len,
+        body_sha256,
+        stderr: reading.join().unwrap(),
+        peak_kib,
+    }
+}

@@ -1,0 +1,306 @@
+//! `mailseal decrypt` of large PGP/MIME messages: read as a stream, in
+//! bounded memory (measured: the child's peak RSS), with nothing released
+//! when the ciphertext was changed, and no plaintext on disk meanwhile.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use base64::Engine;
+use common::measure::{body_sha256, run_measured};
+use common::{alice_and_bob, armored_block, Gpg, Home};
+
+/// The most a decrypt of a large message may take, whatever its size.
+const PEAK_LIMIT_KIB: u64 = 64 * 1024;
+
+/// Appears all through the plaintext of the generated messages.
+const MARKER: &str = "STREAMING-OPEN-PLAINTEXT-MARKER";
+
+/// A text message of about `mib` MiB (CRLF): base64 lines of pseudo-random
+/// data with [`MARKER`] lines in between.
+fn large_message(mib: usize, to: &str) -> Vec<u8> {
+    let mut message = format!(
+        "From: alice@example.org\r\nTo: {to}\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut raw = vec![0u8; 57 * 1000];
+    while message.len() < mib << 20 {
+        for byte in raw.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        for line in raw.chunks(57) {
+            message.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(line)
+                    .as_bytes(),
+            );
+            message.extend_from_slice(b"\r\n");
+        }
+        message.extend_from_slice(MARKER.as_bytes());
+        message.extend_from_slice(b"\r\n");
+    }
+    message
+}
+
+/// Encrypts `message` from Alice to Bob with mailseal; returns the file.
+fn sealed_by_mailseal(alice: &Home, message: &[u8], sign: bool) -> PathBuf {
+    let plain = alice.write("plain.eml", message);
+    let sealed = alice.file("sealed.eml");
+    let mut args = vec![
+        "encrypt",
+        plain.to_str().unwrap(),
+        "-o",
+        sealed.to_str().unwrap(),
+    ];
+    if !sign {
+        args.push("--no-sign");
+    }
+    alice.run(&args, b"").ok();
+    std::fs::remove_file(plain).unwrap();
+    sealed
+}
+
+/// Runs `bob decrypt ARGS` on `input` (as stdin), checking on every poll
+/// that no file the child has open under `tmpdir` holds plaintext; returns
+/// the result and how many spill files were seen and checked.
+fn decrypt(
+    bob: &Home,
+    args: &[&str],
+    input: &Path,
+    tmpdir: &Path,
+) -> (common::measure::Measured, usize) {
+    let mut command = bob.command(&["decrypt"]);
+    command.args(args).env("TMPDIR", tmpdir);
+    let mut checked = 0;
+    let measured = run_measured(command, Stdio::from(File::open(input).unwrap()), |pid| {
+        checked += check_open_files(pid, tmpdir);
+    });
+    (measured, checked)
+}
+
+/// Reads every regular file of at least 8 MiB that process `pid` has open
+/// in `dir` and asserts that it does not hold [`MARKER`]; returns how many.
+fn check_open_files(pid: u32, dir: &Path) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let mut checked = 0;
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        if !target.starts_with(dir) {
+            continue;
+        }
+        let Ok(data) = std::fs::read(fd.path()) else {
+            continue;
+        };
+        if data.len() < 8 << 20 {
+            continue;
+        }
+        assert!(
+            !data.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+            "the spill file {} holds plaintext",
+            target.display()
+        );
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn a_100_mb_message_decrypts_in_bounded_memory_with_no_plaintext_on_disk() {
+    let (alice, bob) = alice_and_bob();
+    let message = large_message(100, "bob@example.net");
+    let expected = body_sha256(&message);
+    let sealed = sealed_by_mailseal(&alice, &message, true);
+    drop(message);
+    let tmp = tempfile::tempdir().unwrap();
+
+    let (run, checked) = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.body_sha256, expected, "the decrypted body differs");
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
+    assert!(checked > 0, "no spill file was seen while decrypting");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_large_message_from_gpg_decrypts_to_a_file_in_bounded_memory() {
+    let bob = Home::new();
+    bob.import_key("bob");
+    let gpg = Gpg::new();
+    let bob_cert = common::testdata("keys/bob.pub.asc");
+    gpg.run(&["--import", bob_cert.to_str().unwrap()], b"").ok();
+    let message = large_message(32, "bob@example.net");
+    let expected = body_sha256(&message);
+    let ciphertext = gpg
+        .run(
+            &[
+                "--trust-model",
+                "always",
+                "-z",
+                "0",
+                "-a",
+                "-e",
+                "-r",
+                "bob@example.net",
+            ],
+            &message,
+        )
+        .ok()
+        .stdout;
+    let sealed = bob.write("sealed.eml", &pgp_mime(&ciphertext));
+    let out = bob.file("out/message.eml");
+    std::fs::create_dir(out.parent().unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+
+    let (run, _) = decrypt(&bob, &["-o", out.to_str().unwrap()], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
+    assert_eq!(body_sha256(&std::fs::read(&out).unwrap()), expected);
+    assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_changed_byte_in_a_large_message_releases_nothing() {
+    let (alice, bob) = alice_and_bob();
+    let message = large_message(8, "bob@example.net");
+    let sealed = std::fs::read(sealed_by_mailseal(&alice, &message, false)).unwrap();
+    let block = armored_block(&sealed, "PGP MESSAGE");
+    let binary = dearmor(&block);
+    for (what, at) in [("last", binary.len() - 1), ("middle", binary.len() / 2)] {
+        let mut changed = binary.clone();
+        changed[at] ^= 0x01;
+        let text = String::from_utf8_lossy(&sealed)
+            .replace(std::str::from_utf8(&block).unwrap(), &armor(&changed));
+        let input = bob.write("changed.eml", text.as_bytes());
+        let tmp = tempfile::tempdir().unwrap();
+
+        let (run, _) = decrypt(&bob, &[], &input, tmp.path());
+        assert_ne!(run.code, 0, "{what} byte changed: {}", run.stderr);
+        assert_eq!(
+            run.stdout_len, 0,
+            "{what} byte changed: plaintext on stdout"
+        );
+
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = out_dir.path().join("message.eml");
+        let (run, _) = decrypt(&bob, &["-o", out.to_str().unwrap()], &input, tmp.path());
+        assert_ne!(run.code, 0, "{what} byte changed: {}", run.stderr);
+        assert!(
+            run.stderr.contains("no plaintext was released"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_dir(out_dir.path()).unwrap().count(),
+            0,
+            "{what} byte changed: a file was left beside -o"
+        );
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+}
+
+/// A PGP/MIME message around the armored `ciphertext`.
+fn pgp_mime(ciphertext: &[u8]) -> Vec<u8> {
+    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: x\r\n\
+        MIME-Version: 1.0\r\n\
+        Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\
+        \r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n\
+        --b\r\nContent-Type: application/octet-stream\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(&common::crlf(ciphertext));
+    message.extend_from_slice(b"\r\n--b--\r\n");
+    message
+}
+
+/// The binary OpenPGP data of an armored block.
+fn dearmor(block: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(block).unwrap();
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .or_else(|| text.split("\n\n").nth(1))
+        .unwrap();
+    let base64: String = body
+        .lines()
+        .take_while(|l| !l.starts_with('=') && !l.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(base64.trim())
+        .unwrap()
+}
+
+/// `binary` armored as a PGP MESSAGE, without a checksum.
+fn armor(binary: &[u8]) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(binary);
+    let mut out = String::from("-----BEGIN PGP MESSAGE-----\r\n\r\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push_str("\r\n");
+    }
+    out.push_str("-----END PGP MESSAGE-----");
+    out
+}
+
+#[test]
+fn a_large_signed_then_encrypted_message_is_checked_from_the_spill() {
+    // RFC 3156 §6.1: a multipart/signed inside the encryption, larger
+    // than what is checked in memory.
+    let (alice, bob) = alice_and_bob();
+    let plain = alice.write("plain.eml", &large_message(6, "bob@example.net"));
+    let signed = alice.file("signed.eml");
+    alice
+        .run(
+            &[
+                "sign",
+                plain.to_str().unwrap(),
+                "-o",
+                signed.to_str().unwrap(),
+            ],
+            b"",
+        )
+        .ok();
+    let signed = std::fs::read(signed).unwrap();
+    let mut forged = signed.clone();
+    let at = forged.len() / 2;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    for (message, code) in [(signed, 0), (forged, 1)] {
+        let sealed = sealed_by_mailseal(&alice, &message, false);
+        let tmp = tempfile::tempdir().unwrap();
+        let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, code, "{}", run.stderr);
+        let verdict = if code == 0 {
+            "Good signature"
+        } else {
+            "BAD signature"
+        };
+        assert!(run.stderr.contains(verdict), "{}", run.stderr);
+        // The signed part's body, without the signature part.
+        let body = &message[message.windows(4).position(|w| w == b"\r\n\r\n").unwrap()..];
+        let first = String::from_utf8_lossy(body);
+        let signed_part = first.split("\r\n--").nth(1).unwrap();
+        let signed_body = &signed_part[signed_part.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(
+            run.body_sha256,
+            body_sha256(format!("\r\n\r\n{signed_body}").as_bytes())
+        );
+    }
+}
