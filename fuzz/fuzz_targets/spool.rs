@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(queue.join(format!("{ID}.state")), state).unwrap();
     }
     let _ = spool.list();
-    let _ = spool.load(Status::Queued, ID);
+    if let Ok((_, copies)) = spool.open_message(Status::Queued, ID) {
+        // Each copy's range lies within the file.
+        let _: u64 = copies.iter().map(|c| c.size()).sum();
+    }
     let _ = spool.entry(Status::Queued, ID);
     let _ = spool.state(Status::Queued, ID);
     for name in [format!("{ID}.msg"), format!("{ID}.state")] {
