@@ -279,7 +279,7 @@ pub fn decrypt(
 /// stream; plaintext waits in an encrypted spill file in `spill_dir`.
 pub fn decrypt_stream(
     context: &Context,
-    input: impl Read,
+    input: impl Read + Send,
     spill_dir: &std::path::Path,
     output: Option<&std::path::Path>,
     import: bool,

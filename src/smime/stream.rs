@@ -1,8 +1,8 @@
 //! `decrypt` of S/MIME enveloped-data and authEnveloped-data in bounded
-//! memory: the message is read once; its base64 body is decoded, its BER
-//! (definite or indefinite lengths, the encrypted content in one piece or
-//! as a constructed OCTET STRING of any number of segments) parsed and its
-//! content decrypted as they arrive.
+//! memory: the message is read once; its base64 body is decoded (on a
+//! second thread), its BER (definite or indefinite lengths, the encrypted
+//! content in one piece or as a constructed OCTET STRING of any number of
+//! segments) parsed and its content decrypted as they arrive.
 //!
 //! No plaintext is released before it is authenticated: it waits in a
 //! [`Spill`] (memory up to [`crate::spill::IN_MEMORY`], beyond that a temporary
@@ -22,6 +22,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use base64::Engine;
 use cms::enveloped_data::RecipientInfos;
@@ -104,7 +105,7 @@ impl OpenedStream {
 /// plaintext waiting for its authentication is spilled, encrypted, to a
 /// file in `spill_dir`.
 pub fn open_stream(
-    input: impl Read,
+    input: impl Read + Send,
     own: &[OwnIdentity],
     keyring: &Keyring,
     spill_dir: &Path,
@@ -124,7 +125,21 @@ pub fn open_stream(
         ));
     }
     let mut spill = Spill::new(spill_dir);
-    let integrity_protected = decrypt(&mut Ber::new(Base64Reader::new(input)), own, &mut spill)?;
+    // Reading and base64 on a second thread, the rest on this one.
+    let integrity_protected = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
+        let mut decoded = Decoded {
+            receiver,
+            batch: Vec::new(),
+            position: 0,
+        };
+        let decrypted = decrypt(&mut Ber::new(&mut decoded), own, &mut spill);
+        // Stops the reading thread if it is still sending.
+        drop(decoded);
+        reader.join().expect("the reading thread panicked");
+        decrypted
+    })?;
     spill
         .finish()
         .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
@@ -580,14 +595,13 @@ impl<R: Read> Ber<R> {
     }
 }
 
-/// Decodes base64 as it is read, skipping whitespace; strict about
-/// padding as the whole-message decoder is.
+/// Decodes base64 as it is read, in batches, skipping whitespace; strict
+/// about padding as the whole-message decoder is.
 struct Base64Reader<R> {
     input: R,
     /// Characters read but not yet decoded (fewer than 4 at a time).
     pending: Vec<u8>,
     decoded: Vec<u8>,
-    position: usize,
     /// Padding was seen: only whitespace may follow.
     ended: bool,
 }
@@ -598,7 +612,6 @@ impl<R: BufRead> Base64Reader<R> {
             input,
             pending: Vec::with_capacity(BATCH + 4),
             decoded: Vec::with_capacity(BATCH),
-            position: 0,
             ended: false,
         }
     }
@@ -610,7 +623,6 @@ impl<R: BufRead> Base64Reader<R> {
     /// Decodes the next batch; false at the end of the input.
     fn refill(&mut self) -> io::Result<bool> {
         self.decoded.clear();
-        self.position = 0;
         loop {
             let chunk = self.input.fill_buf()?;
             if chunk.is_empty() {
@@ -644,17 +656,46 @@ impl<R: BufRead> Base64Reader<R> {
             return Ok(true);
         }
     }
-}
 
-impl<R: BufRead> Read for Base64Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.decoded.len() {
-            if !self.refill()? {
-                return Ok(0);
+    /// Sends the decoded batches, then an error if there was one, until
+    /// the receiver is gone.
+    fn send_to(mut self, sender: &SyncSender<io::Result<Vec<u8>>>) {
+        loop {
+            let batch = match self.refill() {
+                Ok(true) => Ok(std::mem::replace(
+                    &mut self.decoded,
+                    Vec::with_capacity(BATCH),
+                )),
+                Ok(false) => return,
+                Err(e) => Err(e),
+            };
+            let failed = batch.is_err();
+            if sender.send(batch).is_err() || failed {
+                return;
             }
         }
-        let n = buf.len().min(self.decoded.len() - self.position);
-        buf[..n].copy_from_slice(&self.decoded[self.position..self.position + n]);
+    }
+}
+
+/// The batches a [`Base64Reader`] decoded on the reading thread, read in
+/// order.
+struct Decoded {
+    receiver: Receiver<io::Result<Vec<u8>>>,
+    batch: Vec<u8>,
+    position: usize,
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.batch.len() {
+            match self.receiver.recv() {
+                Ok(batch) => self.batch = batch?,
+                Err(_) => return Ok(0),
+            }
+            self.position = 0;
+        }
+        let n = buf.len().min(self.batch.len() - self.position);
+        buf[..n].copy_from_slice(&self.batch[self.position..self.position + n]);
         self.position += n;
         Ok(n)
     }
@@ -665,9 +706,20 @@ mod tests {
     use super::*;
 
     fn decode(text: &[u8]) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        Base64Reader::new(io::BufReader::with_capacity(7, text)).read_to_end(&mut out)?;
-        Ok(out)
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                Base64Reader::new(io::BufReader::with_capacity(7, text)).send_to(&sender)
+            });
+            let mut out = Vec::new();
+            Decoded {
+                receiver,
+                batch: Vec::new(),
+                position: 0,
+            }
+            .read_to_end(&mut out)?;
+            Ok(out)
+        })
     }
 
     #[test]
