@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# S/MIME side by side with `openssl cms -encrypt` (DESIGN.md §7): the same
-# 4 KB and 100 MB messages to the same RSA-2048 and P-256 certificates.
+# S/MIME side by side with `openssl cms -encrypt` and `-decrypt` (DESIGN.md
+# §7): the same 4 KB and 100 MB messages to the same RSA-2048 and P-256
+# certificates, and decrypted with the same RSA-2048 key.
 #
 #   benches/smime.sh              # 100 MB and 4 KB
 #   SIZE_MB=20 benches/smime.sh   # quicker
@@ -16,7 +17,7 @@ work=$(mktemp -d /tmp/mailseal-smime-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bin mailseal
-ms=$PWD/target/release/mailseal
+ms=${CARGO_TARGET_DIR:-$PWD/target}/release/mailseal
 
 measure() {
   local label=$1; shift
@@ -45,6 +46,7 @@ mkdir -m 700 "$home"
 printf '[smime]\ntrust_anchors = ["%s/ca.pem"]\n[policy]\nencrypt_to_self = false\n' "$work" >"$home/config.toml"
 "$ms" -q --home "$home" cert import bob.pem
 "$ms" -q --home "$home" cert import dave.pem
+cat bob.key bob.pem | "$ms" -q --home "$home" key import
 
 mk() { # mk FILE TO BYTES
   { printf 'From: alice@example.org\r\nTo: %s\r\nSubject: bench\r\n\r\n' "$2"
@@ -61,4 +63,11 @@ for size in "$SIZE_MB MB:$((SIZE_MB * 1024 * 1024))" "4 KB:4096"; do
   measure "mailseal encrypt --smime --content-cipher aes256-cbc (RSA-2048)" "$ms" -q --home "$home" encrypt --smime --no-sign --content-cipher aes256-cbc bob.eml
   measure "openssl cms -encrypt -aes-256-gcm (P-256 ECDH)" openssl cms -encrypt -aes-256-gcm -in dave.eml dave.pem
   measure "mailseal encrypt --smime (GCM, P-256 ECDH)" "$ms" -q --home "$home" encrypt --smime --no-sign dave.eml
+  o cms -encrypt -aes-256-gcm -in bob.eml -out gcm-openssl.eml bob.pem
+  "$ms" -q --home "$home" encrypt --smime --no-sign -o gcm-mailseal.eml bob.eml
+  o cms -encrypt -aes256 -in bob.eml -out cbc-openssl.eml bob.pem
+  for sealed in gcm-openssl gcm-mailseal cbc-openssl; do
+    measure "openssl cms -decrypt ($sealed)" openssl cms -decrypt -recip bob.pem -inkey bob.key -in $sealed.eml
+    measure "mailseal decrypt --allow-unauthenticated ($sealed)" "$ms" -q --home "$home" decrypt --allow-unauthenticated $sealed.eml
+  done
 done
