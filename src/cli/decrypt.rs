@@ -13,10 +13,11 @@ use super::{open_input, Context};
 ///
 /// OpenPGP (PGP/MIME, inline) and S/MIME are recognised by themselves.
 /// Protected headers (RFC 9788) are restored. Nothing is written unless the
-/// whole message decrypted and passed its integrity check. PGP/MIME
-/// messages of 4 MiB or more are decrypted as a stream in bounded memory;
-/// their plaintext waits for the check in a temporary file that is itself
-/// encrypted, in $TMPDIR or beside OUT. Only a message
+/// whole message decrypted and passed its integrity check. PGP/MIME and
+/// S/MIME (base64 enveloped or authEnveloped) messages of 4 MiB or more are
+/// decrypted as a stream in bounded memory; their plaintext waits for the
+/// check in a temporary file that is itself encrypted, in $TMPDIR or beside
+/// OUT. Only a message
 /// encrypted as a whole is opened: an encrypted part inside other content
 /// is refused (exit 65, EFAIL), as are OpenPGP data that was never
 /// encrypted and decompression bombs. Exits 1 (after writing the output)
@@ -54,20 +55,31 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         .read_to_end(&mut message)
         .map_err(|e| Error::io("reading the message", e))?;
     let large = message.len() == STREAM_FROM;
+    let spill_dir = || match args.output.as_deref().and_then(|p| p.parent()) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        Some(_) => PathBuf::from("."),
+        None => std::env::temp_dir(),
+    };
+    if large && mailseal::smime::stream::is_enveloped(&message) {
+        let input = std::io::Cursor::new(message).chain(input);
+        return super::smime::decrypt_stream(
+            context,
+            input,
+            &spill_dir(),
+            args.output.as_deref(),
+            args.import_certs,
+            args.allow_unauthenticated,
+        );
+    }
     if large && openpgp::stream::is_pgpmime_encrypted(&message) {
         let keys = Keys::of(context)?;
-        let spill_dir = match args.output.as_deref().and_then(|p| p.parent()) {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            Some(_) => PathBuf::from("."),
-            None => std::env::temp_dir(),
-        };
         let input = std::io::Cursor::new(message).chain(input);
         let mut decrypted = openpgp::decrypt_stream(
             input,
             size,
             &keys.borrow(context),
             args.open.options(),
-            &spill_dir,
+            &spill_dir(),
         )?;
         let verification = std::mem::take(&mut decrypted.verification);
         write_output(args.output.as_deref(), |out| decrypted.write_to(out))?;
@@ -91,8 +103,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     report(context, &opened.verification, args.output.is_none())
 }
 
-/// PGP/MIME messages from this size on are decrypted as a stream, in
-/// bounded memory; smaller ones (and every other kind) are read whole.
+/// PGP/MIME and S/MIME enveloped messages from this size on are decrypted
+/// as a stream, in bounded memory; smaller ones (and every other kind) are
+/// read whole.
 const STREAM_FROM: usize = mailseal::spill::IN_MEMORY;
 
 /// The certificate store and own keys, loaded.

@@ -2,6 +2,8 @@
 //! keys, decrypting, verifying, signing and importing (encryption goes
 //! through the library's Sealer, as for OpenPGP).
 
+use std::io::Read;
+
 use mailseal::output::Output;
 use mailseal::seal::SmimeKeys;
 use mailseal::smime::certs::{OwnIdentity, SmimeCert};
@@ -48,9 +50,41 @@ pub fn decrypt(
     import: bool,
     allow_unauthenticated: bool,
 ) -> Result<u8> {
-    use std::io::Write;
     let keys = SmimeKeys::load(&context.home, &context.config)?;
     let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
+    release(
+        context,
+        opened.into(),
+        output,
+        import,
+        allow_unauthenticated,
+    )
+}
+
+/// `decrypt` for a large S/MIME enveloped message, read from `input` as a
+/// stream; plaintext waits in an encrypted spill file in `spill_dir`.
+pub fn decrypt_stream(
+    context: &Context,
+    input: impl Read + Send,
+    spill_dir: &std::path::Path,
+    output: Option<&std::path::Path>,
+    import: bool,
+    allow_unauthenticated: bool,
+) -> Result<u8> {
+    let keys = SmimeKeys::load(&context.home, &context.config)?;
+    let opened = smime::stream::open_stream(input, &keys.own, &keys.keyring(), spill_dir)?;
+    release(context, opened, output, import, allow_unauthenticated)
+}
+
+/// Writes the decrypted message when it may be released, and reports.
+fn release(
+    context: &Context,
+    mut stream: smime::stream::OpenedStream,
+    output: Option<&std::path::Path>,
+    import: bool,
+    allow_unauthenticated: bool,
+) -> Result<u8> {
+    let opened = &stream.opened;
     if !opened.was_encrypted {
         return Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
@@ -68,9 +102,12 @@ pub fn decrypt(
         )));
     }
     let mut out = Output::open(output)?;
-    out.write_all(&opened.message)
+    stream
+        .write_to(&mut out)
         .map_err(|e| Error::io("writing the decrypted message", e))?;
     out.commit()?;
+    let parts_unchecked = stream.parts_unchecked();
+    let opened = &stream.opened;
     if import {
         import_certs(context, &opened.certificates)?;
     }
@@ -86,6 +123,12 @@ pub fn decrypt(
     }
     if opened.signatures.is_empty() {
         context.note("mailseal: the message was not signed: nothing proves who sent it");
+    }
+    if parts_unchecked {
+        context.note(&format!(
+            "mailseal: the decrypted message is larger than {} MiB: its parts were not searched for S/MIME signatures",
+            mailseal::spill::IN_MEMORY >> 20
+        ));
     }
     if context.json && output.is_some() {
         context.print_json(&serde_json::json!({

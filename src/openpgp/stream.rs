@@ -38,8 +38,6 @@ use crate::{Error, Result};
 
 /// The plaintext sequoia holds back before releasing it to the spill.
 const DECRYPT_BUFFER: usize = 1 << 20;
-/// The most of a large plaintext read to find a header section.
-const MAX_HEAD: usize = 1 << 20;
 /// The largest detached signature part accepted in a large plaintext.
 const MAX_SIGNATURE: u64 = 1 << 20;
 
@@ -175,12 +173,12 @@ fn open_spilled(
     mut signatures: Vec<SignatureReport>,
     keys: &Keys,
 ) -> Result<Decrypted> {
-    let (inner, body_start) = header_at(&mut spill, 0)?;
+    let (inner, body_start) = spill.header_at(0)?;
     let (inner, body) = match pgpmime::signed_boundary(&inner) {
         Some(boundary) => {
             let signed = find_signed_part(&mut spill, body_start, &boundary)?;
             signatures.extend(verify_detached_in(&mut spill, &signed, keys)?);
-            let (inner, start) = header_at(&mut spill, signed.start)?;
+            let (inner, start) = spill.header_at(signed.start)?;
             (inner, (start.min(signed.end), signed.end))
         }
         None => (inner, (body_start, spill.len())),
@@ -203,25 +201,6 @@ fn open_spilled(
         head: restored(outer, &inner).with_body(b""),
         body: Some((spill, body.0, body.1)),
     })
-}
-
-/// The header section of the entity at `offset` in `spill`, and where its
-/// body starts.
-fn header_at(spill: &mut Spill, offset: u64) -> Result<(Headers, u64)> {
-    let mut head = Vec::new();
-    spill
-        .reader(offset)
-        .and_then(|r| r.take(MAX_HEAD as u64).read_to_end(&mut head))
-        .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
-    let (header_bytes, body) = split_entity(&head);
-    if body.is_empty() && head.len() == MAX_HEAD {
-        return Err(Error::Malformed(format!(
-            "the decrypted message has no end to its header section in its first {} KiB",
-            MAX_HEAD >> 10
-        )));
-    }
-    let headers = Headers::parse(header_bytes)?;
-    Ok((headers, offset + (head.len() - body.len()) as u64))
 }
 
 /// Where the signed part of the inner multipart/signed body at `offset`

@@ -9,8 +9,10 @@
 //! §7.1) because `aes-gcm` only seals whole buffers; a unit test checks it
 //! against `aes-gcm` byte for byte.
 
+use aes::cipher::consts::U16;
 use aes::cipher::{
-    BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit, StreamCipher,
+    BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, BlockSizeUser, InnerIvInit, KeyInit,
+    KeyIvInit, StreamCipher,
 };
 use aes::Aes256;
 use ghash::universal_hash::UniversalHash;
@@ -54,19 +56,10 @@ pub enum ContentEncryptor {
 impl ContentEncryptor {
     /// GCM with a 96-bit nonce: J0 = nonce || 0^31 || 1.
     pub fn gcm(key: &[u8; 32], nonce: &[u8; 12]) -> ContentEncryptor {
-        let aes = Aes256::new(key.into());
-        let mut h = [0u8; 16];
-        aes.encrypt_block((&mut h).into());
-        let mut j0 = [0u8; 16];
-        j0[..12].copy_from_slice(nonce);
-        j0[15] = 1;
-        let mut tag_mask = j0;
-        aes.encrypt_block((&mut tag_mask).into());
-        let mut counter = j0;
-        counter[15] = 2;
+        let (ctr, ghash, tag_mask) = gcm_start(Aes256::new(key.into()), nonce);
         ContentEncryptor::Gcm {
-            ctr: Box::new(ctr::Ctr32BE::<Aes256>::new(key.into(), (&counter).into())),
-            ghash: Box::new(GHash::new((&h).into())),
+            ctr: Box::new(ctr),
+            ghash: Box::new(ghash),
             tag_mask,
             length: 0,
         }
@@ -110,16 +103,7 @@ impl ContentEncryptor {
             } => {
                 ctr.apply_keystream(data);
                 ghash.update_padded(data);
-                let bits = (length + data.len() as u64) * 8;
-                let mut lengths = [0u8; 16];
-                lengths[8..].copy_from_slice(&bits.to_be_bytes());
-                ghash.update(&[lengths.into()]);
-                let s = ghash.finalize();
-                let mut tag = [0u8; 16];
-                for i in 0..16 {
-                    tag[i] = s[i] ^ tag_mask[i];
-                }
-                Some(tag)
+                Some(gcm_tag(*ghash, &tag_mask, length + data.len() as u64))
             }
             ContentEncryptor::Cbc(mut enc) => {
                 let pad = 16 - data.len() % 16;
@@ -203,90 +187,185 @@ impl ContentAlgorithm {
     }
 }
 
-/// Decrypts and authenticates GCM content in place. Any failure is `Err(OpenFailed)`
-/// and the buffer is wiped.
-pub fn gcm_open(
-    key: &[u8],
-    nonce: &[u8],
-    tag: &[u8],
-    data: &mut Vec<u8>,
-) -> Result<(), OpenFailed> {
-    use aes_gcm::aead::AeadInOut;
-    type Aes192Gcm = aes_gcm::AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
-    if nonce.len() != 12 || tag.len() != 16 {
-        return Err(OpenFailed);
-    }
-    let nonce = nonce.try_into().map_err(|_| OpenFailed)?;
-    let tag = tag.try_into().map_err(|_| OpenFailed)?;
-    let buffer = data.as_mut_slice().into();
-    let result = match key.len() {
-        32 => aes_gcm::Aes256Gcm::new_from_slice(key)
-            .map_err(|_| OpenFailed)?
-            .decrypt_inout_detached(nonce, b"", buffer, tag),
-        24 => Aes192Gcm::new_from_slice(key)
-            .map_err(|_| OpenFailed)?
-            .decrypt_inout_detached(nonce, b"", buffer, tag),
-        16 => aes_gcm::Aes128Gcm::new_from_slice(key)
-            .map_err(|_| OpenFailed)?
-            .decrypt_inout_detached(nonce, b"", buffer, tag),
-        _ => return Err(OpenFailed),
-    };
-    if result.is_err() {
-        data.fill(0);
-        data.clear();
-        return Err(OpenFailed);
-    }
-    Ok(())
+/// Decrypts content as it arrives: [`ContentDecryptor::update`] with whole
+/// blocks, then [`ContentDecryptor::finish`] with the rest, which checks
+/// the GCM tag or the CBC padding. Whoever holds the plaintext must not
+/// release any of it before `finish` returned `Ok`.
+pub trait ContentDecryptor: Send {
+    /// The cipher's block size: `update` takes multiples of it, and CBC's
+    /// `finish` needs at least one block.
+    fn block_size(&self) -> usize;
+
+    /// Decrypts `data`, a multiple of [`ContentDecryptor::block_size`]
+    /// bytes, in place.
+    fn update(&mut self, data: &mut [u8]);
+
+    /// Decrypts the last `data` in place and checks everything: the GCM
+    /// `tag`, or the CBC padding (removed). Any failure is `Err(OpenFailed)`
+    /// and `data` is wiped.
+    fn finish(self: Box<Self>, data: &mut Vec<u8>, tag: Option<&[u8]>) -> Result<(), OpenFailed>;
 }
 
-/// Decrypts CBC content of `algorithm` and removes its padding. Any
-/// failure is `Err(OpenFailed)`.
-pub fn cbc_open(
+/// A decryptor for `algorithm` with `key` and its `iv` (the GCM nonce).
+pub fn content_decryptor(
     algorithm: ContentAlgorithm,
     key: &[u8],
     iv: &[u8],
-    data: &mut Vec<u8>,
-) -> Result<(), OpenFailed> {
-    use aes::cipher::block_padding::Pkcs7;
-    fn open<C>(key: &[u8], iv: &[u8], data: &mut [u8]) -> Result<usize, OpenFailed>
+) -> Result<Box<dyn ContentDecryptor>, OpenFailed> {
+    fn gcm<C>(key: &[u8], iv: &[u8]) -> Result<Box<dyn ContentDecryptor>, OpenFailed>
     where
-        C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
+        C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + KeyInit + Send + 'static,
     {
-        cbc::Decryptor::<C>::new_from_slices(key, iv)
-            .map_err(|_| OpenFailed)?
-            .decrypt_padded::<Pkcs7>(data)
-            .map(|p| p.len())
-            .map_err(|_| OpenFailed)
+        let nonce: &[u8; 12] = iv.try_into().map_err(|_| OpenFailed)?;
+        let (ctr, ghash, tag_mask) =
+            gcm_start(C::new_from_slice(key).map_err(|_| OpenFailed)?, nonce);
+        Ok(Box::new(GcmDecryptor {
+            ctr,
+            ghash,
+            tag_mask,
+            length: 0,
+        }))
     }
-    let block = if algorithm == ContentAlgorithm::DesEde3Cbc {
-        8
-    } else {
-        16
-    };
-    if iv.len() != block
-        || key.len() != algorithm.key_len()
-        || data.is_empty()
-        || !data.len().is_multiple_of(block)
+    fn cbc<C>(key: &[u8], iv: &[u8]) -> Result<Box<dyn ContentDecryptor>, OpenFailed>
+    where
+        C: aes::cipher::BlockCipherDecrypt + KeyInit + Send + 'static,
     {
+        Ok(Box::new(CbcDecryptor(
+            cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| OpenFailed)?,
+        )))
+    }
+    if key.len() != algorithm.key_len() {
         return Err(OpenFailed);
     }
-    let decrypted = match algorithm {
-        ContentAlgorithm::AesCbc(32) => open::<Aes256>(key, iv, data),
-        ContentAlgorithm::AesCbc(24) => open::<aes::Aes192>(key, iv, data),
-        ContentAlgorithm::AesCbc(16) => open::<aes::Aes128>(key, iv, data),
-        ContentAlgorithm::DesEde3Cbc => open::<des::TdesEde3>(key, iv, data),
+    match algorithm {
+        ContentAlgorithm::AesGcm(32) => gcm::<Aes256>(key, iv),
+        ContentAlgorithm::AesGcm(24) => gcm::<aes::Aes192>(key, iv),
+        ContentAlgorithm::AesGcm(16) => gcm::<aes::Aes128>(key, iv),
+        ContentAlgorithm::AesCbc(32) => cbc::<Aes256>(key, iv),
+        ContentAlgorithm::AesCbc(24) => cbc::<aes::Aes192>(key, iv),
+        ContentAlgorithm::AesCbc(16) => cbc::<aes::Aes128>(key, iv),
+        ContentAlgorithm::DesEde3Cbc => cbc::<des::TdesEde3>(key, iv),
         _ => Err(OpenFailed),
-    };
-    match decrypted {
-        Ok(len) => {
-            data.truncate(len);
-            Ok(())
-        }
-        Err(_) => {
+    }
+}
+
+/// GCM's keystream, GHASH and tag mask for a 96-bit nonce: J0 = nonce ||
+/// 0^31 || 1, the keystream starting at J0 + 1, the tag mask E_K(J0).
+fn gcm_start<C>(aes: C, nonce: &[u8; 12]) -> (ctr::Ctr32BE<C>, GHash, [u8; 16])
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    let mut h = [0u8; 16];
+    aes.encrypt_block((&mut h).into());
+    let mut j0 = [0u8; 16];
+    j0[..12].copy_from_slice(nonce);
+    j0[15] = 1;
+    let mut tag_mask = j0;
+    aes.encrypt_block((&mut tag_mask).into());
+    let mut counter = j0;
+    counter[15] = 2;
+    let ctr = ctr::Ctr32BE::<C>::from_core(ctr::CtrCore::inner_iv_init(aes, (&counter).into()));
+    (ctr, GHash::new((&h).into()), tag_mask)
+}
+
+/// GCM's tag over `length` bytes of ciphertext already fed to `ghash`.
+fn gcm_tag(mut ghash: GHash, tag_mask: &[u8; 16], length: u64) -> [u8; 16] {
+    let mut lengths = [0u8; 16];
+    lengths[8..].copy_from_slice(&(length * 8).to_be_bytes());
+    ghash.update(&[lengths.into()]);
+    let s = ghash.finalize();
+    let mut tag = [0u8; 16];
+    for i in 0..16 {
+        tag[i] = s[i] ^ tag_mask[i];
+    }
+    tag
+}
+
+struct GcmDecryptor<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>> {
+    ctr: ctr::Ctr32BE<C>,
+    ghash: GHash,
+    tag_mask: [u8; 16],
+    length: u64,
+}
+
+impl<C> ContentDecryptor for GcmDecryptor<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + Send,
+{
+    fn block_size(&self) -> usize {
+        16
+    }
+
+    fn update(&mut self, data: &mut [u8]) {
+        debug_assert_eq!(data.len() % 16, 0);
+        self.ghash.update_padded(data);
+        self.ctr.apply_keystream(data);
+        self.length += data.len() as u64;
+    }
+
+    fn finish(
+        mut self: Box<Self>,
+        data: &mut Vec<u8>,
+        tag: Option<&[u8]>,
+    ) -> Result<(), OpenFailed> {
+        self.ghash.update_padded(data);
+        self.ctr.apply_keystream(data);
+        let length = self.length + data.len() as u64;
+        let expected = gcm_tag(self.ghash, &self.tag_mask, length);
+        // Constant time: every byte is compared.
+        let good = tag.is_some_and(|tag| {
+            tag.len() == 16 && tag.iter().zip(expected).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+        });
+        if !good {
             data.fill(0);
             data.clear();
-            Err(OpenFailed)
+            return Err(OpenFailed);
         }
+        Ok(())
+    }
+}
+
+struct CbcDecryptor<C: aes::cipher::BlockCipherDecrypt>(cbc::Decryptor<C>);
+
+impl<C> ContentDecryptor for CbcDecryptor<C>
+where
+    C: aes::cipher::BlockCipherDecrypt + Send,
+{
+    fn block_size(&self) -> usize {
+        C::block_size()
+    }
+
+    fn update(&mut self, data: &mut [u8]) {
+        let (blocks, rest) = aes::cipher::Array::slice_as_chunks_mut(data);
+        debug_assert!(rest.is_empty());
+        self.0.decrypt_blocks(blocks);
+    }
+
+    fn finish(
+        mut self: Box<Self>,
+        data: &mut Vec<u8>,
+        tag: Option<&[u8]>,
+    ) -> Result<(), OpenFailed> {
+        let block = self.block_size();
+        if tag.is_some() || data.is_empty() || !data.len().is_multiple_of(block) {
+            data.fill(0);
+            data.clear();
+            return Err(OpenFailed);
+        }
+        self.update(data);
+        // PKCS#7 padding: n bytes of value n, 1 <= n <= block.
+        let pad = usize::from(*data.last().expect("not empty"));
+        let good = (1..=block).contains(&pad)
+            && data[data.len() - pad..]
+                .iter()
+                .all(|b| usize::from(*b) == pad);
+        if !good {
+            data.fill(0);
+            data.clear();
+            return Err(OpenFailed);
+        }
+        data.truncate(data.len() - pad);
+        Ok(())
     }
 }
 
@@ -298,6 +377,27 @@ pub fn new_content_key() -> Zeroizing<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decrypts `data` in pieces of 48 bytes, the last one (at least a
+    /// block) held back for `finish`, as a stream reader would.
+    fn open(
+        algorithm: ContentAlgorithm,
+        key: &[u8],
+        iv: &[u8],
+        data: &[u8],
+        tag: Option<&[u8]>,
+    ) -> Result<Vec<u8>, OpenFailed> {
+        let mut decryptor = content_decryptor(algorithm, key, iv)?;
+        let whole = data.len().saturating_sub(1) / 48 * 48;
+        let mut out = data[..whole].to_vec();
+        for piece in out.chunks_mut(48) {
+            decryptor.update(piece);
+        }
+        let mut last = data[whole..].to_vec();
+        decryptor.finish(&mut last, tag)?;
+        out.extend(last);
+        Ok(out)
+    }
 
     #[test]
     fn streaming_gcm_matches_aes_gcm() {
@@ -320,9 +420,13 @@ mod tests {
                 .unwrap();
             assert_eq!(out, expected, "ciphertext, length {len}");
             assert_eq!(&tag[..], &expected_tag[..], "tag, length {len}");
-            let mut opened = out.clone();
-            gcm_open(&key, &nonce, &tag, &mut opened).unwrap();
-            assert_eq!(opened, plain);
+            assert_eq!(
+                open(ContentAlgorithm::AesGcm(32), &key, &nonce, &out, Some(&tag)),
+                Ok(plain)
+            );
+            let mut bad = tag;
+            bad[15] ^= 1;
+            assert!(open(ContentAlgorithm::AesGcm(32), &key, &nonce, &out, Some(&bad)).is_err());
         }
     }
 
@@ -336,12 +440,11 @@ mod tests {
         let mut last = b"tail".to_vec();
         assert!(enc.finish(&mut last).is_none());
         first.extend(last);
-        let mut opened = first.clone();
-        cbc_open(ContentAlgorithm::AesCbc(32), &key, &iv, &mut opened).unwrap();
+        let opened = open(ContentAlgorithm::AesCbc(32), &key, &iv, &first, None).unwrap();
         assert_eq!(&opened[..32], &[5u8; 32]);
         assert_eq!(&opened[32..], b"tail");
         let mut tampered = first.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(cbc_open(ContentAlgorithm::AesCbc(32), &key, &iv, &mut tampered).is_err());
+        assert!(open(ContentAlgorithm::AesCbc(32), &key, &iv, &tampered, None).is_err());
     }
 }

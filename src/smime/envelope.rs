@@ -212,14 +212,39 @@ pub fn decrypt_cms(
                 "the CMS object is {content_type}, not an encrypted message"
             )));
         };
-    let alg = &eci.content_enc_alg;
+    let decryptor = content_decryptor(
+        &infos,
+        &eci.content_enc_alg,
+        mac.as_ref().map(Vec::len),
+        own,
+    )?;
+    let mut data = eci
+        .encrypted_content
+        .map(|c| c.into_bytes().into_vec())
+        .ok_or_else(|| Error::Malformed("the envelope has no encrypted content".into()))?;
+    decryptor
+        .finish(&mut data, mac.as_deref())
+        .map_err(|cipher::OpenFailed| decryption_failed())?;
+    Ok(data)
+}
+
+/// The decryptor for an envelope's content, encrypted with `alg` under
+/// the content key that one of `infos` holds for one of `own`.
+/// `mac_len` is the length of AuthEnvelopedData's MAC (`None` for
+/// EnvelopedData), which must be what the algorithm's parameters say.
+pub fn content_decryptor(
+    infos: &[RecipientInfo],
+    alg: &AlgorithmIdentifierOwned,
+    mac_len: Option<usize>,
+    own: &[OwnIdentity],
+) -> Result<Box<dyn cipher::ContentDecryptor>> {
     let algorithm = cipher::ContentAlgorithm::from_oid(alg.oid)?;
-    if algorithm.is_authenticated() != mac.is_some() {
+    if algorithm.is_authenticated() != mac_len.is_some() {
         return Err(Error::Malformed(
             "the content cipher does not match the envelope type".into(),
         ));
     }
-    let cek = match recipient::unwrap_content_key(&infos, own, algorithm.key_len()) {
+    let cek = match recipient::unwrap_content_key(infos, own, algorithm.key_len()) {
         Ok(cek) => cek,
         Err(Unwrap::NotForUs) => {
             return Err(Error::NoSecretKey(if own.is_empty() {
@@ -231,25 +256,18 @@ pub fn decrypt_cms(
         Err(Unwrap::Failed) => return Err(decryption_failed()),
         Err(Unwrap::Unsupported(e)) => return Err(e),
     };
-    let params = alg.parameters.clone().ok_or_else(decryption_failed)?;
-    let mut data = eci
-        .encrypted_content
-        .map(|c| c.into_bytes().into_vec())
-        .ok_or_else(|| Error::Malformed("the envelope has no encrypted content".into()))?;
-    let opened = if let Some(mac) = mac {
-        let params: GcmParameters = params.decode_as().map_err(|_| decryption_failed())?;
-        if params.icv_len.unwrap_or(12) as usize != mac.len() {
-            return Err(decryption_failed());
+    let params = alg.parameters.as_ref().ok_or_else(decryption_failed)?;
+    let iv = match mac_len {
+        Some(mac_len) => {
+            let params: GcmParameters = params.decode_as().map_err(|_| decryption_failed())?;
+            if params.icv_len.unwrap_or(12) as usize != mac_len {
+                return Err(decryption_failed());
+            }
+            params.nonce
         }
-        cipher::gcm_open(&cek, params.nonce.as_bytes(), &mac, &mut data)
-    } else {
-        let iv: OctetString = params.decode_as().map_err(|_| decryption_failed())?;
-        cipher::cbc_open(algorithm, &cek, iv.as_bytes(), &mut data)
+        None => params.decode_as().map_err(|_| decryption_failed())?,
     };
-    match opened {
-        Ok(()) => Ok(data),
-        Err(cipher::OpenFailed) => Err(decryption_failed()),
-    }
+    cipher::content_decryptor(algorithm, &cek, iv.as_bytes()).map_err(|_| decryption_failed())
 }
 
 /// A decrypted message: the restored cleartext and the inner entity's

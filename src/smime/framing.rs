@@ -55,7 +55,8 @@ pub enum Received<'a> {
     Other,
 }
 
-fn is_pkcs7_mime(mime: &str) -> bool {
+/// Whether `mime` is the (lower-case) media type of S/MIME's CMS objects.
+pub fn is_pkcs7_mime(mime: &str) -> bool {
     matches!(mime, "application/pkcs7-mime" | "application/x-pkcs7-mime")
 }
 
@@ -88,7 +89,7 @@ fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
 
 /// Whether an entity with these header fields is S/MIME (signed or
 /// enveloped).
-fn is_smime_entity(headers: &Headers) -> bool {
+pub fn is_smime_entity(headers: &Headers) -> bool {
     let ct = headers.content_type();
     is_pkcs7_mime(&ct.mime)
         || (ct.mime == "multipart/signed"

@@ -257,16 +257,49 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
     let message = canon::to_crlf(message);
     let (header_bytes, _) = split_entity(&message);
     let outer = Headers::parse(header_bytes)?;
+    open_layers(&outer, &message, None, own, keyring)
+}
+
+/// Opens what is left of a message with header fields `outer` after its
+/// outermost layer, an encryption (authEnveloped-data when
+/// `integrity_protected`), was removed into `plaintext` (CRLF), as
+/// [`open_message`] would have.
+pub fn open_decrypted(
+    outer: &Headers,
+    plaintext: Vec<u8>,
+    integrity_protected: bool,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+) -> Result<Opened> {
+    open_layers(
+        outer,
+        &[],
+        Some((plaintext, integrity_protected)),
+        own,
+        keyring,
+    )
+}
+
+/// Opens the layers of `message` with header fields `outer`, or, when
+/// `decrypted` is given, those inside its decrypted outermost layer.
+fn open_layers(
+    outer: &Headers,
+    message: &[u8],
+    decrypted: Option<(Vec<u8>, bool)>,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+) -> Result<Opened> {
     let mut signatures = Vec::new();
     let mut certificates = Vec::new();
-    let mut was_encrypted = false;
-    let mut integrity_protected = true;
+    let was_encrypted_first = decrypted.is_some();
+    let mut was_encrypted = was_encrypted_first;
+    let mut integrity_protected = decrypted.as_ref().is_none_or(|d| d.1);
     // The entity inside the layers removed so far (None: the message), and
     // whether it came out of opaque signed-data (which may hold bare text).
-    let mut inner: Option<Vec<u8>> = None;
+    let mut inner: Option<Vec<u8>> = decrypted.map(|d| d.0);
     let mut bare_text_allowed = false;
-    for _ in 0..8 {
-        let entity = inner.as_deref().unwrap_or(&message);
+    for _ in usize::from(was_encrypted_first)..8 {
+        let entity = inner.as_deref().unwrap_or(message);
         if inner.is_some() {
             match Headers::parse(split_entity(entity).0) {
                 Err(_) if bare_text_allowed => break,
@@ -354,7 +387,7 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
         };
         inner = Some(next);
     }
-    let entity = inner.as_deref().unwrap_or(&message);
+    let entity = inner.as_deref().unwrap_or(message);
     // Content that is not a MIME entity (a bare text in signed-data) is
     // the body under the outer header fields.
     let (inner_headers, body) = match Headers::parse(split_entity(entity).0) {
@@ -366,9 +399,9 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
             (headers, entity)
         }
     };
-    bind_to_author(&mut signatures, &outer, &inner_headers);
+    bind_to_author(&mut signatures, outer, &inner_headers);
     Ok(Opened {
-        message: protect::restore(&outer, &inner_headers).with_body(body),
+        message: protect::restore(outer, &inner_headers).with_body(body),
         was_encrypted,
         integrity_protected,
         signatures,
@@ -378,7 +411,7 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
 
 /// The error for decrypted or signed content that is not the MIME entity
 /// it claims to be: never to be taken for content that is not signed.
-fn not_what_it_claims(e: Error) -> Error {
+pub(crate) fn not_what_it_claims(e: Error) -> Error {
     let reason = match e {
         Error::Malformed(m) => m,
         other => other.to_string(),

@@ -1,0 +1,771 @@
+//! `decrypt` of S/MIME enveloped-data and authEnveloped-data in bounded
+//! memory: the message is read once; its base64 body is decoded (on a
+//! second thread), its BER (definite or indefinite lengths, the encrypted
+//! content in one piece or as a constructed OCTET STRING of any number of
+//! segments) parsed and its content decrypted as they arrive.
+//!
+//! No plaintext is released before it is authenticated: it waits in a
+//! [`Spill`] (memory up to [`crate::spill::IN_MEMORY`], beyond that a temporary
+//! file encrypted under a key only this process holds) until the GCM tag,
+//! which comes after the content, verified, or, for CBC, the padding
+//! checked; every failure is the one [`envelope::decryption_failed`]
+//! error. CBC content is not authenticated by that: the caller releases it
+//! only when a good signature inside covers it (or the user allowed it).
+//!
+//! Decrypted plaintext up to [`crate::spill::IN_MEMORY`] gets exactly the checks
+//! of [`super::open_message`]. Larger plaintext gets its protected header
+//! fields restored from the spill and is then written from it; S/MIME
+//! inside it (signed-data, multipart/signed, another envelope) is opened
+//! by reading the plaintext into memory (not bounded), and S/MIME parts
+//! deeper inside a multipart are not looked for
+//! ([`OpenedStream::parts_unchecked`]).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use base64::Engine;
+use cms::enveloped_data::RecipientInfos;
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::Decode;
+use spki::AlgorithmIdentifierOwned;
+
+use super::certs::OwnIdentity;
+use super::cipher::ContentDecryptor;
+use super::envelope::{self, decryption_failed};
+use super::plan::Keyring;
+use super::verify::{self, Opened};
+use super::{framing, oid};
+use crate::message::canon::CrlfWriter;
+use crate::message::header::{read_headers, split_entity};
+use crate::message::{protect, Headers};
+use crate::spill::Spill;
+use crate::{Error, Result};
+
+/// The largest BER element held whole (recipient infos, parameters).
+const MAX_ELEMENT: u64 = 1 << 20;
+/// Ciphertext decrypted at a time.
+const BATCH: usize = 1 << 16;
+
+/// Whether `head`, the start of a message, is application/pkcs7-mime with
+/// an enveloped or authEnveloped smime-type in base64 (so [`open_stream`]
+/// reads it).
+pub fn is_enveloped(head: &[u8]) -> bool {
+    let (header_bytes, _) = split_entity(head);
+    Headers::parse(&crate::message::canon::to_crlf(header_bytes)).is_ok_and(|headers| {
+        let ct = headers.content_type();
+        framing::is_pkcs7_mime(&ct.mime)
+            && is_base64(&headers)
+            && ct.param("smime-type").is_some_and(|t| {
+                t.eq_ignore_ascii_case("enveloped-data")
+                    || t.eq_ignore_ascii_case("authEnveloped-data")
+            })
+    })
+}
+
+fn is_base64(headers: &Headers) -> bool {
+    headers
+        .get("Content-Transfer-Encoding")
+        .is_some_and(|f| f.value().trim().eq_ignore_ascii_case("base64"))
+}
+
+/// An opened S/MIME message whose body may still wait in a spill.
+pub struct OpenedStream {
+    /// What was found. For a large message, `opened.message` holds only
+    /// the header section; [`OpenedStream::write_to`] writes all of it.
+    pub opened: Opened,
+    body: Option<(Spill, u64)>,
+}
+
+impl From<Opened> for OpenedStream {
+    fn from(opened: Opened) -> OpenedStream {
+        OpenedStream { opened, body: None }
+    }
+}
+
+impl OpenedStream {
+    /// Writes the cleartext message (CRLF) to `output`.
+    pub fn write_to(&mut self, output: &mut dyn Write) -> io::Result<()> {
+        output.write_all(&self.opened.message)?;
+        if let Some((spill, start)) = &mut self.body {
+            io::copy(&mut spill.reader(*start)?, output)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the plaintext was too large for its parts to be searched
+    /// for S/MIME signatures (which would cover only part of it).
+    pub fn parts_unchecked(&self) -> bool {
+        self.body.is_some()
+    }
+}
+
+/// Opens the application/pkcs7-mime enveloped message read from `input`
+/// with one of `own`, checking signatures inside against `keyring`;
+/// plaintext waiting for its authentication is spilled, encrypted, to a
+/// file in `spill_dir`.
+pub fn open_stream(
+    input: impl Read + Send,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+    spill_dir: &Path,
+) -> Result<OpenedStream> {
+    let mut input = input;
+    let (outer, start) = read_headers(&mut input)?;
+    let input = BufReader::with_capacity(1 << 16, io::Cursor::new(start).chain(input));
+    let ct = outer.content_type();
+    if !framing::is_pkcs7_mime(&ct.mime) {
+        return Err(Error::Malformed(
+            "the message is not S/MIME encrypted".into(),
+        ));
+    }
+    if !is_base64(&outer) {
+        return Err(Error::Malformed(
+            "the S/MIME message is not in Content-Transfer-Encoding base64".into(),
+        ));
+    }
+    let mut spill = Spill::new(spill_dir);
+    // Reading and base64 on a second thread, the rest on this one.
+    let integrity_protected = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
+        let mut decoded = Decoded {
+            receiver,
+            batch: Vec::new(),
+            position: 0,
+        };
+        let decrypted = decrypt(&mut Ber::new(&mut decoded), own, &mut spill);
+        // Stops the reading thread if it is still sending.
+        drop(decoded);
+        reader.join().expect("the reading thread panicked");
+        decrypted
+    })?;
+    spill
+        .finish()
+        .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
+    match spill.into_memory() {
+        Ok(plaintext) => Ok(verify::open_decrypted(
+            &outer,
+            plaintext.to_vec(),
+            integrity_protected,
+            own,
+            keyring,
+        )?
+        .into()),
+        Err(spill) => open_spilled(outer, spill, integrity_protected, own, keyring),
+    }
+}
+
+/// The decrypted message in `spill`, too large to hold.
+fn open_spilled(
+    outer: Headers,
+    mut spill: Spill,
+    integrity_protected: bool,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+) -> Result<OpenedStream> {
+    let (inner, body_start) = spill.header_at(0).map_err(verify::not_what_it_claims)?;
+    let ct = inner
+        .declared_content_type()
+        .map_err(verify::not_what_it_claims)?;
+    if framing::is_smime_entity(&inner) || ct.mime == "multipart/signed" {
+        // S/MIME inside: opened in memory.
+        let mut plaintext = Vec::new();
+        spill
+            .reader(0)
+            .and_then(|mut r| r.read_to_end(&mut plaintext))
+            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+        drop(spill);
+        return Ok(
+            verify::open_decrypted(&outer, plaintext, integrity_protected, own, keyring)?.into(),
+        );
+    }
+    Ok(OpenedStream {
+        opened: Opened {
+            message: protect::restore(&outer, &inner).with_body(b""),
+            was_encrypted: true,
+            integrity_protected,
+            signatures: Vec::new(),
+            certificates: Vec::new(),
+        },
+        body: Some((spill, body_start)),
+    })
+}
+
+/// Reads the ContentInfo from `ber`, decrypts its content into `spill`
+/// (CRLF) and checks it; returns whether it was authEnveloped-data.
+fn decrypt<R: Read>(ber: &mut Ber<R>, own: &[OwnIdentity], spill: &mut Spill) -> Result<bool> {
+    let content_info = ber.open(0x30)?;
+    let content_type: ObjectIdentifier = ber.decode(0x06)?;
+    let authenticated = if content_type == oid::AUTH_ENVELOPED_DATA {
+        true
+    } else if content_type == oid::ENVELOPED_DATA {
+        false
+    } else {
+        return Err(Error::Malformed(format!(
+            "the CMS object is {content_type}, not an encrypted message"
+        )));
+    };
+    let explicit = ber.open(0xa0)?;
+    let envelope = ber.open(0x30)?;
+    let _version = ber.element(0x02)?;
+    let mut next = ber.next(&envelope)?;
+    if let Some(Header { tag: 0xa0, len }) = next {
+        // OriginatorInfo: not needed.
+        ber.skip(len)?;
+        next = ber.next(&envelope)?;
+    }
+    let infos = match next {
+        Some(Header { tag: 0x31, len }) => {
+            let raw = ber.rest(0x31, len)?;
+            RecipientInfos::from_ber(&raw)
+                .map_err(malformed)?
+                .0
+                .into_vec()
+        }
+        _ => return Err(truncated()),
+    };
+    let content = ber.open(0x30)?;
+    let _content_type: ObjectIdentifier = ber.decode(0x06)?;
+    let algorithm: AlgorithmIdentifierOwned = ber.decode(0x30)?;
+    // The MAC comes after the content; only its length is checked now.
+    // The MAC comes after the content: GCM's must be 16 bytes, and is
+    // checked when it arrives.
+    let decryptor =
+        envelope::content_decryptor(&infos, &algorithm, authenticated.then_some(16), own)?;
+    drop(infos);
+    let mut plaintext = Plaintext::new(decryptor, spill);
+    match ber.next(&content)? {
+        Some(Header {
+            tag: 0x80,
+            len: Some(len),
+        }) => ber.copy(len, &mut plaintext)?,
+        Some(Header { tag: 0xa0, len }) => ber.segments(len, &mut plaintext, 0)?,
+        _ => {
+            return Err(Error::Malformed(
+                "the envelope has no encrypted content".into(),
+            ))
+        }
+    }
+    ber.close(&content)?;
+    let mac = if authenticated {
+        match ber.next(&envelope)? {
+            Some(Header { tag: 0xa1, .. }) => {
+                return Err(Error::Malformed(
+                    "authenticated attributes in AuthEnvelopedData are not supported".into(),
+                ))
+            }
+            Some(Header { tag: 0x04, len }) => {
+                let raw = ber.rest(0x04, len)?;
+                Some(OctetString::from_der(&raw).map_err(malformed)?)
+            }
+            _ => return Err(truncated()),
+        }
+    } else {
+        None
+    };
+    // Unprotected or unauthenticated attributes: not needed.
+    while let Some(Header { len, .. }) = ber.next(&envelope)? {
+        ber.skip(len)?;
+    }
+    ber.close(&envelope)?;
+    ber.close(&explicit)?;
+    ber.close(&content_info)?;
+    ber.end()?;
+    plaintext.finish(mac.as_ref().map(OctetString::as_bytes))?;
+    Ok(authenticated)
+}
+
+fn malformed(e: der::Error) -> Error {
+    Error::Malformed(format!("cannot read the S/MIME envelope: {e}"))
+}
+
+fn truncated() -> Error {
+    Error::Malformed(
+        "cannot read the S/MIME envelope: it is truncated or not an enveloped CMS object".into(),
+    )
+}
+
+/// Ciphertext in, plaintext (CRLF) out to the spill: decrypted in batches
+/// of whole blocks, the last block (CBC) or bytes (GCM) held back for
+/// [`ContentDecryptor::finish`].
+struct Plaintext<'a> {
+    decryptor: Box<dyn ContentDecryptor>,
+    buffer: Vec<u8>,
+    out: CrlfWriter<&'a mut Spill>,
+}
+
+impl<'a> Plaintext<'a> {
+    fn new(decryptor: Box<dyn ContentDecryptor>, spill: &'a mut Spill) -> Self {
+        Plaintext {
+            decryptor,
+            buffer: Vec::with_capacity(BATCH + 16),
+            out: CrlfWriter::new(spill),
+        }
+    }
+
+    /// Decrypts what is buffered in whole blocks, holding back at least
+    /// the last block (CBC's padding) for `finish`.
+    fn drain(&mut self) -> io::Result<()> {
+        let block = self.decryptor.block_size();
+        let n = self.buffer.len().saturating_sub(block) / block * block;
+        if n == 0 {
+            return Ok(());
+        }
+        self.decryptor.update(&mut self.buffer[..n]);
+        let written = self.out.write_all(&self.buffer[..n]);
+        self.buffer[..n].fill(0);
+        self.buffer.drain(..n);
+        written
+    }
+
+    /// Decrypts the rest and checks it against `tag`.
+    fn finish(mut self, tag: Option<&[u8]>) -> Result<()> {
+        self.decryptor
+            .finish(&mut self.buffer, tag)
+            .map_err(|_| decryption_failed())?;
+        self.out
+            .write_all(&self.buffer)
+            .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
+        self.buffer.fill(0);
+        Ok(())
+    }
+}
+
+impl Write for Plaintext<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = BATCH.saturating_sub(self.buffer.len()).max(1);
+        let take = buf.len().min(room);
+        self.buffer.extend_from_slice(&buf[..take]);
+        if self.buffer.len() >= BATCH {
+            self.drain()?;
+        }
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A BER element's identifier octet and length (`None`: indefinite).
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    tag: u8,
+    len: Option<u64>,
+}
+
+/// A constructed element being read: where it ends (`None`: at its
+/// end-of-contents octets).
+struct Open {
+    end: Option<u64>,
+}
+
+/// Reads BER from a stream, counting the octets read.
+struct Ber<R> {
+    input: R,
+    position: u64,
+    /// A header read ahead by [`Ber::next`] that was end-of-contents.
+    eoc: bool,
+}
+
+impl<R: Read> Ber<R> {
+    fn new(input: R) -> Self {
+        Ber {
+            input,
+            position: 0,
+            eoc: false,
+        }
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.input.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => truncated(),
+            io::ErrorKind::InvalidData => {
+                Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
+            }
+            _ => Error::io("reading the message", e),
+        })?;
+        self.position += buf.len() as u64;
+        Ok(())
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let mut b = [0u8];
+        self.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    /// Reads an identifier and length; low tag numbers only.
+    fn header(&mut self) -> Result<Header> {
+        let tag = self.byte()?;
+        if tag & 0x1f == 0x1f {
+            return Err(truncated());
+        }
+        let first = self.byte()?;
+        let len = match first {
+            0x80 if tag & 0x20 != 0 => None,
+            0x80 => return Err(truncated()),
+            n if n < 0x80 => Some(u64::from(n)),
+            n => {
+                let count = n & 0x7f;
+                if count > 8 {
+                    return Err(truncated());
+                }
+                let mut len = 0u64;
+                for _ in 0..count {
+                    len = len << 8 | u64::from(self.byte()?);
+                }
+                Some(len)
+            }
+        };
+        Ok(Header { tag, len })
+    }
+
+    /// Reads the header of a constructed element with `tag`.
+    fn open(&mut self, tag: u8) -> Result<Open> {
+        match self.header()? {
+            Header { tag: t, len } if t == tag => Ok(Open {
+                end: len.map(|l| self.position + l),
+            }),
+            _ => Err(truncated()),
+        }
+    }
+
+    /// The next element's header inside `open`, or `None` at its end (its
+    /// end-of-contents octets read).
+    fn next(&mut self, open: &Open) -> Result<Option<Header>> {
+        match open.end {
+            Some(end) if self.position >= end => Ok(None),
+            Some(_) => self.header().map(Some),
+            None => match self.header()? {
+                Header {
+                    tag: 0,
+                    len: Some(0),
+                } => {
+                    self.eoc = true;
+                    Ok(None)
+                }
+                header => Ok(Some(header)),
+            },
+        }
+    }
+
+    /// Checks that `open` ends here, reading its end-of-contents octets.
+    fn close(&mut self, open: &Open) -> Result<()> {
+        if std::mem::take(&mut self.eoc) {
+            return Ok(());
+        }
+        match open.end {
+            Some(end) if end == self.position => Ok(()),
+            Some(_) => Err(truncated()),
+            None => match self.header()? {
+                Header {
+                    tag: 0,
+                    len: Some(0),
+                } => Ok(()),
+                _ => Err(truncated()),
+            },
+        }
+    }
+
+    /// Checks that nothing follows.
+    fn end(&mut self) -> Result<()> {
+        let mut b = [0u8];
+        match self.input.read(&mut b) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(Error::Malformed(
+                "cannot read the S/MIME envelope: data follows its end".into(),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::Malformed(format!(
+                "the S/MIME part is not valid base64: {e}"
+            ))),
+            Err(e) => Err(Error::io("reading the message", e)),
+        }
+    }
+
+    /// The whole element whose header (`tag`, `len`) was just read,
+    /// re-encoded with that header; at most [`MAX_ELEMENT`] octets.
+    fn rest(&mut self, tag: u8, len: Option<u64>) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.content(len, &mut out, 0)?;
+        let mut element = super::ber::header(tag, out.len());
+        element.append(&mut out);
+        Ok(element)
+    }
+
+    /// Appends the raw content octets of an element of length `len` to
+    /// `out` (nested indefinite lengths kept as they are, with their
+    /// end-of-contents octets).
+    fn content(&mut self, len: Option<u64>, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+        if depth > 16 {
+            return Err(truncated());
+        }
+        match len {
+            Some(len) => {
+                if out.len() as u64 + len > MAX_ELEMENT {
+                    return Err(Error::Malformed(
+                        "cannot read the S/MIME envelope: an element before the content is larger than 1 MiB".into(),
+                    ));
+                }
+                let start = out.len();
+                out.resize(start + len as usize, 0);
+                self.read_exact(&mut out[start..])
+            }
+            None => loop {
+                let header = self.header()?;
+                out.push(header.tag);
+                match header.len {
+                    None => {
+                        out.push(0x80);
+                        self.content(None, out, depth + 1)?;
+                    }
+                    Some(len) => {
+                        let encoded = super::ber::header(0, len as usize);
+                        out.extend_from_slice(&encoded[1..]);
+                        if header.tag == 0 && len == 0 {
+                            // The end-of-contents octets, kept only nested.
+                            if depth == 0 {
+                                out.truncate(out.len() - 2);
+                            }
+                            return Ok(());
+                        }
+                        self.content(Some(len), out, depth + 1)?;
+                    }
+                }
+            },
+        }
+    }
+
+    /// Skips the content of an element of length `len`.
+    fn skip(&mut self, len: Option<u64>) -> Result<()> {
+        self.content(len, &mut Vec::new(), 0)
+    }
+
+    /// Reads a whole element with `tag` and decodes it.
+    fn decode<T: for<'a> Decode<'a, Error = der::Error>>(&mut self, tag: u8) -> Result<T> {
+        let raw = self.element(tag)?;
+        T::from_ber(&raw).map_err(malformed)
+    }
+
+    /// Reads a whole element with `tag`.
+    fn element(&mut self, tag: u8) -> Result<Vec<u8>> {
+        match self.header()? {
+            Header { tag: t, len } if t == tag => self.rest(tag, len),
+            _ => Err(truncated()),
+        }
+    }
+
+    /// Copies `len` content octets to `out`.
+    fn copy(&mut self, len: u64, out: &mut impl Write) -> Result<()> {
+        let copied =
+            io::copy(&mut (&mut self.input).take(len), out).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => {
+                    Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
+                }
+                _ => Error::io("decrypting the message", e),
+            })?;
+        self.position += copied;
+        if copied < len {
+            return Err(truncated());
+        }
+        Ok(())
+    }
+
+    /// Copies the segments of a constructed OCTET STRING of length `len`
+    /// to `out`.
+    fn segments(&mut self, len: Option<u64>, out: &mut impl Write, depth: usize) -> Result<()> {
+        if depth > 16 {
+            return Err(truncated());
+        }
+        let open = Open {
+            end: len.map(|l| self.position + l),
+        };
+        while let Some(header) = self.next(&open)? {
+            match header {
+                Header {
+                    tag: 0x04,
+                    len: Some(len),
+                } => self.copy(len, out)?,
+                Header { tag: 0x24, len } => self.segments(len, out, depth + 1)?,
+                _ => return Err(truncated()),
+            }
+        }
+        self.close(&open)
+    }
+}
+
+/// Decodes base64 as it is read, in batches, skipping whitespace; strict
+/// about padding as the whole-message decoder is.
+struct Base64Reader<R> {
+    input: R,
+    /// Characters read but not yet decoded (fewer than 4 at a time).
+    pending: Vec<u8>,
+    decoded: Vec<u8>,
+    /// Padding was seen: only whitespace may follow.
+    ended: bool,
+}
+
+impl<R: BufRead> Base64Reader<R> {
+    fn new(input: R) -> Self {
+        Base64Reader {
+            input,
+            pending: Vec::with_capacity(BATCH + 4),
+            decoded: Vec::with_capacity(BATCH),
+            ended: false,
+        }
+    }
+
+    fn invalid(what: &str) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+    }
+
+    /// Decodes the next batch; false at the end of the input.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.decoded.clear();
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                if !self.pending.is_empty() {
+                    return Err(Self::invalid("the base64 ends in the middle of a group"));
+                }
+                return Ok(false);
+            }
+            let n = chunk.len().min(BATCH);
+            self.pending.extend(
+                chunk[..n]
+                    .iter()
+                    .copied()
+                    .filter(|b| !b.is_ascii_whitespace()),
+            );
+            self.input.consume(n);
+            let whole = self.pending.len() / 4 * 4;
+            if whole == 0 {
+                continue;
+            }
+            if self.ended {
+                return Err(Self::invalid("data follows the base64 padding"));
+            }
+            self.decoded.resize(whole / 4 * 3, 0);
+            let n = base64::engine::general_purpose::STANDARD
+                .decode_slice(&self.pending[..whole], &mut self.decoded)
+                .map_err(|e| Self::invalid(&e.to_string()))?;
+            self.decoded.truncate(n);
+            self.ended = self.pending[whole - 1] == b'=';
+            self.pending.drain(..whole);
+            return Ok(true);
+        }
+    }
+
+    /// Sends the decoded batches, then an error if there was one, until
+    /// the receiver is gone.
+    fn send_to(mut self, sender: &SyncSender<io::Result<Vec<u8>>>) {
+        loop {
+            let batch = match self.refill() {
+                Ok(true) => Ok(std::mem::replace(
+                    &mut self.decoded,
+                    Vec::with_capacity(BATCH),
+                )),
+                Ok(false) => return,
+                Err(e) => Err(e),
+            };
+            let failed = batch.is_err();
+            if sender.send(batch).is_err() || failed {
+                return;
+            }
+        }
+    }
+}
+
+/// The batches a [`Base64Reader`] decoded on the reading thread, read in
+/// order.
+struct Decoded {
+    receiver: Receiver<io::Result<Vec<u8>>>,
+    batch: Vec<u8>,
+    position: usize,
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.batch.len() {
+            match self.receiver.recv() {
+                Ok(batch) => self.batch = batch?,
+                Err(_) => return Ok(0),
+            }
+            self.position = 0;
+        }
+        let n = buf.len().min(self.batch.len() - self.position);
+        buf[..n].copy_from_slice(&self.batch[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(text: &[u8]) -> io::Result<Vec<u8>> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                Base64Reader::new(io::BufReader::with_capacity(7, text)).send_to(&sender)
+            });
+            let mut out = Vec::new();
+            Decoded {
+                receiver,
+                batch: Vec::new(),
+                position: 0,
+            }
+            .read_to_end(&mut out)?;
+            Ok(out)
+        })
+    }
+
+    #[test]
+    fn base64_is_decoded_across_lines_and_strictly() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
+        let mut lines = Vec::new();
+        for line in encoded.as_bytes().chunks(76) {
+            lines.extend_from_slice(line);
+            lines.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(decode(&lines).unwrap(), data);
+        assert_eq!(decode(b"QQ==\r\n").unwrap(), b"A");
+        for bad in [&b"QQ"[..], b"QQ==QUJD", b"Q!==", b"QUJDRA"] {
+            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn segments_of_any_form_are_joined() {
+        // A constructed OCTET STRING of definite length holding a
+        // primitive segment and a nested indefinite one with two more.
+        let ber: Vec<u8> = [
+            &[0x04, 0x02][..],
+            b"ab",
+            &[0x24, 0x80, 0x04, 0x01],
+            b"c",
+            &[0x04, 0x03],
+            b"def",
+            &[0x00, 0x00],
+        ]
+        .concat();
+        let mut ber_reader = Ber::new(&ber[..]);
+        let mut out = Vec::new();
+        ber_reader
+            .segments(Some(ber.len() as u64), &mut out, 0)
+            .unwrap();
+        assert_eq!(out, b"abcdef");
+        ber_reader.end().unwrap();
+
+        // Cut short, or with something that is not a segment: refused.
+        for bad in [&ber[..ber.len() - 1], &[0x02, 0x01, 0x00][..]] {
+            let mut reader = Ber::new(bad);
+            assert!(reader
+                .segments(Some(ber.len() as u64), &mut Vec::new(), 0)
+                .is_err());
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! `mailseal decrypt` of large S/MIME messages: read as a stream, in
+//! bounded memory (measured: the child's peak RSS), with nothing released
+//! when the ciphertext or the GCM tag was changed, and CBC content held
+//! back until a signature inside authenticated it.
+
+mod common;
+#[path = "common/smime.rs"]
+mod smime_pki;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use common::measure::{body_sha256, run_measured, Measured};
+use common::Home;
+use smime_pki::{home_with, pki};
+
+/// The most a decrypt of a large message may take, whatever its size.
+const PEAK_LIMIT_KIB: u64 = 64 * 1024;
+
+/// A text message of about `mib` MiB (CRLF) to Bob: base64 lines of
+/// pseudo-random data.
+fn large_message(mib: usize) -> Vec<u8> {
+    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut raw = vec![0u8; 57 * 1000];
+    while message.len() < mib << 20 {
+        for byte in raw.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        for line in raw.chunks(57) {
+            message.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(line)
+                    .as_bytes(),
+            );
+            message.extend_from_slice(b"\r\n");
+        }
+    }
+    message
+}
+
+/// Runs `openssl cms -in IN -out OUT ARGS` in the PKI directory.
+fn openssl_file(args: &[&str], input: &Path, output: &Path) {
+    let status = Command::new("openssl")
+        .arg("cms")
+        .arg("-in")
+        .arg(input)
+        .arg("-out")
+        .arg(output)
+        .args(args)
+        .current_dir(&pki().dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl cms {args:?} failed");
+}
+
+/// `message` encrypted to Bob by `openssl cms -encrypt` with `cipher`,
+/// signed by Alice first (opaque signed-data inside) when `sign`.
+fn sealed_by_openssl(home: &Home, message: &[u8], cipher: &str, sign: bool) -> PathBuf {
+    let pki = pki();
+    let plain = home.write("plain.eml", message);
+    let sealed = home.file("sealed.eml");
+    let content = if sign {
+        let signed = home.file("signed.eml");
+        openssl_file(
+            &[
+                "-sign",
+                "-nodetach",
+                "-signer",
+                &pki.path("alice.pem"),
+                "-inkey",
+                &pki.path("alice.key"),
+            ],
+            &plain,
+            &signed,
+        );
+        std::fs::remove_file(&plain).unwrap();
+        signed
+    } else {
+        plain
+    };
+    openssl_file(
+        &["-encrypt", cipher, &pki.path("bob.pem")],
+        &content,
+        &sealed,
+    );
+    std::fs::remove_file(content).unwrap();
+    sealed
+}
+
+/// Runs `home decrypt ARGS` on the file `input` (as stdin), spilling to
+/// `tmpdir`.
+fn decrypt(home: &Home, args: &[&str], input: &Path, tmpdir: &Path) -> Measured {
+    let mut command = home.command(&["decrypt"]);
+    command.args(args).env("TMPDIR", tmpdir);
+    run_measured(command, Stdio::from(File::open(input).unwrap()), |_| {})
+}
+
+#[track_caller]
+fn assert_bounded(run: &Measured) {
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
+}
+
+#[test]
+fn a_100_mb_message_from_openssl_gcm_decrypts_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let message = large_message(100);
+    let expected = body_sha256(&message);
+    let sealed = sealed_by_openssl(&bob, &message, "-aes-256-gcm", false);
+    drop(message);
+    let tmp = tempfile::tempdir().unwrap();
+
+    let run = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.body_sha256, expected, "the decrypted body differs");
+    assert_bounded(&run);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_large_message_from_mailseal_decrypts_to_a_file_in_bounded_memory() {
+    let alice = home_with(&["alice"]);
+    let bob = home_with(&["bob"]);
+    let message = large_message(24);
+    let expected = body_sha256(&message);
+    let plain = alice.write("plain.eml", &message);
+    drop(message);
+    let sealed = alice.file("sealed.eml");
+    alice
+        .run(
+            &[
+                "encrypt",
+                "--smime",
+                "--no-sign",
+                plain.to_str().unwrap(),
+                "-o",
+                sealed.to_str().unwrap(),
+            ],
+            b"",
+        )
+        .ok();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("message.eml");
+
+    let run = decrypt(
+        &bob,
+        &["-o", out.to_str().unwrap()],
+        &sealed,
+        out_dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    assert_bounded(&run);
+    assert_eq!(body_sha256(&std::fs::read(&out).unwrap()), expected);
+    assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 1);
+}
+
+/// The header section and the decoded CMS object of an
+/// application/pkcs7-mime message.
+fn take_apart(sealed: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (end, skip) = sealed
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4))
+        .or_else(|| sealed.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)))
+        .unwrap();
+    let body: Vec<u8> = sealed[end + skip..]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    (sealed[..end + skip].to_vec(), der)
+}
+
+/// `head` and `der` in base64, as a message again.
+fn put_together(head: &[u8], der: &[u8]) -> Vec<u8> {
+    let mut out = head.to_vec();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    for line in encoded.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[test]
+fn a_changed_byte_in_the_content_or_the_tag_releases_nothing() {
+    let bob = home_with(&["bob"]);
+    let message = large_message(8);
+    let sealed = std::fs::read(sealed_by_openssl(&bob, &message, "-aes-256-gcm", false)).unwrap();
+    let (head, der) = take_apart(&sealed);
+    // The MAC: the last OCTET STRING of 16 bytes.
+    let tail = der.len() - 64;
+    let mac = tail
+        + der[tail..]
+            .windows(2)
+            .rposition(|w| w == [0x04, 0x10])
+            .expect("a 16-byte MAC near the end")
+        + 2;
+    for (what, at) in [("content", der.len() / 2), ("tag", mac + 15)] {
+        let mut changed = der.clone();
+        changed[at] ^= 0x01;
+        let input = bob.write("changed.eml", &put_together(&head, &changed));
+        let tmp = tempfile::tempdir().unwrap();
+
+        let run = decrypt(&bob, &[], &input, tmp.path());
+        assert_ne!(run.code, 0, "{what} changed: {}", run.stderr);
+        assert_eq!(run.stdout_len, 0, "{what} changed: plaintext on stdout");
+        assert!(
+            run.stderr.contains("no plaintext was released"),
+            "{what} changed: {}",
+            run.stderr
+        );
+
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = out_dir.path().join("message.eml");
+        let run = decrypt(&bob, &["-o", out.to_str().unwrap()], &input, tmp.path());
+        assert_ne!(run.code, 0, "{what} changed: {}", run.stderr);
+        assert_eq!(
+            std::fs::read_dir(out_dir.path()).unwrap().count(),
+            0,
+            "{what} changed: a file was left beside -o"
+        );
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn large_cbc_content_is_released_only_when_a_signature_inside_covers_it() {
+    let bob = home_with(&["bob"]);
+    let message = large_message(8);
+    let expected = body_sha256(&message);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Signed, then encrypted: the signature authenticates the content.
+    let sealed = sealed_by_openssl(&bob, &message, "-aes256", true);
+    let run = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.body_sha256, expected);
+
+    // Not signed: refused, unless allowed.
+    let sealed = sealed_by_openssl(&bob, &message, "-aes256", false);
+    let run = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 77, "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    let run = decrypt(&bob, &["--allow-unauthenticated"], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not integrity-protected"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.body_sha256, expected);
+    assert_bounded(&run);
+
+    // Signed, then encrypted, and a byte of the ciphertext changed: the
+    // signature does not cover what decrypted; nothing is released.
+    let signed = std::fs::read(sealed_by_openssl(&bob, &message, "-aes256", true)).unwrap();
+    let (head, mut der) = take_apart(&signed);
+    let middle = der.len() / 2;
+    der[middle] ^= 0x01;
+    let input = bob.write("changed.eml", &put_together(&head, &der));
+    let run = decrypt(&bob, &[], &input, tmp.path());
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
