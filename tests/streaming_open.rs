@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use base64::Engine;
-use common::measure::{body_sha256, run_measured};
+use common::measure::{body_sha256, large_message, run_measured};
 use common::{alice_and_bob, armored_block, Gpg, Home};
 
 /// The most a decrypt of a large message may take, whatever its size.
@@ -18,34 +18,9 @@ const PEAK_LIMIT_KIB: u64 = 64 * 1024;
 /// Appears all through the plaintext of the generated messages.
 const MARKER: &str = "STREAMING-OPEN-PLAINTEXT-MARKER";
 
-/// A text message of about `mib` MiB (CRLF): base64 lines of pseudo-random
-/// data with [`MARKER`] lines in between.
-fn large_message(mib: usize, to: &str) -> Vec<u8> {
-    let mut message = format!(
-        "From: alice@example.org\r\nTo: {to}\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut raw = vec![0u8; 57 * 1000];
-    while message.len() < mib << 20 {
-        for byte in raw.iter_mut() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
-        for line in raw.chunks(57) {
-            message.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(line)
-                    .as_bytes(),
-            );
-            message.extend_from_slice(b"\r\n");
-        }
-        message.extend_from_slice(MARKER.as_bytes());
-        message.extend_from_slice(b"\r\n");
-    }
-    message
+/// [`large_message`] with [`MARKER`] lines.
+fn marked_message(mib: usize, to: &str) -> Vec<u8> {
+    large_message(mib, to, Some(MARKER))
 }
 
 /// Encrypts `message` from Alice to Bob with mailseal; returns the file.
@@ -117,7 +92,7 @@ fn check_open_files(pid: u32, dir: &Path) -> usize {
 #[test]
 fn a_100_mb_message_decrypts_in_bounded_memory_with_no_plaintext_on_disk() {
     let (alice, bob) = alice_and_bob();
-    let message = large_message(100, "bob@example.net");
+    let message = marked_message(100, "bob@example.net");
     let expected = body_sha256(&message);
     let sealed = sealed_by_mailseal(&alice, &message, true);
     drop(message);
@@ -143,7 +118,7 @@ fn a_large_message_from_gpg_decrypts_to_a_file_in_bounded_memory() {
     let gpg = Gpg::new();
     let bob_cert = common::testdata("keys/bob.pub.asc");
     gpg.run(&["--import", bob_cert.to_str().unwrap()], b"").ok();
-    let message = large_message(32, "bob@example.net");
+    let message = marked_message(32, "bob@example.net");
     let expected = body_sha256(&message);
     let ciphertext = gpg
         .run(
@@ -181,7 +156,7 @@ fn a_large_message_from_gpg_decrypts_to_a_file_in_bounded_memory() {
 #[test]
 fn a_changed_byte_in_a_large_message_releases_nothing() {
     let (alice, bob) = alice_and_bob();
-    let message = large_message(8, "bob@example.net");
+    let message = marked_message(8, "bob@example.net");
     let sealed = std::fs::read(sealed_by_mailseal(&alice, &message, false)).unwrap();
     let block = armored_block(&sealed, "PGP MESSAGE");
     let binary = dearmor(&block);
@@ -265,7 +240,7 @@ fn a_large_signed_then_encrypted_message_is_checked_from_the_spill() {
     // RFC 3156 §6.1: a multipart/signed inside the encryption, larger
     // than what is checked in memory.
     let (alice, bob) = alice_and_bob();
-    let plain = alice.write("plain.eml", &large_message(6, "bob@example.net"));
+    let plain = alice.write("plain.eml", &marked_message(6, "bob@example.net"));
     let signed = alice.file("signed.eml");
     alice
         .run(

@@ -12,36 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64::Engine;
-use common::measure::{body_sha256, run_measured, Measured};
+use common::measure::{body_sha256, large_message, run_measured, Measured};
 use common::Home;
 use smime_pki::{home_with, pki};
 
 /// The most a decrypt of a large message may take, whatever its size.
 const PEAK_LIMIT_KIB: u64 = 64 * 1024;
 
-/// A text message of about `mib` MiB (CRLF) to Bob: base64 lines of
-/// pseudo-random data.
-fn large_message(mib: usize) -> Vec<u8> {
-    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n".to_vec();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut raw = vec![0u8; 57 * 1000];
-    while message.len() < mib << 20 {
-        for byte in raw.iter_mut() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
-        }
-        for line in raw.chunks(57) {
-            message.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(line)
-                    .as_bytes(),
-            );
-            message.extend_from_slice(b"\r\n");
-        }
-    }
-    message
+/// [`large_message`] to Bob.
+fn to_bob(mib: usize) -> Vec<u8> {
+    large_message(mib, "bob@example.net", None)
 }
 
 /// Runs `openssl cms -in IN -out OUT ARGS` in the PKI directory.
@@ -113,7 +93,7 @@ fn assert_bounded(run: &Measured) {
 #[test]
 fn a_100_mb_message_from_openssl_gcm_decrypts_in_bounded_memory() {
     let bob = home_with(&["bob"]);
-    let message = large_message(100);
+    let message = to_bob(100);
     let expected = body_sha256(&message);
     let sealed = sealed_by_openssl(&bob, &message, "-aes-256-gcm", false);
     drop(message);
@@ -130,7 +110,7 @@ fn a_100_mb_message_from_openssl_gcm_decrypts_in_bounded_memory() {
 fn a_large_message_from_mailseal_decrypts_to_a_file_in_bounded_memory() {
     let alice = home_with(&["alice"]);
     let bob = home_with(&["bob"]);
-    let message = large_message(24);
+    let message = to_bob(24);
     let expected = body_sha256(&message);
     let plain = alice.write("plain.eml", &message);
     drop(message);
@@ -198,7 +178,7 @@ fn put_together(head: &[u8], der: &[u8]) -> Vec<u8> {
 #[test]
 fn a_changed_byte_in_the_content_or_the_tag_releases_nothing() {
     let bob = home_with(&["bob"]);
-    let message = large_message(8);
+    let message = to_bob(8);
     let sealed = std::fs::read(sealed_by_openssl(&bob, &message, "-aes-256-gcm", false)).unwrap();
     let (head, der) = take_apart(&sealed);
     // The MAC: the last OCTET STRING of 16 bytes.
@@ -240,7 +220,7 @@ fn a_changed_byte_in_the_content_or_the_tag_releases_nothing() {
 #[test]
 fn large_cbc_content_is_released_only_when_a_signature_inside_covers_it() {
     let bob = home_with(&["bob"]);
-    let message = large_message(8);
+    let message = to_bob(8);
     let expected = body_sha256(&message);
     let tmp = tempfile::tempdir().unwrap();
 

@@ -22,6 +22,37 @@ pub struct Measured {
     pub peak_kib: u64,
 }
 
+/// A text message of about `mib` MiB (CRLF) to `to`: base64 lines of
+/// pseudo-random data, with a `marker` line after every thousand lines
+/// when one is given (to look for plaintext where it must not be).
+pub fn large_message(mib: usize, to: &str, marker: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut message = format!(
+        "From: alice@example.org\r\nTo: {to}\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut raw = vec![0u8; 57 * 1000];
+    while message.len() < mib << 20 {
+        for byte in raw.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        for line in raw.chunks(57) {
+            let line = base64::engine::general_purpose::STANDARD.encode(line);
+            message.extend_from_slice(line.as_bytes());
+            message.extend_from_slice(b"\r\n");
+        }
+        if let Some(marker) = marker {
+            message.extend_from_slice(marker.as_bytes());
+            message.extend_from_slice(b"\r\n");
+        }
+    }
+    message
+}
+
 /// SHA-256 of `data` after its header section (CRLF), as
 /// [`Measured::body_sha256`].
 pub fn body_sha256(data: &[u8]) -> Vec<u8> {
