@@ -329,12 +329,17 @@ impl Spool {
             .metadata()
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
             .len();
-        let sizes: u64 = entry.copies.iter().map(|c| c.size as u64).sum();
-        if offset + sizes != len {
+        // Sizes come from the file: a damaged one may claim any number.
+        let sizes = entry
+            .copies
+            .iter()
+            .try_fold(0u64, |sum, c| sum.checked_add(c.size as u64));
+        if sizes.and_then(|s| s.checked_add(offset)) != Some(len) {
             return Err(Error::Malformed(format!(
-                "{} is not a spool file (its copies hold {} bytes, not {sizes})",
+                "{} is not a spool file (its copies hold {} bytes, not {})",
                 path.display(),
-                len.saturating_sub(offset)
+                len.saturating_sub(offset),
+                sizes.map_or("more than 2^64".to_string(), |s| s.to_string())
             )));
         }
         let file = std::sync::Arc::new(file);
@@ -744,6 +749,14 @@ mod tests {
         fs::write(&path, &whole[..whole.len() - 1]).unwrap();
         assert!(spool.open_message(Status::Queued, &e.id).is_err());
         fs::write(&path, b"mailseal-spool 1\n{}\n").unwrap();
+        assert!(spool.open_message(Status::Queued, &e.id).is_err());
+        // Found by the spool fuzz target: sizes that overflow when added.
+        let huge = fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/corpus/spool/crash-copy-size-overflow"),
+        )
+        .unwrap();
+        fs::write(&path, huge).unwrap();
         assert!(spool.open_message(Status::Queued, &e.id).is_err());
         assert_eq!(spool.find("../x").unwrap_err().exit_code(), 64);
     }
