@@ -136,10 +136,12 @@ fn rust_client_to_agent_to_upstream_sealed_and_gpg_decrypts() {
         .find(|m| m.to == ["alice@example.org"])
         .expect("Bcc copy");
     // The log names what each copy got, in status's words.
-    let log = agent.log();
     assert!(
-        log.contains("bob@example.net: end-to-end (the key was imported by hand"),
-        "{log}"
+        wait_for(Duration::from_secs(5), || agent.log().contains(
+            "bob@example.net: end-to-end (the key was imported by hand"
+        )),
+        "{}",
+        agent.log()
     );
     // Relay login happened inside TLS only.
     let events = upstream.events();
@@ -1009,10 +1011,12 @@ fn smime_recipient_gets_smime_through_the_agent_and_openssl_opens_it() {
         .contains("Hello Carol, sealed by the agent."));
     // A certificate that validates to the trust anchor is a verified key,
     // in the log and in status alike.
-    let log = agent.log();
     assert!(
-        log.contains("carol@example.net: end-to-end, verified key"),
-        "{log}"
+        wait_for(Duration::from_secs(5), || agent
+            .log()
+            .contains("carol@example.net: end-to-end, verified key")),
+        "{}",
+        agent.log()
     );
     let status = home.run(&["status", "carol@example.net"], b"").ok();
     assert!(
