@@ -540,35 +540,36 @@ fn the_from_domain_gets_a_line_and_recipients_come_riskiest_first() {
     assert_eq!(r["from_domain"]["checks"]["dmarc"]["status"], "weak", "{r}");
 
     // Colour on a terminal (util-linux `script` gives the child one),
-    // none with NO_COLOR.
-    let on_terminal = |no_color: bool| {
+    // none with NO_COLOR set to anything but "" or with TERM=dumb.
+    let on_terminal = |no_color: Option<&str>, term: &str| {
         let line = format!(
             "{} --home {} status carol@example.org",
             env!("CARGO_BIN_EXE_mailseal"),
             world.home.path().display()
         );
         let mut command = std::process::Command::new("script");
-        command
-            .args(["-qec", &line, "/dev/null"])
-            .env("TERM", "xterm");
-        if no_color {
-            command.env("NO_COLOR", "1");
-        } else {
-            command.env_remove("NO_COLOR");
-        }
+        command.args(["-qec", &line, "/dev/null"]).env("TERM", term);
+        match no_color {
+            Some(value) => command.env("NO_COLOR", value),
+            None => command.env_remove("NO_COLOR"),
+        };
         run_bounded(command, b"").ok().stdout_text()
     };
-    let coloured = on_terminal(false);
-    assert!(
-        coloured.contains("carol@example.org: \x1b[31mtransport only"),
-        "{coloured:?}"
-    );
-    let plain = on_terminal(true);
-    assert!(!plain.contains('\x1b'), "{plain:?}");
-    assert!(
-        plain.contains("carol@example.org: transport only"),
-        "{plain:?}"
-    );
+    for (no_color, term) in [(None, "xterm"), (Some(""), "xterm")] {
+        let coloured = on_terminal(no_color, term);
+        assert!(
+            coloured.contains("carol@example.org: \x1b[31mtransport only"),
+            "{no_color:?} {term}: {coloured:?}"
+        );
+    }
+    for (no_color, term) in [(Some("1"), "xterm"), (None, "dumb")] {
+        let plain = on_terminal(no_color, term);
+        assert!(!plain.contains('\x1b'), "{no_color:?} {term}: {plain:?}");
+        assert!(
+            plain.contains("carol@example.org: transport only"),
+            "{plain:?}"
+        );
+    }
 }
 
 #[test]

@@ -55,23 +55,3 @@ fn wanted(
 ) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn colour_only_on_a_terminal_without_no_color() {
-        let xterm = Some(OsStr::new("xterm"));
-        assert!(wanted(true, None, xterm));
-        assert!(wanted(true, Some(OsStr::new("")), xterm));
-        assert!(!wanted(true, Some(OsStr::new("1")), xterm));
-        assert!(!wanted(false, None, xterm));
-        assert!(!wanted(true, None, Some(OsStr::new("dumb"))));
-        let off = Painter { on: false };
-        assert_eq!(off.paint(Tone::Bad, "refused"), "refused");
-        let on = Painter { on: true };
-        assert_eq!(on.paint(Tone::Good, "ok"), "\x1b[32mok\x1b[0m");
-    }
-}
