@@ -315,6 +315,8 @@ pub struct Sealer<'a> {
     /// Recipient domains' inbound protection, checked once each.
     inbound: RefCell<HashMap<String, InboundSummary>>,
     request: Request,
+    /// All own certificates, read once: they vouch for keys they certified.
+    own_certs: std::cell::OnceCell<Vec<Cert>>,
 }
 
 impl<'a> Sealer<'a> {
@@ -344,6 +346,7 @@ impl<'a> Sealer<'a> {
             sts_cache_file: None,
             inbound: RefCell::new(HashMap::new()),
             request: Request::default(),
+            own_certs: std::cell::OnceCell::new(),
         })
     }
 
@@ -386,6 +389,13 @@ impl<'a> Sealer<'a> {
         } else {
             Technology::Openpgp
         }
+    }
+
+    /// Every own certificate, read on first use (unreadable ones vouch for
+    /// nothing).
+    fn own_certs(&self) -> &[Cert] {
+        self.own_certs
+            .get_or_init(|| self.own.all().unwrap_or_default())
     }
 
     /// Whether copies are signed when the sender can.
@@ -783,14 +793,12 @@ impl<'a> Sealer<'a> {
     ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let now = SystemTime::now();
-        // Own keys only vouch (certifications) here: unreadable ones vouch
-        // for nothing.
-        let own = self.own.all().unwrap_or_default();
+        let own = self.own_certs();
         let levels = keys
             .iter()
             .map(|k| {
                 let last = self.last_used.get(&k.address);
-                level::openpgp_level(&k.address, k.cert, &own, &self.provenance, last, now).0
+                level::openpgp_level(&k.address, k.cert, own, &self.provenance, last, now).0
             })
             .collect();
         if policy.encrypt_to_self {

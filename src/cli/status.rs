@@ -484,6 +484,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
         // The key, its provenance for this address, and what that makes
         // of the copy: the levels sealing reports.
         let last_used = last_used.get(address);
+        let mut certified_by = None;
         let (technology, fingerprint, record, mut level, mut warnings) = match (&smime_cert, &keys)
         {
             (Some(cert), _) if use_smime => {
@@ -508,6 +509,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
                 let (l, record) =
                     level::openpgp_level(address, k.cert, &own_certs, &provenance, last_used, now);
                 let fingerprint = l.fingerprint.clone();
+                certified_by = l.certified_by;
                 (
                     Technology::Openpgp,
                     fingerprint,
@@ -589,10 +591,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
             provenance: record,
             inbound,
             reason,
-            certified_by: keys
-                .as_ref()
-                .filter(|_| encrypting && !use_smime)
-                .and_then(|k| level::certified_by(k.cert, address, &own_certs)),
+            certified_by: certified_by.filter(|_| encrypting),
             hop1: hop1.clone(),
             from_domain: from_domain.clone(),
         });

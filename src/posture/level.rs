@@ -132,6 +132,9 @@ pub struct RecipientLevel {
     pub reason: Option<String>,
     /// The OpenPGP fingerprint or the S/MIME certificate's SHA-256.
     pub fingerprint: Option<String>,
+    /// The own key that certified the recipient's OpenPGP key for the
+    /// address (which makes it a verified key).
+    pub certified_by: Option<String>,
     pub warnings: Vec<Warning>,
     /// For a copy that is not encrypted: the recipient domain's inbound
     /// protection, when it was checked (`require_inbound`).
@@ -151,6 +154,7 @@ impl RecipientLevel {
             },
             reason: None,
             fingerprint: None,
+            certified_by: None,
             warnings: Vec::new(),
             inbound,
         }
@@ -199,7 +203,8 @@ pub fn openpgp_level(
         .rev()
         .find(|p| p.address == normalized)
         .cloned();
-    let (level, reason) = match certified_by(cert, address, own) {
+    let certifier = certified_by(cert, address, own);
+    let (level, reason) = match certifier {
         Some(_) => (Level::EndToEndVerifiedKey, None),
         None => key_level(record.as_ref()),
     };
@@ -218,6 +223,7 @@ pub fn openpgp_level(
         level,
         reason,
         fingerprint: Some(fingerprint),
+        certified_by: certifier,
         warnings,
         inbound: None,
     };
@@ -244,6 +250,7 @@ pub fn smime_level(
         level: Level::EndToEndVerifiedKey,
         reason: None,
         fingerprint: Some(fingerprint),
+        certified_by: None,
         warnings,
         inbound: None,
     }
@@ -251,7 +258,7 @@ pub fn smime_level(
 
 /// The own key (of `own`) whose certification of `cert`'s user ID for
 /// `address` verifies, if any: the user vouched for the binding.
-pub fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> {
+fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> {
     let normalized = normalize_address(address);
     let policy = crate::openpgp::policy();
     let certifiers: Vec<_> = own
