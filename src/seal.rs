@@ -210,7 +210,7 @@ impl Sealing {
 /// S/MIME keys for the [`Sealer`]: others' certificates, own identities
 /// and trust anchors.
 pub struct SmimeKeys {
-    pub store: crate::smime::certs::CertStore,
+    pub store: crate::keys::smime::CertStore,
     pub own: Vec<crate::smime::certs::OwnIdentity>,
     pub anchors: Vec<crate::smime::SmimeCert>,
 }
@@ -219,8 +219,8 @@ impl SmimeKeys {
     /// Loads them from `home` under `config`.
     pub fn load(home: &crate::home::Home, config: &Config) -> Result<SmimeKeys> {
         Ok(SmimeKeys {
-            store: crate::smime::certs::CertStore::new(&home.smime_cert_dir()),
-            own: crate::smime::certs::OwnKeys::new(&home.smime_key_dir()).all()?,
+            store: crate::keys::smime::CertStore::new(&home.smime_cert_dir()),
+            own: crate::keys::smime::OwnKeys::new(&home.smime_key_dir()).all()?,
             anchors: crate::smime::settings::trust_anchors(&config.smime)?,
         })
     }

@@ -53,7 +53,7 @@ pub fn with_openpgp_keys<T>(f: impl FnOnce(&Keys) -> T) -> T {
 }
 
 struct Smime {
-    store: certs::CertStore,
+    store: mailseal::keys::smime::CertStore,
     own: Vec<OwnIdentity>,
     anchors: Vec<SmimeCert>,
 }
@@ -73,7 +73,7 @@ fn identity(key: &[u8], cert: &[u8]) -> OwnIdentity {
 pub fn with_smime_keys<T>(f: impl FnOnce(&[OwnIdentity], &Keyring) -> T) -> T {
     static KEYS: OnceLock<Smime> = OnceLock::new();
     let keys = KEYS.get_or_init(|| Smime {
-        store: certs::CertStore::new(&scratch().join("smime-certs")),
+        store: mailseal::keys::smime::CertStore::new(&scratch().join("smime-certs")),
         own: vec![
             identity(
                 include_bytes!("../keys/alice.key"),

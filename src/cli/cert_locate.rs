@@ -1,7 +1,7 @@
 //! `mailseal cert locate`: find, validate and import certificates.
 
 use mailseal::discover::{Discovery, Located, Method, Options, Status};
-use mailseal::smime::certs::Provenance;
+use mailseal::keys::smime::Provenance;
 use mailseal::{Error, Result};
 
 use super::Context;

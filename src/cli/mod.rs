@@ -133,13 +133,13 @@ impl Context {
     }
 
     /// Own S/MIME keys.
-    pub fn smime_keys(&self) -> mailseal::smime::certs::OwnKeys {
-        mailseal::smime::certs::OwnKeys::new(&self.home.smime_key_dir())
+    pub fn smime_keys(&self) -> mailseal::keys::smime::OwnKeys {
+        mailseal::keys::smime::OwnKeys::new(&self.home.smime_key_dir())
     }
 
     /// Others' X.509 certificates.
-    pub fn smime_certs(&self) -> mailseal::smime::certs::CertStore {
-        mailseal::smime::certs::CertStore::new(&self.home.smime_cert_dir())
+    pub fn smime_certs(&self) -> mailseal::keys::smime::CertStore {
+        mailseal::keys::smime::CertStore::new(&self.home.smime_cert_dir())
     }
 
     /// A note for the person on stderr, unless `--quiet`.

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 
+use mailseal::keys;
 use mailseal::output::Output;
 use mailseal::seal::SmimeKeys;
 use mailseal::smime::certs::{OwnIdentity, SmimeCert};
@@ -22,10 +23,10 @@ fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
         }
         let (_, new) = store.insert_der(
             &cert.der,
-            &smime::certs::Provenance {
+            &keys::smime::Provenance {
                 method: "message".into(),
                 source: "a signed message that verified".into(),
-                time: smime::certs::now_rfc3339(),
+                time: keys::smime::now_rfc3339(),
             },
         )?;
         if new {
@@ -206,14 +207,14 @@ pub struct X509Summary {
     pub status: String,
     pub secret: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<smime::certs::Provenance>,
+    pub provenance: Option<keys::smime::Provenance>,
 }
 
 impl X509Summary {
     pub fn of(
         cert: &SmimeCert,
         secret_algorithm: Option<String>,
-        provenance: Option<smime::certs::Provenance>,
+        provenance: Option<keys::smime::Provenance>,
     ) -> X509Summary {
         let (not_before, not_after) = cert.validity();
         let now = std::time::SystemTime::now();
@@ -276,7 +277,7 @@ impl X509Summary {
 }
 
 /// Own keys have no provenance note; others' certificates do.
-fn algorithm_is_secret(provenance: &Option<smime::certs::Provenance>, own_if_none: bool) -> bool {
+fn algorithm_is_secret(provenance: &Option<keys::smime::Provenance>, own_if_none: bool) -> bool {
     provenance.is_none() && own_if_none
 }
 
@@ -378,10 +379,10 @@ pub fn import_certs_file(
     for cert in smime::certs::parse_certs(data)? {
         let (_, new) = store.insert_der(
             &cert.der,
-            &smime::certs::Provenance {
+            &keys::smime::Provenance {
                 method: "import".into(),
                 source: source.clone(),
-                time: smime::certs::now_rfc3339(),
+                time: keys::smime::now_rfc3339(),
             },
         )?;
         context.note(&format!(

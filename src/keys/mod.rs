@@ -1,11 +1,13 @@
-//! Keys: others' OpenPGP certificates (an openpgp-cert-d directory with an
-//! address index), own secret keys (TSK files, 0600), and the passphrases
-//! that unlock them.
+//! Keys, every store in the home: others' OpenPGP certificates (an
+//! openpgp-cert-d directory with an address index), own secret keys (TSK
+//! files, 0600), the passphrases that unlock them, and the S/MIME stores
+//! (own keys with their chains, others' X.509 certificates).
 
 pub mod certstore;
 pub mod last_used;
 pub mod passphrase;
 pub mod secret;
+pub mod smime;
 
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::parse::{PacketParserResult, Parse};

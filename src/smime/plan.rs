@@ -3,8 +3,9 @@
 
 use std::time::SystemTime;
 
-use super::certs::{CertStore, OwnIdentity, SmimeCert};
+use super::certs::{OwnIdentity, SmimeCert};
 use super::validate::{self, Usage};
+use crate::keys::smime::CertStore;
 use crate::{Error, Result};
 
 /// Everything needed to pick and check certificates.
