@@ -65,8 +65,8 @@ complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s o -l output -
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l from -d 'Sign as ADDR instead of the From address' -r
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l home -d 'Directory for configuration and state [default: XDG directories]' -r -F
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l passphrase-file -d 'Read the passphrase of protected keys from the first line of FILE (the file must not be readable by others)' -r -F
-complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l openpgp -d 'Use OpenPGP (PGP/MIME) [default unless policy.prefer = "smime"]'
-complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l smime -d 'Use S/MIME (multipart/signed, application/pkcs7-signature)'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l openpgp -d 'Use OpenPGP (PGP/MIME) only'
+complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l smime -d 'Use S/MIME (multipart/signed, application/pkcs7-signature) only'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -l json -d 'Machine-readable output on stdout, for commands that report'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s q -l quiet -d 'Say less: only errors'
 complete -c mailseal -n "__fish_mailseal_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'

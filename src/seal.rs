@@ -26,6 +26,9 @@ use crate::posture::level::{self, RecipientLevel};
 use crate::posture::{Checker, InboundSummary};
 use crate::{Error, Result};
 
+mod sign;
+pub use sign::Signed;
+
 /// One recipient of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -621,43 +624,16 @@ impl<'a> Sealer<'a> {
                 .collect()
         };
         if strictest >= Protection::SignOnly && self.wants_signature() {
-            let smime_signer = self
-                .smime
-                .as_ref()
-                .and_then(|s| s.keyring().own_identity(&self.sender).cloned());
-            let pgp_first = !prefer_smime || smime_signer.is_none();
-            if !pgp_first || self.sender_keys.is_empty() {
-                if let Some(identity) = &smime_signer {
-                    let message = headers.with_body(&read_body(body)?);
-                    let data = crate::smime::sign_message(
-                        &message,
-                        identity,
-                        policy.protect_headers,
-                        crate::smime::settings::rsa_signature(&self.config.smime)?,
-                    )?;
-                    write_copy(out, &[&data])?;
-                    return Ok(Sealed {
-                        levels: unencrypted(true),
-                        recipients: group,
-                        sealing: Sealing::Signed,
-                        technology: Some(Technology::Smime),
-                        encrypted_to: 0,
-                        signed_by: Some(identity.cert.fingerprint()),
-                    });
-                }
-            }
-            if let Some((cert, keypair)) = openpgp::signing_key(&self.sender_keys, self.unlocker)? {
-                let signer_fingerprint = cert.fingerprint().to_hex();
-                let message = headers.with_body(&read_body(body)?);
-                let data = openpgp::sign_message(&message, keypair, policy.protect_headers)?;
-                write_copy(out, &[&data])?;
+            if let Some(key) = self.sender_key()? {
+                let mut message = sign::rereadable(headers, body)?;
+                let signed = self.sign_with(key, &mut message, out)?;
                 return Ok(Sealed {
                     levels: unencrypted(true),
                     recipients: group,
                     sealing: Sealing::Signed,
-                    technology: Some(Technology::Openpgp),
+                    technology: Some(signed.technology),
                     encrypted_to: 0,
-                    signed_by: Some(signer_fingerprint),
+                    signed_by: Some(signed.signed_by),
                 });
             }
         }
@@ -838,14 +814,6 @@ impl<'a> Sealer<'a> {
             technology: Some(Technology::Openpgp),
         })
     }
-}
-
-/// The whole body, for the sealings that need it in memory.
-fn read_body(body: &mut dyn Read) -> Result<Vec<u8>> {
-    let mut data = Vec::new();
-    body.read_to_end(&mut data)
-        .map_err(|e| Error::io("reading the message", e))?;
-    Ok(data)
 }
 
 /// Writes the parts of a sealed copy to `out`.

@@ -103,6 +103,50 @@ fn a_large_message_passes_through_the_agent_in_bounded_memory() {
 }
 
 #[test]
+fn a_large_signed_only_copy_is_signed_in_bounded_memory() {
+    // Bob has no key here and the policy is sign-only: the copy goes out
+    // signed, in clear. Signing reads the message twice, from a temporary
+    // file when it is larger than what is kept in memory.
+    let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
+    let home = Home::new();
+    home.import_key("alice");
+    helpers::write_config(&home, upstream.port, &upstream.ca_file, "sign-only", "");
+    let mut agent = helpers::start(&home);
+
+    deliver(&agent, &upstream, &message("small", 4096), 1);
+    let before = peak_rss(agent.pid());
+
+    let large = message("large", MESSAGE_SIZE);
+    let arrived = deliver(&agent, &upstream, &large, 2);
+    let grown = peak_rss(agent.pid()).saturating_sub(before);
+    assert!(
+        grown < MESSAGE_SIZE / 4,
+        "the agent's peak memory grew by {grown} bytes to sign a {MESSAGE_SIZE}-byte message"
+    );
+    assert!(
+        arrived.contains("multipart/signed") && arrived.len() > MESSAGE_SIZE,
+        "not a signed copy of the message: {}",
+        &arrived[..arrived.len().min(600)]
+    );
+    // Bob, who has Alice's certificate, finds the signature good.
+    let bob = Home::new();
+    bob.import_cert("alice");
+    let verified = bob.run(&["verify"], arrived.as_bytes());
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    assert!(
+        verified.stderr.contains("Good signature"),
+        "{}",
+        verified.stderr
+    );
+    // One changed byte in the signed text makes it bad.
+    let tampered = arrived.replacen("line 000123456", "line 000123457", 1);
+    assert_ne!(tampered, arrived);
+    assert_eq!(bob.run(&["verify"], tampered.as_bytes()).code, 1);
+    assert!(spool_files(&home, "tmp").is_empty());
+    agent.terminate();
+}
+
+#[test]
 fn a_client_leaving_mid_data_leaves_nothing_behind() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = Home::new();

@@ -1324,3 +1324,32 @@ fn pkcs12_iteration_count_is_capped() {
     let keys = home.run(&["key", "list"], b"").ok().stdout_text();
     assert!(keys.contains("bob@example.net"), "{keys}");
 }
+
+#[test]
+fn sign_uses_the_key_the_sender_has() {
+    // Bob has only an S/MIME key and `[policy] prefer` is OpenPGP (the
+    // default): `sign` signs with S/MIME rather than failing; asked for
+    // OpenPGP explicitly, it fails and says which key is missing.
+    let bob = home_with(&["bob"]);
+    let erin = home_with(&["erin"]);
+    let plain = message("bob@example.net", "erin@example.net");
+    let run = bob.run(&["sign"], &plain).ok();
+    assert!(run.stderr.contains("S/MIME signed by"), "{}", run.stderr);
+    let signed = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        signed.contains("application/pkcs7-signature"),
+        "not S/MIME: {signed}"
+    );
+    let verified = erin.run(&["verify"], signed.as_bytes()).ok();
+    assert!(
+        verified.stderr.contains("Good signature"),
+        "{}",
+        verified.stderr
+    );
+    let run = bob.run(&["sign", "--openpgp"], &plain).expect_code(67);
+    assert!(
+        run.stderr.contains("no usable own OpenPGP signing key") && run.stdout.is_empty(),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,16 +2,22 @@
 
 use std::path::PathBuf;
 
+use mailseal::config::Technology;
 use mailseal::message::canon::CrlfReader;
 use mailseal::message::header::read_headers;
-use mailseal::openpgp;
 use mailseal::output::Output;
-use mailseal::{seal, Error, Result};
+use mailseal::seal::{Request, Sealer, Signing};
+use mailseal::{Error, Result};
 
-use super::{open_rereadable, read_all, Context};
+use super::{open_rereadable, Context};
 
 /// Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or
 /// S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).
+///
+/// Without --openpgp or --smime, the sender's key of the technology that
+/// `[policy] prefer` names signs, else its key of the other. The message
+/// is read twice and never held whole, so memory stays flat at any size
+/// (stdin is first copied to an unnamed temporary file).
 ///
 /// Parts that could be changed in transit (8-bit text, long lines, trailing
 /// white space, "From " at a line start) are re-encoded as quoted-printable
@@ -32,10 +38,10 @@ pub struct Args {
     /// Sign as ADDR instead of the From address.
     #[arg(long, value_name = "ADDR")]
     from: Option<String>,
-    /// Use OpenPGP (PGP/MIME) [default unless policy.prefer = "smime"].
+    /// Use OpenPGP (PGP/MIME) only.
     #[arg(long, conflicts_with = "smime")]
     openpgp: bool,
-    /// Use S/MIME (multipart/signed, application/pkcs7-signature).
+    /// Use S/MIME (multipart/signed, application/pkcs7-signature) only.
     #[arg(long)]
     smime: bool,
 }
@@ -49,29 +55,37 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         .ok_or_else(|| {
             Error::Usage("the message has no From address: add one or pass --from ADDR".into())
         })?;
-    let prefer_smime = context.config.policy.prefer == mailseal::config::Technology::Smime;
-    if args.smime || (!args.openpgp && prefer_smime) {
-        let message = read_all(&mut input)?;
-        return super::smime::sign(context, &message, &sender, args.output.as_deref());
-    }
-    let own = context.secret_keys();
-    let candidates = seal::sender_keys(&own, context.config.openpgp_identity(&sender), &sender)?;
-    let Some((cert, keypair)) = openpgp::signing_key(&candidates, &context.unlocker)? else {
-        return Err(Error::NoKey {
-            recipient: sender,
-            reason: "there is no usable own signing key for this address (see `mailseal key list`)"
-                .into(),
-        });
+    let technology = match (args.openpgp, args.smime) {
+        (true, _) => Some(Technology::Openpgp),
+        (_, true) => Some(Technology::Smime),
+        _ => None,
     };
-    let fingerprint = cert.fingerprint().to_hex();
+    let store = context.cert_store()?;
+    let own = context.secret_keys();
+    let sealer = Sealer::in_home(
+        &context.config,
+        &context.unlocker,
+        &context.home,
+        &store,
+        &own,
+        None,
+        &sender,
+    )?
+    .with_request(Request {
+        technology,
+        signing: Signing::Require,
+        ..Request::default()
+    });
     let mut output = Output::open(args.output.as_deref())?;
-    openpgp::sign_stream(
-        &mut input,
-        keypair,
-        context.config.policy.protect_headers,
-        &mut output,
-    )?;
+    let signed = sealer.sign_to(&mut input, &mut output)?;
     output.commit()?;
-    context.note(&format!("mailseal: signed by {fingerprint}"));
+    context.note(&format!(
+        "mailseal: {}signed by {}",
+        match signed.technology {
+            Technology::Openpgp => "",
+            Technology::Smime => "S/MIME ",
+        },
+        signed.signed_by
+    ));
     Ok(0)
 }

@@ -7,8 +7,8 @@ use std::io::Read;
 use mailseal::keys;
 use mailseal::output::Output;
 use mailseal::seal::SmimeKeys;
+use mailseal::smime;
 use mailseal::smime::certs::{OwnIdentity, SmimeCert};
-use mailseal::smime::{self, settings};
 use mailseal::{Error, Result};
 
 use super::Context;
@@ -158,38 +158,6 @@ pub fn verify(
         import_certs(context, &opened.certificates)?;
     }
     Ok(opened.signatures)
-}
-
-/// `sign` for S/MIME.
-pub fn sign(
-    context: &Context,
-    message: &[u8],
-    sender: &str,
-    output: Option<&std::path::Path>,
-) -> Result<u8> {
-    use std::io::Write;
-    let keys = SmimeKeys::load(&context.home, &context.config)?;
-    let Some(identity) = keys.keyring().own_identity(sender).cloned() else {
-        return Err(Error::NoKey {
-            recipient: sender.to_string(),
-            reason: "there is no own S/MIME key for this address (see `mailseal key list`)".into(),
-        });
-    };
-    let signed = smime::sign_message(
-        message,
-        &identity,
-        context.config.policy.protect_headers,
-        settings::rsa_signature(&context.config.smime)?,
-    )?;
-    let mut out = Output::open(output)?;
-    out.write_all(&signed)
-        .map_err(|e| Error::io("writing the signed message", e))?;
-    out.commit()?;
-    context.note(&format!(
-        "mailseal: S/MIME signed by {}",
-        identity.cert.fingerprint()
-    ));
-    Ok(0)
 }
 
 /// What `key list` and `cert list` show about an X.509 certificate; the

@@ -342,9 +342,23 @@ impl Gpgsm {
             ],
             &pki.dir,
         );
-        let run = self.run(&["--import", p12.to_str().unwrap()]);
+        // gpgsm starts gpg-agent on first use and gives up when it is slow
+        // to come up (a loaded machine): try again before failing.
+        let imported = |run: &Run| {
+            ["secret keys imported: 1", "secret keys unchanged: 1"]
+                .iter()
+                .any(|s| run.stderr.contains(s))
+        };
+        let mut run = self.run(&["--import", p12.to_str().unwrap()]);
+        for _ in 0..2 {
+            if imported(&run) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            run = self.run(&["--import", p12.to_str().unwrap()]);
+        }
         assert!(
-            run.stderr.contains("secret keys imported: 1"),
+            imported(&run),
             "gpgsm did not import {name}'s key:\n{}",
             run.stderr
         );
