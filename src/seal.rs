@@ -238,18 +238,6 @@ impl SmimeKeys {
     }
 }
 
-/// One sealed copy of a message: its recipients, bytes and protection.
-#[derive(Debug)]
-pub struct SealedCopy {
-    pub recipients: Vec<Recipient>,
-    pub data: Vec<u8>,
-    pub sealing: Sealing,
-    /// What sealed it; `None` for a plain copy.
-    pub technology: Option<Technology>,
-    /// What each recipient's copy gets, in `recipients`' order.
-    pub levels: Vec<RecipientLevel>,
-}
-
 /// A copy that [`Sealer::seal_to`] wrote to a stream: its recipients and
 /// protection.
 #[derive(Debug)]
@@ -509,32 +497,15 @@ impl<'a> Sealer<'a> {
         out
     }
 
-    /// Seals `headers` + `body` (Bcc already removed) for the recipients
-    /// of one copy. The strictest policy among them wins:
-    /// require-encryption fails with [`crate::Error::NoKey`] unless every
-    /// recipient has a usable key; encrypt-if-possible falls back to a
-    /// signature (when the sender can sign and `[policy] sign` is on) or
-    /// to the message as it is; sign-only signs when it can.
-    pub fn seal(
-        &self,
-        headers: &Headers,
-        body: &[u8],
-        group: Vec<Recipient>,
-    ) -> Result<SealedCopy> {
-        let mut data = Vec::new();
-        let sealed = self.seal_to(headers, &mut &body[..], group, &mut data)?;
-        Ok(SealedCopy {
-            recipients: sealed.recipients,
-            data,
-            sealing: sealed.sealing,
-            technology: sealed.technology,
-            levels: sealed.levels,
-        })
-    }
-
-    /// [`Sealer::seal`] reading the body from `body` and writing the
-    /// sealed copy to `out`. Encrypted and plain copies stream; a copy that
-    /// is only signed reads the body into memory first.
+    /// Seals `headers` + the rest of `body` (Bcc already removed) for the
+    /// recipients of one copy and writes it to `out`, as a stream: memory
+    /// stays flat at any size (a copy that is only signed is read twice,
+    /// from a temporary file when it is large). The strictest policy among
+    /// the recipients wins: require-encryption fails with
+    /// [`crate::Error::NoKey`] unless every recipient has a usable key;
+    /// encrypt-if-possible falls back to a signature (when the sender can
+    /// sign and `[policy] sign` is on) or to the message as it is;
+    /// sign-only signs when it can.
     pub fn seal_to<W: Write + Send + Sync>(
         &self,
         headers: &Headers,

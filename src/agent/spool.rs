@@ -77,12 +77,6 @@ impl Copy {
     }
 }
 
-impl From<&crate::seal::SealedCopy> for Copy {
-    fn from(copy: &crate::seal::SealedCopy) -> Self {
-        Copy::new(&copy.recipients, copy.sealing, copy.data.len())
-    }
-}
-
 /// What a queued message is: envelope, origin and its copies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {

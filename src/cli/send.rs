@@ -1,20 +1,22 @@
 //! `mailseal send`: seal a message per policy and submit it to a relay.
 //! Also the delivery path of `mailseal sendmail`.
 
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use mailseal::agent::spool::{self, Copy, Entry, Request, Spool};
 use mailseal::config::Technology;
-use mailseal::message::header::split_entity;
-use mailseal::message::Headers;
+use mailseal::message::header::read_headers;
 use mailseal::posture::level::{Level, Warning};
 use mailseal::posture::InboundSummary;
-use mailseal::seal::{self, Recipient, SealedCopy, Sealer};
-use mailseal::submit::{self, Dsn, Options, Rejected, Settings, Transaction, Transport};
+use mailseal::seal::{self, Recipient, Sealed, Sealer};
+use mailseal::submit::{self, Body, Dsn, Options, Rejected, Settings, Transaction, Transport};
 use mailseal::{Error, Result};
 use serde::Serialize;
 
-use super::{read_input, Context};
+use super::{open_rereadable, Context};
 
 /// Seal a message per policy and submit it to a relay over TLS.
 ///
@@ -65,12 +67,16 @@ pub struct Args {
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let message = non_empty(read_input(args.file.as_deref())?)?;
-    let headers = Headers::parse(split_entity(&message).0)?;
+    let mut message = open_rereadable(args.file.as_deref())?;
+    non_empty(&mut message)?;
+    message
+        .rewind()
+        .map_err(|e| Error::io("reading the message", e))?;
+    let (headers, _) = read_headers(&mut message)?;
     let recipients = seal::recipients(&headers, &args.recipients);
     deliver(
         context,
-        &message,
+        &mut message,
         Delivery {
             relay: Some(&args.relay),
             from: args.from,
@@ -84,11 +90,19 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
 }
 
 /// `input`, unless there is nothing in it.
-pub fn non_empty(input: Vec<u8>) -> Result<Vec<u8>> {
-    if input.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::Malformed("empty input: there is no message".into()));
+pub fn non_empty(mut input: impl Read) -> Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| Error::io("reading the message", e))?;
+        if n == 0 {
+            return Err(Error::Malformed("empty input: there is no message".into()));
+        }
+        if !buf[..n].iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
     }
-    Ok(input)
 }
 
 /// What happened to one recipient.
@@ -142,11 +156,36 @@ pub struct Delivery<'a> {
     pub queue: bool,
 }
 
-/// Seals `message` per policy for the recipients of `delivery` and
-/// submits it (or queues it).
-pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Result<u8> {
-    let (head, body) = split_entity(message);
-    let mut headers = Headers::parse(head)?;
+/// One sealed copy, ready to go: what sealing made, and its bytes in an
+/// unnamed temporary file (0600, gone when dropped), so that no copy is
+/// held in memory however large the message.
+struct SpooledCopy {
+    sealed: Sealed,
+    file: Arc<File>,
+    size: u64,
+}
+
+impl SpooledCopy {
+    fn body(&self) -> Body {
+        Body::File {
+            file: self.file.clone(),
+            offset: 0,
+            len: self.size,
+        }
+    }
+}
+
+/// Seals the message in `message` (read once per copy) per policy for the
+/// recipients of `delivery` and submits it (or queues it).
+pub fn deliver<R: Read + Seek>(
+    context: &Context,
+    message: &mut R,
+    mut delivery: Delivery,
+) -> Result<u8> {
+    let io = |e| Error::io("reading the message", e);
+    message.rewind().map_err(io)?;
+    let (mut headers, rest) = read_headers(message)?;
+    let body_start = message.stream_position().map_err(io)? - rest.len() as u64;
     let sender = delivery
         .from
         .take()
@@ -177,18 +216,26 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         discovery.as_ref(),
         &sender,
     )?;
-    let copies: Result<Vec<SealedCopy>> = sealer
-        .copies(&recipients)
-        .into_iter()
-        .map(|group| sealer.seal(&headers, body, group))
-        .collect();
+    let mut copies = Vec::new();
+    let mut failed = None;
+    for group in sealer.copies(&recipients) {
+        match seal_copy(&sealer, &headers, message, body_start, group) {
+            Ok(copy) => copies.push(copy),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
     if !delivery.silent || delivery.verbose {
         context.discovery_notes(discovery.as_ref());
     }
-    let copies = copies?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if delivery.verbose {
         for copy in &copies {
-            for level in &copy.levels {
+            for level in &copy.sealed.levels {
                 context.note(&format!(
                     "mailseal: {}: {}",
                     level.address,
@@ -198,7 +245,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         }
     }
     // A home that cannot be written to does not stop the delivery.
-    if let Err(e) = sealer.remember_keys(copies.iter().flat_map(|c| &c.levels)) {
+    if let Err(e) = sealer.remember_keys(copies.iter().flat_map(|c| &c.sealed.levels)) {
         context.note(&format!("mailseal: cannot remember the keys used: {e}"));
     }
 
@@ -211,8 +258,13 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
         .iter()
         .map(|c| Transaction {
             from: sender.clone(),
-            to: c.recipients.iter().map(|r| r.address.clone()).collect(),
-            data: c.data.clone().into(),
+            to: c
+                .sealed
+                .recipients
+                .iter()
+                .map(|r| r.address.clone())
+                .collect(),
+            data: c.body(),
         })
         .collect();
     let options = Options {
@@ -232,7 +284,7 @@ pub fn deliver(context: &Context, message: &[u8], mut delivery: Delivery) -> Res
     }
 
     let mut reports = Vec::new();
-    for copy in &copies {
+    for SpooledCopy { sealed: copy, .. } in &copies {
         for (r, level) in copy.recipients.iter().zip(&copy.levels) {
             let accepted = outcome
                 .accepted
@@ -338,7 +390,7 @@ fn refusals(report: &Report) -> Result<u8> {
 fn enqueue(
     context: &Context,
     sender: &str,
-    copies: &[SealedCopy],
+    copies: &[SpooledCopy],
     delivery: &Delivery,
 ) -> Result<u8> {
     if let Some(relay) = delivery.relay {
@@ -352,12 +404,18 @@ fn enqueue(
         from: sender.to_string(),
         client: "sendmail".into(),
         user: None,
-        copies: copies.iter().map(Copy::from).collect(),
+        copies: copies
+            .iter()
+            .map(|c| Copy::new(&c.sealed.recipients, c.sealed.sealing, c.size as usize))
+            .collect(),
         dsn: delivery.dsn.clone(),
         relay: delivery.relay.map(str::to_string),
     };
-    let datas: Vec<&[u8]> = copies.iter().map(|c| c.data.as_slice()).collect();
-    spool.enqueue(&mut entry, &datas)?;
+    let mut data: Box<dyn Read> = Box::new(std::io::empty());
+    for copy in copies {
+        data = Box::new(data.chain(copy.file.as_ref()));
+    }
+    spool.enqueue_from(&mut entry, &mut data)?;
     let running = spool.is_locked();
     if running {
         spool.request(Request::Rescan)?;
@@ -376,4 +434,28 @@ fn enqueue(
         ));
     }
     Ok(0)
+}
+
+/// Seals the copy for `group` from the body of `message` (from
+/// `body_start`) into an unnamed temporary file.
+fn seal_copy<R: Read + Seek>(
+    sealer: &Sealer,
+    headers: &mailseal::message::Headers,
+    message: &mut R,
+    body_start: u64,
+    group: Vec<Recipient>,
+) -> Result<SpooledCopy> {
+    let io = |e| Error::io("spooling the sealed copy", e);
+    message
+        .seek(SeekFrom::Start(body_start))
+        .map_err(|e| Error::io("reading the message", e))?;
+    let mut file = tempfile::tempfile().map_err(io)?;
+    let sealed = sealer.seal_to(headers, &mut BufReader::new(message), group, &mut file)?;
+    let size = file.stream_position().map_err(io)?;
+    file.rewind().map_err(io)?;
+    Ok(SpooledCopy {
+        sealed,
+        file: Arc::new(file),
+        size,
+    })
 }

@@ -161,7 +161,8 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
             )))
         }
     }
-    let input = send::non_empty(read_input(None)?)?;
+    let input = read_input(None)?;
+    send::non_empty(&input[..])?;
     let message = if ignore_dots {
         input
     } else {
@@ -184,7 +185,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let recipients = expand_recipients(&aliases, &headers, &envelope);
     send::deliver(
         context,
-        &message,
+        &mut std::io::Cursor::new(message),
         Delivery {
             relay: args.relay.as_deref(),
             from: envelope_sender(context, &args, &headers)?,
@@ -408,12 +409,12 @@ fn deliver_smtp(
     (from, rcpts): (String, Vec<String>),
     data: Vec<u8>,
 ) -> Result<u8> {
-    let data = send::non_empty(data)?;
+    send::non_empty(&data[..])?;
     let (message, headers) = complete_message(context, args, data)?;
     let sender = Some(from).filter(|f| !f.is_empty());
     send::deliver(
         context,
-        &message,
+        &mut std::io::Cursor::new(message),
         Delivery {
             relay: args.relay.as_deref(),
             from: match sender {
