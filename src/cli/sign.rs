@@ -8,7 +8,7 @@ use mailseal::openpgp;
 use mailseal::output::Output;
 use mailseal::{seal, Error, Result};
 
-use super::{open_rereadable, read_all, Context};
+use super::{open_rereadable, Context};
 
 /// Sign a message (multipart/signed: PGP/MIME with micalg=pgp-sha256, or
 /// S/MIME with --smime: application/pkcs7-signature, micalg=sha-256).
@@ -51,8 +51,7 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         })?;
     let prefer_smime = context.config.policy.prefer == mailseal::config::Technology::Smime;
     if args.smime || (!args.openpgp && prefer_smime) {
-        let message = read_all(&mut input)?;
-        return super::smime::sign(context, &message, &sender, args.output.as_deref());
+        return super::smime::sign(context, &mut input, &sender, args.output.as_deref());
     }
     let own = context.secret_keys();
     let candidates = seal::sender_keys(&own, context.config.openpgp_identity(&sender), &sender)?;

@@ -163,11 +163,10 @@ pub fn verify(
 /// `sign` for S/MIME.
 pub fn sign(
     context: &Context,
-    message: &[u8],
+    input: &mut std::fs::File,
     sender: &str,
     output: Option<&std::path::Path>,
 ) -> Result<u8> {
-    use std::io::Write;
     let keys = SmimeKeys::load(&context.home, &context.config)?;
     let Some(identity) = keys.keyring().own_identity(sender).cloned() else {
         return Err(Error::NoKey {
@@ -175,15 +174,15 @@ pub fn sign(
             reason: "there is no own S/MIME key for this address (see `mailseal key list`)".into(),
         });
     };
-    let signed = smime::sign_message(
-        message,
+    let rsa = settings::rsa_signature(&context.config.smime)?;
+    let mut out = Output::open(output)?;
+    smime::sign::sign_stream(
+        input,
         &identity,
         context.config.policy.protect_headers,
-        settings::rsa_signature(&context.config.smime)?,
+        rsa,
+        &mut out,
     )?;
-    let mut out = Output::open(output)?;
-    out.write_all(&signed)
-        .map_err(|e| Error::io("writing the signed message", e))?;
     out.commit()?;
     context.note(&format!(
         "mailseal: S/MIME signed by {}",
