@@ -4,7 +4,7 @@
 //! encode it while a second thread hashes exactly the bytes emitted. What
 //! differs between PGP/MIME and S/MIME is a [`Detached`] signature.
 
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, BufRead, Read, Seek, Write};
 use std::sync::mpsc;
 
 use super::stream::{from_start, scan_lines, EntityScan};
@@ -51,7 +51,7 @@ pub fn sign_stream<R: Read + Seek>(
 
 /// The body of the message in `input`, canonicalized to CRLF, from its
 /// start.
-fn message_body<R: Read + Seek>(input: &mut R) -> Result<Box<dyn Read + '_>> {
+fn message_body<R: Read + Seek>(input: &mut R) -> Result<Box<dyn BufRead + '_>> {
     Ok(Box::new(from_start(input)?.1))
 }
 
@@ -60,7 +60,7 @@ fn message_body<R: Read + Seek>(input: &mut R) -> Result<Box<dyn Read + '_>> {
 /// `input` from its start, made safe to sign, then its signature.
 pub fn sign_entity<R, D: Detached>(
     input: &mut R,
-    body: fn(&mut R) -> Result<Box<dyn Read + '_>>,
+    body: fn(&mut R) -> Result<Box<dyn BufRead + '_>>,
     inner: &Headers,
     outer: &Headers,
     signature: D,

@@ -83,7 +83,7 @@ pub fn seal_message<W: Write>(
 }
 
 /// `body` from its start.
-fn rewound(body: &mut std::io::Cursor<Vec<u8>>) -> crate::Result<Box<dyn Read + '_>> {
+fn rewound(body: &mut std::io::Cursor<Vec<u8>>) -> crate::Result<Box<dyn std::io::BufRead + '_>> {
     body.set_position(0);
     Ok(Box::new(body))
 }

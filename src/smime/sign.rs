@@ -5,7 +5,7 @@
 //! and its chain (clients do not fetch intermediates). What is signed is
 //! byte for byte what is emitted.
 
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, BufRead, Read, Seek, Write};
 
 use base64::Engine;
 use cms::content_info::{CmsVersion, ContentInfo};
@@ -211,7 +211,7 @@ pub fn sign_message(
 /// entity whose only header field is its Content-Type.
 pub fn sign_entity<R>(
     input: &mut R,
-    body: fn(&mut R) -> Result<Box<dyn Read + '_>>,
+    body: fn(&mut R) -> Result<Box<dyn BufRead + '_>>,
     inner: &Headers,
     signer: &OwnIdentity,
     rsa: RsaSignature,
