@@ -5,6 +5,7 @@
 //! differs between PGP/MIME and S/MIME is a [`Detached`] signature.
 
 use std::io::{self, BufRead, Read, Seek, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use super::stream::{from_start, scan_lines, EntityScan};
@@ -189,5 +190,164 @@ impl Write for Tee<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Runs `produce` on a second thread and hands what it writes to `consume`
+/// as a reader, in bounded memory. `consume` starts only once `produce`
+/// wrote something, so an error before its first byte (a malformed
+/// message, a key that cannot sign) comes before `consume` writes
+/// anything. A reader whose producer failed gets an error, never an early
+/// end; the producer's error is the one returned.
+pub fn piped<T>(
+    produce: impl FnOnce(&mut dyn Write) -> Result<()> + Send,
+    consume: impl FnOnce(&mut dyn Read) -> Result<T>,
+) -> Result<T> {
+    let hung_up = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let hung_up = &hung_up;
+        let producer = scope.spawn(move || {
+            let mut writer = PipeWriter { sender, hung_up };
+            produce(&mut writer)?;
+            // The end: writes never send an empty chunk.
+            let _ = writer.sender.send(Vec::new());
+            Ok(())
+        });
+        let Ok(first) = receiver.recv() else {
+            return producer
+                .join()
+                .expect("the signing thread panicked")
+                .and(Err(Error::Malformed(
+                    "signing stopped before its first byte".into(),
+                )));
+        };
+        let mut reader = PipeReader {
+            receiver,
+            ended: first.is_empty(),
+            chunk: first,
+            at: 0,
+        };
+        let consumed = consume(&mut reader);
+        drop(reader);
+        let produced = producer.join().expect("the signing thread panicked");
+        // A producer that failed because the consumer stopped reading
+        // explains nothing: the consumer's error does.
+        if hung_up.load(Ordering::Relaxed) {
+            return consumed;
+        }
+        produced.and(consumed)
+    })
+}
+
+struct PipeWriter<'a> {
+    sender: mpsc::SyncSender<Vec<u8>>,
+    hung_up: &'a AtomicBool,
+}
+
+impl Write for PipeWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.sender.send(buf.to_vec()).map_err(|_| {
+            self.hung_up.store(true, Ordering::Relaxed);
+            io::Error::new(io::ErrorKind::BrokenPipe, "the reading side stopped")
+        })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct PipeReader {
+    receiver: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() && !self.ended {
+            self.chunk = self
+                .receiver
+                .recv()
+                .map_err(|_| io::Error::new(io::ErrorKind::UnexpectedEof, "signing stopped"))?;
+            self.at = 0;
+            self.ended = self.chunk.is_empty();
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piped_hands_everything_over() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let got = piped(
+            |out| {
+                for chunk in data.chunks(70_000) {
+                    out.write_all(chunk).map_err(|e| Error::io("test", e))?;
+                }
+                Ok(())
+            },
+            |input| {
+                let mut got = Vec::new();
+                input
+                    .read_to_end(&mut got)
+                    .map_err(|e| Error::io("test", e))?;
+                Ok(got)
+            },
+        )
+        .unwrap();
+        assert!(got == data);
+    }
+
+    #[test]
+    fn piped_reports_the_producers_error_and_never_an_early_end() {
+        // Before the first byte: the consumer does not start.
+        let mut started = false;
+        let result = piped(
+            |_| Err(Error::Malformed("bad message".into())),
+            |_| {
+                started = true;
+                Ok(())
+            },
+        );
+        assert!(!started);
+        assert!(result.unwrap_err().to_string().contains("bad message"));
+        // Midway: the consumer's read fails; the producer's error wins.
+        let mut read = Vec::new();
+        let result = piped(
+            |out| {
+                out.write_all(b"half").map_err(|e| Error::io("test", e))?;
+                Err(Error::Malformed("bad key".into()))
+            },
+            |input| {
+                input
+                    .read_to_end(&mut read)
+                    .map_err(|e| Error::io("reading", e))
+            },
+        );
+        assert!(result.unwrap_err().to_string().contains("bad key"));
+        assert_eq!(read, b"half");
+        // The consumer fails: its error, not the producer's hang-up.
+        let result: Result<()> = piped(
+            |out| loop {
+                out.write_all(&[0; 4096])
+                    .map_err(|e| Error::io("writing", e))?;
+            },
+            |_| Err(Error::Malformed("cannot write".into())),
+        );
+        assert!(result.unwrap_err().to_string().contains("cannot write"));
     }
 }

@@ -58,28 +58,25 @@ pub fn seal_message<W: Write>(
     };
     let split = crate::message::protect::for_encryption(headers, options.protect_headers);
     // Signing reads the body twice: once to plan the transfer encodings,
-    // once to hash what is emitted. The body is held once, canonicalized.
+    // once to hash what is emitted. The body is held once, canonicalized;
+    // the signed entity streams into the encryption.
     let read_error = |e| crate::Error::io("reading the message body", e);
     let mut data = crate::message::canon::CrlfWriter::new(Vec::new());
     std::io::copy(body, &mut data).map_err(read_error)?;
     let mut data = std::io::Cursor::new(data.into_inner());
-    let mut signed = Vec::with_capacity(data.get_ref().len() + data.get_ref().len() / 16 + 8192);
-    sign::sign_entity(
-        &mut data,
-        rewound,
-        &split.inner,
-        signer,
-        options.rsa_signature,
-        &mut signed,
-    )?;
-    drop(data);
-    output
-        .write_all(&framing::pkcs7_mime_head(
-            &split.outer,
-            framing::smime_type_name(options.cipher == ContentCipher::Aes256Gcm),
-        ))
-        .map_err(|e| crate::Error::io("writing the encrypted message", e))?;
-    envelope::encrypt_cms(&signed, &mut std::io::empty(), recipients, options, output)
+    let rsa = options.rsa_signature;
+    crate::message::signing::piped(
+        |signed| sign::sign_entity(&mut data, rewound, &split.inner, signer, rsa, signed),
+        |signed| {
+            output
+                .write_all(&framing::pkcs7_mime_head(
+                    &split.outer,
+                    framing::smime_type_name(options.cipher == ContentCipher::Aes256Gcm),
+                ))
+                .map_err(|e| crate::Error::io("writing the encrypted message", e))?;
+            envelope::encrypt_cms(&[], signed, recipients, options, output)
+        },
+    )
 }
 
 /// `body` from its start.
