@@ -3,9 +3,12 @@
 //! checks mailseal's big signature and mailseal checks gpg's, a flipped
 //! byte anywhere in the signed part fails, and what is signed is byte for
 //! byte what the in-memory construction (header protection, 7-bit
-//! transfer encoding, the multipart/signed frame) gives.
+//! transfer encoding, the multipart/signed frame) gives. The same for
+//! S/MIME (`sign --smime`), checked by `openssl cms -verify`.
 
 mod common;
+#[path = "common/smime.rs"]
+mod smime_pki;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -356,6 +359,158 @@ fn streamed_output_is_the_in_memory_construction_byte_for_byte() {
                     String::from_utf8_lossy(&expected)
                 );
                 bob.run(&["verify"], &signed).ok();
+            }
+        }
+    }
+}
+
+/// `openssl cms -verify` of the S/MIME message in the file `signed`
+/// against the test root: exit code and stderr.
+fn openssl_verify(signed: &Path) -> (i32, String) {
+    let output = Command::new("openssl")
+        .args(["cms", "-verify", "-CAfile"])
+        .arg(smime_pki::pki().path("ca.pem"))
+        .arg("-in")
+        .arg(signed)
+        .args(["-out", "/dev/null"])
+        .output()
+        .expect("openssl runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn big_smime_message_signs_in_bounded_memory_and_openssl_verifies() {
+    for signer in ["alice", "bob"] {
+        let home = smime_pki::home_with(&[signer]);
+        let address = format!(
+            "{signer}@example.{}",
+            if signer == "alice" { "org" } else { "net" }
+        );
+        let input = home.write(
+            "big.eml",
+            &common::measure::large_message(100, "erin@example.net", None),
+        );
+        let signed_path = home.file("signed.eml");
+        measured(
+            &home,
+            &["sign", "--smime", "--from", &address, path_str(&input)],
+            None,
+            Some(&signed_path),
+        )
+        .expect(0, &format!("mailseal sign --smime as {signer} (file)"));
+        drop(std::fs::remove_file(&input));
+        let (code, stderr) = openssl_verify(&signed_path);
+        assert_eq!(code, 0, "openssl cms -verify ({signer}):\n{stderr}");
+
+        // A byte changed in the signed part's header section, middle or
+        // last byte fails.
+        let mut signed = std::fs::read(&signed_path).unwrap();
+        let part = signed_part(&signed);
+        let start = part.as_ptr() as usize - signed.as_ptr() as usize;
+        let len = part.len();
+        for at in [start + 2, start + len / 2, start + len - 1] {
+            let original = signed[at];
+            signed[at] = if original == b'A' { b'B' } else { b'A' };
+            let tampered = home.file("tampered.eml");
+            std::fs::write(&tampered, &signed).unwrap();
+            let (code, stderr) = openssl_verify(&tampered);
+            assert_ne!(
+                code, 0,
+                "byte {at} changed, yet openssl verified:\n{stderr}"
+            );
+            signed[at] = original;
+        }
+    }
+}
+
+#[test]
+fn smime_streamed_output_is_the_in_memory_construction_byte_for_byte() {
+    use base64::Engine;
+    let home = smime_pki::home_with(&["alice"]);
+    let ca = smime_pki::pki().path("ca.pem");
+    for protect_headers in [true, false] {
+        home.write(
+            "config.toml",
+            format!(
+                "[policy]\nprotect_headers = {protect_headers}\n[smime]\ntrust_anchors = [{ca:?}]\n"
+            )
+            .as_bytes(),
+        );
+        for (name, path) in corpus() {
+            let original = canon::to_crlf(&std::fs::read(&path).unwrap());
+            let (header_bytes, body) = split_entity(&original);
+            let split =
+                protect::for_signing(&Headers::parse(header_bytes).unwrap(), protect_headers);
+            let entity = transfer::seven_bit_safe(&split.inner.with_body(body)).unwrap();
+            let args = ["sign", "--smime", "--from", "alice@example.org"];
+            let from_file = home
+                .run(&[&args[..], &[path_str(&path)]].concat(), b"")
+                .ok()
+                .stdout;
+            let from_stdin = home.run(&args, &std::fs::read(&path).unwrap()).ok().stdout;
+            for signed in [from_file, from_stdin] {
+                let boundary = boundary(&signed);
+                // The signature as the message carries it, re-encoded the
+                // way the in-memory construction wrapped it.
+                let tail = &signed[signed_part(&signed).as_ptr() as usize
+                    - signed.as_ptr() as usize
+                    + signed_part(&signed).len()..];
+                let b64: String = String::from_utf8_lossy(tail)
+                    .split("\r\n\r\n")
+                    .nth(1)
+                    .unwrap()
+                    .split("--")
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                let mut outer = split.outer.clone();
+                outer.set("MIME-Version", "1.0");
+                outer.push(mailseal::message::Field::new(
+                    "Content-Type",
+                    &format!("multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\r\n boundary=\"{boundary}\""),
+                ));
+                let mut body =
+                    format!("This is an S/MIME signed message (RFC 8551)\r\n--{boundary}\r\n")
+                        .into_bytes();
+                body.extend_from_slice(&entity);
+                body.extend_from_slice(
+                    format!(
+                        "\r\n--{boundary}\r\n\
+                         Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n\
+                         Content-Transfer-Encoding: base64\r\n\
+                         Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\
+                         Content-Description: S/MIME Cryptographic Signature\r\n\
+                         \r\n"
+                    )
+                    .as_bytes(),
+                );
+                for chunk in der.chunks(57) {
+                    body.extend_from_slice(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(chunk)
+                            .as_bytes(),
+                    );
+                    body.extend_from_slice(b"\r\n");
+                }
+                body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+                let expected = outer.with_body(&body);
+                assert!(
+                    signed == expected,
+                    "{name} (protect_headers = {protect_headers}):\n{}\n---- expected ----\n{}",
+                    String::from_utf8_lossy(&signed),
+                    String::from_utf8_lossy(&expected)
+                );
+                let file = home.write("signed.eml", &signed);
+                let (code, stderr) = openssl_verify(&file);
+                assert_eq!(code, 0, "openssl cms -verify of {name}:\n{stderr}");
+                home.run(&["verify"], &signed).ok();
             }
         }
     }

@@ -1,6 +1,6 @@
 //! CRLF canonicalization (RFC 5322 line endings), streaming.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// Converts every bare LF written through it into CRLF; CRLF passes as is.
 /// Each `write` reaches the inner writer as one `write_all`, so that long
@@ -65,14 +65,20 @@ impl<W: Write> Write for CrlfWriter<W> {
 }
 
 /// Reads `inner` with every bare LF turned into CRLF: the same bytes as
-/// [`CrlfWriter`] would write, read in bounded memory.
+/// [`CrlfWriter`] would write, read in bounded memory. Input that is
+/// already CRLF passes without being copied again.
 pub struct CrlfReader<R: Read> {
     inner: R,
     last_was_cr: bool,
+    /// Where `inner` is read to; at least [`RAW`] bytes long.
     raw: Vec<u8>,
+    /// Canonical bytes, of which `at..` are not read yet.
     pending: Vec<u8>,
     at: usize,
 }
+
+/// Bytes read from the inner reader at a time.
+const RAW: usize = 64 * 1024;
 
 impl<R: Read> CrlfReader<R> {
     /// Wraps `inner`.
@@ -80,15 +86,15 @@ impl<R: Read> CrlfReader<R> {
         CrlfReader {
             inner,
             last_was_cr: false,
-            raw: vec![0; 64 * 1024],
-            pending: Vec::with_capacity(66 * 1024),
+            raw: vec![0; RAW],
+            pending: Vec::with_capacity(RAW + RAW / 32),
             at: 0,
         }
     }
 }
 
-impl<R: Read> Read for CrlfReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<R: Read> BufRead for CrlfReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.at == self.pending.len() {
             let n = match self.inner.read(&mut self.raw) {
                 Ok(n) => n,
@@ -96,11 +102,11 @@ impl<R: Read> Read for CrlfReader<R> {
                 Err(e) => return Err(e),
             };
             if n == 0 {
-                return Ok(0);
+                break;
             }
-            self.pending.clear();
             self.at = 0;
             let mut copied = 0;
+            let mut inserted = false;
             for lf in memchr::memchr_iter(b'\n', &self.raw[..n]) {
                 let preceded_by_cr = if lf == 0 {
                     self.last_was_cr
@@ -108,17 +114,41 @@ impl<R: Read> Read for CrlfReader<R> {
                     self.raw[lf - 1] == b'\r'
                 };
                 if !preceded_by_cr {
+                    if !inserted {
+                        self.pending.clear();
+                        inserted = true;
+                    }
                     self.pending.extend_from_slice(&self.raw[copied..lf]);
                     self.pending.push(b'\r');
                     copied = lf;
                 }
             }
-            self.pending.extend_from_slice(&self.raw[copied..n]);
             self.last_was_cr = self.raw[n - 1] == b'\r';
+            if inserted {
+                self.pending.extend_from_slice(&self.raw[copied..n]);
+            } else {
+                // The bytes read are the canonical ones: no copy.
+                std::mem::swap(&mut self.raw, &mut self.pending);
+                self.pending.truncate(n);
+                if self.raw.len() < RAW {
+                    self.raw.resize(RAW, 0);
+                }
+            }
         }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
+        Ok(&self.pending[self.at..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.at = (self.at + amount).min(self.pending.len());
+    }
+}
+
+impl<R: Read> Read for CrlfReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

@@ -2,7 +2,7 @@
 //! and [`super::transfer`] learn from a whole body in memory, learned one
 //! line at a time, whatever the length of the lines or of the body.
 
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, BufRead, Read, Seek, Write};
 use std::ops::Range;
 
 use super::canon::CrlfReader;
@@ -14,6 +14,8 @@ use crate::{Error, Result};
 /// Bytes kept of each line's start, for matching boundary delimiters (RFC
 /// 2046 boundaries have at most 70 characters).
 const HEAD: usize = 1024;
+/// A line that starts so is not safe: mail systems may change it.
+const FROM: &[u8] = b"From ";
 
 /// What is known about one line of a CRLF canonical stream, bounded
 /// whatever the line's length.
@@ -28,23 +30,41 @@ pub struct Line {
 }
 
 impl Line {
+    /// The next bytes of the line.
     fn push(&mut self, piece: &[u8]) {
-        let room = HEAD.saturating_sub(self.head.len());
-        self.head.extend_from_slice(&piece[..piece.len().min(room)]);
+        let (eight_bit_or_nul, carriage_returns) = classify(piece);
+        self.push_classified(piece, eight_bit_or_nul, carriage_returns);
+    }
+
+    /// A whole line ending in CRLF, its only CR, from a block that
+    /// [`eight_bit_or_nul`] found clean.
+    fn push_plain(&mut self, line: &[u8]) {
+        self.push_classified(line, false, 1);
+    }
+
+    fn push_classified(&mut self, piece: &[u8], eight_bit_or_nul: bool, carriage_returns: usize) {
+        // Only a line that starts with "--" can be a delimiter; of the
+        // others, the start says whether it is "From " or blank.
+        let mut rest = piece;
+        if self.head.len() < 2 {
+            let taken = rest.len().min(2 - self.head.len());
+            self.head.extend_from_slice(&rest[..taken]);
+            rest = &rest[taken..];
+        }
+        let keep = if self.head.starts_with(b"--") {
+            HEAD
+        } else {
+            FROM.len()
+        };
+        let room = keep.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&rest[..rest.len().min(room)]);
         if let Some(at) = piece
             .iter()
             .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         {
             self.last_non_space = Some(self.len + at);
         }
-        // One branch-free pass that the compiler vectorizes.
-        let (mut high, mut nul, mut carriage_returns) = (0u8, 0u8, 0usize);
-        for &b in piece {
-            high |= b;
-            nul |= u8::from(b == 0);
-            carriage_returns += usize::from(b == b'\r');
-        }
-        self.eight_bit_or_nul |= high >= 0x80 || nul != 0;
+        self.eight_bit_or_nul |= eight_bit_or_nul;
         self.carriage_returns += carriage_returns;
         for &b in &piece[piece.len().saturating_sub(3)..] {
             self.tail = [self.tail[1], self.tail[2], b];
@@ -91,7 +111,7 @@ impl Line {
             && !self.eight_bit_or_nul
             && self.carriage_returns == stripped_cr
             && !ends_in_space
-            && !self.head.starts_with(b"From ")
+            && !self.head.starts_with(FROM)
     }
 
     /// `Some(close)` when this line is the delimiter `--BOUNDARY` (close:
@@ -107,9 +127,36 @@ impl Line {
     }
 }
 
+/// Whether `bytes` hold an 8-bit or NUL byte, and how many CRs.
+fn classify(bytes: &[u8]) -> (bool, usize) {
+    // Branch-free passes that the compiler vectorizes (byte counters, so
+    // in runs of at most 255 bytes).
+    let (mut high, mut nul, mut carriage_returns) = (0u8, 0u8, 0usize);
+    for run in bytes.chunks(255) {
+        let mut in_run = 0u8;
+        for &b in run {
+            high |= b;
+            nul |= u8::from(b == 0);
+            in_run += u8::from(b == b'\r');
+        }
+        carriage_returns += usize::from(in_run);
+    }
+    (high >= 0x80 || nul != 0, carriage_returns)
+}
+
+/// Whether `bytes` hold an 8-bit or NUL byte.
+fn eight_bit_or_nul(bytes: &[u8]) -> bool {
+    let (mut high, mut nul) = (0u8, 0u8);
+    for &b in bytes {
+        high |= b;
+        nul |= u8::from(b == 0);
+    }
+    high >= 0x80 || nul != 0
+}
+
 /// The message in `input` read from its start, canonicalized to CRLF: its
 /// header fields, and a reader of the body that follows them.
-pub fn from_start<R: Read + Seek>(input: &mut R) -> Result<(Headers, impl Read + '_)> {
+pub fn from_start<R: Read + Seek>(input: &mut R) -> Result<(Headers, impl BufRead + '_)> {
     input
         .rewind()
         .map_err(|e| Error::io("reading the message", e))?;
@@ -127,20 +174,30 @@ pub trait LineSink {
 }
 
 /// Reads `reader` (CRLF canonical) to its end, handing each line to `sink`.
-pub fn scan_lines(mut reader: impl Read, sink: &mut impl LineSink) -> Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+pub fn scan_lines(mut reader: impl BufRead, sink: &mut impl LineSink) -> Result<()> {
     let mut line = Line::default();
     loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
+        let buf = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io("reading the message", e)),
         };
+        let n = buf.len();
+        // Most lines of most messages are short, 7-bit and end in their
+        // only CR: those need no look at each byte.
+        let clean = !eight_bit_or_nul(buf);
         let mut at = 0;
-        for lf in memchr::memchr_iter(b'\n', &buf[..n]) {
+        for lf in memchr::memchr_iter(b'\n', buf) {
             let piece = &buf[at..=lf];
-            line.push(piece);
+            if clean
+                && line.is_empty()
+                && memchr::memchr(b'\r', piece).map(|cr| cr + 2) == Some(piece.len())
+            {
+                line.push_plain(piece);
+            } else {
+                line.push(piece);
+            }
             sink.piece(piece)?;
             sink.line(&line)?;
             line.clear();
@@ -150,6 +207,7 @@ pub fn scan_lines(mut reader: impl Read, sink: &mut impl LineSink) -> Result<()>
             line.push(&buf[at..n]);
             sink.piece(&buf[at..n])?;
         }
+        reader.consume(n);
     }
     if !line.is_empty() {
         sink.line(&line)?;
@@ -232,10 +290,26 @@ enum Op {
 impl Plan {
     /// Writes the entity: `headers`, then what the plan makes of `body`
     /// (the body stream the plan was made from, read once).
-    pub fn write(&self, mut body: impl Read, output: &mut dyn Write) -> io::Result<()> {
+    pub fn write(&self, mut body: impl BufRead, output: &mut dyn Write) -> io::Result<()> {
         let mut at = 0;
-        fn skip_to(body: &mut dyn Read, at: &mut u64, to: u64) -> io::Result<()> {
-            io::copy(&mut body.take(to.saturating_sub(*at)), &mut io::sink())?;
+        /// Passes `len` bytes of `body` to `output` (fewer at its end).
+        fn pass(body: &mut dyn BufRead, mut len: u64, output: &mut dyn Write) -> io::Result<()> {
+            while len > 0 {
+                let buf = match body.fill_buf() {
+                    Ok([]) => break,
+                    Ok(buf) => buf,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                let n = buf.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+                output.write_all(&buf[..n])?;
+                body.consume(n);
+                len -= n as u64;
+            }
+            Ok(())
+        }
+        fn skip_to(body: &mut dyn BufRead, at: &mut u64, to: u64) -> io::Result<()> {
+            pass(body, to.saturating_sub(*at), &mut io::sink())?;
             *at = to;
             Ok(())
         }
@@ -244,7 +318,7 @@ impl Plan {
                 Op::Insert(bytes) => output.write_all(bytes)?,
                 Op::Copy(range) => {
                     skip_to(&mut body, &mut at, range.start)?;
-                    io::copy(&mut (&mut body).take(range.end - range.start), output)?;
+                    pass(&mut body, range.end - range.start, output)?;
                     at = range.end;
                 }
                 Op::Encode(range, encoding) => {
@@ -578,7 +652,10 @@ mod tests {
     fn streamed(entity: &[u8], step: usize) -> Result<Vec<u8>> {
         let (header_bytes, body) = split_entity(entity);
         let mut scan = EntityScan::new(&Headers::parse(header_bytes)?)?;
-        scan_lines(Trickle(body, step), &mut scan)?;
+        scan_lines(
+            io::BufReader::with_capacity(step, Trickle(body, step)),
+            &mut scan,
+        )?;
         let plan = scan.finish()?;
         let mut out = Vec::new();
         plan.write(body, &mut out).unwrap();

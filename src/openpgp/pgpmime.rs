@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::message::header::split_entity;
-use crate::message::{canon, mime, transfer, Field, Headers};
+use crate::message::{canon, mime, signing, transfer, Field, Headers};
 use crate::{Error, Result};
 
 /// The header fields and opening of a multipart/encrypted message, up to
@@ -42,39 +42,39 @@ pub fn encrypted_tail(boundary: &str) -> Vec<u8> {
     format!("\r\n--{boundary}--\r\n").into_bytes()
 }
 
+/// The preamble of a PGP/MIME multipart/signed message.
+pub const SIGNED_PREAMBLE: &str = "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)";
+
+/// The Content-Type value of a multipart/signed message whose signature is
+/// made with the hash `micalg` names (`pgp-sha256`).
+pub fn signed_content_type(micalg: &str, boundary: &str) -> String {
+    format!("multipart/signed; micalg={micalg};\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"{boundary}\"")
+}
+
 /// The header fields and opening of a multipart/signed message whose
 /// signature is made with the hash `micalg` names (`pgp-sha256`), up to
 /// where the signed entity starts.
 pub fn signed_head(outer: &Headers, boundary: &str, micalg: &str) -> Vec<u8> {
     let mut headers = outer.clone();
     headers.set("MIME-Version", "1.0");
-    headers.push(Field::new(
-        "Content-Type",
-        &format!("multipart/signed; micalg={micalg};\r\n protocol=\"application/pgp-signature\";\r\n boundary=\"{boundary}\""),
-    ));
-    let mut out = headers.to_bytes();
-    out.extend_from_slice(
-        format!(
-            "\r\nThis is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{boundary}\r\n"
-        )
-        .as_bytes(),
-    );
-    out
+    let content_type = signed_content_type(micalg, boundary);
+    signing::head(&headers, &content_type, SIGNED_PREAMBLE, boundary)
 }
 
 /// The end of a multipart/signed message after the signed entity: the
 /// armored detached `signature`.
 pub fn signed_tail(boundary: &str, signature: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "\r\n--{boundary}\r\n\
-         Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
+    signing::tail(boundary, &signature_part(signature))
+}
+
+/// The part that holds the armored detached `signature`.
+pub fn signature_part(signature: &[u8]) -> Vec<u8> {
+    let mut out = b"Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
          Content-Description: OpenPGP digital signature\r\n\
          Content-Disposition: attachment; filename=\"signature.asc\"\r\n\
          \r\n"
-    )
-    .into_bytes();
+        .to_vec();
     out.extend_from_slice(&canon::to_crlf(signature));
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     out
 }
 

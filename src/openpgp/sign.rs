@@ -3,7 +3,7 @@
 //! byte for byte what is emitted.
 
 use std::io::{self, Read, Seek, Write};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use sequoia_openpgp::armor;
 use sequoia_openpgp::crypto::mpi::PublicKey;
@@ -12,8 +12,7 @@ use sequoia_openpgp::serialize::stream::{Armorer, Message, Signer};
 use sequoia_openpgp::types::{Curve, HashAlgorithm};
 
 use super::pgpmime;
-use crate::message::stream::{from_start, scan_lines, EntityScan};
-use crate::message::{mime, protect};
+use crate::message::signing::{self, Detached};
 use crate::{Error, Result};
 
 /// Signs `message` (LF or CRLF), held in memory, as [`sign_stream`] does.
@@ -29,46 +28,22 @@ pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> R
 }
 
 /// Signs the message in `input` (LF or CRLF) with `signer` and writes the
-/// multipart/signed message to `output`. With `protect_headers`, a copy of
-/// the header fields is signed inside (RFC 9788, `hp="clear"`).
-///
-/// The input is read twice: once to check its MIME structure and find the
-/// parts that need a transfer encoding to be signed (as
-/// [`crate::message::transfer::seven_bit_safe`] does), then to copy,
-/// encode and hash it. Memory stays flat whatever the size, except for a
-/// base64 or quoted-printable part that is not safe as it is (lines too
-/// long, trailing white space): that one part is re-encoded in memory.
+/// PGP/MIME multipart/signed message to `output`, streamed as
+/// [`signing::sign_stream`] does. With `protect_headers`, a copy of the
+/// header fields is signed inside (RFC 9788, `hp="clear"`).
 pub fn sign_stream<R: Read + Seek>(
     input: &mut R,
     signer: KeyPair,
     protect_headers: bool,
     output: &mut dyn Write,
 ) -> Result<()> {
-    let (headers, body) = from_start(input)?;
-    let split = protect::for_signing(&headers, protect_headers);
-    let mut scan = EntityScan::new(&split.inner)?;
-    scan_lines(body, &mut scan)?;
-    // Everything that can fail for a reason of the message or the key
-    // fails before the first byte is written.
-    let plan = scan.finish()?;
     let hash = hash_for(&signer);
-    let mut signature = Vec::new();
-    let signing = detached_signer(&mut signature, signer, hash)?;
-
-    let (_, body) = from_start(input)?;
-    let boundary = mime::new_boundary();
-    let micalg = format!("pgp-{}", hash.to_string().to_lowercase());
-    output
-        .write_all(&pgpmime::signed_head(&split.outer, &boundary, &micalg))
-        .map_err(write_error)?;
-    sign_copy(signing, output, |entity| plan.write(body, entity))?;
-    output
-        .write_all(&pgpmime::signed_tail(&boundary, &signature))
-        .map_err(write_error)
-}
-
-fn write_error(e: io::Error) -> Error {
-    Error::io("writing the signed message", e)
+    let signature = PgpSignature {
+        signer,
+        hash,
+        armored: Shared::default(),
+    };
+    signing::sign_stream(input, signature, protect_headers, output)
 }
 
 /// SHA-256, or the longer hash an ECDSA key's curve needs: gpg and RFC 9580
@@ -84,102 +59,52 @@ fn hash_for(signer: &KeyPair) -> HashAlgorithm {
     }
 }
 
-/// A writer that makes an armored detached signature with `hash` over
-/// what is written to it, into `armored` when finalized.
-fn detached_signer(
-    armored: &mut Vec<u8>,
+/// An armored OpenPGP detached signature (RFC 3156 §5).
+struct PgpSignature {
     signer: KeyPair,
     hash: HashAlgorithm,
-) -> Result<Message<'_>> {
-    let engine = |e: anyhow::Error| Error::OpenPgp(e);
-    let message = Message::new(armored);
-    let message = Armorer::new(message)
-        .kind(armor::Kind::Signature)
-        .build()
-        .map_err(engine)?;
-    Signer::new(message, signer)
-        .and_then(|s| s.hash_algo(hash))
-        .and_then(|s| s.detached().build())
-        .map_err(engine)
+    /// Where the signature is armored as the hash is finalized.
+    armored: Shared,
 }
 
-const CHUNK: usize = 64 * 1024;
-/// Chunks queued for the hashing thread: enough for the two threads to
-/// overlap, little enough to keep memory flat.
-const CHUNKS_IN_FLIGHT: usize = 16;
+impl Detached for PgpSignature {
+    type Hash = Message<'static>;
+    const PREAMBLE: &'static str = pgpmime::SIGNED_PREAMBLE;
 
-/// Runs `write`, whose bytes go to `output` while a second thread hashes
-/// the same bytes into `signing` and finalizes it.
-fn sign_copy(
-    signing: Message<'_>,
-    output: &mut dyn Write,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<()> {
-    std::thread::scope(|scope| {
-        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
-        let hasher = scope.spawn(move || -> Result<()> {
-            let mut signing = signing;
-            for chunk in received {
-                signing
-                    .write_all(&chunk)
-                    .map_err(|e| Error::io("signing", e))?;
-                let _ = recycle.try_send(chunk);
-            }
-            signing.finalize().map_err(Error::OpenPgp)
-        });
-        let mut tee = Tee {
-            output,
-            chunks,
-            recycled,
-            buffer: Vec::with_capacity(CHUNK),
-        };
-        let written = write(&mut tee).and_then(|()| tee.send());
-        drop(tee);
-        let signed = hasher.join().expect("the hashing thread panicked");
-        // A hashing failure explains a failed send; report it first.
-        signed.and(
-            written.map_err(|e| Error::io("reading the message or writing the signed message", e)),
-        )
-    })
-}
+    fn content_type(&self, boundary: &str) -> String {
+        let micalg = format!("pgp-{}", self.hash.to_string().to_lowercase());
+        pgpmime::signed_content_type(&micalg, boundary)
+    }
 
-/// Writes to `output` and hands the same bytes, in chunks, to the hashing
-/// thread, reusing the buffers it gives back.
-struct Tee<'a> {
-    output: &'a mut dyn Write,
-    chunks: mpsc::SyncSender<Vec<u8>>,
-    recycled: mpsc::Receiver<Vec<u8>>,
-    buffer: Vec<u8>,
-}
+    fn hash(&self) -> Result<Message<'static>> {
+        let engine = |e: anyhow::Error| Error::OpenPgp(e);
+        let message = Message::new(self.armored.clone());
+        let message = Armorer::new(message)
+            .kind(armor::Kind::Signature)
+            .build()
+            .map_err(engine)?;
+        Signer::new(message, self.signer.clone())
+            .and_then(|s| s.hash_algo(self.hash))
+            .and_then(|s| s.detached().build())
+            .map_err(engine)
+    }
 
-impl Tee<'_> {
-    /// Writes and hands over what is buffered.
-    fn send(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        self.output.write_all(&self.buffer)?;
-        let mut next = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        next.clear();
-        let chunk = std::mem::replace(&mut self.buffer, next);
-        self.chunks
-            .send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "signing stopped"))
+    fn finish(self, hash: Message<'static>) -> Result<Vec<u8>> {
+        hash.finalize().map_err(Error::OpenPgp)?;
+        let armored = std::mem::take(&mut *self.armored.0.lock().expect("not poisoned"));
+        Ok(pgpmime::signature_part(&armored))
     }
 }
 
-impl Write for Tee<'_> {
+/// A buffer that the signing writer owns a handle to and that is read
+/// after it is finalized.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let taken = buf.len().min(CHUNK - self.buffer.len());
-        self.buffer.extend_from_slice(&buf[..taken]);
-        if self.buffer.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(taken)
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -90,21 +90,13 @@ impl Sealer<'_> {
             SenderKey::Openpgp { keypair, .. } => {
                 openpgp::sign_stream(input, *keypair, protect_headers, out)?
             }
-            SenderKey::Smime(identity) => {
-                let mut message = Vec::new();
-                input
-                    .rewind()
-                    .and_then(|()| input.read_to_end(&mut message))
-                    .map_err(|e| Error::io("reading the message", e))?;
-                let data = crate::smime::sign_message(
-                    &message,
-                    &identity,
-                    protect_headers,
-                    crate::smime::settings::rsa_signature(&self.config.smime)?,
-                )?;
-                out.write_all(&data)
-                    .map_err(|e| Error::io("writing the signed message", e))?;
-            }
+            SenderKey::Smime(identity) => crate::smime::sign::sign_stream(
+                input,
+                &identity,
+                protect_headers,
+                crate::smime::settings::rsa_signature(&self.config.smime)?,
+                out,
+            )?,
         }
         Ok(signed)
     }

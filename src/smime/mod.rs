@@ -57,23 +57,32 @@ pub fn seal_message<W: Write>(
         return encrypt_message(headers, body, recipients, options, output);
     };
     let split = crate::message::protect::for_encryption(headers, options.protect_headers);
-    let mut data = Vec::new();
-    crate::message::canon::CrlfWriter::new(&mut data)
-        .write_all(&{
-            let mut b = Vec::new();
-            body.read_to_end(&mut b)
-                .map_err(|e| crate::Error::io("reading the message body", e))?;
-            b
-        })
-        .map_err(|e| crate::Error::io("reading the message body", e))?;
-    let signed = sign::signed_entity(&split.inner, &data, signer, options.rsa_signature)?;
-    output
-        .write_all(&framing::pkcs7_mime_head(
-            &split.outer,
-            framing::smime_type_name(options.cipher == ContentCipher::Aes256Gcm),
-        ))
-        .map_err(|e| crate::Error::io("writing the encrypted message", e))?;
-    envelope::encrypt_cms(&signed, &mut std::io::empty(), recipients, options, output)
+    // Signing reads the body twice: once to plan the transfer encodings,
+    // once to hash what is emitted. The body is held once, canonicalized;
+    // the signed entity streams into the encryption.
+    let read_error = |e| crate::Error::io("reading the message body", e);
+    let mut data = crate::message::canon::CrlfWriter::new(Vec::new());
+    std::io::copy(body, &mut data).map_err(read_error)?;
+    let mut data = std::io::Cursor::new(data.into_inner());
+    let rsa = options.rsa_signature;
+    crate::message::signing::piped(
+        |signed| sign::sign_entity(&mut data, rewound, &split.inner, signer, rsa, signed),
+        |signed| {
+            output
+                .write_all(&framing::pkcs7_mime_head(
+                    &split.outer,
+                    framing::smime_type_name(options.cipher == ContentCipher::Aes256Gcm),
+                ))
+                .map_err(|e| crate::Error::io("writing the encrypted message", e))?;
+            envelope::encrypt_cms(&[], signed, recipients, options, output)
+        },
+    )
+}
+
+/// `body` from its start.
+fn rewound(body: &mut std::io::Cursor<Vec<u8>>) -> crate::Result<Box<dyn std::io::BufRead + '_>> {
+    body.set_position(0);
+    Ok(Box::new(body))
 }
 
 /// Object identifiers used here.

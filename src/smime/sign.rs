@@ -5,6 +5,8 @@
 //! and its chain (clients do not fetch intermediates). What is signed is
 //! byte for byte what is emitted.
 
+use std::io::{self, BufRead, Read, Seek, Write};
+
 use base64::Engine;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
@@ -19,8 +21,8 @@ use x509_cert::attr::Attribute;
 use super::certs::{OwnIdentity, OwnKey};
 use super::oid;
 use super::validate::{ECDSA_WITH_SHA256, RSASSA_PSS, SHA256_WITH_RSA};
-use crate::message::header::split_entity;
-use crate::message::{canon, mime, protect, transfer, Field, Headers};
+use crate::message::signing::{self, Detached};
+use crate::message::Headers;
 use crate::{Error, Result};
 
 pub(crate) const CONTENT_TYPE: const_oid::ObjectIdentifier =
@@ -55,13 +57,13 @@ fn alg(oid: const_oid::ObjectIdentifier, parameters: Option<Any>) -> AlgorithmId
     AlgorithmIdentifierOwned { oid, parameters }
 }
 
-/// A detached SignedData (DER ContentInfo) over `content` by `signer`.
-pub fn sign_detached(
-    content: &[u8],
+/// A detached SignedData (DER ContentInfo) by `signer` over content whose
+/// SHA-256 is `digest`.
+pub fn sign_digest(
+    digest: &[u8],
     signer: &OwnIdentity,
     rsa_scheme: RsaSignature,
 ) -> Result<Vec<u8>> {
-    let digest = sha2_11::Sha256::digest(content);
     let capabilities: Vec<AlgorithmIdentifierOwned> = vec![
         alg(oid::AES256_GCM, None),
         alg(oid::AES128_GCM, None),
@@ -86,8 +88,7 @@ pub fn sign_detached(
     signed_attrs
         .insert(attribute(
             MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(encode_err)?)
-                .map_err(encode_err)?,
+            Any::encode_from(&OctetString::new(digest).map_err(encode_err)?).map_err(encode_err)?,
         )?)
         .map_err(encode_err)?;
     signed_attrs
@@ -172,84 +173,108 @@ pub fn sign_detached(
     info.to_der().map_err(encode_err)
 }
 
-/// The body of a multipart/signed around `entity` (which is emitted byte
-/// for byte) and its detached signature; returns the Content-Type value
-/// and the body.
-pub fn multipart_signed(entity: &[u8], signature_der: &[u8]) -> (String, Vec<u8>) {
-    let boundary = mime::new_boundary();
-    let content_type = format!(
-        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\r\n boundary=\"{boundary}\""
-    );
-    let mut out = Vec::with_capacity(entity.len() + signature_der.len() * 2 + 512);
-    out.extend_from_slice(
-        format!("This is an S/MIME signed message (RFC 8551)\r\n--{boundary}\r\n").as_bytes(),
-    );
-    out.extend_from_slice(entity);
-    out.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\n\
-             Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n\
-             Content-Transfer-Encoding: base64\r\n\
-             Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\
-             Content-Description: S/MIME Cryptographic Signature\r\n\
-             \r\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&base64_lines(signature_der));
-    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (content_type, out)
-}
-
-fn base64_lines(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for chunk in data.chunks(57) {
-        out.extend_from_slice(
-            base64::engine::general_purpose::STANDARD
-                .encode(chunk)
-                .as_bytes(),
-        );
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// The inner entity (headers and body, made 7-bit safe) and its
-/// multipart/signed wrapping, for `message` split per `protect_headers`.
-pub fn signed_entity(
-    inner: &Headers,
-    body: &[u8],
+/// Signs the message in `input` (LF or CRLF) as `signer` and writes the
+/// S/MIME multipart/signed message to `output`, streamed as
+/// [`signing::sign_stream`] does. With `protect_headers`, a copy of the
+/// header fields is signed inside (RFC 9788, `hp="clear"`).
+pub fn sign_stream<R: Read + Seek>(
+    input: &mut R,
     signer: &OwnIdentity,
+    protect_headers: bool,
     rsa: RsaSignature,
-) -> Result<Vec<u8>> {
-    let entity = transfer::seven_bit_safe(&inner.with_body(body))?;
-    let signature = sign_detached(&entity, signer, rsa)?;
-    let (content_type, body) = multipart_signed(&entity, &signature);
-    let mut headers = Headers::default();
-    headers.push(Field::new("Content-Type", &content_type));
-    Ok(headers.with_body(&body))
+    output: &mut dyn Write,
+) -> Result<()> {
+    let signature = SmimeSignature { signer, rsa };
+    signing::sign_stream(input, signature, protect_headers, output)
 }
 
-/// Signs `message` (LF or CRLF): multipart/signed out. With
-/// `protect_headers`, a copy of the header fields is signed inside
-/// (RFC 9788, `hp="clear"`).
+/// Signs `message` (LF or CRLF), held in memory, as [`sign_stream`] does.
 pub fn sign_message(
     message: &[u8],
     signer: &OwnIdentity,
     protect_headers: bool,
     rsa: RsaSignature,
 ) -> Result<Vec<u8>> {
-    let message = canon::to_crlf(message);
-    let (header_bytes, body) = split_entity(&message);
-    let headers = Headers::parse(header_bytes)?;
-    let split = protect::for_signing(&headers, protect_headers);
-    let entity = transfer::seven_bit_safe(&split.inner.with_body(body))?;
-    let signature = sign_detached(&entity, signer, rsa)?;
-    let (content_type, body) = multipart_signed(&entity, &signature);
-    let mut outer = split.outer.clone();
-    outer.set("MIME-Version", "1.0");
-    outer.push(Field::new("Content-Type", &content_type));
-    Ok(outer.with_body(&body))
+    let mut signed = Vec::with_capacity(message.len() + message.len() / 16 + 8192);
+    sign_stream(
+        &mut io::Cursor::new(message),
+        signer,
+        protect_headers,
+        rsa,
+        &mut signed,
+    )?;
+    Ok(signed)
+}
+
+/// Writes the entity of `inner` and the CRLF canonical body that `body`
+/// reads from `input` (from its start, twice) as an S/MIME multipart/signed
+/// entity whose only header field is its Content-Type.
+pub fn sign_entity<R>(
+    input: &mut R,
+    body: fn(&mut R) -> Result<Box<dyn BufRead + '_>>,
+    inner: &Headers,
+    signer: &OwnIdentity,
+    rsa: RsaSignature,
+    output: &mut dyn Write,
+) -> Result<()> {
+    let signature = SmimeSignature { signer, rsa };
+    signing::sign_entity(input, body, inner, &Headers::default(), signature, output)
+}
+
+/// A detached SignedData with SHA-256 (RFC 8551 §3.5).
+struct SmimeSignature<'a> {
+    signer: &'a OwnIdentity,
+    rsa: RsaSignature,
+}
+
+impl Detached for SmimeSignature<'_> {
+    type Hash = Sha256Writer;
+    const PREAMBLE: &'static str = "This is an S/MIME signed message (RFC 8551)";
+
+    fn content_type(&self, boundary: &str) -> String {
+        format!(
+            "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\r\n boundary=\"{boundary}\""
+        )
+    }
+
+    fn hash(&self) -> Result<Sha256Writer> {
+        Ok(Sha256Writer(sha2_11::Sha256::new()))
+    }
+
+    fn finish(self, hash: Sha256Writer) -> Result<Vec<u8>> {
+        let der = sign_digest(&hash.0.finalize(), self.signer, self.rsa)?;
+        let mut part = b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\
+             Content-Description: S/MIME Cryptographic Signature\r\n\
+             \r\n"
+            .to_vec();
+        for (i, chunk) in der.chunks(57).enumerate() {
+            if i > 0 {
+                part.extend_from_slice(b"\r\n");
+            }
+            part.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(chunk)
+                    .as_bytes(),
+            );
+        }
+        Ok(part)
+    }
+}
+
+/// SHA-256 fed through [`Write`].
+struct Sha256Writer(sha2_11::Sha256);
+
+impl Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parses a DER SignedData ContentInfo (for tests).
