@@ -176,7 +176,7 @@ pub fn sign(
     };
     let rsa = settings::rsa_signature(&context.config.smime)?;
     let mut out = Output::open(output)?;
-    smime::sign::sign_stream(
+    smime::sign_stream(
         input,
         &identity,
         context.config.policy.protect_headers,
