@@ -59,11 +59,7 @@ fn alg(oid: const_oid::ObjectIdentifier, parameters: Option<Any>) -> AlgorithmId
 
 /// A detached SignedData (DER ContentInfo) by `signer` over content whose
 /// SHA-256 is `digest`.
-pub fn sign_digest(
-    digest: &[u8],
-    signer: &OwnIdentity,
-    rsa_scheme: RsaSignature,
-) -> Result<Vec<u8>> {
+fn sign_digest(digest: &[u8], signer: &OwnIdentity, rsa_scheme: RsaSignature) -> Result<Vec<u8>> {
     let capabilities: Vec<AlgorithmIdentifierOwned> = vec![
         alg(oid::AES256_GCM, None),
         alg(oid::AES128_GCM, None),
