@@ -67,12 +67,35 @@ pub fn sign_entity<R, D: Detached>(
     signature: D,
     output: &mut dyn Write,
 ) -> Result<()> {
+    // Pass 1 checks the structure and plans the encodings; meanwhile the
+    // second thread hashes the entity as it would be if the plan changes
+    // nothing, which is the common case: then pass 2 only copies.
+    let entity_head = inner.with_body(b"");
     let mut scan = EntityScan::new(inner)?;
-    scan_lines(body(input)?, &mut scan)?;
+    let mut scanned = Ok(());
+    let mut body_len = 0;
+    let reader = body(input)?;
+    let speculative = Checked::new(signature.hash()?);
+    let speculative = hash_copy(speculative, &mut io::sink(), |tee| {
+        tee.write_all(&entity_head)?;
+        let mut reader = Counted {
+            inner: reader,
+            tee,
+            len: &mut body_len,
+        };
+        scanned = scan_lines(&mut reader, &mut scan);
+        Ok(())
+    })?;
+    scanned?;
     // Everything that can fail for a reason of the message or the key
     // fails before the first byte is written.
     let plan = scan.finish()?;
-    let hash = signature.hash()?;
+    let verbatim = plan.is_verbatim(&entity_head, body_len);
+    let hash = if verbatim {
+        None
+    } else {
+        Some(signature.hash()?)
+    };
 
     let boundary = mime::new_boundary();
     let content_type = signature.content_type(&boundary);
@@ -80,11 +103,102 @@ pub fn sign_entity<R, D: Detached>(
         .write_all(&head(outer, &content_type, D::PREAMBLE, &boundary))
         .map_err(write_error)?;
     let entity = body(input)?;
-    let hash = hash_copy(hash, output, |out| plan.write(entity, out))?;
+    let hash = match hash {
+        None => {
+            let mut copy = Checked::new(&mut *output);
+            copy.write_all(&entity_head).map_err(write_error)?;
+            copy_exactly(entity, body_len, &mut copy)?;
+            // The input is read twice: what was hashed must be what was
+            // copied, or the signature would not match the message.
+            if copy.crc.finalize() != speculative.crc.finalize() {
+                return Err(Error::Malformed(
+                    "the message changed while it was being signed; sign it again".into(),
+                ));
+            }
+            speculative.inner
+        }
+        Some(hash) => hash_copy(hash, output, |out| plan.write(entity, out))?,
+    };
     let part = signature.finish(hash)?;
     output
         .write_all(&tail(&boundary, &part))
         .map_err(write_error)
+}
+
+/// A writer that also keeps a CRC-32 of what went through it: enough to
+/// notice that a file changed between two reads, which is all it is for.
+struct Checked<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W> Checked<W> {
+    fn new(inner: W) -> Self {
+        Checked {
+            inner,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for Checked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader of the body that hands what is consumed to `tee` and counts it.
+struct Counted<'a, R> {
+    inner: R,
+    tee: &'a mut dyn Write,
+    len: &'a mut u64,
+}
+
+impl<R: BufRead> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.tee.write_all(&buf[..n])?;
+        *self.len += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            // `consume` cannot fail: a failed hand-over shows as a hash
+            // thread that stopped, which `hash_copy` reports.
+            let _ = self.tee.write_all(&buf[..n]);
+        }
+        *self.len += n as u64;
+        self.inner.consume(n);
+    }
+}
+
+/// Copies `len` bytes of `body` to `output` (fewer if it ends first).
+fn copy_exactly(mut body: impl BufRead, mut len: u64, output: &mut dyn Write) -> Result<()> {
+    let read_error = |e| Error::io("reading the message", e);
+    while len > 0 {
+        let buf = body.fill_buf().map_err(read_error)?;
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+        output.write_all(&buf[..n]).map_err(write_error)?;
+        body.consume(n);
+        len -= n as u64;
+    }
+    Ok(())
 }
 
 fn write_error(e: io::Error) -> Error {
@@ -289,6 +403,128 @@ impl Read for PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
+
+    /// A "signature" that is the hex SHA-256 of what it was fed.
+    struct Sha256Signature;
+
+    impl Detached for Sha256Signature {
+        type Hash = sha2::Sha256;
+        const PREAMBLE: &'static str = "test";
+
+        fn content_type(&self, boundary: &str) -> String {
+            format!("multipart/signed; protocol=\"test\"; boundary=\"{boundary}\"")
+        }
+
+        fn hash(&self) -> Result<sha2::Sha256> {
+            Ok(sha2::Sha256::new())
+        }
+
+        fn finish(self, hash: sha2::Sha256) -> Result<Vec<u8>> {
+            Ok(hash
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes())
+        }
+    }
+
+    /// The signed entity and the signature part of a signed message.
+    fn entity_and_signature(signed: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let text = String::from_utf8(signed.to_vec()).unwrap();
+        let boundary = text
+            .split("boundary=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let delimiter = format!("\r\n--{boundary}\r\n");
+        let start = text.find(&format!("--{boundary}\r\n")).unwrap() + boundary.len() + 4;
+        let end = start + text[start..].find(&delimiter).unwrap();
+        let signature = &text[end + delimiter.len()..];
+        let signature = &signature[..signature.find("\r\n--").unwrap()];
+        (
+            text.as_bytes()[start..end].to_vec(),
+            signature.as_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn what_is_hashed_is_what_is_emitted_whether_or_not_the_entity_changes() {
+        let safe = b"From: a@example.org\r\nSubject: s\r\n\r\nplain text\r\n".to_vec();
+        let unsafe_ = "From: a@example.org\nSubject: s\n\nnon-ASCII t\u{e9}xt \nFrom here\n"
+            .as_bytes()
+            .to_vec();
+        for message in [safe, unsafe_] {
+            for protect in [false, true] {
+                let mut signed = Vec::new();
+                sign_stream(
+                    &mut io::Cursor::new(&message),
+                    Sha256Signature,
+                    protect,
+                    &mut signed,
+                )
+                .unwrap();
+                let (entity, signature) = entity_and_signature(&signed);
+                let expected: String = sha2::Sha256::digest(&entity)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(String::from_utf8(signature).unwrap(), expected);
+            }
+        }
+    }
+
+    /// A message whose body changes after it was read `reads` times from
+    /// its start.
+    struct Changing {
+        data: io::Cursor<Vec<u8>>,
+        rewinds: usize,
+        change_at: usize,
+    }
+
+    impl Read for Changing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.data.read(buf)
+        }
+    }
+
+    impl Seek for Changing {
+        fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+            self.rewinds += 1;
+            if self.rewinds == self.change_at {
+                let last = self.data.get_ref().len() - 3;
+                self.data.get_mut()[last] ^= 1;
+            }
+            self.data.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_message_that_changes_between_the_reads_is_not_signed() {
+        let message = b"From: a@example.org\r\nSubject: s\r\n\r\nplain text\r\n".to_vec();
+        // Read for its header, for the plan, then for the copy.
+        let mut unchanged = Changing {
+            data: io::Cursor::new(message.clone()),
+            rewinds: 0,
+            change_at: usize::MAX,
+        };
+        sign_stream(&mut unchanged, Sha256Signature, false, &mut Vec::new()).unwrap();
+        assert_eq!(unchanged.rewinds, 3);
+        let mut changing = Changing {
+            data: io::Cursor::new(message),
+            rewinds: 0,
+            change_at: 3,
+        };
+        let err = sign_stream(&mut changing, Sha256Signature, false, &mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("changed while it was being signed"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn piped_hands_everything_over() {

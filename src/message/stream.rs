@@ -288,6 +288,12 @@ enum Op {
 }
 
 impl Plan {
+    /// Whether the plan writes `head` and then the `len` bytes of the body
+    /// as they are: the entity needs no change to be signed.
+    pub fn is_verbatim(&self, head: &[u8], len: u64) -> bool {
+        matches!(self.0.as_slice(), [Op::Insert(h), Op::Copy(r)] if h == head && *r == (0..len))
+    }
+
     /// Writes the entity: `headers`, then what the plan makes of `body`
     /// (the body stream the plan was made from, read once).
     pub fn write(&self, mut body: impl BufRead, output: &mut dyn Write) -> io::Result<()> {
