@@ -1,9 +1,9 @@
 //! `encrypt`: a message in, a PGP/MIME multipart/encrypted message out,
 //! streamed so that memory stays flat whatever the body's size, with
-//! encryption and armoring on two threads.
+//! encryption and armoring on two threads (and a SEIPDv1 packet's MDC
+//! hashed on a third).
 
 use std::io::{self, Read, Write};
-use std::sync::{mpsc, Mutex};
 
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::crypto::{KeyPair, SessionKey};
@@ -16,6 +16,7 @@ use sequoia_openpgp::types::Features;
 use sequoia_openpgp::{KeyHandle, Packet};
 
 use super::ascii_armor::MessageArmorer;
+use super::chunks::{chunk_channel, ChunkSender};
 use super::seipdv1::{self, Seipdv1Writer};
 use super::{pgpmime, policy, RecipientKeys};
 use crate::message::canon::CrlfWriter;
@@ -78,23 +79,15 @@ pub fn encrypt_message<W: Write + Send + Sync>(
     let checksum = !all_support_seipdv2;
     let armored_output = &mut *output;
     std::thread::scope(|scope| -> Result<()> {
-        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+        let (mut sender, received) = chunk_channel(CHUNKS_IN_FLIGHT);
         let armorer = scope.spawn(move || -> Result<()> {
             let mut armor = MessageArmorer::new(armored_output, checksum).map_err(write_err)?;
-            for mut chunk in received {
-                armor.write_all(&chunk).map_err(write_err)?;
-                chunk.clear();
-                let _ = recycle.try_send(chunk);
-            }
+            received
+                .for_each(|chunk| armor.write_all(chunk))
+                .map_err(write_err)?;
             armor.finish().map_err(write_err)?;
             Ok(())
         });
-        let mut sender = ChunkSender {
-            channel: chunks,
-            recycled: Mutex::new(recycled),
-            buffer: Vec::with_capacity(CHUNK),
-        };
         let sealed = if all_support_seipdv2 {
             let recipients = encryption_keys
                 .into_iter()
@@ -106,7 +99,7 @@ pub fn encrypt_message<W: Write + Send + Sync>(
                 .map(|(_, handle, key)| (handle, *key));
             seal_into_seipdv1(&mut sender, keys, signer, &split.inner, body)
         };
-        let sent = sealed.and_then(|()| sender.finish());
+        let sent = sealed.and_then(|()| sender.finish().map_err(write_err));
         let armored = armorer.join().expect("the armoring thread panicked");
         // An armoring failure explains a failed send; report it first.
         armored.and(sent)
@@ -193,54 +186,6 @@ fn write_plaintext(
     plaintext.into_inner().finalize().map_err(engine)
 }
 
-/// A writer that hands its data to another thread in 64 KiB chunks, reusing
-/// the buffers that thread gives back so memory stays flat.
-struct ChunkSender {
-    channel: mpsc::SyncSender<Vec<u8>>,
-    // A Mutex only because sequoia needs a Sync writer; it is never contended.
-    recycled: Mutex<mpsc::Receiver<Vec<u8>>>,
-    buffer: Vec<u8>,
-}
-
-const CHUNK: usize = 64 * 1024;
 /// Enough to take one of sequoia's 4 MiB bursts while the armoring thread
 /// works on the previous one; this is what lets the two threads overlap.
 const CHUNKS_IN_FLIGHT: usize = 64;
-
-impl ChunkSender {
-    fn send_buffer(&mut self) -> io::Result<()> {
-        let next = self
-            .recycled
-            .get_mut()
-            .ok()
-            .and_then(|r| r.try_recv().ok())
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        let chunk = std::mem::replace(&mut self.buffer, next);
-        self.channel
-            .send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the output stopped"))
-    }
-
-    /// Sends what is left; dropping `self` then ends the other thread's loop.
-    fn finish(mut self) -> Result<()> {
-        self.send_buffer()
-            .map_err(|e| Error::io("writing the encrypted message", e))
-    }
-}
-
-impl Write for ChunkSender {
-    /// Takes at most what fits in the current chunk: sequoia writes in
-    /// bursts of up to 4 MiB, which must not all queue up at once.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let taken = buf.len().min(CHUNK - self.buffer.len());
-        self.buffer.extend_from_slice(&buf[..taken]);
-        if self.buffer.len() == CHUNK {
-            self.send_buffer()?;
-        }
-        Ok(taken)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}

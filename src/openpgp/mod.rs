@@ -3,6 +3,7 @@
 //! input.
 
 mod ascii_armor;
+mod chunks;
 mod ciphertext;
 mod dearmor;
 pub mod decrypt;

@@ -6,13 +6,18 @@
 //! hash we make of our own plaintext, and it took most of a large
 //! encryption's time. This writer makes the same packet with plain SHA-1
 //! (SHA-NI where the CPU has it): the integrity protection is unchanged.
+//! The hashing runs on a thread of its own, beside the encryption.
 
+use std::convert::Infallible;
 use std::io::{self, Write};
+use std::thread::JoinHandle;
 
 use sequoia_openpgp::crypto::symmetric::{BlockCipherMode, Encryptor, PaddingMode};
 use sequoia_openpgp::crypto::{self, SessionKey};
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sha1::{Digest, Sha1};
+
+use super::chunks::{chunk_channel, ChunkSender};
 
 /// The data cipher of every SEIPDv1 packet written here.
 pub const CIPHER: SymmetricAlgorithm = SymmetricAlgorithm::AES256;
@@ -24,7 +29,7 @@ const MDC_HEADER: [u8; 2] = [0xD3, 0x14];
 /// writer; [`Seipdv1Writer::finish`] appends the MDC and ends the packet.
 pub struct Seipdv1Writer<W: Write> {
     cfb: Encryptor<PartialBodies<W>>,
-    mdc: Sha1,
+    mdc: MdcHasher,
 }
 
 impl<W: Write> Seipdv1Writer<W> {
@@ -46,7 +51,7 @@ impl<W: Write> Seipdv1Writer<W> {
         .map_err(io::Error::other)?;
         let mut writer = Seipdv1Writer {
             cfb,
-            mdc: Sha1::new(),
+            mdc: MdcHasher::new(),
         };
         // A random block, its last two octets repeated (the quick check).
         let mut prefix = [0u8; 18];
@@ -59,8 +64,8 @@ impl<W: Write> Seipdv1Writer<W> {
     /// Appends the MDC packet, ends the SEIPDv1 packet and returns the
     /// inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.mdc.update(MDC_HEADER);
-        let digest = self.mdc.finalize();
+        self.mdc.update(&MDC_HEADER)?;
+        let digest = self.mdc.digest()?;
         self.cfb.write_all(&MDC_HEADER)?;
         self.cfb.write_all(&digest)?;
         self.cfb.finalize().map_err(io::Error::other)?.finish()
@@ -70,12 +75,50 @@ impl<W: Write> Seipdv1Writer<W> {
 impl<W: Write> Write for Seipdv1Writer<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.cfb.write(buf)?;
-        self.mdc.update(&buf[..n]);
+        self.mdc.update(&buf[..n])?;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.cfb.flush()
+    }
+}
+
+/// The MDC's SHA-1 of everything encrypted, computed on a thread of its
+/// own from the plaintext handed over in chunks.
+struct MdcHasher {
+    plaintext: ChunkSender,
+    thread: JoinHandle<Sha1>,
+}
+
+/// 1 MiB of plaintext may wait for the hashing thread.
+const HASH_CHUNKS_IN_FLIGHT: usize = 16;
+
+impl MdcHasher {
+    fn new() -> Self {
+        let (plaintext, received) = chunk_channel(HASH_CHUNKS_IN_FLIGHT);
+        let thread = std::thread::spawn(move || {
+            let mut sha1 = Sha1::new();
+            let _ = received.for_each(|chunk| {
+                sha1.update(chunk);
+                Ok::<(), Infallible>(())
+            });
+            sha1
+        });
+        MdcHasher { plaintext, thread }
+    }
+
+    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        self.plaintext.write_all(data)
+    }
+
+    fn digest(self) -> io::Result<[u8; 20]> {
+        self.plaintext.finish()?;
+        let sha1 = self
+            .thread
+            .join()
+            .map_err(|_| io::Error::other("the MDC hashing thread panicked"))?;
+        Ok(sha1.finalize().into())
     }
 }
 
