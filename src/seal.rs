@@ -139,19 +139,19 @@ pub(crate) fn rfc5322_date(time: std::time::SystemTime) -> String {
     )
 }
 
-/// Candidate certificates for each recipient, from the store and from own
-/// keys (so that writing to oneself works without importing one's own
-/// certificate), and from key discovery when none of those is usable.
+/// Candidate certificates for each recipient, from the store and from the
+/// own keys `own` (so that writing to oneself works without importing one's
+/// own certificate), and from key discovery when none of those is usable.
 pub fn candidate_certs(
     store: &CertStore,
-    own: &SecretKeys,
+    own: &[Cert],
     discovery: Option<&Discovery>,
     address: &str,
 ) -> Result<Vec<Cert>> {
     let mut certs = store.by_address(address)?;
-    for key in own.find(address)? {
+    for key in crate::keys::secret::matching(own, address)? {
         if !certs.iter().any(|c| c.fingerprint() == key.fingerprint()) {
-            certs.push(key.strip_secret_key_material());
+            certs.push(key.clone().strip_secret_key_material());
         }
     }
     if let Some(discovery) = discovery {
@@ -289,7 +289,6 @@ pub struct Sealer<'a> {
     config: &'a Config,
     unlocker: &'a Unlocker,
     store: &'a CertStore,
-    own: &'a SecretKeys,
     discovery: Option<&'a Discovery>,
     sender: String,
     /// The sender's own keys: they sign, and are encrypted to (to self).
@@ -306,8 +305,9 @@ pub struct Sealer<'a> {
     /// Recipient domains' inbound protection, checked once each.
     inbound: RefCell<HashMap<String, InboundSummary>>,
     request: Request,
-    /// All own certificates, read once: they vouch for keys they certified.
-    own_certs: std::cell::OnceCell<Vec<Cert>>,
+    /// All own certificates, read once: candidates for their addresses,
+    /// and they vouch for keys they certified.
+    own_certs: Vec<Cert>,
 }
 
 impl<'a> Sealer<'a> {
@@ -321,12 +321,17 @@ impl<'a> Sealer<'a> {
         discovery: Option<&'a Discovery>,
         sender: &str,
     ) -> Result<Sealer<'a>> {
-        let sender_keys = sender_keys(own, config.openpgp_identity(sender), sender)?;
+        // Read once: every copy's recipients and levels use them again.
+        let own_certs = own.all()?;
+        let identity = config.openpgp_identity(sender).unwrap_or(sender);
+        let sender_keys = crate::keys::secret::matching(&own_certs, identity)?
+            .into_iter()
+            .cloned()
+            .collect();
         Ok(Sealer {
             config,
             unlocker,
             store,
-            own,
             discovery,
             sender: sender.to_string(),
             sender_keys,
@@ -337,7 +342,7 @@ impl<'a> Sealer<'a> {
             sts_cache_file: None,
             inbound: RefCell::new(HashMap::new()),
             request: Request::default(),
-            own_certs: std::cell::OnceCell::new(),
+            own_certs,
         })
     }
 
@@ -382,11 +387,9 @@ impl<'a> Sealer<'a> {
         }
     }
 
-    /// Every own certificate, read on first use (unreadable ones vouch for
-    /// nothing).
+    /// Every own certificate.
     fn own_certs(&self) -> &[Cert] {
-        self.own_certs
-            .get_or_init(|| self.own.all().unwrap_or_default())
+        &self.own_certs
     }
 
     /// Whether copies are signed when the sender can.
@@ -451,7 +454,7 @@ impl<'a> Sealer<'a> {
     }
 
     fn has_openpgp(&self, address: &str) -> bool {
-        candidate_certs(self.store, self.own, self.discovery, address)
+        candidate_certs(self.store, &self.own_certs, self.discovery, address)
             .map(|certs| openpgp::encryption_keys(address, &certs, false).is_ok())
             .unwrap_or(false)
     }
@@ -536,7 +539,9 @@ impl<'a> Sealer<'a> {
             } else {
                 group
                     .iter()
-                    .map(|r| candidate_certs(self.store, self.own, self.discovery, &r.address))
+                    .map(|r| {
+                        candidate_certs(self.store, &self.own_certs, self.discovery, &r.address)
+                    })
                     .collect::<Result<_>>()?
             };
             let keys: Result<Vec<RecipientKeys>> = match wanted {
@@ -588,7 +593,7 @@ impl<'a> Sealer<'a> {
                 .map(|(r, i)| {
                     let mut level = RecipientLevel::unencrypted(&r.address, signed, i.clone());
                     // Why there was no key, when a revoked one is stored.
-                    let stored = candidate_certs(self.store, self.own, None, &r.address);
+                    let stored = candidate_certs(self.store, &self.own_certs, None, &r.address);
                     level.warnings = level::revoked_warnings(&stored.unwrap_or_default());
                     level
                 })

@@ -420,7 +420,7 @@ fn recipients(context: &Context, args: &Args) -> Result<Vec<Report>> {
     for address in &args.addresses {
         let policy = config.policy.protection_for(address);
         let require_inbound = config.policy.require_inbound_for(address);
-        let mut certs = seal::candidate_certs(&store, &own, None, address)?;
+        let mut certs = seal::candidate_certs(&store, &own_certs, None, address)?;
         let mut found_by = None;
         let mut reason = String::new();
         if openpgp::encryption_keys(address, &certs, false).is_ok() {

@@ -82,22 +82,7 @@ impl SecretKeys {
     /// Own keys matching `query`: a fingerprint, key ID or address.
     pub fn find(&self, query: &str) -> Result<Vec<Cert>> {
         let all = self.all()?;
-        if query.contains('@') {
-            let wanted = normalize_address(query);
-            return Ok(all
-                .into_iter()
-                .filter(|c| super::addresses(c).contains(&wanted))
-                .collect());
-        }
-        let handle: KeyHandle = query.parse().map_err(|_| {
-            Error::Usage(format!(
-                "{query:?} is neither an address, a fingerprint nor a key ID"
-            ))
-        })?;
-        Ok(all
-            .into_iter()
-            .filter(|c| c.keys().any(|k| k.key().key_handle().aliases(&handle)))
-            .collect())
+        Ok(matching(&all, query)?.into_iter().cloned().collect())
     }
 
     /// Removes the key file for `cert`.
@@ -105,4 +90,25 @@ impl SecretKeys {
         let path = self.path_for(cert);
         fs::remove_file(&path).map_err(|e| Error::io(format!("removing {}", path.display()), e))
     }
+}
+
+/// The certificates among `certs` matching `query`: a fingerprint, key ID
+/// or address (one of the user IDs the certificate binds now).
+pub fn matching<'c>(certs: &'c [Cert], query: &str) -> Result<Vec<&'c Cert>> {
+    if query.contains('@') {
+        let wanted = normalize_address(query);
+        return Ok(certs
+            .iter()
+            .filter(|c| super::addresses(c).contains(&wanted))
+            .collect());
+    }
+    let handle: KeyHandle = query.parse().map_err(|_| {
+        Error::Usage(format!(
+            "{query:?} is neither an address, a fingerprint nor a key ID"
+        ))
+    })?;
+    Ok(certs
+        .iter()
+        .filter(|c| c.keys().any(|k| k.key().key_handle().aliases(&handle)))
+        .collect())
 }

@@ -1,17 +1,23 @@
 //! `encrypt`: a message in, a PGP/MIME multipart/encrypted message out,
 //! streamed so that memory stays flat whatever the body's size, with
-//! encryption and armoring on two threads.
+//! encryption and armoring on two threads (and a SEIPDv1 packet's MDC
+//! hashed on a third).
 
 use std::io::{self, Read, Write};
-use std::sync::{mpsc, Mutex};
 
-use sequoia_openpgp::armor;
 use sequoia_openpgp::cert::prelude::*;
-use sequoia_openpgp::crypto::KeyPair;
+use sequoia_openpgp::crypto::{KeyPair, SessionKey};
+use sequoia_openpgp::packet::key::{PublicParts, UnspecifiedRole};
+use sequoia_openpgp::packet::pkesk::PKESK3;
+use sequoia_openpgp::packet::Key;
 use sequoia_openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Recipient, Signer};
+use sequoia_openpgp::serialize::Serialize;
 use sequoia_openpgp::types::Features;
-use sequoia_openpgp::Profile;
+use sequoia_openpgp::{KeyHandle, Packet};
 
+use super::ascii_armor::MessageArmorer;
+use super::chunks::{chunk_channel, ChunkSender};
+use super::seipdv1::{self, Seipdv1Writer};
 use super::{pgpmime, policy, RecipientKeys};
 use crate::message::canon::CrlfWriter;
 use crate::message::{mime, protect, Headers};
@@ -55,7 +61,7 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         .map_err(write_err)?;
 
     let others = recipients.iter().filter(|r| !r.own).count();
-    let mut openpgp_recipients = Vec::new();
+    let mut encryption_keys = Vec::new();
     let mut all_support_seipdv2 = true;
     for recipient in recipients {
         let features = announced_features(recipient.cert);
@@ -63,41 +69,37 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         let named = !recipient.hidden || others == 1;
         for key in &recipient.keys {
             let handle = named.then(|| key.key_handle());
-            openpgp_recipients.push(Recipient::new(features.clone(), handle, *key));
+            encryption_keys.push((features.clone(), handle, *key));
         }
     }
 
     // Encryption runs here, armoring (base64, CRLF) on a second thread:
-    // the two halves of the work each get a core.
-    let profile = if all_support_seipdv2 {
-        Profile::RFC9580
-    } else {
-        Profile::RFC4880
-    };
+    // the two halves of the work each get a core. SEIPDv1 goes with the
+    // armor checksum of RFC 4880, SEIPDv2 without (RFC 9580).
+    let checksum = !all_support_seipdv2;
     let armored_output = &mut *output;
     std::thread::scope(|scope| -> Result<()> {
-        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+        let (mut sender, received) = chunk_channel(CHUNKS_IN_FLIGHT);
         let armorer = scope.spawn(move || -> Result<()> {
-            let mut armor =
-                armor::Writer::new(CrlfWriter::new(armored_output), armor::Kind::Message)
-                    .map_err(write_err)?;
-            armor.set_profile(profile).map_err(write_err)?;
-            for mut chunk in received {
-                armor.write_all(&chunk).map_err(write_err)?;
-                chunk.clear();
-                let _ = recycle.try_send(chunk);
-            }
-            armor.finalize().map_err(write_err)?;
+            let mut armor = MessageArmorer::new(armored_output, checksum).map_err(write_err)?;
+            received
+                .for_each(|chunk| armor.write_all(chunk))
+                .map_err(write_err)?;
+            armor.finish().map_err(write_err)?;
             Ok(())
         });
-        let mut sender = ChunkSender {
-            channel: chunks,
-            recycled: Mutex::new(recycled),
-            buffer: Vec::with_capacity(CHUNK),
+        let sealed = if all_support_seipdv2 {
+            let recipients = encryption_keys
+                .into_iter()
+                .map(|(features, handle, key)| Recipient::new(features, handle, key));
+            seal_into_seipdv2(&mut sender, recipients, signer, &split.inner, body)
+        } else {
+            let keys = encryption_keys
+                .iter()
+                .map(|(_, handle, key)| (handle, *key));
+            seal_into_seipdv1(&mut sender, keys, signer, &split.inner, body)
         };
-        let sealed = seal_into(&mut sender, openpgp_recipients, signer, &split.inner, body);
-        let sent = sealed.and_then(|()| sender.finish());
+        let sent = sealed.and_then(|()| sender.finish().map_err(write_err));
         let armored = armorer.join().expect("the armoring thread panicked");
         // An armoring failure explains a failed send; report it first.
         armored.and(sent)
@@ -118,20 +120,58 @@ fn announced_features(cert: &Cert) -> Features {
         .unwrap_or_else(|| Features::empty().set_seipdv1())
 }
 
-/// Encrypts (and signs) the inner entity, headers then body, into `sink`.
-fn seal_into(
+/// Encrypts (and signs) the inner entity, headers then body, into `sink`
+/// as PKESKv6 packets and a SEIPDv2 packet (sequoia's encryptor).
+fn seal_into_seipdv2<'k>(
     sink: &mut ChunkSender,
-    recipients: Vec<Recipient>,
+    recipients: impl IntoIterator<Item = Recipient<'k>>,
+    signer: Option<KeyPair>,
+    inner: &Headers,
+    body: &mut dyn Read,
+) -> Result<()> {
+    let message = Encryptor::for_recipients(Message::new(sink), recipients)
+        .build()
+        .map_err(Error::OpenPgp)?;
+    write_plaintext(message, signer, inner, body)
+}
+
+/// Encrypts (and signs) the inner entity, headers then body, into `sink`
+/// as PKESKv3 packets to `keys` (each named by its handle, or hidden) and a
+/// SEIPDv1 packet (our [`Seipdv1Writer`], faster than sequoia's).
+fn seal_into_seipdv1<'k>(
+    sink: &mut ChunkSender,
+    keys: impl IntoIterator<Item = (&'k Option<KeyHandle>, &'k Key<PublicParts, UnspecifiedRole>)>,
+    signer: Option<KeyPair>,
+    inner: &Headers,
+    body: &mut dyn Read,
+) -> Result<()> {
+    let write_err = |e: io::Error| Error::io("encrypting the message", e);
+    let session_key = SessionKey::new(seipdv1::CIPHER.key_size().map_err(Error::OpenPgp)?)
+        .map_err(Error::OpenPgp)?;
+    for (handle, key) in keys {
+        let mut pkesk =
+            PKESK3::for_recipient(seipdv1::CIPHER, &session_key, key).map_err(Error::OpenPgp)?;
+        pkesk.set_recipient(handle.clone().map(Into::into));
+        Packet::PKESK(pkesk.into())
+            .serialize(sink)
+            .map_err(Error::OpenPgp)?;
+    }
+    let mut encrypted = Seipdv1Writer::new(sink, &session_key).map_err(write_err)?;
+    write_plaintext(Message::new(&mut encrypted), signer, inner, body)?;
+    encrypted.finish().map_err(write_err)?;
+    Ok(())
+}
+
+/// Writes the inner entity, headers then body, as a literal data packet
+/// (signed by `signer`, when given) into `message`, and finalizes it.
+fn write_plaintext(
+    message: Message,
     signer: Option<KeyPair>,
     inner: &Headers,
     body: &mut dyn Read,
 ) -> Result<()> {
     let engine = |e: anyhow::Error| Error::OpenPgp(e);
     let write_err = |e: io::Error| Error::io("encrypting the message", e);
-    let message = Message::new(sink);
-    let message = Encryptor::for_recipients(message, recipients)
-        .build()
-        .map_err(engine)?;
     let message = match signer {
         Some(keypair) => Signer::new(message, keypair)
             .and_then(|s| s.build())
@@ -146,54 +186,6 @@ fn seal_into(
     plaintext.into_inner().finalize().map_err(engine)
 }
 
-/// A writer that hands its data to another thread in 64 KiB chunks, reusing
-/// the buffers that thread gives back so memory stays flat.
-struct ChunkSender {
-    channel: mpsc::SyncSender<Vec<u8>>,
-    // A Mutex only because sequoia needs a Sync writer; it is never contended.
-    recycled: Mutex<mpsc::Receiver<Vec<u8>>>,
-    buffer: Vec<u8>,
-}
-
-const CHUNK: usize = 64 * 1024;
 /// Enough to take one of sequoia's 4 MiB bursts while the armoring thread
 /// works on the previous one; this is what lets the two threads overlap.
 const CHUNKS_IN_FLIGHT: usize = 64;
-
-impl ChunkSender {
-    fn send_buffer(&mut self) -> io::Result<()> {
-        let next = self
-            .recycled
-            .get_mut()
-            .ok()
-            .and_then(|r| r.try_recv().ok())
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        let chunk = std::mem::replace(&mut self.buffer, next);
-        self.channel
-            .send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the output stopped"))
-    }
-
-    /// Sends what is left; dropping `self` then ends the other thread's loop.
-    fn finish(mut self) -> Result<()> {
-        self.send_buffer()
-            .map_err(|e| Error::io("writing the encrypted message", e))
-    }
-}
-
-impl Write for ChunkSender {
-    /// Takes at most what fits in the current chunk: sequoia writes in
-    /// bursts of up to 4 MiB, which must not all queue up at once.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let taken = buf.len().min(CHUNK - self.buffer.len());
-        self.buffer.extend_from_slice(&buf[..taken]);
-        if self.buffer.len() == CHUNK {
-            self.send_buffer()?;
-        }
-        Ok(taken)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}

@@ -2,12 +2,15 @@
 //! sign (multipart/signed), decrypt and verify, plus legacy inline PGP on
 //! input.
 
+mod ascii_armor;
+mod chunks;
 mod ciphertext;
 mod dearmor;
 pub mod decrypt;
 pub mod encrypt;
 pub mod pgpmime;
 pub mod recipients;
+mod seipdv1;
 pub mod sign;
 pub mod signed_stream;
 pub mod stream;
