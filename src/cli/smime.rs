@@ -160,6 +160,53 @@ pub fn verify(
     Ok(opened.signatures)
 }
 
+/// `verify` for a large S/MIME message, read from `input` (which starts
+/// with `head`) in bounded memory: enveloped (decrypted as a stream, the
+/// plaintext discarded), multipart/signed or opaque signed-data. The
+/// signature reports, or `None` when it is none of these or must be read
+/// whole.
+pub fn verify_stream(
+    context: &Context,
+    input: &mut std::fs::File,
+    head: &[u8],
+    import: bool,
+) -> Result<Option<Vec<mailseal::openpgp::SignatureReport>>> {
+    use std::io::Seek;
+    let keys = SmimeKeys::load(&context.home, &context.config)?;
+    let keyring = keys.keyring();
+    if smime::stream::is_enveloped(head) {
+        input
+            .rewind()
+            .map_err(|e| Error::io("reading the message", e))?;
+        let opened =
+            smime::stream::open_stream(&mut *input, &keys.own, &keyring, &std::env::temp_dir())?
+                .opened;
+        if import {
+            import_certs(context, &opened.certificates)?;
+        }
+        return Ok(Some(opened.signatures));
+    }
+    let (signatures, certificates) = match smime::signed_stream::check(input, None, &keyring)? {
+        Some(checked) => (checked.signatures, checked.certificates),
+        None => {
+            if !smime::stream::is_opaque_signed(head) {
+                return Ok(None);
+            }
+            input
+                .rewind()
+                .map_err(|e| Error::io("reading the message", e))?;
+            match smime::stream::check_opaque(&mut *input, &keyring)? {
+                Some(opened) => (opened.signatures, opened.certificates),
+                None => return Ok(None),
+            }
+        }
+    };
+    if import {
+        import_certs(context, &certificates)?;
+    }
+    Ok(Some(signatures))
+}
+
 /// `sign` for S/MIME.
 pub fn sign(
     context: &Context,
