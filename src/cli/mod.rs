@@ -109,6 +109,22 @@ impl Context {
         CertStore::open(&self.home.cert_dir(), &self.home.cert_index_file())
     }
 
+    /// Opens received messages (decrypt, verify) with this home's keys;
+    /// plaintext waiting for its check spills to `spill_dir`.
+    pub fn opener<'a>(
+        &'a self,
+        options: mailseal::openpgp::OpenOptions,
+        spill_dir: &'a Path,
+    ) -> mailseal::open::Opener<'a> {
+        mailseal::open::Opener {
+            home: &self.home,
+            config: &self.config,
+            unlocker: &self.unlocker,
+            options,
+            spill_dir,
+        }
+    }
+
     /// Own secret keys.
     pub fn secret_keys(&self) -> SecretKeys {
         SecretKeys::new(&self.home.openpgp_key_dir())

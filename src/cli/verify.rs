@@ -3,13 +3,10 @@
 
 use std::path::PathBuf;
 
-use mailseal::openpgp::{
-    self, verify::Keys, OpenOptions, SignatureReport, SignedStream, Verification,
-};
-use mailseal::{Error, Result};
-use std::io::{Read, Seek};
+use mailseal::openpgp::{OpenOptions, SignatureReport, Verification};
+use mailseal::Result;
 
-use super::{open_rereadable, read_all, Context};
+use super::{open_rereadable, Context};
 
 /// Check the signatures of a message.
 ///
@@ -78,17 +75,13 @@ fn parse_size(text: &str) -> std::result::Result<u64, String> {
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let mut input = open_rereadable(args.file.as_deref())?;
-    // OpenPGP multipart/signed messages stream, as do large PGP/MIME
-    // encrypted messages and S/MIME multipart/signed and opaque
-    // signed-data; anything else is read whole.
-    let large = input
-        .metadata()
-        .is_ok_and(|m| m.len() >= mailseal::spill::IN_MEMORY as u64);
-    let verification = match SignedStream::scan(&mut input)? {
-        Some(signed) => with_keys(context, |keys| signed.verify(&mut input, keys))?,
-        None if large => verify_large(context, &args, &mut input)?,
-        None => verify_whole(context, &args, &mut input)?,
-    };
+    let verified = context
+        .opener(args.open.options(), &std::env::temp_dir())
+        .verify(&mut input)?;
+    if args.import_certs && !verified.certificates.is_empty() {
+        super::smime::import_certs(context, &verified.certificates)?;
+    }
+    let verification = verified.verification;
     report_verification(context, &verification, false)?;
     let good = verification.is_good();
     if !good && !context.json {
@@ -102,64 +95,6 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         eprintln!("mailseal: verification failed: {reason}");
     }
     Ok(if good { 0 } else { 1 })
-}
-
-/// Checks a message of [`mailseal::spill::IN_MEMORY`] bytes or more:
-/// PGP/MIME encrypted (decrypted as a stream, the plaintext discarded) and
-/// S/MIME signed in bounded memory, anything else read whole.
-fn verify_large(context: &Context, args: &Args, input: &mut std::fs::File) -> Result<Verification> {
-    let mut head = Vec::new();
-    input
-        .rewind()
-        .and_then(|()| (&mut *input).take(1 << 16).read_to_end(&mut head))
-        .and_then(|_| input.rewind())
-        .map_err(|e| Error::io("reading the message", e))?;
-    if openpgp::stream::is_pgpmime_encrypted(&head) {
-        let size = input.metadata().ok().map(|m| m.len());
-        return with_keys(context, |keys| {
-            let mut decrypted = openpgp::decrypt_stream(
-                &mut *input,
-                size,
-                keys,
-                args.open.options(),
-                &std::env::temp_dir(),
-            )?;
-            Ok(std::mem::take(&mut decrypted.verification))
-        });
-    }
-    match super::smime::verify_stream(context, input, &head, args.import_certs)? {
-        Some(signatures) => Ok(Verification {
-            signatures,
-            unsigned_parts: Vec::new(),
-        }),
-        None => verify_whole(context, args, input),
-    }
-}
-
-/// Checks a message read whole: S/MIME, or OpenPGP of any kind.
-fn verify_whole(context: &Context, args: &Args, input: &mut std::fs::File) -> Result<Verification> {
-    let message = read_all(input)?;
-    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
-        Ok(Verification {
-            signatures: super::smime::verify(context, &message, args.import_certs)?,
-            unsigned_parts: Vec::new(),
-        })
-    } else {
-        with_keys(context, |keys| {
-            openpgp::verify_message(&message, keys, args.open.options())
-        })
-    }
-}
-
-/// Runs `check` with the OpenPGP keys: others' certificates and own keys.
-fn with_keys<T>(context: &Context, check: impl FnOnce(&Keys) -> Result<T>) -> Result<T> {
-    let store = context.cert_store()?;
-    let own = context.secret_keys().all()?;
-    check(&Keys {
-        store: &store,
-        own: &own,
-        unlocker: &context.unlocker,
-    })
 }
 
 /// Reports signatures: JSON on stdout with --json (unless stdout carries

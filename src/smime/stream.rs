@@ -115,6 +115,30 @@ impl OpenedStream {
         Ok(())
     }
 
+    /// Whether the message may be written: an error when it was not
+    /// encrypted (it is one for `verify`), or when nothing authenticates
+    /// its content (enveloped-data, CBC, without a good signature) unless
+    /// `allow_unauthenticated`.
+    pub fn check_release(&self, allow_unauthenticated: bool) -> Result<()> {
+        let opened = &self.opened;
+        if !opened.was_encrypted {
+            return Err(Error::Usage(
+                "the message is signed, not encrypted: check it with `mailseal verify`".into(),
+            ));
+        }
+        if !opened.authenticated() && !allow_unauthenticated {
+            return Err(Error::Unauthenticated(format!(
+                "the message is enveloped-data (CBC), which is not integrity-protected, and {}; nothing was written",
+                if opened.signatures.is_empty() {
+                    "no signature covers it"
+                } else {
+                    "not every signature on it is good"
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether the plaintext was too large for its parts to be searched
     /// for S/MIME signatures (which would cover only part of it).
     pub fn parts_unchecked(&self) -> bool {
