@@ -13,7 +13,8 @@ use std::path::Path;
 use crate::config::Config;
 use crate::home::Home;
 use crate::keys::{CertStore, SecretKeys, Unlocker};
-use crate::message::canon;
+use crate::message::header::split_entity;
+use crate::message::{canon, Headers};
 use crate::openpgp::{self, verify::Keys, OpenOptions, SignedStream, Verification};
 use crate::seal::SmimeKeys;
 use crate::smime::{self, certs::SmimeCert, stream::OpenedStream};
@@ -181,6 +182,12 @@ impl Opener<'_> {
                 let verification = std::mem::take(&mut decrypted.verification);
                 Ok(Some(Verified::openpgp(verification)))
             });
+        }
+        let (header_bytes, _) = split_entity(&head);
+        let is_smime = Headers::parse(&canon::to_crlf(header_bytes))
+            .is_ok_and(|headers| smime::framing::is_smime_entity(&headers));
+        if !is_smime {
+            return Ok(None);
         }
         let keys = self.smime_keys()?;
         let keyring = keys.keyring();
