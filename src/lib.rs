@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod home;
 pub mod keys;
 pub mod message;
+pub mod open;
 pub mod openpgp;
 pub mod output;
 pub mod posture;

@@ -279,3 +279,31 @@ fn a_large_signed_then_encrypted_message_is_checked_from_the_spill() {
         );
     }
 }
+
+#[test]
+fn verify_of_a_100_mb_encrypted_message_streams_and_writes_no_plaintext() {
+    let (alice, bob) = alice_and_bob();
+    let sealed = sealed_by_mailseal(&alice, &marked_message(100, "bob@example.net"), true);
+    let tmp = tempfile::tempdir().unwrap();
+    let verify = |input: &Path| {
+        let mut command = bob.command(&["verify", input.to_str().unwrap()]);
+        command.env("TMPDIR", tmp.path());
+        let mut checked = 0;
+        let run = run_measured(command, Stdio::null(), |pid| {
+            checked += check_open_files(pid, tmp.path());
+        });
+        (run, checked)
+    };
+
+    let (run, checked) = verify(&sealed);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0, "verify wrote something on stdout");
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "verify peaked at {} KiB",
+        run.peak_kib
+    );
+    assert!(checked > 0, "no spill file was seen while verifying");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}

@@ -258,3 +258,157 @@ fn large_cbc_content_is_released_only_when_a_signature_inside_covers_it() {
     assert_eq!(run.stdout_len, 0);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+/// `message` signed by Alice with `openssl cms -sign` (multipart/signed,
+/// or opaque signed-data with `-nodetach` in `extra`; From/To/Subject on
+/// the outer header), written to `signed.eml`.
+fn signed_by_openssl(home: &Home, message: &[u8], extra: &[&str]) -> PathBuf {
+    let pki = pki();
+    let plain = home.write("plain.eml", message);
+    let signed = home.file("signed.eml");
+    let (cert, key) = (pki.path("alice.pem"), pki.path("alice.key"));
+    let mut args = vec![
+        "-sign",
+        "-signer",
+        &cert,
+        "-inkey",
+        &key,
+        "-from",
+        "alice@example.org",
+        "-to",
+        "bob@example.net",
+        "-subject",
+        "large",
+    ];
+    args.extend_from_slice(extra);
+    openssl_file(&args, &plain, &signed);
+    std::fs::remove_file(&plain).unwrap();
+    signed
+}
+
+/// Changes the letter or digit in the middle of the file at `path` to
+/// another one (valid base64 still).
+fn flip_middle(path: &Path) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let middle = file.metadata().unwrap().len() / 2;
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(middle)).unwrap();
+    file.read_exact(&mut byte).unwrap();
+    assert!(byte[0].is_ascii_alphanumeric(), "not in the content");
+    byte[0] = if byte[0] == b'A' { b'B' } else { b'A' };
+    file.seek(SeekFrom::Start(middle)).unwrap();
+    file.write_all(&byte).unwrap();
+}
+
+/// Runs `home verify FILE`.
+fn verify(home: &Home, input: &Path) -> Measured {
+    let command = home.command(&["verify", input.to_str().unwrap()]);
+    run_measured(command, Stdio::null(), |_| {})
+}
+
+#[test]
+fn a_100_mb_multipart_signed_from_openssl_verifies_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let signed = signed_by_openssl(&bob, &to_bob(100), &[]);
+
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_bounded(&run);
+
+    // One byte of the signed part changed: a bad signature, exit 1.
+    flip_middle(&signed);
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("message digest mismatch"),
+        "{}",
+        run.stderr
+    );
+    assert_bounded(&run);
+}
+
+#[test]
+fn a_large_multipart_signed_binds_the_signature_to_the_from_address() {
+    let bob = home_with(&["bob"]);
+    // Signed by Alice, but the message says it is from Carol.
+    let message = String::from_utf8(to_bob(8)).unwrap().replacen(
+        "From: alice@example.org",
+        "From: carol@example.org",
+        1,
+    );
+    let signed = signed_by_openssl(&bob, message.as_bytes(), &[]);
+
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+}
+
+#[test]
+fn a_large_message_signed_then_encrypted_by_openssl_is_checked_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let message = to_bob(100);
+    let expected = body_sha256(&message);
+    let signed = signed_by_openssl(&bob, &message, &[]);
+    drop(message);
+    let tmp = tempfile::tempdir().unwrap();
+    let encrypt = |signed: &Path| {
+        let sealed = bob.file("sealed.eml");
+        openssl_file(
+            &["-encrypt", "-aes-256-cbc", &pki().path("bob.pem")],
+            signed,
+            &sealed,
+        );
+        sealed
+    };
+
+    // CBC, authenticated by the good multipart/signed signature inside.
+    let run = decrypt(&bob, &[], &encrypt(&signed), tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.body_sha256, expected, "the decrypted body differs");
+    assert_bounded(&run);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    // The signed content changed before the encryption: the signature
+    // does not cover it, so the CBC content is withheld.
+    flip_middle(&signed);
+    let run = decrypt(&bob, &[], &encrypt(&signed), tmp.path());
+    assert_eq!(run.code, 77, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0, "unauthenticated plaintext on stdout");
+    assert_bounded(&run);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_100_mb_opaque_signed_data_from_openssl_verifies_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let signed = signed_by_openssl(&bob, &to_bob(100), &["-nodetach"]);
+
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    assert_bounded(&run);
+
+    // One byte of the encapsulated content changed: a bad signature, exit
+    // 1, and nothing of the content anywhere.
+    flip_middle(&signed);
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("message digest mismatch"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout_len, 0);
+    assert_bounded(&run);
+}

@@ -1,9 +1,9 @@
 //! `mailseal decrypt`: PGP/MIME, inline PGP or S/MIME in, cleartext MIME out.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use mailseal::openpgp::{self, verify, Verification};
+use mailseal::open::Decrypted;
+use mailseal::openpgp::Verification;
 use mailseal::output::Output;
 use mailseal::{Error, Result};
 
@@ -48,86 +48,30 @@ pub struct Args {
 }
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
-    let (mut input, size) = open_input(args.file.as_deref())?;
-    let mut message = Vec::new();
-    (&mut input)
-        .take(STREAM_FROM as u64)
-        .read_to_end(&mut message)
-        .map_err(|e| Error::io("reading the message", e))?;
-    let large = message.len() == STREAM_FROM;
-    let spill_dir = || match args.output.as_deref().and_then(|p| p.parent()) {
+    let (input, size) = open_input(args.file.as_deref())?;
+    let spill_dir = match args.output.as_deref().and_then(|p| p.parent()) {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         Some(_) => PathBuf::from("."),
         None => std::env::temp_dir(),
     };
-    if large && mailseal::smime::stream::is_enveloped(&message) {
-        let input = std::io::Cursor::new(message).chain(input);
-        return super::smime::decrypt_stream(
-            context,
-            input,
-            &spill_dir(),
-            args.output.as_deref(),
-            args.import_certs,
-            args.allow_unauthenticated,
-        );
-    }
-    if large && openpgp::stream::is_pgpmime_encrypted(&message) {
-        let keys = Keys::of(context)?;
-        let input = std::io::Cursor::new(message).chain(input);
-        let mut decrypted = openpgp::decrypt_stream(
-            input,
-            size,
-            &keys.borrow(context),
-            args.open.options(),
-            &spill_dir(),
-        )?;
-        let verification = std::mem::take(&mut decrypted.verification);
-        write_output(args.output.as_deref(), |out| decrypted.write_to(out))?;
-        return report(context, &verification, args.output.is_none());
-    }
-    input
-        .read_to_end(&mut message)
-        .map_err(|e| Error::io("reading the message", e))?;
-    if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
-        return super::smime::decrypt(
-            context,
-            &message,
-            args.output.as_deref(),
-            args.import_certs,
-            args.allow_unauthenticated,
-        );
-    }
-    let keys = Keys::of(context)?;
-    let opened = openpgp::decrypt_message(&message, &keys.borrow(context), args.open.options())?;
-    write_output(args.output.as_deref(), |out| out.write_all(&opened.message))?;
-    report(context, &opened.verification, args.output.is_none())
-}
-
-/// PGP/MIME and S/MIME enveloped messages from this size on are decrypted
-/// as a stream, in bounded memory; smaller ones (and every other kind) are
-/// read whole.
-const STREAM_FROM: usize = mailseal::spill::IN_MEMORY;
-
-/// The certificate store and own keys, loaded.
-struct Keys {
-    store: mailseal::keys::CertStore,
-    own: Vec<sequoia_openpgp::Cert>,
-}
-
-impl Keys {
-    fn of(context: &Context) -> Result<Keys> {
-        Ok(Keys {
-            store: context.cert_store()?,
-            own: context.secret_keys().all()?,
-        })
-    }
-
-    fn borrow<'a>(&'a self, context: &'a Context) -> verify::Keys<'a> {
-        verify::Keys {
-            store: &self.store,
-            own: &self.own,
-            unlocker: &context.unlocker,
+    let decrypted = context
+        .opener(args.open.options(), &spill_dir)
+        .decrypt(input, size)?;
+    match decrypted {
+        Decrypted::OpenPgp {
+            verification,
+            message,
+        } => {
+            write_output(args.output.as_deref(), |out| message.write_to(out))?;
+            report(context, &verification, args.output.is_none())
         }
+        Decrypted::Smime(opened) => super::smime::release(
+            context,
+            opened,
+            args.output.as_deref(),
+            args.import_certs,
+            args.allow_unauthenticated,
+        ),
     }
 }
 

@@ -109,6 +109,22 @@ impl Context {
         CertStore::open(&self.home.cert_dir(), &self.home.cert_index_file())
     }
 
+    /// Opens received messages (decrypt, verify) with this home's keys;
+    /// plaintext waiting for its check spills to `spill_dir`.
+    pub fn opener<'a>(
+        &'a self,
+        options: mailseal::openpgp::OpenOptions,
+        spill_dir: &'a Path,
+    ) -> mailseal::open::Opener<'a> {
+        mailseal::open::Opener {
+            home: &self.home,
+            config: &self.config,
+            unlocker: &self.unlocker,
+            options,
+            spill_dir,
+        }
+    }
+
     /// Own secret keys.
     pub fn secret_keys(&self) -> SecretKeys {
         SecretKeys::new(&self.home.openpgp_key_dir())
@@ -222,17 +238,6 @@ pub fn open_rereadable(path: Option<&Path>) -> Result<std::fs::File> {
     std::io::copy(&mut source, &mut spool).map_err(spool_error)?;
     std::io::Seek::rewind(&mut spool).map_err(spool_error)?;
     Ok(spool)
-}
-
-/// All of `input`, from its start.
-pub fn read_all(input: &mut std::fs::File) -> Result<Vec<u8>> {
-    use std::io::Seek;
-    let mut data = Vec::new();
-    input
-        .rewind()
-        .and_then(|()| input.read_to_end(&mut data))
-        .map_err(|e| Error::io("reading the message", e))?;
-    Ok(data)
 }
 
 /// Runs the command line and returns the process exit code.

@@ -1,12 +1,9 @@
-//! The S/MIME side of the message commands: loading certificates and own
-//! keys, decrypting, verifying, signing and importing (encryption goes
-//! through the library's Sealer, as for OpenPGP).
-
-use std::io::Read;
+//! The S/MIME side of the message commands: reporting and releasing what
+//! `decrypt` opened, signing and importing (the library's Opener decrypts
+//! and verifies, its Sealer encrypts, as for OpenPGP).
 
 use mailseal::keys;
 use mailseal::output::Output;
-use mailseal::seal::SmimeKeys;
 use mailseal::smime;
 use mailseal::smime::certs::{OwnIdentity, SmimeCert};
 use mailseal::{Error, Result};
@@ -14,7 +11,7 @@ use mailseal::{Error, Result};
 use super::Context;
 
 /// Stores the certificates of verified signatures (`--import-certs`).
-fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
+pub fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
     let store = context.smime_certs();
     let own = context.smime_keys().all()?;
     for cert in certs {
@@ -40,67 +37,21 @@ fn import_certs(context: &Context, certs: &[SmimeCert]) -> Result<()> {
     Ok(())
 }
 
-/// `decrypt` for S/MIME. Content that nothing authenticates (CBC without
-/// a good signature) is refused unless `allow_unauthenticated`; exits 1
-/// when a signature is not good (bad, unknown, or covering only part of
-/// the message), after writing the decrypted message.
-pub fn decrypt(
-    context: &Context,
-    message: &[u8],
-    output: Option<&std::path::Path>,
-    import: bool,
-    allow_unauthenticated: bool,
-) -> Result<u8> {
-    let keys = SmimeKeys::load(&context.home, &context.config)?;
-    let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
-    release(
-        context,
-        opened.into(),
-        output,
-        import,
-        allow_unauthenticated,
-    )
-}
-
-/// `decrypt` for a large S/MIME enveloped message, read from `input` as a
-/// stream; plaintext waits in an encrypted spill file in `spill_dir`.
-pub fn decrypt_stream(
-    context: &Context,
-    input: impl Read + Send,
-    spill_dir: &std::path::Path,
-    output: Option<&std::path::Path>,
-    import: bool,
-    allow_unauthenticated: bool,
-) -> Result<u8> {
-    let keys = SmimeKeys::load(&context.home, &context.config)?;
-    let opened = smime::stream::open_stream(input, &keys.own, &keys.keyring(), spill_dir)?;
-    release(context, opened, output, import, allow_unauthenticated)
-}
-
-/// Writes the decrypted message when it may be released, and reports.
-fn release(
+/// `decrypt` for S/MIME: writes the decrypted message when it may be
+/// released, and reports; exits 1 when a signature is not good (bad,
+/// unknown, or covering only part of the message), after writing.
+pub fn release(
     context: &Context,
     mut stream: smime::stream::OpenedStream,
     output: Option<&std::path::Path>,
     import: bool,
     allow_unauthenticated: bool,
 ) -> Result<u8> {
-    let opened = &stream.opened;
-    if !opened.was_encrypted {
-        return Err(Error::Usage(
-            "the message is signed, not encrypted: check it with `mailseal verify`".into(),
-        ));
-    }
-    if !opened.authenticated() && !allow_unauthenticated {
-        super::verify::report(context, &opened.signatures, true)?;
-        return Err(Error::Unauthenticated(format!(
-            "the message is enveloped-data (CBC), which is not integrity-protected, and {}; nothing was written",
-            if opened.signatures.is_empty() {
-                "no signature covers it"
-            } else {
-                "not every signature on it is good"
-            }
-        )));
+    if let Err(e) = stream.check_release(allow_unauthenticated) {
+        if matches!(e, Error::Unauthenticated(_)) {
+            super::verify::report(context, &stream.opened.signatures, true)?;
+        }
+        return Err(e);
     }
     let mut out = Output::open(output)?;
     stream
@@ -144,20 +95,6 @@ fn release(
     }
     let all_good = opened.signatures.iter().all(|s| s.is_good());
     Ok(if all_good { 0 } else { 1 })
-}
-
-/// `verify` for S/MIME: the signature reports.
-pub fn verify(
-    context: &Context,
-    message: &[u8],
-    import: bool,
-) -> Result<Vec<mailseal::openpgp::SignatureReport>> {
-    let keys = SmimeKeys::load(&context.home, &context.config)?;
-    let opened = smime::open_message(message, &keys.own, &keys.keyring())?;
-    if import {
-        import_certs(context, &opened.certificates)?;
-    }
-    Ok(opened.signatures)
 }
 
 /// What `key list` and `cert list` show about an X.509 certificate; the

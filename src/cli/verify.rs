@@ -3,12 +3,10 @@
 
 use std::path::PathBuf;
 
-use mailseal::openpgp::{
-    self, verify::Keys, OpenOptions, SignatureReport, SignedStream, Verification,
-};
+use mailseal::openpgp::{OpenOptions, SignatureReport, Verification};
 use mailseal::Result;
 
-use super::{open_rereadable, read_all, Context};
+use super::{open_rereadable, Context};
 
 /// Check the signatures of a message.
 ///
@@ -77,23 +75,13 @@ fn parse_size(text: &str) -> std::result::Result<u64, String> {
 
 pub fn run(context: &Context, args: Args) -> Result<u8> {
     let mut input = open_rereadable(args.file.as_deref())?;
-    // An OpenPGP multipart/signed message streams; anything else is read whole.
-    let verification = match SignedStream::scan(&mut input)? {
-        Some(signed) => with_keys(context, |keys| signed.verify(&mut input, keys))?,
-        None => {
-            let message = read_all(&mut input)?;
-            if mailseal::smime::framing::is_smime(&mailseal::message::canon::to_crlf(&message))? {
-                Verification {
-                    signatures: super::smime::verify(context, &message, args.import_certs)?,
-                    unsigned_parts: Vec::new(),
-                }
-            } else {
-                with_keys(context, |keys| {
-                    openpgp::verify_message(&message, keys, args.open.options())
-                })?
-            }
-        }
-    };
+    let verified = context
+        .opener(args.open.options(), &std::env::temp_dir())
+        .verify(&mut input)?;
+    if args.import_certs && !verified.certificates.is_empty() {
+        super::smime::import_certs(context, &verified.certificates)?;
+    }
+    let verification = verified.verification;
     report_verification(context, &verification, false)?;
     let good = verification.is_good();
     if !good && !context.json {
@@ -107,17 +95,6 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
         eprintln!("mailseal: verification failed: {reason}");
     }
     Ok(if good { 0 } else { 1 })
-}
-
-/// Runs `check` with the OpenPGP keys: others' certificates and own keys.
-fn with_keys<T>(context: &Context, check: impl FnOnce(&Keys) -> Result<T>) -> Result<T> {
-    let store = context.cert_store()?;
-    let own = context.secret_keys().all()?;
-    check(&Keys {
-        store: &store,
-        own: &own,
-        unlocker: &context.unlocker,
-    })
 }
 
 /// Reports signatures: JSON on stdout with --json (unless stdout carries

@@ -12,6 +12,7 @@ pub mod canon;
 pub mod header;
 pub mod mime;
 pub mod protect;
+pub mod signed_parts;
 pub mod signing;
 pub mod stream;
 pub mod transfer;

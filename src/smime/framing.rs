@@ -60,7 +60,9 @@ pub fn is_pkcs7_mime(mime: &str) -> bool {
     matches!(mime, "application/pkcs7-mime" | "application/x-pkcs7-mime")
 }
 
-fn is_pkcs7_signature(mime: &str) -> bool {
+/// Whether `mime` is the (lower-case) media type of S/MIME's detached
+/// signatures.
+pub fn is_pkcs7_signature(mime: &str) -> bool {
     matches!(
         mime,
         "application/pkcs7-signature" | "application/x-pkcs7-signature"
@@ -85,6 +87,13 @@ fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
     } else {
         Ok(body.to_vec())
     }
+}
+
+/// The decoded body of the signature part `part` (header section and
+/// body) of a multipart/signed message.
+pub fn signature_body(part: &[u8]) -> Result<Vec<u8>> {
+    let (headers, body) = split_entity(part);
+    decode_body(&Headers::parse(headers)?, body)
 }
 
 /// Whether an entity with these header fields is S/MIME (signed or
@@ -172,12 +181,10 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
                 parts.len()
             )));
         }
-        let (sig_headers, sig_body) = split_entity(parts[1]);
-        let sig_headers = Headers::parse(sig_headers)?;
         return Ok(Received::Signed {
             outer: headers.clone(),
             signed: parts[0],
-            signature: decode_body(&sig_headers, sig_body)?,
+            signature: signature_body(parts[1])?,
         });
     }
     Ok(Received::Other)

@@ -32,6 +32,7 @@ pub mod plan;
 pub mod recipient;
 pub mod settings;
 pub mod sign;
+pub mod signed_stream;
 pub mod stream;
 pub mod validate;
 pub mod verify;

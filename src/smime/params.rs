@@ -32,12 +32,51 @@ impl Hash {
 
     /// The digest of `data`.
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut hasher = self.hasher();
+        hasher.update(data);
+        hasher.finish()
+    }
+
+    /// A digest computed over data that arrives in pieces.
+    pub fn hasher(self) -> Hasher {
         use sha2_11::Digest;
         match self {
-            Hash::Sha1 => sha1_011::Sha1::digest(data).to_vec(),
-            Hash::Sha256 => sha2_11::Sha256::digest(data).to_vec(),
-            Hash::Sha384 => sha2_11::Sha384::digest(data).to_vec(),
-            Hash::Sha512 => sha2_11::Sha512::digest(data).to_vec(),
+            Hash::Sha1 => Hasher::Sha1(sha1_011::Sha1::new()),
+            Hash::Sha256 => Hasher::Sha256(sha2_11::Sha256::new()),
+            Hash::Sha384 => Hasher::Sha384(sha2_11::Sha384::new()),
+            Hash::Sha512 => Hasher::Sha512(sha2_11::Sha512::new()),
+        }
+    }
+}
+
+/// A [`Hash`] being computed.
+pub enum Hasher {
+    Sha1(sha1_011::Sha1),
+    Sha256(sha2_11::Sha256),
+    Sha384(sha2_11::Sha384),
+    Sha512(sha2_11::Sha512),
+}
+
+impl Hasher {
+    /// Hashes the next piece of the data.
+    pub fn update(&mut self, data: &[u8]) {
+        use sha2_11::Digest;
+        match self {
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha384(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest of all the pieces.
+    pub fn finish(self) -> Vec<u8> {
+        use sha2_11::Digest;
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
         }
     }
 }

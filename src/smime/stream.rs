@@ -14,18 +14,24 @@
 //!
 //! Decrypted plaintext up to [`crate::spill::IN_MEMORY`] gets exactly the checks
 //! of [`super::open_message`]. Larger plaintext gets its protected header
-//! fields restored from the spill and is then written from it; S/MIME
-//! inside it (signed-data, multipart/signed, another envelope) is opened
-//! by reading the plaintext into memory (not bounded), and S/MIME parts
-//! deeper inside a multipart are not looked for
+//! fields restored from the spill and is then written from it; an S/MIME
+//! multipart/signed message inside is checked from the spill
+//! ([`super::signed_stream`]), other S/MIME inside (signed-data, another
+//! envelope) is opened by reading the plaintext into memory (not
+//! bounded), and S/MIME parts deeper inside a multipart are not looked for
 //! ([`OpenedStream::parts_unchecked`]).
+//!
+//! `verify` of large opaque signed-data reads it the same way
+//! ([`check_opaque`]), hashing the content as it arrives.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use base64::Engine;
 use cms::enveloped_data::RecipientInfos;
+use cms::signed_data::{DigestAlgorithmIdentifiers, SignedData};
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::Decode;
 use spki::AlgorithmIdentifierOwned;
@@ -33,12 +39,14 @@ use spki::AlgorithmIdentifierOwned;
 use super::certs::OwnIdentity;
 use super::cipher::ContentDecryptor;
 use super::envelope::{self, decryption_failed};
+use super::params::{Hash, Hasher};
 use super::plan::Keyring;
 use super::verify::{self, Opened};
-use super::{framing, oid};
+use super::{framing, oid, signed_stream};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::{read_headers, split_entity};
 use crate::message::{protect, Headers};
+use crate::openpgp::verify::bind_to_author;
 use crate::spill::Spill;
 use crate::{Error, Result};
 
@@ -51,15 +59,25 @@ const BATCH: usize = 1 << 16;
 /// an enveloped or authEnveloped smime-type in base64 (so [`open_stream`]
 /// reads it).
 pub fn is_enveloped(head: &[u8]) -> bool {
+    has_smime_type(head, &["enveloped-data", "authEnveloped-data"])
+}
+
+/// Whether `head`, the start of a message, is application/pkcs7-mime
+/// signed-data in base64 (so [`check_opaque`] reads it).
+pub fn is_opaque_signed(head: &[u8]) -> bool {
+    has_smime_type(head, &["signed-data"])
+}
+
+/// Whether `head` is application/pkcs7-mime in base64 with one of `types`.
+fn has_smime_type(head: &[u8], types: &[&str]) -> bool {
     let (header_bytes, _) = split_entity(head);
     Headers::parse(&crate::message::canon::to_crlf(header_bytes)).is_ok_and(|headers| {
         let ct = headers.content_type();
         framing::is_pkcs7_mime(&ct.mime)
             && is_base64(&headers)
-            && ct.param("smime-type").is_some_and(|t| {
-                t.eq_ignore_ascii_case("enveloped-data")
-                    || t.eq_ignore_ascii_case("authEnveloped-data")
-            })
+            && ct
+                .param("smime-type")
+                .is_some_and(|t| types.iter().any(|want| t.eq_ignore_ascii_case(want)))
     })
 }
 
@@ -74,7 +92,8 @@ pub struct OpenedStream {
     /// What was found. For a large message, `opened.message` holds only
     /// the header section; [`OpenedStream::write_to`] writes all of it.
     pub opened: Opened,
-    body: Option<(Spill, u64)>,
+    /// The spill and where the body is in it.
+    body: Option<(Spill, Range<u64>)>,
 }
 
 impl From<Opened> for OpenedStream {
@@ -87,8 +106,35 @@ impl OpenedStream {
     /// Writes the cleartext message (CRLF) to `output`.
     pub fn write_to(&mut self, output: &mut dyn Write) -> io::Result<()> {
         output.write_all(&self.opened.message)?;
-        if let Some((spill, start)) = &mut self.body {
-            io::copy(&mut spill.reader(*start)?, output)?;
+        if let Some((spill, body)) = &mut self.body {
+            io::copy(
+                &mut spill.reader(body.start)?.take(body.end - body.start),
+                output,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether the message may be written: an error when it was not
+    /// encrypted (it is one for `verify`), or when nothing authenticates
+    /// its content (enveloped-data, CBC, without a good signature) unless
+    /// `allow_unauthenticated`.
+    pub fn check_release(&self, allow_unauthenticated: bool) -> Result<()> {
+        let opened = &self.opened;
+        if !opened.was_encrypted {
+            return Err(Error::Usage(
+                "the message is signed, not encrypted: check it with `mailseal verify`".into(),
+            ));
+        }
+        if !opened.authenticated() && !allow_unauthenticated {
+            return Err(Error::Unauthenticated(format!(
+                "the message is enveloped-data (CBC), which is not integrity-protected, and {}; nothing was written",
+                if opened.signatures.is_empty() {
+                    "no signature covers it"
+                } else {
+                    "not every signature on it is good"
+                }
+            )));
         }
         Ok(())
     }
@@ -110,36 +156,11 @@ pub fn open_stream(
     keyring: &Keyring,
     spill_dir: &Path,
 ) -> Result<OpenedStream> {
-    let mut input = input;
-    let (outer, start) = read_headers(&mut input)?;
-    let input = BufReader::with_capacity(1 << 16, io::Cursor::new(start).chain(input));
-    let ct = outer.content_type();
-    if !framing::is_pkcs7_mime(&ct.mime) {
-        return Err(Error::Malformed(
-            "the message is not S/MIME encrypted".into(),
-        ));
-    }
-    if !is_base64(&outer) {
-        return Err(Error::Malformed(
-            "the S/MIME message is not in Content-Transfer-Encoding base64".into(),
-        ));
-    }
     let mut spill = Spill::new(spill_dir);
-    // Reading and base64 on a second thread, the rest on this one.
-    let integrity_protected = std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
-        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
-        let mut decoded = Decoded {
-            receiver,
-            batch: Vec::new(),
-            position: 0,
-        };
-        let decrypted = decrypt(&mut Ber::new(&mut decoded), own, &mut spill);
-        // Stops the reading thread if it is still sending.
-        drop(decoded);
-        reader.join().expect("the reading thread panicked");
-        decrypted
-    })?;
+    let (outer, integrity_protected) =
+        read_cms(input, "the message is not S/MIME encrypted", |ber| {
+            decrypt(ber, own, &mut spill)
+        })?;
     spill
         .finish()
         .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
@@ -156,6 +177,196 @@ pub fn open_stream(
     }
 }
 
+/// Reads the header section of the application/pkcs7-mime message in
+/// `input` (`not_smime`: the error when it is not one), then hands its
+/// CMS object to `read`, decoded from base64 on a second thread.
+fn read_cms<T>(
+    input: impl Read + Send,
+    not_smime: &str,
+    read: impl FnOnce(&mut Ber<&mut Decoded>) -> Result<T>,
+) -> Result<(Headers, T)> {
+    let mut input = input;
+    let (outer, start) = read_headers(&mut input)?;
+    let input = BufReader::with_capacity(1 << 16, io::Cursor::new(start).chain(input));
+    if !framing::is_pkcs7_mime(&outer.content_type().mime) {
+        return Err(Error::Malformed(not_smime.into()));
+    }
+    if !is_base64(&outer) {
+        return Err(Error::Malformed(
+            "the S/MIME message is not in Content-Transfer-Encoding base64".into(),
+        ));
+    }
+    // Reading and base64 on a second thread, the rest on this one.
+    let result = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
+        let mut decoded = Decoded {
+            receiver,
+            batch: Vec::new(),
+            position: 0,
+        };
+        let result = read(&mut Ber::new(&mut decoded));
+        // Stops the reading thread if it is still sending.
+        drop(decoded);
+        reader.join().expect("the reading thread panicked");
+        result
+    })?;
+    Ok((outer, result))
+}
+
+/// Checks the application/pkcs7-mime signed-data message read from
+/// `input` in bounded memory: its content is hashed as it streams past and
+/// not kept, so `message` in the answer holds only the header section
+/// (for `verify`, which releases no content). `None` when the content is
+/// S/MIME itself or its header section does not end in its first MiB:
+/// open it in memory then.
+pub fn check_opaque(input: impl Read + Send, keyring: &Keyring) -> Result<Option<Opened>> {
+    let (outer, (signed_data, content)) =
+        read_cms(input, "the message is not S/MIME signed-data", |ber| {
+            read_signed_data(ber)
+        })?;
+    let whole_head = content.head.len() < MAX_HEAD;
+    // Content that is not a MIME entity (bare text) is the body under the
+    // outer header fields, as for [`super::open_message`].
+    let head = crate::message::canon::to_crlf(&content.head);
+    let digests = content.digests();
+    let (header_bytes, body) = split_entity(&head);
+    let inner = match Headers::parse(header_bytes) {
+        _ if body.is_empty() && !whole_head => return Ok(None),
+        Ok(fields) => {
+            let ct = fields
+                .declared_content_type()
+                .map_err(verify::not_what_it_claims)?;
+            if framing::is_smime_entity(&fields) || ct.mime == "multipart/signed" {
+                return Ok(None);
+            }
+            fields
+        }
+        Err(_) => {
+            let mut fields = outer.clone();
+            fields.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
+            fields
+        }
+    };
+    let mut certificates = Vec::new();
+    let mut signatures = verify::check_signed_data(
+        &signed_data,
+        verify::Content::Digests(&digests),
+        keyring,
+        &mut certificates,
+    )?;
+    bind_to_author(&mut signatures, &outer, &inner);
+    Ok(Some(Opened {
+        message: protect::restore(&outer, &inner).with_body(b""),
+        was_encrypted: false,
+        integrity_protected: true,
+        signatures,
+        certificates,
+    }))
+}
+
+/// The most of the signed content kept to find its header section.
+const MAX_HEAD: usize = 1 << 20;
+
+/// Signed content as it streams past: hashed with every digest algorithm
+/// the signed-data names, and its start kept.
+struct HashedContent {
+    hashers: Vec<(Hash, Hasher)>,
+    head: Vec<u8>,
+}
+
+impl HashedContent {
+    fn digests(self) -> Vec<(Hash, Vec<u8>)> {
+        self.hashers
+            .into_iter()
+            .map(|(hash, hasher)| (hash, hasher.finish()))
+            .collect()
+    }
+}
+
+impl Write for HashedContent {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for (_, hasher) in &mut self.hashers {
+            hasher.update(buf);
+        }
+        let room = MAX_HEAD - self.head.len();
+        self.head.extend_from_slice(&buf[..buf.len().min(room)]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads a signed-data ContentInfo from `ber`, hashing its encapsulated
+/// content as it passes; returns the SignedData without that content.
+fn read_signed_data<R: Read>(ber: &mut Ber<R>) -> Result<(SignedData, HashedContent)> {
+    let content_info = ber.open(0x30)?;
+    let content_type: ObjectIdentifier = ber.decode(0x06)?;
+    if content_type != oid::SIGNED_DATA {
+        return Err(Error::Malformed(format!(
+            "the CMS object is {content_type}, not signed-data"
+        )));
+    }
+    let explicit = ber.open(0xa0)?;
+    let signed = ber.open(0x30)?;
+    let version = ber.element(0x02)?;
+    let algorithms = ber.element(0x31)?;
+    let digest_algorithms = DigestAlgorithmIdentifiers::from_ber(&algorithms).map_err(malformed)?;
+    let mut content = HashedContent {
+        hashers: Vec::new(),
+        head: Vec::new(),
+    };
+    for algorithm in digest_algorithms.iter() {
+        if let Some(hash) = Hash::from_oid(algorithm.oid) {
+            if !content.hashers.iter().any(|(h, _)| *h == hash) {
+                content.hashers.push((hash, hash.hasher()));
+            }
+        }
+    }
+    let encapsulated = ber.open(0x30)?;
+    let econtent_type = ber.element(0x06)?;
+    let no_content = || Error::Malformed("the opaque signed-data carries no content".into());
+    match ber.next(&encapsulated)? {
+        Some(Header { tag: 0xa0, len }) => {
+            let wrapper = Open {
+                end: len.map(|l| ber.position + l),
+            };
+            match ber.next(&wrapper)? {
+                Some(Header {
+                    tag: 0x04,
+                    len: Some(len),
+                }) => ber.copy(len, &mut content)?,
+                Some(Header { tag: 0x24, len }) => ber.segments(len, &mut content, 0)?,
+                _ => return Err(no_content()),
+            }
+            ber.close(&wrapper)?;
+        }
+        _ => return Err(no_content()),
+    }
+    ber.close(&encapsulated)?;
+    // Certificates, CRLs and signer infos: each at most MAX_ELEMENT.
+    let mut rest = Vec::new();
+    while let Some(Header { tag, len }) = ber.next(&signed)? {
+        rest.extend(ber.rest(tag, len)?);
+    }
+    ber.close(&signed)?;
+    ber.close(&explicit)?;
+    ber.close(&content_info)?;
+    ber.end()?;
+    let mut body = version;
+    body.extend(algorithms);
+    body.extend(super::ber::header(0x30, econtent_type.len()));
+    body.extend(econtent_type);
+    body.extend(rest);
+    let mut der = super::ber::header(0x30, body.len());
+    der.extend(body);
+    let signed_data = SignedData::from_ber(&der)
+        .map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))?;
+    Ok((signed_data, content))
+}
+
 /// The decrypted message in `spill`, too large to hold.
 fn open_spilled(
     outer: Headers,
@@ -168,6 +379,21 @@ fn open_spilled(
     let ct = inner
         .declared_content_type()
         .map_err(verify::not_what_it_claims)?;
+    if ct.mime == "multipart/signed" {
+        if let Some(checked) = signed_stream::check(&mut spill, Some(&outer), keyring)? {
+            let body = body_start + checked.body.start..body_start + checked.body.end;
+            return Ok(OpenedStream {
+                opened: Opened {
+                    message: protect::restore(&outer, &checked.inner).with_body(b""),
+                    was_encrypted: true,
+                    integrity_protected,
+                    signatures: checked.signatures,
+                    certificates: checked.certificates,
+                },
+                body: Some((spill, body)),
+            });
+        }
+    }
     if framing::is_smime_entity(&inner) || ct.mime == "multipart/signed" {
         // S/MIME inside: opened in memory.
         let mut plaintext = Vec::new();
@@ -180,6 +406,7 @@ fn open_spilled(
             verify::open_decrypted(&outer, plaintext, integrity_protected, own, keyring)?.into(),
         );
     }
+    let end = spill.len();
     Ok(OpenedStream {
         opened: Opened {
             message: protect::restore(&outer, &inner).with_body(b""),
@@ -188,7 +415,7 @@ fn open_spilled(
             signatures: Vec::new(),
             certificates: Vec::new(),
         },
-        body: Some((spill, body_start)),
+        body: Some((spill, body_start..end)),
     })
 }
 

@@ -83,10 +83,49 @@ fn bad(reason: impl Into<String>) -> SignatureStatus {
     }
 }
 
+/// What a signature covers: the content itself, or its digests (by every
+/// algorithm the signers name) computed as it streamed past.
+#[derive(Clone, Copy)]
+pub(super) enum Content<'a> {
+    Bytes(&'a [u8]),
+    Digests(&'a [(Hash, Vec<u8>)]),
+}
+
+impl Content<'_> {
+    fn digest(self, hash: Hash) -> Option<Vec<u8>> {
+        match self {
+            Content::Bytes(bytes) => Some(hash.digest(bytes)),
+            Content::Digests(digests) => digests
+                .iter()
+                .find(|(h, _)| *h == hash)
+                .map(|(_, d)| d.clone()),
+        }
+    }
+}
+
+/// Whether signatures made with digests by `hash` are checked: SHA-1 is
+/// not accepted (RFC 8551 §2.1).
+fn accepted(hash: Hash) -> bool {
+    hash != Hash::Sha1
+}
+
+/// The digest algorithms of `signed_data`'s signers that are checked,
+/// each once.
+pub(super) fn digest_algorithms(signed_data: &SignedData) -> Vec<Hash> {
+    let mut hashes = Vec::new();
+    for signer in signed_data.signer_infos.0.iter() {
+        match Hash::from_oid(signer.digest_alg.oid) {
+            Some(hash) if accepted(hash) && !hashes.contains(&hash) => hashes.push(hash),
+            _ => {}
+        }
+    }
+    hashes
+}
+
 /// Checks every signer of `signed_data` over `content`.
-fn check_signed_data(
+pub(super) fn check_signed_data(
     signed_data: &SignedData,
-    content: &[u8],
+    content: Content<'_>,
     keyring: &Keyring,
     certificates: &mut Vec<SmimeCert>,
 ) -> Result<Vec<SignatureReport>> {
@@ -125,9 +164,8 @@ fn check_signed_data(
             });
             continue;
         };
-        // SHA-1 is not accepted (RFC 8551 §2.1).
-        let hash = Hash::from_oid(signer.digest_alg.oid).filter(|h| *h != Hash::Sha1);
-        let Some(hash) = hash else {
+        let hash = Hash::from_oid(signer.digest_alg.oid).filter(|h| accepted(*h));
+        let (Some(hash), Some(digest)) = (hash, hash.and_then(|h| content.digest(h))) else {
             reports.push(report(
                 bad(format!(
                     "unsupported digest algorithm {}",
@@ -138,7 +176,6 @@ fn check_signed_data(
             ));
             continue;
         };
-        let digest = hash.digest(content);
         let mut signing_time = None;
         let signed_bytes = match &signer.signed_attrs {
             Some(attrs) => {
@@ -183,7 +220,17 @@ fn check_signed_data(
                     .to_der()
                     .map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?
             }
-            None => content.to_vec(),
+            None => match content {
+                Content::Bytes(bytes) => bytes.to_vec(),
+                Content::Digests(_) => {
+                    reports.push(report(
+                        bad("the signature has no signed attributes, which a message read as a stream needs"),
+                        Some(cert),
+                        None,
+                    ));
+                    continue;
+                }
+            },
         };
         let key = match cert.public_key() {
             Ok(k) => k,
@@ -227,7 +274,7 @@ fn check_signed_data(
 }
 
 /// Parses BER `data` as a SignedData ContentInfo.
-fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
+pub(super) fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
     let info = ContentInfo::from_ber(data).map_err(|e| {
         Error::Malformed(format!(
             "the S/MIME signature is not a CMS object (truncated or garbage DER?): {e}"
@@ -336,7 +383,7 @@ fn open_layers(
                         })?;
                     signatures.extend(check_signed_data(
                         &signed_data,
-                        &econtent,
+                        Content::Bytes(&econtent),
                         keyring,
                         &mut certificates,
                     )?);
@@ -356,7 +403,7 @@ fn open_layers(
                 let signed_data = parse_signed_data(&signature)?;
                 signatures.extend(check_signed_data(
                     &signed_data,
-                    signed,
+                    Content::Bytes(signed),
                     keyring,
                     &mut certificates,
                 )?);

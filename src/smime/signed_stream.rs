@@ -1,0 +1,139 @@
+//! An S/MIME multipart/signed message (RFC 8551 §3.5) checked in bounded
+//! memory: a first pass finds its parts, keeping only the signed part's
+//! header section and the signature; a second pass hashes the signed part,
+//! with every digest algorithm its signers name, as it is read again. The
+//! checks are those of [`super::open_message`]: the signer's certificate
+//! chain, signing time and message-digest attribute, and the binding of a
+//! good signature to the From address.
+//!
+//! What is inside the signed part is not descended into: when its header
+//! section says it is S/MIME itself (or any multipart/signed), or a signer
+//! signed the content without signed attributes, [`check`] answers `None`
+//! and the message is opened in memory instead. The parts of a large
+//! signed entity are not searched for S/MIME parts or MIME errors: the
+//! signature covers all of them, so they do not change its report.
+
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::ops::Range;
+
+use super::certs::SmimeCert;
+use super::framing;
+use super::plan::Keyring;
+use super::verify::{self, Content};
+use crate::message::signed_parts::SignedParts;
+use crate::message::Headers;
+use crate::openpgp::verify::bind_to_author;
+use crate::openpgp::SignatureReport;
+use crate::spill::Spill;
+use crate::{Error, Result};
+
+/// A message that can be read again from its start.
+pub trait Reread {
+    /// A reader of the message from its start.
+    fn read_again(&mut self) -> Result<Box<dyn Read + '_>>;
+}
+
+impl Reread for File {
+    fn read_again(&mut self) -> Result<Box<dyn Read + '_>> {
+        self.rewind()
+            .map_err(|e| Error::io("reading the message", e))?;
+        Ok(Box::new(self))
+    }
+}
+
+impl Reread for Spill {
+    fn read_again(&mut self) -> Result<Box<dyn Read + '_>> {
+        let reader = self
+            .reader(0)
+            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+        Ok(Box::new(reader))
+    }
+}
+
+/// The signatures of a multipart/signed message, checked.
+#[derive(Debug)]
+pub struct Checked {
+    /// The signed entity's header fields.
+    pub inner: Headers,
+    /// Where the signed entity's body is in the (canonical) body of the
+    /// message.
+    pub body: Range<u64>,
+    /// Reports on every signature, bound to the author.
+    pub signatures: Vec<SignatureReport>,
+    /// Certificates carried by signatures that verified.
+    pub certificates: Vec<SmimeCert>,
+}
+
+/// Checks `message` (LF or CRLF) if it is S/MIME multipart/signed at its
+/// top level, binding good signatures to the From of `author` (None: of
+/// the message). `None` when it is something else, or when it must be
+/// opened in memory (see the module doc); errors as
+/// [`super::open_message`] gives them.
+pub fn check(
+    message: &mut impl Reread,
+    author: Option<&Headers>,
+    keyring: &Keyring,
+) -> Result<Option<Checked>> {
+    // Inside a decrypted layer, framing that does not parse is content that
+    // is not what it claims to be.
+    let framing_error = |e| match author {
+        Some(_) => verify::not_what_it_claims(e),
+        None => e,
+    };
+    let Some(parts) = SignedParts::scan(message.read_again()?, framing::is_pkcs7_signature)
+        .map_err(framing_error)?
+    else {
+        return Ok(None);
+    };
+    let signature = framing::signature_body(&parts.signature).map_err(framing_error)?;
+    let signed_data = verify::parse_signed_data(&signature)?;
+    let inner = Headers::parse(&parts.inner_header).map_err(verify::not_what_it_claims)?;
+    let content_type = inner
+        .declared_content_type()
+        .map_err(verify::not_what_it_claims)?;
+    let without_attributes = signed_data
+        .signer_infos
+        .0
+        .iter()
+        .any(|signer| signer.signed_attrs.is_none());
+    if framing::is_smime_entity(&inner)
+        || content_type.mime == "multipart/signed"
+        || without_attributes
+    {
+        return Ok(None);
+    }
+    let hashes = verify::digest_algorithms(&signed_data);
+    let mut hashers: Vec<_> = hashes.iter().map(|h| h.hasher()).collect();
+    let mut signed = parts.signed_part(message.read_again()?)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match signed.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("reading the message", e)),
+        };
+        for hasher in &mut hashers {
+            hasher.update(&buffer[..n]);
+        }
+    }
+    let digests: Vec<_> = hashes
+        .into_iter()
+        .zip(hashers.into_iter().map(|h| h.finish()))
+        .collect();
+    let mut certificates = Vec::new();
+    let mut signatures = verify::check_signed_data(
+        &signed_data,
+        Content::Digests(&digests),
+        keyring,
+        &mut certificates,
+    )?;
+    bind_to_author(&mut signatures, author.unwrap_or(&parts.outer), &inner);
+    Ok(Some(Checked {
+        inner,
+        body: parts.signed_body(),
+        signatures,
+        certificates,
+    }))
+}
