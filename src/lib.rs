@@ -9,6 +9,7 @@
 //! (choose keys per recipient), [`openpgp`] (encrypt, sign), bytes out.
 
 pub mod agent;
+mod chunks;
 pub mod config;
 pub mod discover;
 pub mod error;

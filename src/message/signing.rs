@@ -10,6 +10,7 @@ use std::sync::mpsc;
 
 use super::stream::{from_start, scan_lines, EntityScan};
 use super::{mime, protect, Field, Headers};
+use crate::chunks::{chunk_channel, ChunkSender};
 use crate::{Error, Result};
 
 /// A detached signature technology for multipart/signed.
@@ -224,9 +225,8 @@ pub fn tail(boundary: &str, part: &[u8]) -> Vec<u8> {
     out
 }
 
-const CHUNK: usize = 64 * 1024;
-/// Chunks queued for the hashing thread: enough for the two threads to
-/// overlap, little enough to keep memory flat.
+/// Chunks of 64 KiB queued for the hashing thread: enough for the two
+/// threads to overlap, little enough to keep memory flat.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Runs `write`, whose bytes go to `output` while a second thread feeds
@@ -237,25 +237,20 @@ fn hash_copy<H: Write + Send>(
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<H> {
     std::thread::scope(|scope| {
-        let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (recycle, recycled) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+        let (chunks, received) = chunk_channel(CHUNKS_IN_FLIGHT);
         let hasher = scope.spawn(move || -> Result<H> {
             let mut hash = hash;
-            for chunk in received {
-                hash.write_all(&chunk)
-                    .map_err(|e| Error::io("signing", e))?;
-                let _ = recycle.try_send(chunk);
-            }
+            received
+                .for_each(|chunk| hash.write_all(chunk))
+                .map_err(|e| Error::io("signing", e))?;
             Ok(hash)
         });
-        let mut tee = Tee {
-            output,
-            chunks,
-            recycled,
-            buffer: Vec::with_capacity(CHUNK),
-        };
-        let written = write(&mut tee).and_then(|()| tee.send());
-        drop(tee);
+        let mut tee = Tee { output, chunks };
+        let written = write(&mut tee);
+        // The sender goes here, on success or not: the hashing thread's
+        // loop ends.
+        let Tee { chunks, .. } = tee;
+        let written = written.and_then(|()| chunks.finish());
         let hashed = hasher.join().expect("the hashing thread panicked");
         // A hashing failure explains a failed send; report it first.
         let hash = hashed?;
@@ -264,41 +259,16 @@ fn hash_copy<H: Write + Send>(
     })
 }
 
-/// Writes to `output` and hands the same bytes, in chunks, to the hashing
-/// thread, reusing the buffers it gives back.
+/// Writes to `output` and hands the same bytes to the hashing thread.
 struct Tee<'a> {
     output: &'a mut dyn Write,
-    chunks: mpsc::SyncSender<Vec<u8>>,
-    recycled: mpsc::Receiver<Vec<u8>>,
-    buffer: Vec<u8>,
-}
-
-impl Tee<'_> {
-    /// Writes and hands over what is buffered.
-    fn send(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        self.output.write_all(&self.buffer)?;
-        let mut next = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        next.clear();
-        let chunk = std::mem::replace(&mut self.buffer, next);
-        self.chunks
-            .send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "signing stopped"))
-    }
+    chunks: ChunkSender,
 }
 
 impl Write for Tee<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let taken = buf.len().min(CHUNK - self.buffer.len());
-        self.buffer.extend_from_slice(&buf[..taken]);
-        if self.buffer.len() == CHUNK {
-            self.send()?;
-        }
+        let taken = self.chunks.write(buf)?;
+        self.output.write_all(&buf[..taken])?;
         Ok(taken)
     }
 
@@ -475,6 +445,49 @@ mod tests {
                 assert_eq!(String::from_utf8(signature).unwrap(), expected);
             }
         }
+    }
+
+    /// Takes `room` bytes, then fails.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "full"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_output_that_fails_is_an_error_not_a_hang() {
+        // Non-ASCII text is re-encoded: the copy and the hash run together.
+        let mut message = "From: a@example.org\nSubject: s\n\n".as_bytes().to_vec();
+        for _ in 0..50_000 {
+            message.extend_from_slice("t\u{e9}xt\n".as_bytes());
+        }
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let result = sign_stream(
+                &mut io::Cursor::new(message),
+                Sha256Signature,
+                false,
+                &mut Full { room: 100_000 },
+            );
+            let _ = done.send(result.is_err());
+        });
+        let failed = finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("signing hung when its output failed");
+        assert!(failed);
     }
 
     /// A message whose body changes after it was read `reads` times from

@@ -16,9 +16,9 @@ use sequoia_openpgp::types::Features;
 use sequoia_openpgp::{KeyHandle, Packet};
 
 use super::ascii_armor::MessageArmorer;
-use super::chunks::{chunk_channel, ChunkSender};
 use super::seipdv1::{self, Seipdv1Writer};
 use super::{pgpmime, policy, RecipientKeys};
+use crate::chunks::{chunk_channel, ChunkSender};
 use crate::message::canon::CrlfWriter;
 use crate::message::{mime, protect, Headers};
 use crate::{Error, Result};

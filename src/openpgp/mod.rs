@@ -3,7 +3,6 @@
 //! input.
 
 mod ascii_armor;
-mod chunks;
 mod ciphertext;
 mod dearmor;
 pub mod decrypt;
@@ -24,7 +23,7 @@ use sequoia_openpgp::types::SymmetricAlgorithm;
 pub use decrypt::{decrypt_message, Opened};
 pub use encrypt::{encrypt_message, EncryptOptions};
 pub use recipients::{add_encrypt_to_self, encryption_keys, signing_key, RecipientKeys};
-pub use sign::{sign_message, sign_stream};
+pub use sign::sign_stream;
 pub use signed_stream::SignedStream;
 pub use stream::{decrypt_stream, Decrypted};
 pub use verify::{verify_message, SignatureReport, SignatureStatus, Verification};

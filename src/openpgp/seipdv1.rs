@@ -17,7 +17,7 @@ use sequoia_openpgp::crypto::{self, SessionKey};
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sha1::{Digest, Sha1};
 
-use super::chunks::{chunk_channel, ChunkSender};
+use crate::chunks::{chunk_channel, ChunkSender};
 
 /// The data cipher of every SEIPDv1 packet written here.
 pub const CIPHER: SymmetricAlgorithm = SymmetricAlgorithm::AES256;

@@ -15,18 +15,6 @@ use super::pgpmime;
 use crate::message::signing::{self, Detached};
 use crate::{Error, Result};
 
-/// Signs `message` (LF or CRLF), held in memory, as [`sign_stream`] does.
-pub fn sign_message(message: &[u8], signer: KeyPair, protect_headers: bool) -> Result<Vec<u8>> {
-    let mut signed = Vec::with_capacity(message.len() + message.len() / 16 + 4096);
-    sign_stream(
-        &mut io::Cursor::new(message),
-        signer,
-        protect_headers,
-        &mut signed,
-    )?;
-    Ok(signed)
-}
-
 /// Signs the message in `input` (LF or CRLF) with `signer` and writes the
 /// PGP/MIME multipart/signed message to `output`, streamed as
 /// [`signing::sign_stream`] does. With `protect_headers`, a copy of the

@@ -39,7 +39,7 @@ pub mod verify;
 
 pub use certs::{OwnKey, SmimeCert};
 pub use envelope::{decrypt_message, encrypt_message, ContentCipher, EncryptOptions, KeyTransport};
-pub use sign::{sign_message, sign_stream, RsaSignature};
+pub use sign::{sign_stream, RsaSignature};
 pub use verify::{open_message, Opened};
 
 use std::io::{Read, Write};

@@ -184,24 +184,6 @@ pub fn sign_stream<R: Read + Seek>(
     signing::sign_stream(input, signature, protect_headers, output)
 }
 
-/// Signs `message` (LF or CRLF), held in memory, as [`sign_stream`] does.
-pub fn sign_message(
-    message: &[u8],
-    signer: &OwnIdentity,
-    protect_headers: bool,
-    rsa: RsaSignature,
-) -> Result<Vec<u8>> {
-    let mut signed = Vec::with_capacity(message.len() + message.len() / 16 + 8192);
-    sign_stream(
-        &mut io::Cursor::new(message),
-        signer,
-        protect_headers,
-        rsa,
-        &mut signed,
-    )?;
-    Ok(signed)
-}
-
 /// Writes the entity of `inner` and the CRLF canonical body that `body`
 /// reads from `input` (from its start, twice) as an S/MIME multipart/signed
 /// entity whose only header field is its Content-Type.
