@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use base64::Engine;
-use common::measure::{body_sha256, large_message, run_measured};
+use common::measure::{body_sha256, check_open_files, large_message, run_measured};
 use common::{alice_and_bob, armored_block, Gpg, Home};
 
 /// The most a decrypt of a large message may take, whatever its size.
@@ -54,39 +54,9 @@ fn decrypt(
     command.args(args).env("TMPDIR", tmpdir);
     let mut checked = 0;
     let measured = run_measured(command, Stdio::from(File::open(input).unwrap()), |pid| {
-        checked += check_open_files(pid, tmpdir);
+        checked += check_open_files(pid, tmpdir, MARKER);
     });
     (measured, checked)
-}
-
-/// Reads every regular file of at least 8 MiB that process `pid` has open
-/// in `dir` and asserts that it does not hold [`MARKER`]; returns how many.
-fn check_open_files(pid: u32, dir: &Path) -> usize {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return 0;
-    };
-    let mut checked = 0;
-    for fd in fds.flatten() {
-        let Ok(target) = std::fs::read_link(fd.path()) else {
-            continue;
-        };
-        if !target.starts_with(dir) {
-            continue;
-        }
-        let Ok(data) = std::fs::read(fd.path()) else {
-            continue;
-        };
-        if data.len() < 8 << 20 {
-            continue;
-        }
-        assert!(
-            !data.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
-            "the spill file {} holds plaintext",
-            target.display()
-        );
-        checked += 1;
-    }
-    checked
 }
 
 #[test]
@@ -290,7 +260,7 @@ fn verify_of_a_100_mb_encrypted_message_streams_and_writes_no_plaintext() {
         command.env("TMPDIR", tmp.path());
         let mut checked = 0;
         let run = run_measured(command, Stdio::null(), |pid| {
-            checked += check_open_files(pid, tmp.path());
+            checked += check_open_files(pid, tmp.path(), MARKER);
         });
         (run, checked)
     };

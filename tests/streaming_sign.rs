@@ -209,10 +209,7 @@ fn big_message_signs_and_verifies_in_bounded_memory_and_gpg_agrees() {
 
     // A byte changed anywhere in the signed part (its header section, the
     // middle, its last byte) fails.
-    let part = signed_part(&signed);
-    let start = part.as_ptr() as usize - signed.as_ptr() as usize;
-    let len = part.len();
-    for at in [start + 2, start + len / 2, start + len - 1] {
+    for at in tamper_offsets(&signed) {
         let original = signed[at];
         signed[at] = if original == b'A' { b'B' } else { b'A' };
         let tampered = bob.file("tampered.eml");
@@ -408,10 +405,7 @@ fn big_smime_message_signs_in_bounded_memory_and_openssl_verifies() {
         // A byte changed in the signed part's header section, middle or
         // last byte fails.
         let mut signed = std::fs::read(&signed_path).unwrap();
-        let part = signed_part(&signed);
-        let start = part.as_ptr() as usize - signed.as_ptr() as usize;
-        let len = part.len();
-        for at in [start + 2, start + len / 2, start + len - 1] {
+        for at in tamper_offsets(&signed) {
             let original = signed[at];
             signed[at] = if original == b'A' { b'B' } else { b'A' };
             let tampered = home.file("tampered.eml");
@@ -514,4 +508,13 @@ fn smime_streamed_output_is_the_in_memory_construction_byte_for_byte() {
             }
         }
     }
+}
+
+/// Where to change a byte of the signed part of `signed`: in its header
+/// section, its middle and its last byte.
+fn tamper_offsets(signed: &[u8]) -> [usize; 3] {
+    let part = signed_part(signed);
+    let start = part.as_ptr() as usize - signed.as_ptr() as usize;
+    let len = part.len();
+    [start + 2, start + len / 2, start + len - 1]
 }

@@ -324,13 +324,7 @@ fn a_100_mb_multipart_signed_from_openssl_verifies_in_bounded_memory() {
     // One byte of the signed part changed: a bad signature, exit 1.
     flip_middle(&signed);
     let run = verify(&bob, &signed);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("message digest mismatch"),
-        "{}",
-        run.stderr
-    );
+    assert_digest_mismatch(&run);
     assert_bounded(&run);
 }
 
@@ -402,6 +396,14 @@ fn a_100_mb_opaque_signed_data_from_openssl_verifies_in_bounded_memory() {
     // 1, and nothing of the content anywhere.
     flip_middle(&signed);
     let run = verify(&bob, &signed);
+    assert_digest_mismatch(&run);
+    assert_eq!(run.stdout_len, 0);
+    assert_bounded(&run);
+}
+
+/// A failed verify (exit 1) that says the signed content was changed.
+#[track_caller]
+fn assert_digest_mismatch(run: &Measured) {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
     assert!(
@@ -409,6 +411,48 @@ fn a_100_mb_opaque_signed_data_from_openssl_verifies_in_bounded_memory() {
         "{}",
         run.stderr
     );
-    assert_eq!(run.stdout_len, 0);
-    assert_bounded(&run);
+}
+
+#[test]
+fn a_large_message_is_signed_inside_its_encryption_in_bounded_memory() {
+    // Signing reads the body twice; while it waits, it is kept in a
+    // temporary file that is itself encrypted, never in clear on disk, and
+    // never whole in memory.
+    const MARKER: &str = "SIGNED-INSIDE-ENCRYPTION-MARKER";
+    let alice = home_with(&["alice"]);
+    let bob = home_with(&["bob"]);
+    let message = large_message(100, "bob@example.net", Some(MARKER));
+    let expected = body_sha256(&message);
+    let plain = alice.write("plain.eml", &message);
+    drop(message);
+    let sealed = alice.file("sealed.eml");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = alice.command(&[
+        "encrypt",
+        "--smime",
+        "--sign",
+        plain.to_str().unwrap(),
+        "-o",
+        sealed.to_str().unwrap(),
+    ]);
+    command.env("TMPDIR", tmp.path());
+    let mut checked = 0;
+    let run = run_measured(command, Stdio::null(), |pid| {
+        checked += common::measure::check_open_files(pid, tmp.path(), MARKER);
+    });
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("signed by"), "{}", run.stderr);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "encrypt --smime --sign peaked at {} KiB",
+        run.peak_kib
+    );
+    assert!(checked > 0, "the body never waited in a temporary file");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    std::fs::remove_file(&plain).unwrap();
+
+    let run = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.body_sha256, expected, "the decrypted body differs");
 }

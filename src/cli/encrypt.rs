@@ -104,16 +104,9 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = context.discovery(None)?;
-    let sealer = Sealer::in_home(
-        &context.config,
-        &context.unlocker,
-        &context.home,
-        &store,
-        &own,
-        discovery.as_ref(),
-        &sender,
-    )?
-    .with_request(args.request()?);
+    let sealer = context
+        .sealer(&store, &own, discovery.as_ref(), &sender)?
+        .with_request(args.request()?);
     let mut body = std::io::Cursor::new(body_start).chain(input);
     let technology = sealer.technology_for(&recipients);
     let sealed = match technology {

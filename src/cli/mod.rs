@@ -130,6 +130,26 @@ impl Context {
         SecretKeys::new(&self.home.openpgp_key_dir())
     }
 
+    /// The sealer for messages from `sender`, with this home's keys,
+    /// records and policy.
+    pub fn sealer<'a>(
+        &'a self,
+        store: &'a CertStore,
+        own: &'a SecretKeys,
+        discovery: Option<&'a Discovery>,
+        sender: &str,
+    ) -> Result<mailseal::seal::Sealer<'a>> {
+        mailseal::seal::Sealer::in_home(
+            &self.config,
+            &self.unlocker,
+            &self.home,
+            store,
+            own,
+            discovery,
+            sender,
+        )
+    }
+
     /// Key discovery while sealing, when `discovery.auto` is on; its
     /// requests and queries go to `trace` (`-v`).
     pub fn discovery(&self, trace: Option<mailseal::submit::Trace>) -> Result<Option<Discovery>> {

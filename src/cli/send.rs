@@ -207,15 +207,7 @@ pub fn deliver<R: Read + Seek>(
     let store = context.cert_store()?;
     let own = context.secret_keys();
     let discovery = context.discovery(context.trace(delivery.verbose))?;
-    let sealer = Sealer::in_home(
-        &context.config,
-        &context.unlocker,
-        &context.home,
-        &store,
-        &own,
-        discovery.as_ref(),
-        &sender,
-    )?;
+    let sealer = context.sealer(&store, &own, discovery.as_ref(), &sender)?;
     let mut copies = Vec::new();
     let mut failed = None;
     for group in sealer.copies(&recipients) {

@@ -6,7 +6,7 @@ use mailseal::config::Technology;
 use mailseal::message::canon::CrlfReader;
 use mailseal::message::header::read_headers;
 use mailseal::output::Output;
-use mailseal::seal::{Request, Sealer, Signing};
+use mailseal::seal::{Request, Signing};
 use mailseal::{Error, Result};
 
 use super::{open_rereadable, Context};
@@ -62,20 +62,13 @@ pub fn run(context: &Context, args: Args) -> Result<u8> {
     };
     let store = context.cert_store()?;
     let own = context.secret_keys();
-    let sealer = Sealer::in_home(
-        &context.config,
-        &context.unlocker,
-        &context.home,
-        &store,
-        &own,
-        None,
-        &sender,
-    )?
-    .with_request(Request {
-        technology,
-        signing: Signing::Require,
-        ..Request::default()
-    });
+    let sealer = context
+        .sealer(&store, &own, None, &sender)?
+        .with_request(Request {
+            technology,
+            signing: Signing::Require,
+            ..Request::default()
+        });
     let mut output = Output::open(args.output.as_deref())?;
     let signed = sealer.sign_to(&mut input, &mut output)?;
     output.commit()?;

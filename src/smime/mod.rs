@@ -44,6 +44,8 @@ pub use verify::{open_message, Opened};
 
 use std::io::{Read, Write};
 
+use crate::spill::Spill;
+
 /// Encrypts the message to `recipients`, first signing it inside the
 /// encryption (multipart/signed) when `signer` is given.
 pub fn seal_message<W: Write>(
@@ -59,12 +61,15 @@ pub fn seal_message<W: Write>(
     };
     let split = crate::message::protect::for_encryption(headers, options.protect_headers);
     // Signing reads the body twice: once to plan the transfer encodings,
-    // once to hash what is emitted. The body is held once, canonicalized;
+    // once to hash what is emitted. The body waits, canonicalized, in a
+    // spill: in memory while small, else in a temporary file that is
+    // itself encrypted (this is the plaintext of an encrypted message);
     // the signed entity streams into the encryption.
-    let read_error = |e| crate::Error::io("reading the message body", e);
-    let mut data = crate::message::canon::CrlfWriter::new(Vec::new());
-    std::io::copy(body, &mut data).map_err(read_error)?;
-    let mut data = std::io::Cursor::new(data.into_inner());
+    let io_error = |e| crate::Error::io("keeping the message body for signing", e);
+    let mut data = crate::message::canon::CrlfWriter::new(Spill::new(&std::env::temp_dir()));
+    std::io::copy(body, &mut data).map_err(io_error)?;
+    let mut data = data.into_inner();
+    data.finish().map_err(io_error)?;
     let rsa = options.rsa_signature;
     crate::message::signing::piped(
         |signed| sign::sign_entity(&mut data, rewound, &split.inner, signer, rsa, signed),
@@ -81,9 +86,14 @@ pub fn seal_message<W: Write>(
 }
 
 /// `body` from its start.
-fn rewound(body: &mut std::io::Cursor<Vec<u8>>) -> crate::Result<Box<dyn std::io::BufRead + '_>> {
-    body.set_position(0);
-    Ok(Box::new(body))
+fn rewound(body: &mut Spill) -> crate::Result<Box<dyn std::io::BufRead + '_>> {
+    let reader = body
+        .reader(0)
+        .map_err(|e| crate::Error::io("reading the message body back", e))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(
+        64 * 1024,
+        reader,
+    )))
 }
 
 /// Object identifiers used here.

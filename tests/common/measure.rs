@@ -148,3 +148,33 @@ pub fn run_measured(command: Command, stdin: Stdio, mut watch: impl FnMut(u32)) 
         peak_kib,
     }
 }
+
+/// Reads every regular file of at least 8 MiB that process `pid` has open
+/// in `dir` and asserts that it does not hold `marker`; returns how many.
+pub fn check_open_files(pid: u32, dir: &std::path::Path, marker: &str) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let mut checked = 0;
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        if !target.starts_with(dir) {
+            continue;
+        }
+        let Ok(data) = std::fs::read(fd.path()) else {
+            continue;
+        };
+        if data.len() < 8 << 20 {
+            continue;
+        }
+        assert!(
+            !data.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "the temporary file {} holds plaintext",
+            target.display()
+        );
+        checked += 1;
+    }
+    checked
+}
