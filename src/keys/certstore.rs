@@ -95,13 +95,13 @@ impl Index {
     }
 
     fn load(path: &Path, tag: u64) -> Option<Index> {
-        let text = fs::read_to_string(path).ok()?;
-        let (header, entries) = text.split_once('\n')?;
-        let stored_tag: u64 = header.strip_prefix(INDEX_HEADER)?.trim().parse().ok()?;
-        (stored_tag == tag).then(|| Index {
-            tag,
-            entries: format!("\n{entries}"),
-        })
+        let mut text = fs::read_to_string(path).ok()?;
+        let end = text.find('\n')?;
+        let stored_tag: u64 = text[..end].strip_prefix(INDEX_HEADER)?.trim().parse().ok()?;
+        // The entries keep the header's line break as their first byte,
+        // without copying them (the index of a large store is megabytes).
+        text.drain(..end);
+        (stored_tag == tag).then_some(Index { tag, entries: text })
     }
 
     fn save(&self, path: &Path) -> Result<()> {
