@@ -97,7 +97,11 @@ impl Index {
     fn load(path: &Path, tag: u64) -> Option<Index> {
         let mut text = fs::read_to_string(path).ok()?;
         let end = text.find('\n')?;
-        let stored_tag: u64 = text[..end].strip_prefix(INDEX_HEADER)?.trim().parse().ok()?;
+        let stored_tag: u64 = text[..end]
+            .strip_prefix(INDEX_HEADER)?
+            .trim()
+            .parse()
+            .ok()?;
         // The entries keep the header's line break as their first byte,
         // without copying them (the index of a large store is megabytes).
         text.drain(..end);
