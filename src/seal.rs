@@ -162,11 +162,12 @@ pub fn candidate_certs(
 
 /// The sender's own keys that may sign: the configured identity first,
 /// else every own key with a user ID for `address`.
-pub fn sender_keys(own: &SecretKeys, configured: Option<&str>, address: &str) -> Result<Vec<Cert>> {
-    match configured {
-        Some(fingerprint) => own.find(fingerprint),
-        None => own.find(address),
-    }
+pub fn sender_keys(own: &[Cert], configured: Option<&str>, address: &str) -> Result<Vec<Cert>> {
+    let query = configured.unwrap_or(address);
+    Ok(crate::keys::secret::matching(own, query)?
+        .into_iter()
+        .cloned()
+        .collect())
 }
 
 /// Splits `recipients` into copies: the visible recipients share one, and
@@ -323,11 +324,7 @@ impl<'a> Sealer<'a> {
     ) -> Result<Sealer<'a>> {
         // Read once: every copy's recipients and levels use them again.
         let own_certs = own.all()?;
-        let identity = config.openpgp_identity(sender).unwrap_or(sender);
-        let sender_keys = crate::keys::secret::matching(&own_certs, identity)?
-            .into_iter()
-            .cloned()
-            .collect();
+        let sender_keys = sender_keys(&own_certs, config.openpgp_identity(sender), sender)?;
         Ok(Sealer {
             config,
             unlocker,
@@ -385,11 +382,6 @@ impl<'a> Sealer<'a> {
         } else {
             Technology::Openpgp
         }
-    }
-
-    /// Every own certificate.
-    fn own_certs(&self) -> &[Cert] {
-        &self.own_certs
     }
 
     /// Whether copies are signed when the sender can.
@@ -745,7 +737,7 @@ impl<'a> Sealer<'a> {
     ) -> Result<Sealed> {
         let policy = &self.config.policy;
         let now = SystemTime::now();
-        let own = self.own_certs();
+        let own = &self.own_certs;
         let levels = keys
             .iter()
             .map(|k| {

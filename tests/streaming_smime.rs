@@ -456,3 +456,19 @@ fn a_large_message_is_signed_inside_its_encryption_in_bounded_memory() {
     assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
     assert_eq!(run.body_sha256, expected, "the decrypted body differs");
 }
+
+#[test]
+fn large_opaque_signed_data_without_signed_attributes_is_checked_in_memory() {
+    // openssl -noattr signs the content itself; the streaming check does
+    // not keep the content, so it hands the message to the in-memory
+    // check, which finds the signature good, and a changed byte bad.
+    let bob = home_with(&["bob"]);
+    let signed = signed_by_openssl(&bob, &to_bob(6), &["-nodetach", "-noattr"]);
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    flip_middle(&signed);
+    let run = verify(&bob, &signed);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+}

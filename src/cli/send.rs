@@ -208,23 +208,15 @@ pub fn deliver<R: Read + Seek>(
     let own = context.secret_keys();
     let discovery = context.discovery(context.trace(delivery.verbose))?;
     let sealer = context.sealer(&store, &own, discovery.as_ref(), &sender)?;
-    let mut copies = Vec::new();
-    let mut failed = None;
-    for group in sealer.copies(&recipients) {
-        match seal_copy(&sealer, &headers, message, body_start, group) {
-            Ok(copy) => copies.push(copy),
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
+    let copies: Result<Vec<SpooledCopy>> = sealer
+        .copies(&recipients)
+        .into_iter()
+        .map(|group| seal_copy(&sealer, &headers, message, body_start, group))
+        .collect();
     if !delivery.silent || delivery.verbose {
         context.discovery_notes(discovery.as_ref());
     }
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    let copies = copies?;
     if delivery.verbose {
         for copy in &copies {
             for level in &copy.sealed.levels {

@@ -1,6 +1,7 @@
 //! The S/MIME side of the message commands: reporting and releasing what
-//! `decrypt` opened, signing and importing (the library's Opener decrypts
-//! and verifies, its Sealer encrypts, as for OpenPGP).
+//! `decrypt` opened, and importing keys and certificates (the library's
+//! Opener decrypts and verifies, its Sealer encrypts and signs, as for
+//! OpenPGP).
 
 use mailseal::keys;
 use mailseal::output::Output;

@@ -609,7 +609,7 @@ fn has_signing_key(
 ) -> Result<bool> {
     let openpgp = match from {
         Some(from) => {
-            !seal::sender_keys(own, context.config.openpgp_identity(from), from)?.is_empty()
+            !seal::sender_keys(&own.all()?, context.config.openpgp_identity(from), from)?.is_empty()
         }
         None => !own.all()?.is_empty(),
     };

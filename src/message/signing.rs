@@ -23,8 +23,8 @@ pub trait Detached {
     /// The multipart/signed Content-Type value (protocol, micalg) with
     /// `boundary`.
     fn content_type(&self, boundary: &str) -> String;
-    /// A new hash for the signed entity; fails here, before any output,
-    /// when the key cannot sign.
+    /// A new hash for the signed entity; a key that cannot sign fails here
+    /// (OpenPGP) or at [`Detached::finish`] (S/MIME).
     fn hash(&self) -> Result<Self::Hash>;
     /// The signature part (header fields and body, without the line break
     /// before the closing delimiter) over what `hash` was fed.
@@ -98,12 +98,12 @@ pub fn sign_entity<R, D: Detached>(
         Some(signature.hash()?)
     };
 
+    let entity = body(input)?;
     let boundary = mime::new_boundary();
     let content_type = signature.content_type(&boundary);
     output
         .write_all(&head(outer, &content_type, D::PREAMBLE, &boundary))
         .map_err(write_error)?;
-    let entity = body(input)?;
     let hash = match hash {
         None => {
             let mut copy = Checked::new(&mut *output);

@@ -218,13 +218,24 @@ fn read_cms<T>(
 /// `input` in bounded memory: its content is hashed as it streams past and
 /// not kept, so `message` in the answer holds only the header section
 /// (for `verify`, which releases no content). `None` when the content is
-/// S/MIME itself or its header section does not end in its first MiB:
-/// open it in memory then.
+/// S/MIME itself, a signer signed without signed attributes, or the
+/// content's header section does not end in its first MiB: open it in
+/// memory then.
 pub fn check_opaque(input: impl Read + Send, keyring: &Keyring) -> Result<Option<Opened>> {
     let (outer, (signed_data, content)) =
         read_cms(input, "the message is not S/MIME signed-data", |ber| {
             read_signed_data(ber)
         })?;
+    // A signer without signed attributes signed the content itself, which
+    // is not kept here: that is checked in memory.
+    if signed_data
+        .signer_infos
+        .0
+        .iter()
+        .any(|s| s.signed_attrs.is_none())
+    {
+        return Ok(None);
+    }
     let whole_head = content.head.len() < MAX_HEAD;
     // Content that is not a MIME entity (bare text) is the body under the
     // outer header fields, as for [`super::open_message`].
