@@ -99,6 +99,7 @@ impl Opener<'_> {
             .read_to_end(&mut message)
             .map_err(read_error)?;
         let large = message.len() == IN_MEMORY;
+        let head = head_fields(&message);
         if large && smime::stream::is_enveloped(&message) {
             let keys = self.smime_keys()?;
             let input = io::Cursor::new(message).chain(input);
@@ -109,7 +110,8 @@ impl Opener<'_> {
                 self.spill_dir,
             )?));
         }
-        if large && openpgp::stream::is_pgpmime_encrypted(&message) {
+        let smime = head.as_ref().is_some_and(smime::framing::is_smime_entity);
+        if large && !smime && head.as_ref().is_some_and(openpgp::stream::reads) {
             let input = io::Cursor::new(message).chain(input);
             return self.with_openpgp_keys(|keys| {
                 let mut decrypted =
@@ -174,7 +176,15 @@ impl Opener<'_> {
             .and_then(|()| (&mut *input).take(HEAD).read_to_end(&mut head))
             .and_then(|_| input.rewind())
             .map_err(read_error)?;
-        if openpgp::stream::is_pgpmime_encrypted(&head) {
+        let (header_bytes, body_head) = split_entity(&head);
+        let headers = Headers::parse(&canon::to_crlf(header_bytes));
+        let is_smime = headers
+            .as_ref()
+            .is_ok_and(smime::framing::is_smime_entity);
+        let is_encrypted = headers
+            .as_ref()
+            .is_ok_and(|headers| openpgp::stream::is_encrypted(headers, body_head));
+        if !is_smime && is_encrypted {
             let size = input.metadata().ok().map(|m| m.len());
             return self.with_openpgp_keys(|keys| {
                 let mut decrypted =
@@ -183,9 +193,6 @@ impl Opener<'_> {
                 Ok(Some(Verified::openpgp(verification)))
             });
         }
-        let (header_bytes, _) = split_entity(&head);
-        let is_smime = Headers::parse(&canon::to_crlf(header_bytes))
-            .is_ok_and(|headers| smime::framing::is_smime_entity(&headers));
         if !is_smime {
             return Ok(None);
         }
@@ -229,6 +236,14 @@ impl Opener<'_> {
             unlocker: self.unlocker,
         })
     }
+}
+
+/// The header fields at the start of a message, if it has any that parse.
+fn head_fields(head: &[u8]) -> Option<Headers> {
+    let (header_bytes, _) = split_entity(head);
+    Headers::parse(&canon::to_crlf(header_bytes))
+        .ok()
+        .filter(|headers| !headers.fields().is_empty())
 }
 
 fn read_error(e: io::Error) -> Error {

@@ -100,6 +100,91 @@ pub fn decode_body<'a>(headers: &Headers, body: &'a [u8]) -> Option<Cow<'a, [u8]
     }
 }
 
+/// The body of an entity whose Content-Transfer-Encoding cannot be undone.
+#[derive(Debug)]
+pub struct Undecodable;
+
+/// Undoes a Content-Transfer-Encoding piece by piece, as [`decode_body`]
+/// does for a whole body (strict about base64 after its padding).
+pub enum Decoder {
+    Identity,
+    /// Base64 characters not yet decoded (fewer than 4), and whether the
+    /// padding was seen.
+    Base64 {
+        pending: Vec<u8>,
+        padded: bool,
+    },
+    /// The current line, up to its line break.
+    QuotedPrintable(Vec<u8>),
+}
+
+impl Decoder {
+    /// The decoder for the body of an entity with `headers`.
+    pub fn for_headers(headers: &Headers) -> Self {
+        match encoding_name(headers).as_str() {
+            "base64" => Decoder::Base64 {
+                pending: Vec::new(),
+                padded: false,
+            },
+            "quoted-printable" => Decoder::QuotedPrintable(Vec::new()),
+            _ => Decoder::Identity,
+        }
+    }
+
+    /// Decodes the next piece of the body, `data`, appending to `out`.
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), Undecodable> {
+        match self {
+            Decoder::Identity => out.extend_from_slice(data),
+            Decoder::Base64 { pending, padded } => {
+                pending.extend(data.iter().filter(|b| !b.is_ascii_whitespace()));
+                let whole = pending.len() / 4 * 4;
+                if whole > 0 {
+                    if *padded {
+                        return Err(Undecodable);
+                    }
+                    *padded = pending[..whole].contains(&b'=');
+                    base64::engine::general_purpose::STANDARD
+                        .decode_vec(&pending[..whole], out)
+                        .map_err(|_| Undecodable)?;
+                    pending.drain(..whole);
+                }
+            }
+            Decoder::QuotedPrintable(line) => {
+                line.extend_from_slice(data);
+                if line.ends_with(b"\n") {
+                    Self::quoted_printable(line, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end of the body.
+    pub fn end(&mut self, out: &mut Vec<u8>) -> std::result::Result<(), Undecodable> {
+        match self {
+            Decoder::Identity => Ok(()),
+            Decoder::Base64 { pending, .. } if pending.is_empty() => Ok(()),
+            Decoder::Base64 { .. } => Err(Undecodable),
+            Decoder::QuotedPrintable(line) => Self::quoted_printable(line, out),
+        }
+    }
+
+    fn quoted_printable(
+        line: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), Undecodable> {
+        let decoded = quoted_printable::decode(&line[..], quoted_printable::ParseMode::Robust)
+            .map_err(|_| Undecodable)?;
+        out.extend_from_slice(&decoded);
+        line.clear();
+        Ok(())
+    }
+}
+
 /// The Content-Transfer-Encoding of an entity, lowercase; empty if none.
 fn encoding_name(headers: &Headers) -> String {
     headers

@@ -1,16 +1,16 @@
-//! The OpenPGP message inside a PGP/MIME multipart/encrypted message, read
-//! as a stream: a reader thread takes the MIME structure apart line by line
-//! (the same rules as [`pgpmime::parse`]), undoes the part's
-//! Content-Transfer-Encoding and the ASCII armor, and hands binary chunks
-//! to the decrypting thread, so the two halves of the work each get a core.
+//! The OpenPGP message inside a PGP/MIME multipart/encrypted message, or
+//! the inline PGP message that is a whole body, read as a stream: a reader
+//! thread takes the MIME structure apart line by line (the same rules as
+//! [`pgpmime::parse`]), undoes the part's Content-Transfer-Encoding and the
+//! ASCII armor, and hands binary chunks to the decrypting thread, so the
+//! two halves of the work each get a core.
 
 use std::io::{self, BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
-use base64::Engine;
-
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
+use crate::message::transfer::Decoder;
 use crate::message::{canon, Headers};
 use crate::{Error, Result};
 
@@ -48,22 +48,37 @@ pub fn read_header(input: &mut impl BufRead) -> Result<Headers> {
     }
 }
 
-/// Reads the rest of a multipart/encrypted message from `input` (after its
-/// header section) on a second thread, sending the binary OpenPGP message
-/// of its encrypted part to the returned reader. `consumed` counts the
-/// input bytes read so far. The thread's result says whether the MIME
-/// structure was whole; it ends early when the reader is dropped.
+/// Where the OpenPGP message is in a message's body.
+pub enum Framing {
+    /// PGP/MIME: the second part of the multipart/encrypted body with this
+    /// boundary.
+    PgpMime(String),
+    /// Inline PGP: an armored PGP MESSAGE that is all of the body (white
+    /// space aside), whose Content-Transfer-Encoding the header fields say.
+    Inline(Headers),
+}
+
+/// Reads the rest of a message from `input` (after its header section) on
+/// a second thread, sending the binary OpenPGP message `framing` says
+/// where to find to the returned reader. `consumed` counts the input bytes
+/// read so far. The thread's result says whether the MIME structure was
+/// whole; it ends early when the reader is dropped.
 pub fn spawn<'scope, R: BufRead + Send + Sync + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     input: R,
-    boundary: &str,
+    framing: Framing,
     consumed: &'scope AtomicU64,
 ) -> (Chunks, std::thread::ScopedJoinHandle<'scope, Result<()>>) {
     let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
-    let boundary = boundary.to_string();
     let thread = scope.spawn(move || {
-        let mut part = EncryptedPart::new(input, &boundary, consumed);
-        let sent = send_binary(&mut part, &sender);
+        let inline = matches!(framing, Framing::Inline(_));
+        let mut part = EncryptedPart::new(input, framing, consumed);
+        let sent = if inline {
+            let mut dearmored = super::dearmor::Dearmor::whole(&mut part);
+            pump(&mut dearmored, &sender)
+        } else {
+            send_binary(&mut part, &sender)
+        };
         // A MIME error explains a failed read; report it first.
         match (part.error.take(), sent) {
             (Some(e), _) => Err(e),
@@ -132,14 +147,28 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Error::Integrity(format!(
-                    "the encrypted data is damaged, truncated or was modified ({e}); no plaintext was released"
-                )))
-            }
+            Err(e) => return Err(read_failure(e)),
         }
     }
     Ok(filled)
+}
+
+/// The error a failed read of the OpenPGP message stands for: the one the
+/// armor check carries (an inline message that is not whole), or damage.
+fn read_failure(e: io::Error) -> Error {
+    let damaged = |e: &dyn std::fmt::Display| {
+        Error::Integrity(format!(
+            "the encrypted data is damaged, truncated or was modified ({e}); no plaintext was released"
+        ))
+    };
+    if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return damaged(&e);
+    }
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(error)) => *error,
+        Some(Err(other)) => damaged(&other),
+        None => unreachable!("checked above"),
+    }
 }
 
 /// The decrypting thread's end: the chunks as one stream.
@@ -180,12 +209,14 @@ enum State {
     After,
 }
 
-/// The body of the encrypted part of a multipart/encrypted body, its
-/// Content-Transfer-Encoding undone, as a reader. An error in the MIME
-/// structure ends the stream and is kept in `error`.
+/// The body of the encrypted part of a multipart/encrypted body, or the
+/// whole body of an inline PGP message, its Content-Transfer-Encoding
+/// undone, as a reader. An error in the MIME structure ends the stream and
+/// is kept in `error`.
 struct EncryptedPart<'a, R> {
     lines: Lines<R>,
-    delimiters: Delimiters,
+    /// The multipart/encrypted body's; `None` for an inline body.
+    delimiters: Option<Delimiters>,
     consumed: &'a AtomicU64,
     state: State,
     decoder: Decoder,
@@ -197,13 +228,21 @@ struct EncryptedPart<'a, R> {
 }
 
 impl<'a, R: BufRead> EncryptedPart<'a, R> {
-    fn new(input: R, boundary: &str, consumed: &'a AtomicU64) -> Self {
+    fn new(input: R, framing: Framing, consumed: &'a AtomicU64) -> Self {
+        let (delimiters, state, decoder) = match framing {
+            Framing::PgpMime(boundary) => (
+                Some(Delimiters::new(&boundary)),
+                State::Before,
+                Decoder::Identity,
+            ),
+            Framing::Inline(headers) => (None, State::Body, Decoder::for_headers(&headers)),
+        };
         EncryptedPart {
             lines: Lines::new(input),
-            delimiters: Delimiters::new(boundary),
+            delimiters,
             consumed,
-            state: State::Before,
-            decoder: Decoder::Identity,
+            state,
+            decoder,
             held: Vec::new(),
             out: Vec::new(),
             position: 0,
@@ -231,10 +270,20 @@ impl<'a, R: BufRead> EncryptedPart<'a, R> {
                 .next_piece()
                 .map_err(|e| Error::io("reading the message", e))?
             else {
+                let Some(delimiters) = delimiters else {
+                    // An inline body ends with the input.
+                    decoder.end(out).map_err(|_| undecodable())?;
+                    *state = State::After;
+                    break;
+                };
                 // Not closed, so this is an error.
                 return Err(delimiters.finish().err().unwrap_or_else(no_encrypted_part));
             };
             consumed.fetch_add(line.len() as u64, Ordering::Relaxed);
+            let Some(delimiters) = delimiters.as_mut() else {
+                decode_line(decoder, held, line, out)?;
+                continue;
+            };
             let kind = delimiters.classify(line, starts_line);
             match (&mut *state, kind) {
                 (State::Before, Line::Delimiter) if delimiters.parts() == 2 => {
@@ -255,17 +304,11 @@ impl<'a, R: BufRead> EncryptedPart<'a, R> {
                         raw.extend_from_slice(line);
                     }
                 }
-                (State::Body, Line::Part(_)) => {
-                    let (content, eol) = split_eol(line);
-                    decoder.decode(held, out)?;
-                    decoder.decode(content, out)?;
-                    held.clear();
-                    held.extend_from_slice(eol);
-                }
+                (State::Body, Line::Part(_)) => decode_line(decoder, held, line, out)?,
                 // The part ended: a header section without a blank line
                 // is all header (no body), as for `split_entity`.
                 (State::Header(_) | State::Body, _) => {
-                    decoder.end(out)?;
+                    decoder.end(out).map_err(|_| undecodable())?;
                     *state = State::After;
                 }
                 (State::After, _) => unreachable!("the loop ends after the part"),
@@ -274,19 +317,23 @@ impl<'a, R: BufRead> EncryptedPart<'a, R> {
         Ok(())
     }
 
-    /// Reads on to the closing delimiter (the epilogue is not read).
+    /// Reads on to the closing delimiter (the epilogue is not read); an
+    /// inline body was read to its end.
     fn finish(mut self) -> Result<()> {
-        while !self.delimiters.closed() {
+        let Some(delimiters) = self.delimiters.as_mut() else {
+            return Ok(());
+        };
+        while !delimiters.closed() {
             let Some((line, starts_line)) = self
                 .lines
                 .next_piece()
                 .map_err(|e| Error::io("reading the message", e))?
             else {
-                return self.delimiters.finish();
+                return delimiters.finish();
             };
             self.consumed
                 .fetch_add(line.len() as u64, Ordering::Relaxed);
-            self.delimiters.classify(line, starts_line);
+            delimiters.classify(line, starts_line);
         }
         Ok(())
     }
@@ -309,6 +356,22 @@ impl<R: BufRead> Read for EncryptedPart<'_, R> {
     }
 }
 
+/// Decodes the body `line` into `out`, holding back its line break, which
+/// is content only if another body line follows (`held`, the one before).
+fn decode_line(
+    decoder: &mut Decoder,
+    held: &mut Vec<u8>,
+    line: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let (content, eol) = split_eol(line);
+    decoder.decode(held, out).map_err(|_| undecodable())?;
+    decoder.decode(content, out).map_err(|_| undecodable())?;
+    held.clear();
+    held.extend_from_slice(eol);
+    Ok(())
+}
+
 fn no_encrypted_part() -> Error {
     Error::Malformed("multipart/encrypted has no encrypted part".into())
 }
@@ -317,80 +380,4 @@ fn undecodable() -> Error {
     Error::Malformed(
         "the encrypted part does not decode as its Content-Transfer-Encoding says".into(),
     )
-}
-
-/// Undoes a Content-Transfer-Encoding piece by piece, as
-/// [`crate::message::transfer::decode_body`] does for a whole body.
-enum Decoder {
-    Identity,
-    /// Base64 characters not yet decoded (fewer than 4), and whether the
-    /// padding was seen.
-    Base64 {
-        pending: Vec<u8>,
-        padded: bool,
-    },
-    /// The current line, up to its line break.
-    QuotedPrintable(Vec<u8>),
-}
-
-impl Decoder {
-    fn for_headers(headers: &Headers) -> Self {
-        let encoding = headers
-            .get("Content-Transfer-Encoding")
-            .map(|f| f.value().to_ascii_lowercase())
-            .unwrap_or_default();
-        match encoding.as_str() {
-            "base64" => Decoder::Base64 {
-                pending: Vec::new(),
-                padded: false,
-            },
-            "quoted-printable" => Decoder::QuotedPrintable(Vec::new()),
-            _ => Decoder::Identity,
-        }
-    }
-
-    fn decode(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        match self {
-            Decoder::Identity => out.extend_from_slice(data),
-            Decoder::Base64 { pending, padded } => {
-                pending.extend(data.iter().filter(|b| !b.is_ascii_whitespace()));
-                let whole = pending.len() / 4 * 4;
-                if whole > 0 {
-                    if *padded {
-                        return Err(undecodable());
-                    }
-                    *padded = pending[..whole].contains(&b'=');
-                    base64::engine::general_purpose::STANDARD
-                        .decode_vec(&pending[..whole], out)
-                        .map_err(|_| undecodable())?;
-                    pending.drain(..whole);
-                }
-            }
-            Decoder::QuotedPrintable(line) => {
-                line.extend_from_slice(data);
-                if line.ends_with(b"\n") {
-                    Self::quoted_printable(line, out)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// At the end of the part.
-    fn end(&mut self, out: &mut Vec<u8>) -> Result<()> {
-        match self {
-            Decoder::Identity => Ok(()),
-            Decoder::Base64 { pending, .. } if pending.is_empty() => Ok(()),
-            Decoder::Base64 { .. } => Err(undecodable()),
-            Decoder::QuotedPrintable(line) => Self::quoted_printable(line, out),
-        }
-    }
-
-    fn quoted_printable(line: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<()> {
-        let decoded = quoted_printable::decode(&line[..], quoted_printable::ParseMode::Robust)
-            .map_err(|_| undecodable())?;
-        out.extend_from_slice(&decoded);
-        line.clear();
-        Ok(())
-    }
 }

@@ -5,7 +5,14 @@ use std::io::{self, BufReader, Read};
 
 use base64::Engine;
 
+use super::decrypt::{embedded, not_encrypted};
 use crate::message::mime::{split_eol, Lines};
+use crate::Error;
+
+/// The armor line that starts an encrypted message.
+const BEGIN_MESSAGE: &[u8] = b"-----BEGIN PGP MESSAGE-----";
+/// The armor line that ends it.
+const END_MESSAGE: &[u8] = b"-----END PGP MESSAGE-----";
 
 /// Base64 decoded per block of at least this many characters.
 const BLOCK: usize = 256 << 10;
@@ -30,6 +37,11 @@ enum Armor {
 pub(super) struct Dearmor<R> {
     lines: Lines<BufReader<R>>,
     state: Armor,
+    /// Whether the armored message must be all of the input (an inline
+    /// PGP body): see [`Dearmor::whole`].
+    whole: bool,
+    /// Whether text other than white space came before the armor.
+    text_before: bool,
     base64: Vec<u8>,
     out: Vec<u8>,
     position: usize,
@@ -47,9 +59,25 @@ impl<R: Read> Dearmor<R> {
         Dearmor {
             lines: Lines::new(BufReader::with_capacity(1 << 16, input)),
             state: Armor::Seeking,
+            whole: false,
+            text_before: false,
             base64: Vec::new(),
             out: Vec::new(),
             position: 0,
+        }
+    }
+
+    /// Undoes the armor of an encrypted message that must be the whole
+    /// input, white space aside, as an inline PGP body must be to be
+    /// decrypted (EFAIL; see `decrypt::not_whole`): text before its
+    /// `BEGIN PGP MESSAGE` line, or after its `END PGP MESSAGE` line,
+    /// fails the read with the [`Error`] `decrypt_message` gives, before
+    /// anything is decrypted for text before, before any plaintext is
+    /// released for text after.
+    pub(super) fn whole(input: R) -> Self {
+        Dearmor {
+            whole: true,
+            ..Dearmor::new(input)
         }
     }
 
@@ -60,6 +88,9 @@ impl<R: Read> Dearmor<R> {
         while self.out.is_empty() && self.state != Armor::Done {
             let Some((line, starts_line)) = self.lines.next_piece()? else {
                 if self.state == Armor::Seeking {
+                    if self.whole {
+                        return Err(io::Error::other(not_encrypted()));
+                    }
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "the encrypted part holds no armored OpenPGP message",
@@ -70,6 +101,17 @@ impl<R: Read> Dearmor<R> {
             };
             let text = split_eol(line).0;
             match self.state {
+                Armor::Seeking if self.whole => {
+                    if starts_line && text.trim_ascii() == BEGIN_MESSAGE {
+                        if self.text_before {
+                            return Err(io::Error::other(embedded()));
+                        }
+                        self.state = Armor::Headers;
+                    } else if !text.trim_ascii().is_empty() {
+                        self.text_before = true;
+                    }
+                    continue;
+                }
                 Armor::Seeking => {
                     if starts_line && text.starts_with(b"-----BEGIN PGP ") {
                         self.state = Armor::Headers;
@@ -87,6 +129,10 @@ impl<R: Read> Dearmor<R> {
             }
             if starts_line && (text.starts_with(b"-----") || text.starts_with(b"=")) {
                 self.state = Armor::Done;
+                if self.whole {
+                    let first = text.to_vec();
+                    self.check_rest(&first)?;
+                }
             } else if memchr::memchr2(b' ', b'\t', text).is_none() {
                 self.base64.extend_from_slice(text);
             } else {
@@ -109,6 +155,50 @@ impl<R: Read> Dearmor<R> {
         }
         Ok(())
     }
+}
+
+impl<R: Read> Dearmor<R> {
+    /// For [`Dearmor::whole`]: reads the rest of the input, from the line
+    /// `first` that ended the base64 data, which must be a checksum line
+    /// and the END line, or the END line, then nothing but white space.
+    fn check_rest(&mut self, first: &[u8]) -> io::Result<()> {
+        let mut ended = false;
+        let mut checksum = false;
+        let mut line = first.to_vec();
+        // A line of the input, as pieces of at most a `Lines` maximum.
+        loop {
+            let text = line.trim_ascii();
+            let fits = if ended {
+                text.is_empty()
+            } else if text == END_MESSAGE {
+                ended = true;
+                true
+            } else {
+                let first_checksum = !checksum && text.starts_with(b"=");
+                checksum = true;
+                first_checksum
+            };
+            if !fits {
+                return Err(io::Error::other(embedded()));
+            }
+            match self.lines.next_piece()? {
+                Some((piece, _)) => {
+                    line.clear();
+                    line.extend_from_slice(split_eol(piece).0);
+                }
+                None if ended => return Ok(()),
+                None => return Err(io::Error::other(truncated_armor())),
+            }
+        }
+    }
+}
+
+/// An inline PGP message whose armor has no END line.
+fn truncated_armor() -> Error {
+    Error::Malformed(
+        "the inline PGP message has no END PGP MESSAGE line: it was cut short; nothing was released"
+            .into(),
+    )
 }
 
 impl<R: Read> Read for Dearmor<R> {

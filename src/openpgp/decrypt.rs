@@ -61,27 +61,114 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
             };
             let (plaintext, signatures) = decrypt_openpgp(block, keys, options)?;
             let plaintext = canon::to_crlf(&plaintext);
-            let mut headers = headers.clone();
-            let utf8 = std::str::from_utf8(&plaintext).is_ok();
-            let charset = match content_type.param("charset") {
-                _ if utf8 => "utf-8".to_string(),
-                Some(charset) => charset.to_string(),
-                None => "unknown-8bit".to_string(),
-            };
-            // Inline PGP carries text: shown as text, never as the HTML
-            // the outer header may claim.
-            headers.set("MIME-Version", "1.0");
-            headers.set("Content-Type", &format!("text/plain; charset={charset}"));
-            headers.set(
-                "Content-Transfer-Encoding",
-                if plaintext.is_ascii() { "7bit" } else { "8bit" },
-            );
-            let message = headers.with_body(&plaintext);
-            opened(message, signatures, (&headers, &headers), keys, options)
+            let text = TextKind::of(&plaintext);
+            open_inline(&headers, &plaintext, text, signatures, keys, options)
         }
         pgpmime::Received::Signed { .. } => Err(Error::Usage(
             "the message is signed, not encrypted: check it with `mailseal verify`".into(),
         )),
+    }
+}
+
+/// The decrypted inline PGP message whose header fields are `headers`:
+/// `plaintext` (CRLF, which is `text`) and the OpenPGP layer's
+/// `signatures`, or else signatures inside it, checked.
+pub(super) fn open_inline(
+    headers: &Headers,
+    plaintext: &[u8],
+    text: TextKind,
+    signatures: Vec<SignatureReport>,
+    keys: &Keys,
+    options: OpenOptions,
+) -> Result<Opened> {
+    let headers = inline_headers(headers, text);
+    let message = headers.with_body(plaintext);
+    opened(message, signatures, (&headers, &headers), keys, options)
+}
+
+/// The header fields of a decrypted inline PGP message, from its
+/// `headers` and what its plaintext is: inline PGP carries text, shown as
+/// text (never as the HTML the outer header may claim), in UTF-8 when it
+/// is, else in the charset the header named.
+pub(super) fn inline_headers(headers: &Headers, text: TextKind) -> Headers {
+    let mut headers = headers.clone();
+    let charset = match headers.content_type().param("charset") {
+        _ if text.utf8 => "utf-8".to_string(),
+        Some(charset) => charset.to_string(),
+        None => "unknown-8bit".to_string(),
+    };
+    headers.set("MIME-Version", "1.0");
+    headers.set("Content-Type", &format!("text/plain; charset={charset}"));
+    headers.set(
+        "Content-Transfer-Encoding",
+        if text.ascii { "7bit" } else { "8bit" },
+    );
+    headers
+}
+
+/// What a plaintext is, as text: learnt all at once ([`TextKind::of`]) or
+/// piece by piece as it is written ([`TextKind::learn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextKind {
+    pub ascii: bool,
+    pub utf8: bool,
+    /// The start of a UTF-8 sequence that the next piece may complete.
+    pending: ([u8; 4], usize),
+}
+
+impl Default for TextKind {
+    fn default() -> Self {
+        TextKind {
+            ascii: true,
+            utf8: true,
+            pending: ([0; 4], 0),
+        }
+    }
+}
+
+impl TextKind {
+    /// What `text` is.
+    pub fn of(text: &[u8]) -> TextKind {
+        let mut kind = TextKind::default();
+        kind.learn(text);
+        kind.end()
+    }
+
+    /// Takes in the next piece of the text.
+    pub fn learn(&mut self, mut piece: &[u8]) {
+        self.ascii &= piece.is_ascii();
+        if !self.utf8 || self.ascii {
+            return;
+        }
+        while self.pending.1 > 0 && !piece.is_empty() {
+            let (bytes, len) = &mut self.pending;
+            bytes[*len] = piece[0];
+            *len += 1;
+            piece = &piece[1..];
+            match std::str::from_utf8(&bytes[..*len]) {
+                Ok(_) => *len = 0,
+                Err(e) if e.error_len().is_none() && *len < 4 => {}
+                Err(_) => {
+                    self.utf8 = false;
+                    return;
+                }
+            }
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                let rest = &piece[e.valid_up_to()..];
+                self.pending.0[..rest.len()].copy_from_slice(rest);
+                self.pending.1 = rest.len();
+            }
+            Err(_) => self.utf8 = false,
+        }
+    }
+
+    /// What the text was, once all of it was taken in.
+    pub fn end(mut self) -> TextKind {
+        self.utf8 &= self.pending.1 == 0;
+        self
     }
 }
 
@@ -154,16 +241,27 @@ fn not_whole(body: &[u8], text: Option<&[u8]>) -> Error {
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle))
     };
-    let embedded = [Some(body), text].into_iter().flatten().any(|data| {
+    let embedded_block = [Some(body), text].into_iter().flatten().any(|data| {
         contains(data, b"-----BEGIN PGP MESSAGE-----")
             || contains(data, b"application/pgp-encrypted")
     });
-    if !embedded {
-        return Error::Malformed(
-            "the message is not encrypted: it has neither a PGP/MIME part nor an inline PGP block"
-                .into(),
-        );
+    if embedded_block {
+        embedded()
+    } else {
+        not_encrypted()
     }
+}
+
+/// A message with no encrypted part.
+pub(super) fn not_encrypted() -> Error {
+    Error::Malformed(
+        "the message is not encrypted: it has neither a PGP/MIME part nor an inline PGP block"
+            .into(),
+    )
+}
+
+/// A message whose encrypted part is embedded in other content (EFAIL).
+pub(super) fn embedded() -> Error {
     Error::Refused {
         reason: "its encrypted part is embedded in content that was not encrypted (text, HTML or MIME parts around it that anyone could have added); decrypting it there could hand the plaintext to whoever wrote them (EFAIL); nothing was decrypted".into(),
         hint: "mailseal decrypts only a message encrypted as a whole (PGP/MIME, or an inline PGP message that is the entire body); ask the sender to send it again with PGP/MIME, or, if you trust it, copy the PGP MESSAGE block alone into a new message and decrypt that".into(),

@@ -1,5 +1,9 @@
-//! `decrypt` of PGP/MIME in bounded memory: the message is read once, as a
-//! stream (see [`super::ciphertext`]), and decrypted as it arrives.
+//! `decrypt` of PGP/MIME and inline PGP in bounded memory: the message is
+//! read once, as a stream (see [`super::ciphertext`]), and decrypted as it
+//! arrives. An inline PGP message is opened only when its armored block is
+//! the whole body, as [`super::decrypt_message`] requires (EFAIL): text
+//! before the block is refused before anything is decrypted, text after it
+//! before anything is released.
 //!
 //! No plaintext is released before the whole message is authenticated:
 //! until the MDC (SEIPDv1) or the final AEAD tag (SEIPDv2) and every check
@@ -26,11 +30,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sequoia_openpgp::parse::stream::DetachedVerifierBuilder;
 use sequoia_openpgp::parse::Parse;
 
-use super::decrypt::{decrypt_into, open_plaintext, restored, seipd_v1_too_short};
+use super::ciphertext::Framing;
+use super::decrypt::{
+    decrypt_into, inline_headers, not_encrypted, open_inline, open_plaintext, restored,
+    seipd_v1_too_short, TextKind,
+};
 use super::verify::{bind_to_author, Helper, Keys};
 use super::{ciphertext, pgpmime, policy, OpenOptions, SignatureReport, Verification};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::split_entity;
+use crate::message::transfer::Decoder;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
 use crate::message::Headers;
 use crate::spill::{self, Spill};
@@ -63,18 +72,43 @@ impl Decrypted {
     }
 }
 
-/// Whether `head`, the start of a message, is PGP/MIME multipart/encrypted
-/// at its root (so [`decrypt_stream`] reads it).
-pub fn is_pgpmime_encrypted(head: &[u8]) -> bool {
-    let (header_bytes, _) = split_entity(head);
-    Headers::parse(&crate::message::canon::to_crlf(header_bytes))
-        .is_ok_and(|headers| pgpmime::encrypted_boundary(&headers).is_some())
+/// Whether a message with the header fields `headers` is one
+/// [`decrypt_stream`] reads: PGP/MIME multipart/encrypted, or a body that
+/// is not multipart (inline PGP, refused unless it is one armored PGP
+/// MESSAGE).
+pub fn reads(headers: &Headers) -> bool {
+    !headers.fields().is_empty()
+        && (pgpmime::encrypted_boundary(headers).is_some()
+            || !headers.content_type().is_multipart())
 }
 
-/// Decrypts the PGP/MIME message read from `input` (of `size` bytes when
-/// known: the decompression limit is reckoned from it, or else from the
-/// input read so far) in bounded memory; plaintext waiting for its
-/// authentication is spilled, encrypted, to a file in `spill_dir`.
+/// Whether a message with the header fields `headers`, whose body starts
+/// with `body_head`, is PGP/MIME multipart/encrypted or an inline PGP
+/// message: a body that is not multipart and starts, white space aside,
+/// with an armored PGP MESSAGE.
+pub fn is_encrypted(headers: &Headers, body_head: &[u8]) -> bool {
+    if pgpmime::encrypted_boundary(headers).is_some() {
+        return true;
+    }
+    if headers.content_type().is_multipart() {
+        return false;
+    }
+    let mut text = Vec::new();
+    let mut decoder = Decoder::for_headers(headers);
+    // Whole lines, for quoted-printable.
+    let start = &body_head[..body_head.len().min(4 << 10)];
+    let start = memchr::memrchr(b'\n', start).map_or(start, |end| &start[..=end]);
+    decoder.decode(start, &mut text).is_ok()
+        && text
+            .trim_ascii_start()
+            .starts_with(b"-----BEGIN PGP MESSAGE-----")
+}
+
+/// Decrypts the PGP/MIME or inline PGP message read from `input` (of
+/// `size` bytes when known: the decompression limit is reckoned from it,
+/// or else from the input read so far) in bounded memory; plaintext
+/// waiting for its authentication is spilled, encrypted, to a file in
+/// `spill_dir`.
 pub fn decrypt_stream(
     input: impl Read + Send + Sync,
     size: Option<u64>,
@@ -89,29 +123,37 @@ pub fn decrypt_stream(
             "not an RFC 5322 message: it has no header fields".into(),
         ));
     }
-    let boundary = pgpmime::encrypted_boundary(&outer).ok_or_else(|| {
-        Error::Malformed("the message is not PGP/MIME encrypted (multipart/encrypted)".into())
-    })?;
+    let framing = match pgpmime::encrypted_boundary(&outer) {
+        Some(boundary) => Framing::PgpMime(boundary),
+        None if outer.content_type().is_multipart() => return Err(not_encrypted()),
+        None => Framing::Inline(outer.clone()),
+    };
+    let inline = matches!(framing, Framing::Inline(_));
     let consumed = AtomicU64::new(0);
     let limit = || {
         let seen = size.unwrap_or(0).max(consumed.load(Ordering::Relaxed));
         options.plaintext_limit(usize::try_from(seen).unwrap_or(usize::MAX))
     };
-    let mut spill = Spill::new(spill_dir);
+    let mut sink = TextLearner {
+        inner: CrlfWriter::new(Spill::new(spill_dir)),
+        kind: TextKind::default(),
+    };
     let signatures = std::thread::scope(|scope| -> Result<Vec<SignatureReport>> {
-        let (mut chunks, reader) = ciphertext::spawn(scope, input, &boundary, &consumed);
-        let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut spill);
+        let (mut chunks, reader) = ciphertext::spawn(scope, input, framing, &consumed);
+        let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut sink);
         // Stops the reader thread if it is still sending.
         drop(chunks);
         let read = reader.join().expect("the reading thread panicked");
         // A MIME error explains a failed decryption; report it first.
         read.and(decrypted)
     })?;
+    let text = sink.kind.end();
+    let mut spill = sink.inner.into_inner();
     spill
         .finish()
         .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
-    match spill.into_memory() {
-        Ok(plaintext) => {
+    match (spill.into_memory(), inline) {
+        (Ok(plaintext), false) => {
             let opened = open_plaintext(&outer, &plaintext, signatures, keys, options)?;
             Ok(Decrypted {
                 verification: opened.verification,
@@ -119,17 +161,54 @@ pub fn decrypt_stream(
                 body: None,
             })
         }
-        Err(spill) => open_spilled(&outer, spill, signatures, keys),
+        (Ok(plaintext), true) => {
+            let opened = open_inline(&outer, &plaintext, text, signatures, keys, options)?;
+            Ok(Decrypted {
+                verification: opened.verification,
+                head: opened.message,
+                body: None,
+            })
+        }
+        (Err(spill), false) => open_spilled(&outer, spill, signatures, keys),
+        (Err(spill), true) => {
+            let headers = inline_headers(&outer, text);
+            let end = spill.len();
+            let mut verification = spilled_verification(signatures, &headers);
+            bind_to_author(&mut verification.signatures, &headers, &headers);
+            Ok(Decrypted {
+                verification,
+                head: headers.with_body(b""),
+                body: Some((spill, 0, end)),
+            })
+        }
     }
 }
 
-/// Decrypts the binary OpenPGP message `chunks` into `spill` (CRLF).
+/// A writer that learns what the text written through it is.
+struct TextLearner<W> {
+    inner: W,
+    kind: TextKind,
+}
+
+impl<W: Write> Write for TextLearner<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.kind.learn(buf);
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Decrypts the binary OpenPGP message `chunks` into `sink`.
 fn decrypt_chunks(
     chunks: &mut ciphertext::Chunks,
     keys: &Keys,
     options: OpenOptions,
     limit: &dyn Fn() -> u64,
-    spill: &mut Spill,
+    sink: &mut dyn Write,
 ) -> Result<Vec<SignatureReport>> {
     // Enough of the start to refuse what sequoia would panic on.
     let mut head = Vec::new();
@@ -152,7 +231,6 @@ fn decrypt_chunks(
             ));
         }
     }
-    let mut sink = CrlfWriter::new(spill);
     decrypt_into(
         io::Cursor::new(head.clone()).chain(chunks),
         &head,
@@ -160,7 +238,7 @@ fn decrypt_chunks(
         options,
         DECRYPT_BUFFER,
         limit,
-        &mut sink,
+        sink,
     )
 }
 
@@ -183,24 +261,30 @@ fn open_spilled(
         }
         None => (inner, (body_start, spill.len())),
     };
-    let mut verification = if signatures.is_empty() {
-        Verification {
-            signatures,
-            unsigned_parts: vec![format!(
-                "the body ({}), where signatures inside a decrypted message larger than {} MiB are not looked for",
-                inner.content_type().mime,
-                spill::IN_MEMORY >> 20
-            )],
-        }
-    } else {
-        Verification::covering(signatures)
-    };
+    let mut verification = spilled_verification(signatures, &inner);
     bind_to_author(&mut verification.signatures, outer, &inner);
     Ok(Decrypted {
         verification,
         head: restored(outer, &inner).with_body(b""),
         body: Some((spill, body.0, body.1)),
     })
+}
+
+/// What the OpenPGP layer's `signatures` say about a decrypted message too
+/// large to hold, whose header fields are `inner`: without them, the
+/// signatures inside are not looked for.
+fn spilled_verification(signatures: Vec<SignatureReport>, inner: &Headers) -> Verification {
+    if !signatures.is_empty() {
+        return Verification::covering(signatures);
+    }
+    Verification {
+        signatures,
+        unsigned_parts: vec![format!(
+            "the body ({}), where signatures inside a decrypted message larger than {} MiB are not looked for",
+            inner.content_type().mime,
+            spill::IN_MEMORY >> 20
+        )],
+    }
 }
 
 /// Where the signed part of the inner multipart/signed body at `offset`
