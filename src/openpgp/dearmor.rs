@@ -251,4 +251,36 @@ mod tests {
         let broken = b"-----BEGIN PGP MESSAGE-----\n\nwA*=\n-----END PGP MESSAGE-----\n";
         assert!(dearmored(broken).is_err());
     }
+
+    #[test]
+    fn a_whole_armor_must_be_all_of_the_input() {
+        let data = b"the OpenPGP message".as_slice();
+        let block = String::from_utf8(armored(data, Some("c"))).unwrap();
+        let whole = |text: &str| {
+            let mut out = Vec::new();
+            Dearmor::whole(text.as_bytes())
+                .read_to_end(&mut out)
+                .map(|_| out)
+                .map_err(|e| *e.into_inner().unwrap().downcast::<Error>().unwrap())
+        };
+        assert_eq!(whole(&format!("\r\n \r\n{block}\r\n\r\n")).unwrap(), data);
+        let refused = |text: String| matches!(whole(&text), Err(Error::Refused { .. }));
+        assert!(refused(format!("<a href=\"x?\n{block}")));
+        assert!(refused(format!("{block}\">\n")));
+        assert!(refused(format!("{block}{block}")));
+        assert!(refused(
+            block.replace("-----END PGP MESSAGE-----", "trailing")
+        ));
+        for not_encrypted in [
+            "plain text\n".to_string(),
+            block.replace("PGP MESSAGE", "PGP SIGNED MESSAGE"),
+        ] {
+            assert!(matches!(
+                whole(&not_encrypted),
+                Err(Error::Malformed(m)) if m.contains("not encrypted")
+            ));
+        }
+        let cut = &block[..block.find("-----END").unwrap()];
+        assert!(matches!(whole(cut), Err(Error::Malformed(m)) if m.contains("cut short")));
+    }
 }

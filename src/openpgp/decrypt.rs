@@ -108,7 +108,7 @@ pub(super) fn inline_headers(headers: &Headers, text: TextKind) -> Headers {
 
 /// What a plaintext is, as text: learnt all at once ([`TextKind::of`]) or
 /// piece by piece as it is written ([`TextKind::learn`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct TextKind {
     pub ascii: bool,
     pub utf8: bool,
@@ -405,5 +405,37 @@ fn unreadable(e: anyhow::Error, ciphertext: &[u8]) -> Error {
         _ => Error::Integrity(format!(
             "the encrypted data is damaged, truncated or was modified ({e}); no plaintext was released"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextKind;
+
+    #[test]
+    fn text_learnt_in_pieces_is_what_it_is_whole() {
+        let texts: [&[u8]; 6] = [
+            b"plain ascii\r\n",
+            "Grüße, 東京, 🦀\r\n".as_bytes(),
+            b"latin-1 \xfc\r\n",
+            b"cut short \xe6\x9d",
+            b"\xf0\x9f\xa6",
+            b"",
+        ];
+        for text in texts {
+            let whole = TextKind::of(text);
+            assert_eq!(whole.utf8, std::str::from_utf8(text).is_ok(), "{text:?}");
+            assert_eq!(whole.ascii, text.is_ascii(), "{text:?}");
+            for size in 1..4 {
+                let mut kind = TextKind::default();
+                text.chunks(size).for_each(|piece| kind.learn(piece));
+                let kind = kind.end();
+                assert_eq!(
+                    (kind.ascii, kind.utf8),
+                    (whole.ascii, whole.utf8),
+                    "{text:?} in pieces of {size}"
+                );
+            }
+        }
     }
 }

@@ -32,15 +32,15 @@ use sequoia_openpgp::parse::Parse;
 
 use super::ciphertext::Framing;
 use super::decrypt::{
-    decrypt_into, inline_headers, not_encrypted, open_inline, open_plaintext, restored,
+    decrypt_into, embedded, inline_headers, not_encrypted, open_inline, open_plaintext, restored,
     seipd_v1_too_short, TextKind,
 };
 use super::verify::{bind_to_author, Helper, Keys};
 use super::{ciphertext, pgpmime, policy, OpenOptions, SignatureReport, Verification};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::split_entity;
-use crate::message::transfer::Decoder;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
+use crate::message::transfer::Decoder;
 use crate::message::Headers;
 use crate::spill::{self, Spill};
 use crate::{Error, Result};
@@ -77,9 +77,7 @@ impl Decrypted {
 /// is not multipart (inline PGP, refused unless it is one armored PGP
 /// MESSAGE).
 pub fn reads(headers: &Headers) -> bool {
-    !headers.fields().is_empty()
-        && (pgpmime::encrypted_boundary(headers).is_some()
-            || !headers.content_type().is_multipart())
+    pgpmime::encrypted_boundary(headers).is_some() || !headers.content_type().is_multipart()
 }
 
 /// Whether a message with the header fields `headers`, whose body starts
@@ -102,6 +100,32 @@ pub fn is_encrypted(headers: &Headers, body_head: &[u8]) -> bool {
         && text
             .trim_ascii_start()
             .starts_with(b"-----BEGIN PGP MESSAGE-----")
+}
+
+/// Why the rest of a message, read from `input`, is not decrypted when its
+/// body is multipart but not multipart/encrypted: the error
+/// [`super::decrypt_message`] gives, found in bounded memory.
+pub fn why_not_decrypted(mut input: impl Read) -> Error {
+    const NEEDLES: [&[u8]; 2] = [b"-----begin pgp message-----", b"application/pgp-encrypted"];
+    let keep = NEEDLES.iter().map(|n| n.len() - 1).max().unwrap_or(0);
+    let mut window = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => return not_encrypted(),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Error::io("reading the message", e),
+        };
+        window.extend(chunk[..n].iter().map(u8::to_ascii_lowercase));
+        if NEEDLES
+            .iter()
+            .any(|needle| memchr::memmem::find(&window, needle).is_some())
+        {
+            return embedded();
+        }
+        window.drain(..window.len().saturating_sub(keep));
+    }
 }
 
 /// Decrypts the PGP/MIME or inline PGP message read from `input` (of
