@@ -186,10 +186,21 @@ impl Opener<'_> {
         let (header_bytes, body_head) = split_entity(&head);
         let headers = Headers::parse(&canon::to_crlf(header_bytes));
         let is_smime = headers.as_ref().is_ok_and(smime::framing::is_smime_entity);
-        let is_encrypted = headers
+        let kind = headers
             .as_ref()
-            .is_ok_and(|headers| openpgp::stream::is_encrypted(headers, body_head));
-        if !is_smime && is_encrypted {
+            .ok()
+            .filter(|_| !is_smime)
+            .and_then(|headers| openpgp::stream::Kind::of(headers, body_head));
+        if kind == Some(openpgp::stream::Kind::InlineSigned) {
+            let size = input.metadata().ok().map(|m| m.len());
+            input.rewind().map_err(read_error)?;
+            return self
+                .with_openpgp_keys(|keys| {
+                    openpgp::signed_stream::verify_inline(&mut *input, size, keys, self.options)
+                })
+                .map(|verification| Some(Verified::openpgp(verification)));
+        }
+        if kind == Some(openpgp::stream::Kind::Encrypted) {
             let size = input.metadata().ok().map(|m| m.len());
             return self.with_openpgp_keys(|keys| {
                 let mut decrypted =

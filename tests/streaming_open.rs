@@ -464,3 +464,70 @@ fn a_large_multipart_message_with_an_encrypted_block_inside_is_refused_in_bounde
         run.peak_kib
     );
 }
+
+#[test]
+fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_lie() {
+    let bob = Home::new();
+    bob.import_cert("alice");
+    let gpg = Gpg::new();
+    gpg.run(
+        &[
+            "--import",
+            common::testdata("keys/alice.sec.asc").to_str().unwrap(),
+        ],
+        b"",
+    )
+    .ok();
+    let text = large_text(40);
+    let header = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: signed\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\r\n";
+    let verify = |name: &str, message: &[u8]| {
+        let input = bob.write(name, message);
+        let run = run_measured(
+            bob.command(&["verify", input.to_str().unwrap()]),
+            Stdio::null(),
+            |_| {},
+        );
+        assert!(
+            run.peak_kib < PEAK_LIMIT_KIB,
+            "{name}: verify peaked at {} KiB",
+            run.peak_kib
+        );
+        run
+    };
+    for form in ["--sign"] {
+        let signed = gpg
+            .run(&["-a", "-u", "alice@example.org", form], &text)
+            .ok()
+            .stdout;
+        let message = [header.as_slice(), &common::crlf(&signed)].concat();
+
+        let run = verify("signed.eml", &message);
+        assert_eq!(run.code, 0, "{form}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Good signature"),
+            "{form}: {}",
+            run.stderr
+        );
+
+        let appended = [message.as_slice(), b"\r\nPS: send the money to mallory\r\n"].concat();
+        let run = verify("appended.eml", &appended);
+        assert_eq!(run.code, 1, "{form} with text after: {}", run.stderr);
+        assert!(
+            run.stderr.contains("text after the signed block"),
+            "{}",
+            run.stderr
+        );
+
+        let mut forged = message.clone();
+        let at = forged.len() / 2;
+        forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+        let run = verify("forged.eml", &forged);
+        assert_ne!(run.code, 0, "{form} changed: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("Good signature"),
+            "{form} changed: {}",
+            run.stderr
+        );
+    }
+}

@@ -27,6 +27,8 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine;
+
 use sequoia_openpgp::parse::stream::DetachedVerifierBuilder;
 use sequoia_openpgp::parse::Parse;
 
@@ -80,26 +82,65 @@ pub fn reads(headers: &Headers) -> bool {
     pgpmime::encrypted_boundary(headers).is_some() || !headers.content_type().is_multipart()
 }
 
-/// Whether a message with the header fields `headers`, whose body starts
-/// with `body_head`, is PGP/MIME multipart/encrypted or an inline PGP
-/// message: a body that is not multipart and starts, white space aside,
-/// with an armored PGP MESSAGE.
-pub fn is_encrypted(headers: &Headers, body_head: &[u8]) -> bool {
-    if pgpmime::encrypted_boundary(headers).is_some() {
-        return true;
+/// What a message is, from its header fields and the start of its body,
+/// for `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// PGP/MIME multipart/encrypted, or a body that is not multipart and
+    /// starts, white space aside, with an armored encrypted message.
+    Encrypted,
+    /// A body that is not multipart and starts with an armored signed
+    /// message (`gpg --armor --sign`) or a clear-signed one.
+    InlineSigned,
+}
+
+impl Kind {
+    /// What the message with the header fields `headers`, whose body
+    /// starts with `body_head`, is; `None` for anything else.
+    pub fn of(headers: &Headers, body_head: &[u8]) -> Option<Kind> {
+        if pgpmime::encrypted_boundary(headers).is_some() {
+            return Some(Kind::Encrypted);
+        }
+        if headers.content_type().is_multipart() {
+            return None;
+        }
+        let mut text = Vec::new();
+        let mut decoder = Decoder::for_headers(headers);
+        // Whole lines, for quoted-printable and the armor.
+        let start = &body_head[..body_head.len().min(4 << 10)];
+        let start = memchr::memrchr(b'\n', start).map_or(start, |end| &start[..=end]);
+        decoder.decode(start, &mut text).ok()?;
+        let text = text.trim_ascii_start();
+        if text.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----") {
+            return Some(Kind::InlineSigned);
+        }
+        if !text.starts_with(b"-----BEGIN PGP MESSAGE-----") {
+            return None;
+        }
+        // The first line of base64 data: after the BEGIN line and any
+        // armor header lines.
+        let data = text
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .map(<[u8]>::trim_ascii)
+            .find(|line| !line.is_empty() && !line.contains(&b':'))?;
+        let first = base64::engine::general_purpose::STANDARD
+            .decode(data.get(..4)?)
+            .ok()?;
+        // The first packet's tag, in either header format.
+        let tag = if first[0] & 0x40 != 0 {
+            first[0] & 0x3f
+        } else {
+            (first[0] >> 2) & 0x0f
+        };
+        // PKESK, SKESK, SED, SEIPD, OCB-encrypted data.
+        let encrypted = matches!(tag, 1 | 3 | 9 | 18 | 20);
+        Some(if encrypted {
+            Kind::Encrypted
+        } else {
+            Kind::InlineSigned
+        })
     }
-    if headers.content_type().is_multipart() {
-        return false;
-    }
-    let mut text = Vec::new();
-    let mut decoder = Decoder::for_headers(headers);
-    // Whole lines, for quoted-printable.
-    let start = &body_head[..body_head.len().min(4 << 10)];
-    let start = memchr::memrchr(b'\n', start).map_or(start, |end| &start[..=end]);
-    decoder.decode(start, &mut text).is_ok()
-        && text
-            .trim_ascii_start()
-            .starts_with(b"-----BEGIN PGP MESSAGE-----")
 }
 
 /// Why the rest of a message, read from `input`, is not decrypted when its
