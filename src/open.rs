@@ -191,6 +191,11 @@ impl Opener<'_> {
             .ok()
             .filter(|_| !is_smime)
             .and_then(|headers| openpgp::stream::Kind::of(headers, body_head));
+        if kind == Some(openpgp::stream::Kind::ClearSigned) {
+            return self
+                .with_openpgp_keys(|keys| openpgp::signed_stream::verify_clearsigned(input, keys))
+                .map(|verification| Some(Verified::openpgp(verification)));
+        }
         if kind == Some(openpgp::stream::Kind::InlineSigned) {
             let size = input.metadata().ok().map(|m| m.len());
             input.rewind().map_err(read_error)?;

@@ -478,7 +478,15 @@ fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_
         b"",
     )
     .ok();
-    let text = large_text(40);
+    // What the Cleartext Signature Framework changes: dash-escaped lines,
+    // spaces and tabs at line ends, blank lines, a last line with none.
+    let text = [
+        b"-- \r\n- a dash\r\n-----BEGIN PGP SIGNATURE-----\r\nspaces   \r\ntab\t\r\n\r\n \r\n"
+            .as_slice(),
+        &large_text(40),
+        b"last line with no line break  ",
+    ]
+    .concat();
     let header = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: signed\r\n\
         Content-Type: text/plain; charset=utf-8\r\n\r\n";
     let verify = |name: &str, message: &[u8]| {
@@ -495,7 +503,7 @@ fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_
         );
         run
     };
-    for form in ["--sign"] {
+    for form in ["--sign", "--clearsign"] {
         let signed = gpg
             .run(&["-a", "-u", "alice@example.org", form], &text)
             .ok()

@@ -101,14 +101,11 @@ pub fn spawn<'scope, R: BufRead + Send + Sync + 'scope>(
 /// The body of a message whose header section was read from `input`,
 /// whose header fields are `headers`, with its Content-Transfer-Encoding
 /// undone; `consumed` counts the input bytes read.
-pub fn inline_body<'a, R: BufRead + 'a>(
+pub fn inline_body<'a, R: BufRead + Send + Sync + 'a>(
     input: R,
     headers: Headers,
     consumed: &'a AtomicU64,
-) -> impl Read + Send + Sync + 'a
-where
-    R: Send + Sync,
-{
+) -> impl Read + Send + Sync + 'a {
     EncryptedPart::new(input, Framing::Inline(headers), consumed)
 }
 

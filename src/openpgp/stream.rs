@@ -90,8 +90,10 @@ pub enum Kind {
     /// starts, white space aside, with an armored encrypted message.
     Encrypted,
     /// A body that is not multipart and starts with an armored signed
-    /// message (`gpg --armor --sign`) or a clear-signed one.
+    /// message (`gpg --armor --sign`).
     InlineSigned,
+    /// A body that is not multipart and starts with clear-signed text.
+    ClearSigned,
 }
 
 impl Kind {
@@ -112,7 +114,7 @@ impl Kind {
         decoder.decode(start, &mut text).ok()?;
         let text = text.trim_ascii_start();
         if text.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----") {
-            return Some(Kind::InlineSigned);
+            return Some(Kind::ClearSigned);
         }
         if !text.starts_with(b"-----BEGIN PGP MESSAGE-----") {
             return None;

@@ -504,7 +504,7 @@ pub(super) fn verify_detached(
 
 /// Checks a detached signature over the bytes `signed` yields (CRLF
 /// canonical), read once.
-fn verify_detached_reader(
+pub(super) fn verify_detached_reader(
     signed: impl Read + Send + Sync,
     signature: &[u8],
     keys: &Keys,
