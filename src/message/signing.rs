@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
-use super::stream::{from_start, scan_lines, EntityScan};
+use super::stream::{from_start, pass, scan_lines, EntityScan};
 use super::{mime, protect, Field, Headers};
 use crate::chunks::{chunk_channel, ChunkSender};
 use crate::{Error, Result};
@@ -98,7 +98,7 @@ pub fn sign_entity<R, D: Detached>(
         Some(signature.hash()?)
     };
 
-    let entity = body(input)?;
+    let mut entity = body(input)?;
     let boundary = mime::new_boundary();
     let content_type = signature.content_type(&boundary);
     output
@@ -108,7 +108,8 @@ pub fn sign_entity<R, D: Detached>(
         None => {
             let mut copy = Checked::new(&mut *output);
             copy.write_all(&entity_head).map_err(write_error)?;
-            copy_exactly(entity, body_len, &mut copy)?;
+            pass(&mut entity, body_len, &mut copy)
+                .map_err(|e| Error::io("reading the message or writing the signed message", e))?;
             // The input is read twice: what was hashed must be what was
             // copied, or the signature would not match the message.
             if copy.crc.finalize() != speculative.crc.finalize() {
@@ -184,22 +185,6 @@ impl<R: BufRead> BufRead for Counted<'_, R> {
         *self.len += n as u64;
         self.inner.consume(n);
     }
-}
-
-/// Copies `len` bytes of `body` to `output` (fewer if it ends first).
-fn copy_exactly(mut body: impl BufRead, mut len: u64, output: &mut dyn Write) -> Result<()> {
-    let read_error = |e| Error::io("reading the message", e);
-    while len > 0 {
-        let buf = body.fill_buf().map_err(read_error)?;
-        if buf.is_empty() {
-            break;
-        }
-        let n = buf.len().min(usize::try_from(len).unwrap_or(usize::MAX));
-        output.write_all(&buf[..n]).map_err(write_error)?;
-        body.consume(n);
-        len -= n as u64;
-    }
-    Ok(())
 }
 
 fn write_error(e: io::Error) -> Error {

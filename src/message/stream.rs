@@ -129,22 +129,14 @@ impl Line {
 
 /// Whether `bytes` hold an 8-bit or NUL byte, and how many CRs.
 fn classify(bytes: &[u8]) -> (bool, usize) {
-    // Branch-free passes that the compiler vectorizes (byte counters, so
-    // in runs of at most 255 bytes).
-    let (mut high, mut nul, mut carriage_returns) = (0u8, 0u8, 0usize);
-    for run in bytes.chunks(255) {
-        let mut in_run = 0u8;
-        for &b in run {
-            high |= b;
-            nul |= u8::from(b == 0);
-            in_run += u8::from(b == b'\r');
-        }
-        carriage_returns += usize::from(in_run);
-    }
-    (high >= 0x80 || nul != 0, carriage_returns)
+    (
+        eight_bit_or_nul(bytes),
+        memchr::memchr_iter(b'\r', bytes).count(),
+    )
 }
 
-/// Whether `bytes` hold an 8-bit or NUL byte.
+/// Whether `bytes` hold an 8-bit or NUL byte (a branch-free pass that the
+/// compiler vectorizes).
 fn eight_bit_or_nul(bytes: &[u8]) -> bool {
     let (mut high, mut nul) = (0u8, 0u8);
     for &b in bytes {
@@ -152,6 +144,23 @@ fn eight_bit_or_nul(bytes: &[u8]) -> bool {
         nul |= u8::from(b == 0);
     }
     high >= 0x80 || nul != 0
+}
+
+/// Passes `len` bytes of `body` to `output` (fewer if it ends first).
+pub fn pass(body: &mut dyn BufRead, mut len: u64, output: &mut dyn Write) -> io::Result<()> {
+    while len > 0 {
+        let buf = match body.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let n = buf.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+        output.write_all(&buf[..n])?;
+        body.consume(n);
+        len -= n as u64;
+    }
+    Ok(())
 }
 
 /// The message in `input` read from its start, canonicalized to CRLF: its
@@ -298,22 +307,6 @@ impl Plan {
     /// (the body stream the plan was made from, read once).
     pub fn write(&self, mut body: impl BufRead, output: &mut dyn Write) -> io::Result<()> {
         let mut at = 0;
-        /// Passes `len` bytes of `body` to `output` (fewer at its end).
-        fn pass(body: &mut dyn BufRead, mut len: u64, output: &mut dyn Write) -> io::Result<()> {
-            while len > 0 {
-                let buf = match body.fill_buf() {
-                    Ok([]) => break,
-                    Ok(buf) => buf,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                let n = buf.len().min(usize::try_from(len).unwrap_or(usize::MAX));
-                output.write_all(&buf[..n])?;
-                body.consume(n);
-                len -= n as u64;
-            }
-            Ok(())
-        }
         fn skip_to(body: &mut dyn BufRead, at: &mut u64, to: u64) -> io::Result<()> {
             pass(body, to.saturating_sub(*at), &mut io::sink())?;
             *at = to;
