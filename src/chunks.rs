@@ -7,6 +7,12 @@ use std::sync::{mpsc, Mutex};
 
 const CHUNK: usize = 64 * 1024;
 
+/// The value of a joined worker thread; a panic there is a bug, carried
+/// on into the joining thread as it was (not masked as an error).
+pub fn joined<T>(result: std::thread::Result<T>) -> T {
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// A bounded pipe: the [`ChunkSender`] writes, the [`ChunkReceiver`] reads
 /// on another thread; at most `in_flight` chunks wait between them.
 pub fn chunk_channel(in_flight: usize) -> (ChunkSender, ChunkReceiver) {

@@ -236,7 +236,7 @@ fn hash_copy<H: Write + Send>(
         // loop ends.
         let Tee { chunks, .. } = tee;
         let written = written.and_then(|()| chunks.finish());
-        let hashed = hasher.join().expect("the hashing thread panicked");
+        let hashed = crate::chunks::joined(hasher.join());
         // A hashing failure explains a failed send; report it first.
         let hash = hashed?;
         written.map_err(|e| Error::io("reading the message or writing the signed message", e))?;
@@ -284,12 +284,9 @@ pub fn piped<T>(
             Ok(())
         });
         let Ok(first) = receiver.recv() else {
-            return producer
-                .join()
-                .expect("the signing thread panicked")
-                .and(Err(Error::Malformed(
-                    "signing stopped before its first byte".into(),
-                )));
+            return crate::chunks::joined(producer.join()).and(Err(Error::Malformed(
+                "signing stopped before its first byte".into(),
+            )));
         };
         let mut reader = PipeReader {
             receiver,
@@ -299,7 +296,7 @@ pub fn piped<T>(
         };
         let consumed = consume(&mut reader);
         drop(reader);
-        let produced = producer.join().expect("the signing thread panicked");
+        let produced = crate::chunks::joined(producer.join());
         // A producer that failed because the consumer stopped reading
         // explains nothing: the consumer's error does.
         if hung_up.load(Ordering::Relaxed) {

@@ -100,7 +100,7 @@ pub fn encrypt_message<W: Write + Send + Sync>(
             seal_into_seipdv1(&mut sender, keys, signer, &split.inner, body)
         };
         let sent = sealed.and_then(|()| sender.finish().map_err(write_err));
-        let armored = armorer.join().expect("the armoring thread panicked");
+        let armored = crate::chunks::joined(armorer.join());
         // An armoring failure explains a failed send; report it first.
         armored.and(sent)
     })?;

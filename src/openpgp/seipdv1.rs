@@ -114,10 +114,7 @@ impl MdcHasher {
 
     fn digest(self) -> io::Result<[u8; 20]> {
         self.plaintext.finish()?;
-        let sha1 = self
-            .thread
-            .join()
-            .map_err(|_| io::Error::other("the MDC hashing thread panicked"))?;
+        let sha1 = crate::chunks::joined(self.thread.join());
         Ok(sha1.finalize().into())
     }
 }

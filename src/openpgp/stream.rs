@@ -210,7 +210,7 @@ pub fn decrypt_stream(
         let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut sink);
         // Stops the reader thread if it is still sending.
         drop(chunks);
-        let read = reader.join().expect("the reading thread panicked");
+        let read = crate::chunks::joined(reader.join());
         // A MIME error explains a failed decryption; report it first.
         read.and(decrypted)
     })?;

@@ -208,7 +208,7 @@ fn read_cms<T>(
         let result = read(&mut Ber::new(&mut decoded));
         // Stops the reading thread if it is still sending.
         drop(decoded);
-        reader.join().expect("the reading thread panicked");
+        crate::chunks::joined(reader.join());
         result
     })?;
     Ok((outer, result))
