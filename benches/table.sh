@@ -100,6 +100,19 @@ for size in $SIZES; do
   measure "${G[@]}" -a -z 0 -e -r bob@example.net -o - bob.eml
   row "PGP/MIME encrypt" "gpg -a -z0 -e"
 
+  # Inline PGP: the armored block as the whole body of a text/plain message.
+  sed '1,/^\r$/d' bob.eml >body.txt
+  "${G[@]}" -a -z 0 -e -r bob@example.net -o inline.asc body.txt
+  { sed '/^\r$/q' bob.eml; cat inline.asc; } >inline.eml
+  measure "$ms" -q --home pgp4 decrypt inline.eml; mine
+  measure "${G[@]}" --decrypt -o - inline.asc
+  row "inline PGP decrypt" "gpg --decrypt"
+  "${G[@]}" -u bob@example.net --clearsign -o clear.asc body.txt
+  { sed '/^\r$/q' bob.eml; cat clear.asc; } >clear.eml
+  measure "$ms" -q --home pgp4 verify clear.eml; mine
+  measure "${G[@]}" --verify clear.asc
+  row "clear-signed verify" "gpg --verify"
+
   # CBC is not integrity-protected: mailseal opens it only when told to.
   for cipher in "AES-256-GCM:aes256-gcm:-aes-256-gcm:" "AES-256-CBC:aes256-cbc:-aes256:--allow-unauthenticated"; do
     IFS=: read -r name ours theirs open <<<"$cipher"

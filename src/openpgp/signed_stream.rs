@@ -11,13 +11,10 @@
 use std::io::{self, BufReader, Read, Seek};
 use std::sync::atomic::AtomicU64;
 
-use sequoia_openpgp::parse::stream::VerifierBuilder;
-use sequoia_openpgp::parse::Parse;
-
 use super::verify::{
-    bind_to_sender, too_large, verify_detached_reader, verify_signed, Helper, Keys, Verification,
+    bind_to_sender, verify_detached_reader, verify_inline_into, verify_signed, Keys, Verification,
 };
-use super::{ciphertext, pgpmime, policy, OpenOptions};
+use super::{ciphertext, pgpmime, OpenOptions};
 use crate::message::mime::{split_eol, Lines};
 use crate::message::signed_parts::SignedParts;
 use crate::message::Headers;
@@ -89,26 +86,7 @@ pub fn verify_inline(
     let consumed = AtomicU64::new(0);
     let mut body = BlockEnd::new(ciphertext::inline_body(input, headers.clone(), &consumed));
     let limit = options.plaintext_limit(usize::try_from(size.unwrap_or(0)).unwrap_or(usize::MAX));
-    let helper = Helper::new(keys, options, false);
-    let failure = helper.failure_slot();
-    let unreadable = |e: &dyn std::fmt::Display| {
-        failure
-            .take()
-            .unwrap_or_else(|| Error::Malformed(format!("cannot check the signed text: {e}")))
-    };
-    let mut verifier = match VerifierBuilder::from_reader(&mut body)
-        .map(|b| b.buffer_size(1 << 20))
-        .and_then(|b| b.with_policy(policy(), None, helper))
-    {
-        Ok(verifier) => verifier,
-        Err(e) => return Err(unreadable(&e)),
-    };
-    let text = io::copy(&mut (&mut verifier).take(limit + 1), &mut io::sink())
-        .map_err(|e| unreadable(&e))?;
-    if text > limit {
-        return Err(too_large(limit));
-    }
-    let signatures = verifier.into_helper().reports;
+    let signatures = verify_inline_into(&mut body, 1 << 20, limit, keys, options, &mut io::sink())?;
     io::copy(&mut body, &mut io::sink()).map_err(|e| Error::io("reading the message", e))?;
     Ok(inline_verification(signatures, &headers, body.text_after))
 }

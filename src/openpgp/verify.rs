@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -23,6 +23,7 @@ use sequoia_openpgp::policy::Policy;
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sequoia_openpgp::{Fingerprint, KeyHandle};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::{pgpmime, policy, reading_policy, OpenOptions};
 use crate::keys::{CertStore, Unlocker};
@@ -382,34 +383,6 @@ pub(super) fn too_large(limit: u64) -> Error {
     }
 }
 
-/// Reads `reader` to the end, holding at most `limit` bytes: `Ok(None)`
-/// when there was more (what was read is wiped). Memory grows by doubling
-/// but never past `limit`.
-pub(super) fn read_at_most(mut reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut out: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(Some(out)),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                out.fill(0);
-                return Err(e);
-            }
-        };
-        if n > limit - out.len() {
-            out.fill(0);
-            return Ok(None);
-        }
-        if out.capacity() - out.len() < n {
-            out.reserve_exact(out.capacity().max(n).min(limit - out.len()));
-        }
-        out.extend_from_slice(&chunk[..n]);
-    }
-}
-
 /// The buffer sequoia fills before releasing plaintext: no more than the
 /// limit allows.
 pub(super) fn buffer_size(limit: u64) -> usize {
@@ -544,6 +517,22 @@ fn verify_inline(
     options: OpenOptions,
 ) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
     let limit = options.plaintext_limit(block.len());
+    let mut text = Zeroizing::new(Vec::new());
+    let reports = verify_inline_into(block, buffer_size(limit), limit, keys, options, &mut *text)?;
+    Ok((std::mem::take(&mut *text), reports))
+}
+
+/// Checks the inline signed OpenPGP block read from `block`, sequoia
+/// holding back `buffer` bytes, writing the signed text (at most `limit`
+/// bytes) to `text`; returns the reports.
+pub(super) fn verify_inline_into(
+    block: impl Read + Send + Sync,
+    buffer: usize,
+    limit: u64,
+    keys: &Keys,
+    options: OpenOptions,
+    text: &mut dyn Write,
+) -> Result<Vec<SignatureReport>> {
     let helper = Helper::new(keys, options, false);
     let failure = helper.failure_slot();
     let unreadable = |e: &dyn std::fmt::Display| {
@@ -551,18 +540,19 @@ fn verify_inline(
             .take()
             .unwrap_or_else(|| Error::Malformed(format!("cannot check the signed text: {e}")))
     };
-    let mut verifier = match VerifierBuilder::from_bytes(block)
-        .map(|b| b.buffer_size(buffer_size(limit)))
+    let mut verifier = match VerifierBuilder::from_reader(block)
+        .map(|b| b.buffer_size(buffer))
         .and_then(|b| b.with_policy(policy(), None, helper))
     {
         Ok(verifier) => verifier,
         Err(e) => return Err(unreadable(&e)),
     };
-    match read_at_most(&mut verifier, limit) {
-        Ok(Some(text)) => Ok((text, verifier.into_helper().reports)),
-        Ok(None) => Err(too_large(limit)),
-        Err(e) => Err(unreadable(&e)),
+    let copied =
+        std::io::copy(&mut (&mut verifier).take(limit + 1), text).map_err(|e| unreadable(&e))?;
+    if copied > limit {
+        return Err(too_large(limit));
     }
+    Ok(verifier.into_helper().reports)
 }
 
 /// Finds the armored block starting with `-----BEGIN {label}-----`.
