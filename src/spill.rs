@@ -20,15 +20,12 @@ use sequoia_openpgp::crypto::SessionKey;
 use sequoia_openpgp::types::{AEADAlgorithm, SymmetricAlgorithm};
 use zeroize::Zeroizing;
 
-use crate::message::header::split_entity;
+use crate::message::header::{split_entity, MAX_HEADER_BYTES};
 use crate::message::Headers;
 
 /// Plaintext up to this size stays in memory; larger plaintext goes to an
 /// encrypted temporary file.
 pub const IN_MEMORY: usize = 4 << 20;
-
-/// The most of the plaintext [`Spill::header_at`] reads.
-const MAX_HEAD: usize = 1 << 20;
 
 /// Plaintext bytes per sealed chunk on disk.
 const CHUNK: usize = 64 << 10;
@@ -136,17 +133,17 @@ impl Spill {
 
     /// The header section of the entity at `offset` (after
     /// [`Spill::finish`]), and where its body starts; at most
-    /// [`MAX_HEAD`] bytes are read to find it.
+    /// [`MAX_HEADER_BYTES`] bytes are read to find it.
     pub fn header_at(&mut self, offset: u64) -> crate::Result<(Headers, u64)> {
         let mut head = Vec::new();
         self.reader(offset)
-            .and_then(|r| r.take(MAX_HEAD as u64).read_to_end(&mut head))
+            .and_then(|r| r.take(MAX_HEADER_BYTES as u64).read_to_end(&mut head))
             .map_err(|e| crate::Error::io("reading the decrypted plaintext back", e))?;
         let (header_bytes, body) = split_entity(&head);
-        if body.is_empty() && head.len() == MAX_HEAD {
+        if body.is_empty() && head.len() == MAX_HEADER_BYTES {
             return Err(crate::Error::Malformed(format!(
                 "the decrypted message has no end to its header section in its first {} KiB",
-                MAX_HEAD >> 10
+                MAX_HEADER_BYTES >> 10
             )));
         }
         let headers = Headers::parse(header_bytes)?;

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use common::measure::{body_sha256, large_message, run_measured, Measured};
 use common::Home;
-use smime_pki::{home_with, pki};
+use smime_pki::{home_with, pki, Gpgsm};
 
 /// The most a decrypt of a large message may take, whatever its size.
 const PEAK_LIMIT_KIB: u64 = 64 * 1024;
@@ -39,12 +39,12 @@ fn openssl_file(args: &[&str], input: &Path, output: &Path) {
     assert!(status.success(), "openssl cms {args:?} failed");
 }
 
-/// `message` encrypted to Bob by `openssl cms -encrypt` with `cipher`,
-/// signed by Alice first (opaque signed-data inside) when `sign`.
-fn sealed_by_openssl(home: &Home, message: &[u8], cipher: &str, sign: bool) -> PathBuf {
+/// `message` encrypted to Bob by `openssl cms -encrypt` with `cipher`
+/// (none: openssl's default), signed by Alice first (opaque signed-data
+/// inside) when `sign`.
+fn sealed_by_openssl(home: &Home, message: &[u8], cipher: &[&str], sign: bool) -> PathBuf {
     let pki = pki();
     let plain = home.write("plain.eml", message);
-    let sealed = home.file("sealed.eml");
     let content = if sign {
         let signed = home.file("signed.eml");
         openssl_file(
@@ -64,12 +64,20 @@ fn sealed_by_openssl(home: &Home, message: &[u8], cipher: &str, sign: bool) -> P
     } else {
         plain
     };
-    openssl_file(
-        &["-encrypt", cipher, &pki.path("bob.pem")],
-        &content,
-        &sealed,
-    );
+    let sealed = encrypted_by_openssl(home, &content, cipher);
     std::fs::remove_file(content).unwrap();
+    sealed
+}
+
+/// The file `content` encrypted to Bob by `openssl cms -encrypt` with
+/// `cipher` (none: openssl's default), written to `sealed.eml`.
+fn encrypted_by_openssl(home: &Home, content: &Path, cipher: &[&str]) -> PathBuf {
+    let sealed = home.file("sealed.eml");
+    let bob = pki().path("bob.pem");
+    let mut args = vec!["-encrypt"];
+    args.extend_from_slice(cipher);
+    args.push(&bob);
+    openssl_file(&args, content, &sealed);
     sealed
 }
 
@@ -95,7 +103,7 @@ fn a_100_mb_message_from_openssl_gcm_decrypts_in_bounded_memory() {
     let bob = home_with(&["bob"]);
     let message = to_bob(100);
     let expected = body_sha256(&message);
-    let sealed = sealed_by_openssl(&bob, &message, "-aes-256-gcm", false);
+    let sealed = sealed_by_openssl(&bob, &message, &["-aes-256-gcm"], false);
     drop(message);
     let tmp = tempfile::tempdir().unwrap();
 
@@ -179,7 +187,8 @@ fn put_together(head: &[u8], der: &[u8]) -> Vec<u8> {
 fn a_changed_byte_in_the_content_or_the_tag_releases_nothing() {
     let bob = home_with(&["bob"]);
     let message = to_bob(8);
-    let sealed = std::fs::read(sealed_by_openssl(&bob, &message, "-aes-256-gcm", false)).unwrap();
+    let sealed =
+        std::fs::read(sealed_by_openssl(&bob, &message, &["-aes-256-gcm"], false)).unwrap();
     let (head, der) = take_apart(&sealed);
     // The MAC: the last OCTET STRING of 16 bytes.
     let tail = der.len() - 64;
@@ -225,14 +234,14 @@ fn large_cbc_content_is_released_only_when_a_signature_inside_covers_it() {
     let tmp = tempfile::tempdir().unwrap();
 
     // Signed, then encrypted: the signature authenticates the content.
-    let sealed = sealed_by_openssl(&bob, &message, "-aes256", true);
+    let sealed = sealed_by_openssl(&bob, &message, &["-aes256"], true);
     let run = decrypt(&bob, &[], &sealed, tmp.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
     assert_eq!(run.body_sha256, expected);
 
     // Not signed: refused, unless allowed.
-    let sealed = sealed_by_openssl(&bob, &message, "-aes256", false);
+    let sealed = sealed_by_openssl(&bob, &message, &["-aes256"], false);
     let run = decrypt(&bob, &[], &sealed, tmp.path());
     assert_eq!(run.code, 77, "{}", run.stderr);
     assert_eq!(run.stdout_len, 0);
@@ -248,7 +257,7 @@ fn large_cbc_content_is_released_only_when_a_signature_inside_covers_it() {
 
     // Signed, then encrypted, and a byte of the ciphertext changed: the
     // signature does not cover what decrypted; nothing is released.
-    let signed = std::fs::read(sealed_by_openssl(&bob, &message, "-aes256", true)).unwrap();
+    let signed = std::fs::read(sealed_by_openssl(&bob, &message, &["-aes256"], true)).unwrap();
     let (head, mut der) = take_apart(&signed);
     let middle = der.len() / 2;
     der[middle] ^= 0x01;
@@ -352,15 +361,7 @@ fn a_large_message_signed_then_encrypted_by_openssl_is_checked_in_bounded_memory
     let signed = signed_by_openssl(&bob, &message, &[]);
     drop(message);
     let tmp = tempfile::tempdir().unwrap();
-    let encrypt = |signed: &Path| {
-        let sealed = bob.file("sealed.eml");
-        openssl_file(
-            &["-encrypt", "-aes-256-cbc", &pki().path("bob.pem")],
-            signed,
-            &sealed,
-        );
-        sealed
-    };
+    let encrypt = |signed: &Path| encrypted_by_openssl(&bob, signed, &["-aes-256-cbc"]);
 
     // CBC, authenticated by the good multipart/signed signature inside.
     let run = decrypt(&bob, &[], &encrypt(&signed), tmp.path());
@@ -471,4 +472,290 @@ fn large_opaque_signed_data_without_signed_attributes_is_checked_in_memory() {
     let run = verify(&bob, &signed);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+}
+
+/// A line in the large messages, to look for plaintext on disk.
+const MARKER: &str = "OPAQUE-SIGNED-INSIDE-MARKER";
+
+/// The header section (up to the blank line) of `message`.
+fn header_section(message: &[u8]) -> &[u8] {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header section");
+    &message[..end + 4]
+}
+
+/// [`decrypt`] of `input` to stdout, checking that no file the child
+/// holds open in `tmpdir` has plaintext in clear, and that when it
+/// succeeds, the plaintext waited in a spill there.
+fn decrypt_watched(home: &Home, input: &Path, tmpdir: &Path) -> Measured {
+    let mut command = home.command(&["decrypt"]);
+    command.env("TMPDIR", tmpdir);
+    let mut checked = 0;
+    let run = run_measured(command, Stdio::from(File::open(input).unwrap()), |pid| {
+        checked += common::measure::check_open_files(pid, tmpdir, MARKER);
+    });
+    assert_eq!(
+        std::fs::read_dir(tmpdir).unwrap().count(),
+        0,
+        "a file was left in TMPDIR"
+    );
+    if run.code == 0 {
+        assert!(checked > 0, "the plaintext never waited in a spill");
+    }
+    run
+}
+
+#[test]
+fn a_100_mb_message_signed_then_encrypted_by_openssl_opens_from_the_spill() {
+    // `openssl cms -sign -nodetach | openssl cms -encrypt`: the opaque
+    // signed-data inside is read from the spill as a stream, its content
+    // hashed as it goes to a second spill and released after the check.
+    let bob = home_with(&["bob"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for cipher in [&[][..], &["-aes-256-gcm"]] {
+        // The same message, small enough to be opened in memory: the
+        // reference for the header section and the report.
+        let small = large_message(1, "bob@example.net", Some(MARKER));
+        let sealed = sealed_by_openssl(&bob, &small, cipher, true);
+        let reference = bob.run(&["decrypt"], &std::fs::read(&sealed).unwrap());
+        assert_eq!(reference.code, 0, "{cipher:?}: {}", reference.stderr);
+        assert!(reference.stderr.contains("Good signature"));
+
+        let message = large_message(100, "bob@example.net", Some(MARKER));
+        let expected = body_sha256(&message);
+        let sealed = sealed_by_openssl(&bob, &message, cipher, true);
+        drop(message);
+        let run = decrypt_watched(&bob, &sealed, tmp.path());
+        assert_eq!(run.code, 0, "{cipher:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Good signature from alice@example.org"),
+            "{cipher:?}: {}",
+            run.stderr
+        );
+        assert_bounded(&run);
+        assert_eq!(run.body_sha256, expected, "{cipher:?}: the body differs");
+        assert_eq!(
+            run.head,
+            header_section(&reference.stdout),
+            "{cipher:?}: the header section differs from the one opened in memory"
+        );
+    }
+}
+
+#[test]
+fn changed_content_inside_large_opaque_signed_data_is_a_bad_signature() {
+    // The attacker changes the signed content, then encrypts it again: a
+    // bad signature, exit 1; with CBC, which nothing else authenticates,
+    // nothing is released.
+    let bob = home_with(&["bob"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let message = large_message(24, "bob@example.net", Some(MARKER));
+    let signed = signed_by_openssl(&bob, &message, &["-nodetach"]);
+    drop(message);
+    flip_middle(&signed);
+
+    let sealed = encrypted_by_openssl(&bob, &signed, &["-aes-256-gcm"]);
+    let run = decrypt_watched(&bob, &sealed, tmp.path());
+    assert_digest_mismatch(&run);
+    assert_bounded(&run);
+
+    let sealed = encrypted_by_openssl(&bob, &signed, &[]);
+    let run = decrypt_watched(&bob, &sealed, tmp.path());
+    assert_eq!(run.code, 77, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0, "unauthenticated plaintext on stdout");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("message.eml");
+    let run = decrypt(&bob, &["-o", out.to_str().unwrap()], &sealed, tmp.path());
+    assert_eq!(run.code, 77, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "unauthenticated plaintext was written"
+    );
+}
+
+#[test]
+fn large_opaque_signed_data_inside_binds_the_signature_to_the_from_address() {
+    // Signed by Alice, but the message inside says it is from Carol.
+    let bob = home_with(&["bob"]);
+    let message = String::from_utf8(to_bob(8)).unwrap().replacen(
+        "From: alice@example.org",
+        "From: carol@example.org",
+        1,
+    );
+    let sealed = sealed_by_openssl(&bob, message.as_bytes(), &["-aes-256-gcm"], true);
+    let tmp = tempfile::tempdir().unwrap();
+
+    let run = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    assert!(run.stderr.contains("carol@example.org"), "{}", run.stderr);
+}
+
+/// `signed` (an opaque signed-data message) with the SHA-256 in its
+/// digestAlgorithms set, which the signature does not cover, changed to
+/// SHA-384: the signer still names SHA-256.
+fn without_the_signers_digest_in_the_set(home: &Home, signed: &Path) -> PathBuf {
+    const SHA256: [u8; 11] = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    let (head, mut der) = take_apart(&std::fs::read(signed).unwrap());
+    let at = der[..64]
+        .windows(SHA256.len())
+        .position(|w| w == SHA256)
+        .expect("SHA-256 in the digestAlgorithms set");
+    der[at + SHA256.len() - 1] = 0x02;
+    home.write("changed-set.eml", &put_together(&head, &der))
+}
+
+#[test]
+fn a_signer_digest_missing_from_the_set_is_checked_alike_in_memory_and_streaming() {
+    let bob = home_with(&["bob"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for mib in [1, 8] {
+        let message = to_bob(mib);
+        let expected = body_sha256(&message);
+        let signed = signed_by_openssl(&bob, &message, &["-nodetach"]);
+        let changed = without_the_signers_digest_in_the_set(&bob, &signed);
+
+        let run = verify(&bob, &changed);
+        assert_eq!(run.code, 0, "{mib} MiB: {}", run.stderr);
+        assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+
+        let sealed = encrypted_by_openssl(&bob, &changed, &["-aes-256-gcm"]);
+        let run = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, 0, "{mib} MiB: {}", run.stderr);
+        assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+        assert_eq!(run.body_sha256, expected);
+
+        // And the content changed too: the digest computed for the
+        // signer's algorithm is checked, not taken for granted.
+        flip_middle(&changed);
+        let run = verify(&bob, &changed);
+        assert_digest_mismatch(&run);
+        let sealed = encrypted_by_openssl(&bob, &changed, &["-aes-256-gcm"]);
+        let run = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_digest_mismatch(&run);
+    }
+}
+
+#[test]
+fn layers_inside_a_large_envelope_open_from_spills() {
+    // Signed opaque, signed again as multipart/signed, encrypted; and
+    // encrypted twice: every layer is opened from a spill.
+    let bob = home_with(&["bob"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let message = large_message(24, "bob@example.net", Some(MARKER));
+    let expected = body_sha256(&message);
+    let opaque = signed_by_openssl(&bob, &message, &["-nodetach"]);
+    let twice = bob.file("twice.eml");
+    std::fs::rename(&opaque, &twice).unwrap();
+    let signed = signed_by_openssl(&bob, &std::fs::read(&twice).unwrap(), &[]);
+    let sealed = encrypted_by_openssl(&bob, &signed, &["-aes-256-gcm"]);
+    let run = decrypt_watched(&bob, &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("Good signature").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert_bounded(&run);
+    assert_eq!(run.body_sha256, expected);
+
+    let plain = bob.write("plain.eml", &message);
+    let inner = encrypted_by_openssl(&bob, &plain, &["-aes-256-gcm"]);
+    let inner_copy = bob.file("inner.eml");
+    std::fs::rename(&inner, &inner_copy).unwrap();
+    let sealed = encrypted_by_openssl(&bob, &inner_copy, &["-aes-256-gcm"]);
+    let run = decrypt_watched(&bob, &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_bounded(&run);
+    assert_eq!(run.body_sha256, expected);
+}
+
+/// Runs `gpgsm ARGS -o OUT INPUT`; what it wrote (DER).
+fn gpgsm_output(gpgsm: &Gpgsm, args: &[&str], input: &str) -> Vec<u8> {
+    let out = gpgsm.home.path().join("out.p7m");
+    let _ = std::fs::remove_file(&out);
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["-o", out.to_str().unwrap(), input]);
+    let run = gpgsm.run(&all);
+    assert_eq!(run.code, 0, "gpgsm {args:?}: {}", run.stderr);
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn a_large_message_signed_then_encrypted_by_gpgsm_opens_from_the_spill() {
+    // gpgsm 2.2 signs opaque (indefinite lengths, the content in
+    // segments) and encrypts with CBC: the good signature inside
+    // authenticates the content, which is released from the spill. Bob
+    // signs (gpgsm 2.2 does not read Alice's P-256 key) to himself.
+    let bob = home_with(&["bob"]);
+    let gpgsm = Gpgsm::new();
+    gpgsm.import_secret("bob");
+    let message = String::from_utf8(large_message(24, "bob@example.net", Some(MARKER)))
+        .unwrap()
+        .replacen("From: alice@example.org", "From: bob@example.net", 1)
+        .into_bytes();
+    let expected = body_sha256(&message);
+    let plain = gpgsm.file("plain.eml", &message);
+    drop(message);
+    let der = gpgsm_output(&gpgsm, &["-u", "bob@example.net", "--sign"], &plain);
+    let signed = gpgsm.file(
+        "signed.eml",
+        &put_together(
+            b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            &der,
+        ),
+    );
+    let der = gpgsm_output(&gpgsm, &["-r", "bob@example.net", "--encrypt"], &signed);
+    let sealed = bob.write(
+        "sealed.eml",
+        &put_together(
+            b"To: bob@example.net\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            &der,
+        ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+
+    let run = decrypt_watched(&bob, &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Good signature from bob@example.net"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("not integrity-protected"),
+        "{}",
+        run.stderr
+    );
+    assert_bounded(&run);
+    assert_eq!(run.body_sha256, expected);
+}
+
+#[test]
+fn a_signature_part_over_1_mib_is_refused_in_memory_as_in_a_stream() {
+    let bob = home_with(&["bob"]);
+    for mib in [1, 8] {
+        let signed = std::fs::read_to_string(signed_by_openssl(&bob, &to_bob(mib), &[])).unwrap();
+        let start = signed.find("boundary=\"").unwrap() + "boundary=\"".len();
+        let boundary = &signed[start..start + signed[start..].find('"').unwrap()];
+        let close = signed.rfind(&format!("--{boundary}--")).unwrap();
+        let padding = format!("{}\r\n", "A".repeat(76)).repeat((1 << 20) / 78 + 1);
+        let padded = [&signed[..close], &padding, &signed[close..]].concat();
+        let input = bob.write("padded.eml", padded.as_bytes());
+
+        let run = verify(&bob, &input);
+        assert_ne!(run.code, 0, "{mib} MiB: {}", run.stderr);
+        assert!(
+            run.stderr.contains("larger than 1 MiB"),
+            "{mib} MiB: {}",
+            run.stderr
+        );
+    }
 }

@@ -16,6 +16,22 @@ use crate::{Error, Result};
 /// chain is a few KiB; many signatures together stay far below this).
 const MAX_SIGNATURE_PART: usize = 1 << 20;
 
+/// Refuses a signature part of `len` bytes when it is larger than the
+/// streaming check accepts, so that a message held in memory gets the
+/// same answer.
+pub(crate) fn check_signature_size(len: usize) -> Result<()> {
+    if len > MAX_SIGNATURE_PART {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+fn too_large() -> Error {
+    Error::Malformed(
+        "the signed part's header section or the signature part of this multipart/signed message is larger than 1 MiB; is this an email message?".into(),
+    )
+}
+
 /// A multipart/signed message found by a first pass over its body.
 #[derive(Debug)]
 pub struct SignedParts {
@@ -36,6 +52,16 @@ impl SignedParts {
     /// case), an error when it is one whose parts do not parse (as
     /// [`mime::split`] would say).
     pub fn scan(message: impl Read, protocol: impl Fn(&str) -> bool) -> Result<Option<Self>> {
+        Self::scan_until(message, protocol, |_| false)
+    }
+
+    /// [`SignedParts::scan`], also `None` as soon as `stop`, given the
+    /// signed part's header section, answers true: the rest is not read.
+    pub fn scan_until(
+        message: impl Read,
+        protocol: impl Fn(&str) -> bool,
+        stop: impl Fn(&[u8]) -> bool,
+    ) -> Result<Option<Self>> {
         let (outer, body) = canonical(message)?;
         let content_type = outer.content_type();
         let accepted = protocol(
@@ -50,8 +76,11 @@ impl SignedParts {
             }
             _ => return Ok(None),
         };
-        let mut parts = Parts::new(&boundary);
+        let mut parts = Parts::new(&boundary, &stop);
         scan_lines(body, &mut parts)?;
+        if parts.stopped {
+            return Ok(None);
+        }
         if !parts.closed {
             return Err(if parts.count == 0 {
                 mime::no_delimiter(&boundary)
@@ -103,7 +132,7 @@ fn canonical<R: Read>(message: R) -> Result<(Headers, Body<R>)> {
 
 /// The parts of a multipart body as they stream past, split as
 /// [`mime::split`] splits them.
-struct Parts {
+struct Parts<'a> {
     delimiter: Vec<u8>,
     /// Body bytes seen, and where the current line started.
     offset: u64,
@@ -117,10 +146,13 @@ struct Parts {
     signature: Vec<u8>,
     /// Where the current line starts in the buffer being filled.
     mark: usize,
+    /// Asked with the signed part's header section whether to stop.
+    stop: &'a dyn Fn(&[u8]) -> bool,
+    stopped: bool,
 }
 
-impl Parts {
-    fn new(boundary: &str) -> Parts {
+impl<'a> Parts<'a> {
+    fn new(boundary: &str, stop: &'a dyn Fn(&[u8]) -> bool) -> Parts<'a> {
         Parts {
             delimiter: format!("--{boundary}").into_bytes(),
             offset: 0,
@@ -132,7 +164,15 @@ impl Parts {
             inner_header_done: false,
             signature: Vec::new(),
             mark: 0,
+            stop,
+            stopped: false,
         }
+    }
+
+    /// The signed part's header section is complete.
+    fn finish_inner_header(&mut self) {
+        self.inner_header_done = true;
+        self.stopped = (self.stop)(&self.inner_header);
     }
 
     /// The buffer the current line goes to: the signed part's header
@@ -160,13 +200,13 @@ impl Parts {
                 buffer.truncate(buffer.len() - 2);
             }
         }
-        if self.count == 1 {
-            self.inner_header_done = true;
+        if self.count == 1 && !self.inner_header_done {
+            self.finish_inner_header();
         }
     }
 }
 
-impl LineSink for Parts {
+impl LineSink for Parts<'_> {
     fn piece(&mut self, bytes: &[u8]) -> Result<()> {
         self.offset += bytes.len() as u64;
         let limit = if self.count == 1 {
@@ -176,9 +216,7 @@ impl LineSink for Parts {
         };
         if let Some(buffer) = self.buffer() {
             if buffer.len() + bytes.len() > limit {
-                return Err(Error::Malformed(
-                    "the signed part's header section or the signature part of this multipart/signed message is larger than 1 MiB; is this an email message?".into(),
-                ));
+                return Err(too_large());
             }
             buffer.extend_from_slice(bytes);
         }
@@ -204,11 +242,45 @@ impl LineSink for Parts {
             self.mark = 0;
         } else if self.count == 1 && !self.inner_header_done && line.is_blank() {
             self.inner_header.truncate(self.mark);
-            self.inner_header_done = true;
+            self.finish_inner_header();
         } else if let Some(buffer) = self.buffer() {
             self.mark = buffer.len();
         }
         self.line_start = self.offset;
         Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that fails: what follows the part of a message that may
+    /// be read.
+    struct Unreadable;
+
+    impl Read for Unreadable {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other(
+                "read past the signed part's header section",
+            ))
+        }
+    }
+
+    #[test]
+    fn a_scan_stops_after_the_signed_part_header_section_when_asked() {
+        let start: &[u8] = b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\n";
+        let message = || start.chain(Unreadable);
+        let is_pkcs7 = |protocol: &str| protocol == "application/pkcs7-signature";
+        let stopped = SignedParts::scan_until(message(), is_pkcs7, |header| {
+            header.starts_with(b"Content-Type: application/pkcs7-mime")
+        });
+        assert!(stopped.unwrap().is_none());
+        // Without stopping, the scan reads on.
+        assert!(SignedParts::scan_until(message(), is_pkcs7, |_| false).is_err());
     }
 }

@@ -181,6 +181,7 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
                 parts.len()
             )));
         }
+        crate::message::signed_parts::check_signature_size(parts[1].len())?;
         return Ok(Received::Signed {
             outer: headers.clone(),
             signed: parts[0],

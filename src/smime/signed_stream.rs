@@ -6,15 +6,18 @@
 //! chain, signing time and message-digest attribute, and the binding of a
 //! good signature to the From address.
 //!
-//! What is inside the signed part is not descended into: when its header
-//! section says it is S/MIME itself (or any multipart/signed), or a signer
-//! signed the content without signed attributes, [`check`] answers `None`
-//! and the message is opened in memory instead. The parts of a large
-//! signed entity are not searched for S/MIME parts or MIME errors: the
-//! signature covers all of them, so they do not change its report.
+//! A signed entity that is S/MIME itself is copied, as it is hashed, to a
+//! spill to be opened further ([`check_unbound`], for the layers inside a
+//! decrypted message); [`check`], which has no keys to open it with,
+//! declines it as soon as the signed part's header section is read, before
+//! the rest of the message. A signer that signed the content without
+//! signed attributes is found only after the first pass: [`check`] answers
+//! `None` then, and the message is opened in memory instead. The parts of
+//! a large signed entity are not searched for S/MIME parts or MIME errors:
+//! the signature covers all of them, so they do not change its report.
 
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read, Seek, Write};
 use std::ops::Range;
 
 use super::certs::SmimeCert;
@@ -31,11 +34,11 @@ use crate::{Error, Result};
 /// A message that can be read again from its start.
 pub trait Reread {
     /// A reader of the message from its start.
-    fn read_again(&mut self) -> Result<Box<dyn Read + '_>>;
+    fn read_again(&mut self) -> Result<Box<dyn Read + Send + '_>>;
 }
 
 impl Reread for File {
-    fn read_again(&mut self) -> Result<Box<dyn Read + '_>> {
+    fn read_again(&mut self) -> Result<Box<dyn Read + Send + '_>> {
         self.rewind()
             .map_err(|e| Error::io("reading the message", e))?;
         Ok(Box::new(self))
@@ -43,7 +46,7 @@ impl Reread for File {
 }
 
 impl Reread for Spill {
-    fn read_again(&mut self) -> Result<Box<dyn Read + '_>> {
+    fn read_again(&mut self) -> Result<Box<dyn Read + Send + '_>> {
         let reader = self
             .reader(0)
             .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
@@ -54,6 +57,8 @@ impl Reread for Spill {
 /// The signatures of a multipart/signed message, checked.
 #[derive(Debug)]
 pub struct Checked {
+    /// The message's header fields.
+    pub outer: Headers,
     /// The signed entity's header fields.
     pub inner: Headers,
     /// Where the signed entity's body is in the (canonical) body of the
@@ -63,6 +68,8 @@ pub struct Checked {
     pub signatures: Vec<SignatureReport>,
     /// Certificates carried by signatures that verified.
     pub certificates: Vec<SmimeCert>,
+    /// Whether the signed entity is S/MIME itself, to be opened further.
+    pub nested: bool,
 }
 
 /// Checks `message` (LF or CRLF) if it is S/MIME multipart/signed at its
@@ -75,36 +82,63 @@ pub fn check(
     author: Option<&Headers>,
     keyring: &Keyring,
 ) -> Result<Option<Checked>> {
+    let Some(mut checked) = check_unbound(message, author.is_some(), keyring, None)? else {
+        return Ok(None);
+    };
+    bind_to_author(
+        &mut checked.signatures,
+        author.unwrap_or(&checked.outer),
+        &checked.inner,
+    );
+    Ok(Some(checked))
+}
+
+/// [`check`] without binding the signatures to the author, for `message`
+/// decrypted from a layer around it when `inside`. A signed entity that is
+/// S/MIME itself is copied to `nested`, as it is hashed, to be opened
+/// further ([`Checked::nested`]); without `nested`, such a message is
+/// declined as soon as the signed part's header section is read.
+pub(super) fn check_unbound(
+    message: &mut impl Reread,
+    inside: bool,
+    keyring: &Keyring,
+    nested: Option<&mut Spill>,
+) -> Result<Option<Checked>> {
     // Inside a decrypted layer, framing that does not parse is content that
     // is not what it claims to be.
-    let framing_error = |e| match author {
-        Some(_) => verify::not_what_it_claims(e),
-        None => e,
+    let framing_error = |e| {
+        if inside {
+            verify::not_what_it_claims(e)
+        } else {
+            e
+        }
     };
-    let Some(parts) = SignedParts::scan(message.read_again()?, framing::is_pkcs7_signature)
-        .map_err(framing_error)?
+    let declines_nested = nested.is_none();
+    let stop = |header: &[u8]| {
+        declines_nested
+            && Headers::parse(header).is_ok_and(|h| verify::is_another_layer(&h).unwrap_or(false))
+    };
+    let Some(parts) =
+        SignedParts::scan_until(message.read_again()?, framing::is_pkcs7_signature, stop)
+            .map_err(framing_error)?
     else {
         return Ok(None);
     };
     let signature = framing::signature_body(&parts.signature).map_err(framing_error)?;
     let signed_data = verify::parse_signed_data(&signature)?;
     let inner = Headers::parse(&parts.inner_header).map_err(verify::not_what_it_claims)?;
-    let content_type = inner
-        .declared_content_type()
-        .map_err(verify::not_what_it_claims)?;
+    let open_further = verify::is_another_layer(&inner)?;
     let without_attributes = signed_data
         .signer_infos
         .0
         .iter()
         .any(|signer| signer.signed_attrs.is_none());
-    if framing::is_smime_entity(&inner)
-        || content_type.mime == "multipart/signed"
-        || without_attributes
-    {
+    if without_attributes {
         return Ok(None);
     }
     let hashes = verify::digest_algorithms(&signed_data);
     let mut hashers: Vec<_> = hashes.iter().map(|h| h.hasher()).collect();
+    let mut copy = nested.filter(|_| open_further);
     let mut signed = parts.signed_part(message.read_again()?)?;
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -117,22 +151,28 @@ pub fn check(
         for hasher in &mut hashers {
             hasher.update(&buffer[..n]);
         }
+        if let Some(copy) = &mut copy {
+            copy.write_all(&buffer[..n])
+                .map_err(|e| Error::io("holding the signed content", e))?;
+        }
     }
+    buffer.fill(0);
     let digests: Vec<_> = hashes
         .into_iter()
         .zip(hashers.into_iter().map(|h| h.finish()))
         .collect();
     let mut certificates = Vec::new();
-    let mut signatures = verify::check_signed_data(
+    let signatures = verify::check_signed_data(
         &signed_data,
         Content::Digests(&digests),
         keyring,
         &mut certificates,
     )?;
-    bind_to_author(&mut signatures, author.unwrap_or(&parts.outer), &inner);
     Ok(Some(Checked {
-        inner,
         body: parts.signed_body(),
+        outer: parts.outer,
+        inner,
+        nested: copy.is_some(),
         signatures,
         certificates,
     }))

@@ -13,16 +13,27 @@
 //! only when a good signature inside covers it (or the user allowed it).
 //!
 //! Decrypted plaintext up to [`crate::spill::IN_MEMORY`] gets exactly the checks
-//! of [`super::open_message`]. Larger plaintext gets its protected header
-//! fields restored from the spill and is then written from it; an S/MIME
-//! multipart/signed message inside is checked from the spill
-//! ([`super::signed_stream`]), other S/MIME inside (signed-data, another
-//! envelope) is opened by reading the plaintext into memory (not
-//! bounded), and S/MIME parts deeper inside a multipart are not looked for
-//! ([`OpenedStream::parts_unchecked`]).
+//! of [`super::open_message`]. Larger plaintext is opened from the spill,
+//! layer by layer, with the same checks: S/MIME multipart/signed is
+//! checked from the spill in two passes ([`super::signed_stream`]);
+//! opaque signed-data and another envelope (base64) are read from the
+//! spill as a stream, their content (hashed, or decrypted) going to a
+//! second spill, the first one dropped once read; the content is then
+//! opened in turn, and released only after every layer's check. Only the
+//! outermost header fields and the innermost entity's are kept in memory.
+//! Read back into memory instead (not bounded): S/MIME inside in another
+//! transfer encoding than base64, and signed content whose signer signed
+//! it without signed attributes (the signature covers the content itself,
+//! which the stream does not keep as it was signed). S/MIME parts deeper
+//! inside a multipart are not looked for ([`OpenedStream::parts_unchecked`]).
 //!
 //! `verify` of large opaque signed-data reads it the same way
 //! ([`check_opaque`]), hashing the content as it arrives.
+//!
+//! Opaque signed-data is hashed, as it streams, with the digest
+//! algorithms its digestAlgorithms set names; a signer whose algorithm is
+//! not among them (the set is not signed) gets its digest from a second
+//! read, so that it is checked as in memory.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::ops::Range;
@@ -41,12 +52,12 @@ use super::cipher::ContentDecryptor;
 use super::envelope::{self, decryption_failed};
 use super::params::{Hash, Hasher};
 use super::plan::Keyring;
-use super::verify::{self, Opened};
-use super::{framing, oid, signed_stream};
+use super::signed_stream::{self, Reread};
+use super::verify::{self, Layers, Opened};
+use super::{framing, oid};
 use crate::message::canon::CrlfWriter;
-use crate::message::header::{read_headers, split_entity};
-use crate::message::{protect, Headers};
-use crate::openpgp::verify::bind_to_author;
+use crate::message::header::{read_headers, split_entity, MAX_HEADER_BYTES};
+use crate::message::Headers;
 use crate::spill::Spill;
 use crate::{Error, Result};
 
@@ -54,6 +65,9 @@ use crate::{Error, Result};
 const MAX_ELEMENT: u64 = 1 << 20;
 /// Ciphertext decrypted at a time.
 const BATCH: usize = 1 << 16;
+
+/// Digests of signed content, by algorithm.
+type Digests = Vec<(Hash, Vec<u8>)>;
 
 /// Whether `head`, the start of a message, is application/pkcs7-mime with
 /// an enveloped or authEnveloped smime-type in base64 (so [`open_stream`]
@@ -159,22 +173,24 @@ pub fn open_stream(
     let mut spill = Spill::new(spill_dir);
     let (outer, integrity_protected) =
         read_cms(input, "the message is not S/MIME encrypted", |ber| {
-            decrypt(ber, own, &mut spill)
+            read_content_info(ber, |ber, content_type| {
+                decrypt(ber, content_type, own, &mut spill)
+            })
         })?;
+    finish(&mut spill)?;
+    let opening = Opening {
+        own,
+        keyring,
+        spill_dir,
+    };
+    opening.open_spilled(outer, spill, Layers::after_decryption(integrity_protected))
+}
+
+/// Seals the last of what was written to `spill`.
+fn finish(spill: &mut Spill) -> Result<()> {
     spill
         .finish()
-        .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
-    match spill.into_memory() {
-        Ok(plaintext) => Ok(verify::open_decrypted(
-            &outer,
-            plaintext.to_vec(),
-            integrity_protected,
-            own,
-            keyring,
-        )?
-        .into()),
-        Err(spill) => open_spilled(outer, spill, integrity_protected, own, keyring),
-    }
+        .map_err(|e| Error::io("holding the decrypted plaintext", e))
 }
 
 /// Reads the header section of the application/pkcs7-mime message in
@@ -214,94 +230,103 @@ fn read_cms<T>(
     Ok((outer, result))
 }
 
-/// Checks the application/pkcs7-mime signed-data message read from
-/// `input` in bounded memory: its content is hashed as it streams past and
-/// not kept, so `message` in the answer holds only the header section
-/// (for `verify`, which releases no content). `None` when the content is
+/// Checks the application/pkcs7-mime signed-data message in `input` in
+/// bounded memory: its content is hashed as it streams past and not kept,
+/// so `message` in the answer holds only the header section (for
+/// `verify`, which releases no content). `None` when the content is
 /// S/MIME itself, a signer signed without signed attributes, or the
 /// content's header section does not end in its first MiB: open it in
 /// memory then.
-pub fn check_opaque(input: impl Read + Send, keyring: &Keyring) -> Result<Option<Opened>> {
-    let (outer, (signed_data, content)) =
-        read_cms(input, "the message is not S/MIME signed-data", |ber| {
-            read_signed_data(ber)
-        })?;
+pub fn check_opaque(input: &mut impl Reread, keyring: &Keyring) -> Result<Option<Opened>> {
+    let mut head = Head(Vec::new());
+    let (outer, (signed_data, digests)) = read_cms(
+        input.read_again()?,
+        "the message is not S/MIME signed-data",
+        |ber| {
+            read_content_info(ber, |ber, content_type| {
+                read_signed_data(ber, content_type, None, &mut head)
+            })
+        },
+    )?;
     // A signer without signed attributes signed the content itself, which
     // is not kept here: that is checked in memory.
-    if signed_data
-        .signer_infos
-        .0
-        .iter()
-        .any(|s| s.signed_attrs.is_none())
-    {
+    if without_signed_attributes(&signed_data) {
         return Ok(None);
     }
-    let whole_head = content.head.len() < MAX_HEAD;
+    let digests = complete_digests(input, &signed_data, digests)?;
+    let whole_head = head.0.len() < MAX_HEADER_BYTES;
     // Content that is not a MIME entity (bare text) is the body under the
     // outer header fields, as for [`super::open_message`].
-    let head = crate::message::canon::to_crlf(&content.head);
-    let digests = content.digests();
+    let head = crate::message::canon::to_crlf(&head.0);
     let (header_bytes, body) = split_entity(&head);
     let inner = match Headers::parse(header_bytes) {
         _ if body.is_empty() && !whole_head => return Ok(None),
         Ok(fields) => {
-            let ct = fields
-                .declared_content_type()
-                .map_err(verify::not_what_it_claims)?;
-            if framing::is_smime_entity(&fields) || ct.mime == "multipart/signed" {
+            if verify::is_another_layer(&fields)? {
                 return Ok(None);
             }
             fields
         }
-        Err(_) => {
-            let mut fields = outer.clone();
-            fields.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
-            fields
-        }
+        Err(_) => verify::bare_text_fields(&outer),
     };
-    let mut certificates = Vec::new();
-    let mut signatures = verify::check_signed_data(
+    let mut layers = Layers::none();
+    let reports = verify::check_signed_data(
         &signed_data,
         verify::Content::Digests(&digests),
         keyring,
-        &mut certificates,
+        &mut layers.certificates,
     )?;
-    bind_to_author(&mut signatures, &outer, &inner);
-    Ok(Some(Opened {
-        message: protect::restore(&outer, &inner).with_body(b""),
-        was_encrypted: false,
-        integrity_protected: true,
-        signatures,
-        certificates,
-    }))
+    layers.signed(reports, true);
+    Ok(Some(layers.finish(&outer, &inner, b"")))
 }
 
-/// The most of the signed content kept to find its header section.
-const MAX_HEAD: usize = 1 << 20;
-
-/// Signed content as it streams past: hashed with every digest algorithm
-/// the signed-data names, and its start kept.
-struct HashedContent {
-    hashers: Vec<(Hash, Hasher)>,
-    head: Vec<u8>,
+/// Whether a signer of `signed_data` signed the content itself, without
+/// signed attributes (which a check of content that is not kept cannot
+/// verify).
+fn without_signed_attributes(signed_data: &SignedData) -> bool {
+    signed_data
+        .signer_infos
+        .0
+        .iter()
+        .any(|s| s.signed_attrs.is_none())
 }
 
-impl HashedContent {
-    fn digests(self) -> Vec<(Hash, Vec<u8>)> {
-        self.hashers
-            .into_iter()
-            .map(|(hash, hasher)| (hash, hasher.finish()))
-            .collect()
+/// `digests`, of the content of the signed-data `signed_data` read from
+/// the application/pkcs7-mime message in `source`, completed by reading
+/// it again for the checked digest algorithms its signers name that its
+/// digestAlgorithms set (hashed on the first pass) left out.
+fn complete_digests(
+    source: &mut impl Reread,
+    signed_data: &SignedData,
+    mut digests: Digests,
+) -> Result<Digests> {
+    let missing: Vec<Hash> = verify::digest_algorithms(signed_data)
+        .into_iter()
+        .filter(|hash| digests.iter().all(|(h, _)| h != hash))
+        .collect();
+    if !missing.is_empty() {
+        let (_, (_, more)) = read_cms(
+            source.read_again()?,
+            "the message is not S/MIME signed-data",
+            |ber| {
+                read_content_info(ber, |ber, content_type| {
+                    read_signed_data(ber, content_type, Some(&missing), &mut io::sink())
+                })
+            },
+        )?;
+        digests.extend(more);
     }
+    Ok(digests)
 }
 
-impl Write for HashedContent {
+/// The start of what is written to it: the first [`MAX_HEADER_BYTES`],
+/// where a header section must end.
+struct Head(Vec<u8>);
+
+impl Write for Head {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        for (_, hasher) in &mut self.hashers {
-            hasher.update(buf);
-        }
-        let room = MAX_HEAD - self.head.len();
-        self.head.extend_from_slice(&buf[..buf.len().min(room)]);
+        let room = MAX_HEADER_BYTES - self.0.len();
+        self.0.extend_from_slice(&buf[..buf.len().min(room)]);
         Ok(buf.len())
     }
 
@@ -310,30 +335,82 @@ impl Write for HashedContent {
     }
 }
 
-/// Reads a signed-data ContentInfo from `ber`, hashing its encapsulated
-/// content as it passes; returns the SignedData without that content.
-fn read_signed_data<R: Read>(ber: &mut Ber<R>) -> Result<(SignedData, HashedContent)> {
+/// Signed content as it streams past: hashed, and written on to `out`.
+struct HashedContent<'a> {
+    hashers: Vec<(Hash, Hasher)>,
+    out: &'a mut dyn Write,
+}
+
+impl HashedContent<'_> {
+    fn digests(self) -> Digests {
+        self.hashers
+            .into_iter()
+            .map(|(hash, hasher)| (hash, hasher.finish()))
+            .collect()
+    }
+}
+
+impl Write for HashedContent<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for (_, hasher) in &mut self.hashers {
+            hasher.update(buf);
+        }
+        self.out.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Reads a ContentInfo from `ber`: its content type, then its content by
+/// `read`; checks that nothing follows.
+fn read_content_info<R: Read, T>(
+    ber: &mut Ber<R>,
+    read: impl FnOnce(&mut Ber<R>, ObjectIdentifier) -> Result<T>,
+) -> Result<T> {
     let content_info = ber.open(0x30)?;
     let content_type: ObjectIdentifier = ber.decode(0x06)?;
+    let explicit = ber.open(0xa0)?;
+    let content = read(ber, content_type)?;
+    ber.close(&explicit)?;
+    ber.close(&content_info)?;
+    ber.end()?;
+    Ok(content)
+}
+
+/// Reads the SignedData of a ContentInfo of `content_type` from `ber`,
+/// writing its encapsulated content to `out` and hashing it as it passes
+/// with `hashes` (None: with those of its digestAlgorithms set that are
+/// checked); returns it without that content, and the digests.
+fn read_signed_data<R: Read>(
+    ber: &mut Ber<R>,
+    content_type: ObjectIdentifier,
+    hashes: Option<&[Hash]>,
+    out: &mut dyn Write,
+) -> Result<(SignedData, Digests)> {
     if content_type != oid::SIGNED_DATA {
         return Err(Error::Malformed(format!(
             "the CMS object is {content_type}, not signed-data"
         )));
     }
-    let explicit = ber.open(0xa0)?;
     let signed = ber.open(0x30)?;
     let version = ber.element(0x02)?;
     let algorithms = ber.element(0x31)?;
     let digest_algorithms = DigestAlgorithmIdentifiers::from_ber(&algorithms).map_err(malformed)?;
+    let named: Vec<Hash> = digest_algorithms
+        .iter()
+        .filter_map(|algorithm| Hash::from_oid(algorithm.oid))
+        .filter(|hash| verify::accepted(*hash))
+        .collect();
     let mut content = HashedContent {
         hashers: Vec::new(),
-        head: Vec::new(),
+        out,
     };
-    for algorithm in digest_algorithms.iter() {
-        if let Some(hash) = Hash::from_oid(algorithm.oid) {
-            if !content.hashers.iter().any(|(h, _)| *h == hash) {
-                content.hashers.push((hash, hash.hasher()));
-            }
+    for &hash in hashes.unwrap_or(&named) {
+        if !content.hashers.iter().any(|(h, _)| *h == hash) {
+            content.hashers.push((hash, hash.hasher()));
         }
     }
     let encapsulated = ber.open(0x30)?;
@@ -357,15 +434,15 @@ fn read_signed_data<R: Read>(ber: &mut Ber<R>) -> Result<(SignedData, HashedCont
         _ => return Err(no_content()),
     }
     ber.close(&encapsulated)?;
+    content
+        .flush()
+        .map_err(|e| Error::io("holding the signed content", e))?;
     // Certificates, CRLs and signer infos: each at most MAX_ELEMENT.
     let mut rest = Vec::new();
     while let Some(Header { tag, len }) = ber.next(&signed)? {
         rest.extend(ber.rest(tag, len)?);
     }
     ber.close(&signed)?;
-    ber.close(&explicit)?;
-    ber.close(&content_info)?;
-    ber.end()?;
     let mut body = version;
     body.extend(algorithms);
     body.extend(super::ber::header(0x30, econtent_type.len()));
@@ -375,66 +452,159 @@ fn read_signed_data<R: Read>(ber: &mut Ber<R>) -> Result<(SignedData, HashedCont
     der.extend(body);
     let signed_data = SignedData::from_ber(&der)
         .map_err(|e| Error::Malformed(format!("cannot read the signed-data: {e}")))?;
-    Ok((signed_data, content))
+    Ok((signed_data, content.digests()))
 }
 
-/// The decrypted message in `spill`, too large to hold.
-fn open_spilled(
-    outer: Headers,
-    mut spill: Spill,
-    integrity_protected: bool,
-    own: &[OwnIdentity],
-    keyring: &Keyring,
-) -> Result<OpenedStream> {
-    let (inner, body_start) = spill.header_at(0).map_err(verify::not_what_it_claims)?;
-    let ct = inner
-        .declared_content_type()
-        .map_err(verify::not_what_it_claims)?;
-    if ct.mime == "multipart/signed" {
-        if let Some(checked) = signed_stream::check(&mut spill, Some(&outer), keyring)? {
+/// What opening the layers inside a large decrypted message needs.
+struct Opening<'a> {
+    own: &'a [OwnIdentity],
+    keyring: &'a Keyring<'a>,
+    spill_dir: &'a Path,
+}
+
+/// A CMS layer read from a stream: its content went on to a spill.
+enum Layer {
+    /// Opaque signed-data, and the digests of its content.
+    Signed(SignedData, Digests),
+    /// Enveloped-data, or authEnveloped-data when true.
+    Encrypted(bool),
+}
+
+impl Opening<'_> {
+    /// Opens the entity (CRLF) in `spill`, what is left of a message with
+    /// header fields `outer` after `layers`: in memory when it is small,
+    /// else from the spill.
+    fn open_spilled(&self, outer: Headers, spill: Spill, layers: Layers) -> Result<OpenedStream> {
+        let mut spill = match spill.into_memory() {
+            Ok(entity) => return self.open_in_memory(&outer, entity.to_vec(), layers),
+            Err(spill) => spill,
+        };
+        let (inner, body_start) = match spill.header_at(0) {
+            // Bare text inside opaque signed-data: the body under the
+            // outer header fields.
+            Err(Error::Malformed(_)) if layers.bare_text_allowed => {
+                (verify::bare_text_fields(&outer), 0)
+            }
+            Err(e) => return Err(verify::not_what_it_claims(e)),
+            Ok((inner, body_start)) => {
+                if layers.may_open_another() && verify::is_another_layer(&inner)? {
+                    return self.open_smime_inside(outer, spill, &inner, body_start, layers);
+                }
+                (inner, body_start)
+            }
+        };
+        let end = spill.len();
+        Ok(OpenedStream {
+            opened: layers.finish(&outer, &inner, b""),
+            body: Some((spill, body_start..end)),
+        })
+    }
+
+    /// Opens the S/MIME entity with header fields `inner` and its body at
+    /// `body_start` in `spill`, as [`Opening::open_spilled`].
+    fn open_smime_inside(
+        &self,
+        outer: Headers,
+        mut spill: Spill,
+        inner: &Headers,
+        body_start: u64,
+        mut layers: Layers,
+    ) -> Result<OpenedStream> {
+        if inner.content_type().mime == "multipart/signed" {
+            let mut nested = Spill::new(self.spill_dir);
+            let Some(checked) =
+                signed_stream::check_unbound(&mut spill, true, self.keyring, Some(&mut nested))?
+            else {
+                return self.open_read_whole(outer, spill, layers);
+            };
+            layers.certificates.extend(checked.certificates);
+            layers.signed(checked.signatures, false);
+            if checked.nested {
+                drop(spill);
+                finish(&mut nested)?;
+                return self.open_spilled(outer, nested, layers);
+            }
             let body = body_start + checked.body.start..body_start + checked.body.end;
             return Ok(OpenedStream {
-                opened: Opened {
-                    message: protect::restore(&outer, &checked.inner).with_body(b""),
-                    was_encrypted: true,
-                    integrity_protected,
-                    signatures: checked.signatures,
-                    certificates: checked.certificates,
-                },
+                opened: layers.finish(&outer, &checked.inner, b""),
                 body: Some((spill, body)),
             });
         }
+        if !is_base64(inner) {
+            return self.open_read_whole(outer, spill, layers);
+        }
+        let mut next = Spill::new(self.spill_dir);
+        let (_, layer) = read_cms(spill.read_again()?, "the content is not S/MIME", |ber| {
+            read_content_info(ber, |ber, content_type| {
+                if content_type == oid::SIGNED_DATA {
+                    let mut content = CrlfWriter::new(&mut next);
+                    let (signed_data, digests) =
+                        read_signed_data(ber, content_type, None, &mut content)?;
+                    Ok(Layer::Signed(signed_data, digests))
+                } else {
+                    decrypt(ber, content_type, self.own, &mut next).map(Layer::Encrypted)
+                }
+            })
+        })?;
+        match layer {
+            Layer::Encrypted(authenticated) => layers.decrypted(authenticated),
+            // The content itself is signed: checked in memory.
+            Layer::Signed(signed_data, _) if without_signed_attributes(&signed_data) => {
+                drop(next);
+                return self.open_read_whole(outer, spill, layers);
+            }
+            Layer::Signed(signed_data, digests) => {
+                let digests = complete_digests(&mut spill, &signed_data, digests)?;
+                let reports = verify::check_signed_data(
+                    &signed_data,
+                    verify::Content::Digests(&digests),
+                    self.keyring,
+                    &mut layers.certificates,
+                )?;
+                layers.signed(reports, true);
+            }
+        }
+        drop(spill);
+        finish(&mut next)?;
+        self.open_spilled(outer, next, layers)
     }
-    if framing::is_smime_entity(&inner) || ct.mime == "multipart/signed" {
-        // S/MIME inside: opened in memory.
-        let mut plaintext = Vec::new();
+
+    /// Opens the entity in `spill` as [`Opening::open_spilled`], read whole
+    /// into memory (not bounded).
+    fn open_read_whole(
+        &self,
+        outer: Headers,
+        mut spill: Spill,
+        layers: Layers,
+    ) -> Result<OpenedStream> {
+        let mut entity = Vec::new();
         spill
             .reader(0)
-            .and_then(|mut r| r.read_to_end(&mut plaintext))
+            .and_then(|mut r| r.read_to_end(&mut entity))
             .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
         drop(spill);
-        return Ok(
-            verify::open_decrypted(&outer, plaintext, integrity_protected, own, keyring)?.into(),
-        );
+        self.open_in_memory(&outer, entity, layers)
     }
-    let end = spill.len();
-    Ok(OpenedStream {
-        opened: Opened {
-            message: protect::restore(&outer, &inner).with_body(b""),
-            was_encrypted: true,
-            integrity_protected,
-            signatures: Vec::new(),
-            certificates: Vec::new(),
-        },
-        body: Some((spill, body_start..end)),
-    })
+
+    fn open_in_memory(
+        &self,
+        outer: &Headers,
+        entity: Vec<u8>,
+        layers: Layers,
+    ) -> Result<OpenedStream> {
+        Ok(verify::open_inside(outer, entity, layers, self.own, self.keyring)?.into())
+    }
 }
 
-/// Reads the ContentInfo from `ber`, decrypts its content into `spill`
-/// (CRLF) and checks it; returns whether it was authEnveloped-data.
-fn decrypt<R: Read>(ber: &mut Ber<R>, own: &[OwnIdentity], spill: &mut Spill) -> Result<bool> {
-    let content_info = ber.open(0x30)?;
-    let content_type: ObjectIdentifier = ber.decode(0x06)?;
+/// Reads the EnvelopedData or AuthEnvelopedData (`content_type`) of a
+/// ContentInfo from `ber`, decrypts its content into `spill` (CRLF) and
+/// checks it; returns whether it was authEnveloped-data.
+fn decrypt<R: Read>(
+    ber: &mut Ber<R>,
+    content_type: ObjectIdentifier,
+    own: &[OwnIdentity],
+    spill: &mut Spill,
+) -> Result<bool> {
     let authenticated = if content_type == oid::AUTH_ENVELOPED_DATA {
         true
     } else if content_type == oid::ENVELOPED_DATA {
@@ -444,7 +614,6 @@ fn decrypt<R: Read>(ber: &mut Ber<R>, own: &[OwnIdentity], spill: &mut Spill) ->
             "the CMS object is {content_type}, not an encrypted message"
         )));
     };
-    let explicit = ber.open(0xa0)?;
     let envelope = ber.open(0x30)?;
     let _version = ber.element(0x02)?;
     let mut next = ber.next(&envelope)?;
@@ -507,9 +676,6 @@ fn decrypt<R: Read>(ber: &mut Ber<R>, own: &[OwnIdentity], spill: &mut Spill) ->
         ber.skip(len)?;
     }
     ber.close(&envelope)?;
-    ber.close(&explicit)?;
-    ber.close(&content_info)?;
-    ber.end()?;
     plaintext.finish(mac.as_ref().map(OctetString::as_bytes))?;
     Ok(authenticated)
 }

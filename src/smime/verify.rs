@@ -105,7 +105,7 @@ impl Content<'_> {
 
 /// Whether signatures made with digests by `hash` are checked: SHA-1 is
 /// not accepted (RFC 8551 §2.1).
-fn accepted(hash: Hash) -> bool {
+pub(super) fn accepted(hash: Hash) -> bool {
     hash != Hash::Sha1
 }
 
@@ -304,7 +304,7 @@ pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> R
     let message = canon::to_crlf(message);
     let (header_bytes, _) = split_entity(&message);
     let outer = Headers::parse(header_bytes)?;
-    open_layers(&outer, &message, None, own, keyring)
+    open_layers(&outer, &message, None, Layers::none(), own, keyring)
 }
 
 /// Opens what is left of a message with header fields `outer` after its
@@ -318,49 +318,146 @@ pub fn open_decrypted(
     own: &[OwnIdentity],
     keyring: &Keyring,
 ) -> Result<Opened> {
-    open_layers(
+    open_inside(
         outer,
-        &[],
-        Some((plaintext, integrity_protected)),
+        plaintext,
+        Layers::after_decryption(integrity_protected),
         own,
         keyring,
     )
 }
 
-/// Opens the layers of `message` with header fields `outer`, or, when
-/// `decrypted` is given, those inside its decrypted outermost layer.
-fn open_layers(
+/// Opens `entity` (CRLF), what is left of a message with header fields
+/// `outer` after `layers` were removed, as [`open_message`] would have.
+pub(super) fn open_inside(
     outer: &Headers,
-    message: &[u8],
-    decrypted: Option<(Vec<u8>, bool)>,
+    entity: Vec<u8>,
+    layers: Layers,
     own: &[OwnIdentity],
     keyring: &Keyring,
 ) -> Result<Opened> {
-    let mut signatures = Vec::new();
-    let mut certificates = Vec::new();
-    let was_encrypted_first = decrypted.is_some();
-    let mut was_encrypted = was_encrypted_first;
-    let mut integrity_protected = decrypted.as_ref().is_none_or(|d| d.1);
-    // The entity inside the layers removed so far (None: the message), and
-    // whether it came out of opaque signed-data (which may hold bare text).
-    let mut inner: Option<Vec<u8>> = decrypted.map(|d| d.0);
-    let mut bare_text_allowed = false;
-    for _ in usize::from(was_encrypted_first)..8 {
+    open_layers(outer, &[], Some(entity), layers, own, keyring)
+}
+
+/// The most S/MIME layers opened, the outermost included; what is inside
+/// the last is the content.
+pub(super) const MAX_LAYERS: usize = 8;
+
+/// The S/MIME layers removed so far, and what they found.
+pub(super) struct Layers {
+    count: usize,
+    was_encrypted: bool,
+    /// False once a layer was enveloped-data (CBC).
+    integrity_protected: bool,
+    /// Whether the innermost was opaque signed-data, whose content may be
+    /// bare text rather than a MIME entity.
+    pub bare_text_allowed: bool,
+    /// Reports on their signatures, outermost first, not yet bound to the
+    /// author.
+    signatures: Vec<SignatureReport>,
+    /// Certificates carried by signatures that verified.
+    pub certificates: Vec<SmimeCert>,
+}
+
+impl Layers {
+    /// None removed yet.
+    pub(super) fn none() -> Layers {
+        Layers {
+            count: 0,
+            was_encrypted: false,
+            integrity_protected: true,
+            bare_text_allowed: false,
+            signatures: Vec::new(),
+            certificates: Vec::new(),
+        }
+    }
+
+    /// An encryption removed (authEnveloped-data when
+    /// `integrity_protected`).
+    pub(super) fn after_decryption(integrity_protected: bool) -> Layers {
+        let mut layers = Layers::none();
+        layers.decrypted(integrity_protected);
+        layers
+    }
+
+    /// Counts an encryption layer removed (authEnveloped-data when
+    /// `authenticated`).
+    pub(super) fn decrypted(&mut self, authenticated: bool) {
+        self.count += 1;
+        self.was_encrypted = true;
+        self.integrity_protected &= authenticated;
+        self.bare_text_allowed = false;
+    }
+
+    /// Counts a signature layer removed: opaque signed-data when `opaque`.
+    pub(super) fn signed(&mut self, reports: Vec<SignatureReport>, opaque: bool) {
+        self.count += 1;
+        self.signatures.extend(reports);
+        self.bare_text_allowed = opaque;
+    }
+
+    /// Whether another layer may be opened.
+    pub(super) fn may_open_another(&self) -> bool {
+        self.count < MAX_LAYERS
+    }
+
+    /// The answer for content with header fields `inner` (bare text: the
+    /// outer fields without the Content- ones) and `body`, in a message
+    /// with header fields `outer`: the signatures bound to the author.
+    pub(super) fn finish(mut self, outer: &Headers, inner: &Headers, body: &[u8]) -> Opened {
+        bind_to_author(&mut self.signatures, outer, inner);
+        Opened {
+            message: protect::restore(outer, inner).with_body(body),
+            was_encrypted: self.was_encrypted,
+            integrity_protected: self.integrity_protected,
+            signatures: self.signatures,
+            certificates: self.certificates,
+        }
+    }
+}
+
+/// The header fields under which bare text (not a MIME entity) inside
+/// opaque signed-data is the body: `outer`'s, without the Content- ones.
+pub(super) fn bare_text_fields(outer: &Headers) -> Headers {
+    let mut headers = outer.clone();
+    headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
+    headers
+}
+
+/// Whether content with header fields `inner`, inside a layer, is S/MIME
+/// to be opened further; an error when it is multipart/signed that is not
+/// S/MIME (never to be taken for content that is not signed).
+pub(super) fn is_another_layer(inner: &Headers) -> Result<bool> {
+    let ct = inner.declared_content_type().map_err(not_what_it_claims)?;
+    if ct.mime == "multipart/signed" && !framing::is_smime_entity(inner) {
+        return Err(not_what_it_claims(Error::Malformed(format!(
+            "it is multipart/signed with protocol {:?}, which is not S/MIME",
+            ct.param("protocol").unwrap_or("")
+        ))));
+    }
+    Ok(framing::is_smime_entity(inner))
+}
+
+/// Opens the layers of `message` with header fields `outer`, or, when
+/// `inner` is given, those of `inner`, what is left after `layers`.
+fn open_layers(
+    outer: &Headers,
+    message: &[u8],
+    inner: Option<Vec<u8>>,
+    mut layers: Layers,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+) -> Result<Opened> {
+    // The entity inside the layers removed so far (None: the message).
+    let mut inner = inner;
+    while layers.may_open_another() {
         let entity = inner.as_deref().unwrap_or(message);
         if inner.is_some() {
             match Headers::parse(split_entity(entity).0) {
-                Err(_) if bare_text_allowed => break,
+                Err(_) if layers.bare_text_allowed => break,
                 Err(e) => return Err(not_what_it_claims(e)),
                 Ok(headers) => {
-                    let ct = headers
-                        .declared_content_type()
-                        .map_err(not_what_it_claims)?;
-                    if ct.mime == "multipart/signed" && !framing::is_smime(entity)? {
-                        return Err(not_what_it_claims(Error::Malformed(format!(
-                            "it is multipart/signed with protocol {:?}, which is not S/MIME",
-                            ct.param("protocol").unwrap_or("")
-                        ))));
-                    }
+                    is_another_layer(&headers)?;
                 }
             }
         }
@@ -381,19 +478,18 @@ fn open_layers(
                         .ok_or_else(|| {
                             Error::Malformed("the opaque signed-data carries no content".into())
                         })?;
-                    signatures.extend(check_signed_data(
+                    let reports = check_signed_data(
                         &signed_data,
                         Content::Bytes(&econtent),
                         keyring,
-                        &mut certificates,
-                    )?);
-                    bare_text_allowed = true;
+                        &mut layers.certificates,
+                    )?;
+                    layers.signed(reports, true);
                     canon::to_crlf(&econtent)
                 } else {
-                    integrity_protected &= content_type == oid::AUTH_ENVELOPED_DATA;
+                    let authenticated = content_type == oid::AUTH_ENVELOPED_DATA;
                     let plaintext = envelope::decrypt_cms(content_type, content, own)?;
-                    was_encrypted = true;
-                    bare_text_allowed = false;
+                    layers.decrypted(authenticated);
                     canon::to_crlf(&plaintext)
                 }
             }
@@ -401,13 +497,13 @@ fn open_layers(
                 signed, signature, ..
             } => {
                 let signed_data = parse_signed_data(&signature)?;
-                signatures.extend(check_signed_data(
+                let reports = check_signed_data(
                     &signed_data,
                     Content::Bytes(signed),
                     keyring,
-                    &mut certificates,
-                )?);
-                bare_text_allowed = false;
+                    &mut layers.certificates,
+                )?;
+                layers.signed(reports, false);
                 signed.to_vec()
             }
             framing::Received::Other => {
@@ -426,8 +522,8 @@ fn open_layers(
                         )));
                     }
                 }
-                if signatures.is_empty() {
-                    signatures.extend(partial_report(&nested));
+                if layers.signatures.is_empty() {
+                    layers.signatures.extend(partial_report(&nested));
                 }
                 break;
             }
@@ -440,20 +536,9 @@ fn open_layers(
     let (inner_headers, body) = match Headers::parse(split_entity(entity).0) {
         _ if inner.is_none() => (outer.clone(), split_entity(entity).1),
         Ok(fields) => (fields, split_entity(entity).1),
-        Err(_) => {
-            let mut headers = outer.clone();
-            headers.retain(|f| !f.name().to_ascii_lowercase().starts_with("content-"));
-            (headers, entity)
-        }
+        Err(_) => (bare_text_fields(outer), entity),
     };
-    bind_to_author(&mut signatures, outer, &inner_headers);
-    Ok(Opened {
-        message: protect::restore(outer, &inner_headers).with_body(body),
-        was_encrypted,
-        integrity_protected,
-        signatures,
-        certificates,
-    })
+    Ok(layers.finish(outer, &inner_headers, body))
 }
 
 /// The error for decrypted or signed content that is not the MIME entity

@@ -17,6 +17,8 @@ pub struct Measured {
     pub stdout_len: u64,
     /// SHA-256 of stdout after its header section (the first blank line).
     pub body_sha256: Vec<u8>,
+    /// Stdout's header section, with the blank line.
+    pub head: Vec<u8>,
     pub stderr: String,
     /// Peak resident memory, KiB.
     pub peak_kib: u64,
@@ -106,13 +108,15 @@ pub fn run_measured(command: Command, stdin: Stdio, mut watch: impl FnMut(u32)) 
             head.extend_from_slice(&buf[..n]);
             if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
                 hasher.update(&head[p + 4..]);
+                head.truncate(p + 4);
                 in_body = true;
             }
         }
         if !in_body {
             hasher.update(&head);
+            head.clear();
         }
-        (len, hasher.finalize().to_vec())
+        (len, hasher.finalize().to_vec(), head)
     });
     let reading = std::thread::spawn(move || {
         let mut text = String::new();
@@ -132,7 +136,7 @@ pub fn run_measured(command: Command, stdin: Stdio, mut watch: impl FnMut(u32)) 
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (stdout_len, body_sha256) = hashing.join().unwrap();
+    let (stdout_len, body_sha256, head) = hashing.join().unwrap();
     // "Command exited with non-zero status N" may come first.
     let report = std::fs::read_to_string(report.path()).unwrap();
     let peak_kib = report
@@ -144,6 +148,7 @@ pub fn run_measured(command: Command, stdin: Stdio, mut watch: impl FnMut(u32)) 
         code: status.code().unwrap_or(-1),
         stdout_len,
         body_sha256,
+        head,
         stderr: reading.join().unwrap(),
         peak_kib,
     }
