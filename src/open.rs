@@ -178,9 +178,7 @@ impl Opener<'_> {
             .map_err(read_error)?;
         let (header_bytes, body_head) = split_entity(&head);
         let headers = Headers::parse(&canon::to_crlf(header_bytes));
-        let is_smime = headers
-            .as_ref()
-            .is_ok_and(smime::framing::is_smime_entity);
+        let is_smime = headers.as_ref().is_ok_and(smime::framing::is_smime_entity);
         let is_encrypted = headers
             .as_ref()
             .is_ok_and(|headers| openpgp::stream::is_encrypted(headers, body_head));
