@@ -357,7 +357,7 @@ mod tests {
     /// Records the leaves and their bodies as the pieces give them.
     #[derive(Default)]
     struct Record {
-        leaves: Vec<(String, usize, Option<Vec<u8>>, Range<u64>)>,
+        leaves: Vec<(String, Option<Vec<u8>>, Range<u64>)>,
         body: Vec<u8>,
     }
 
@@ -373,7 +373,7 @@ mod tests {
         }
         fn leaf(&mut self, leaf: Leaf) -> Result<()> {
             let body = leaf.headers.is_ok().then(|| std::mem::take(&mut self.body));
-            self.leaves.push((leaf.path, leaf.depth, body, leaf.body));
+            self.leaves.push((leaf.path, body, leaf.body));
             Ok(())
         }
     }
@@ -408,7 +408,7 @@ mod tests {
             })
             .collect();
         assert_eq!(leaves.len(), record.leaves.len());
-        for (found, (path, _, body, range)) in leaves.iter().zip(&record.leaves) {
+        for (found, (path, body, range)) in leaves.iter().zip(&record.leaves) {
             assert_eq!(&found.path, path);
             if let Some(body) = body {
                 assert_eq!(body.as_slice(), found.body, "part {path}");
