@@ -1,10 +1,12 @@
 //! The MIME framing of S/MIME (RFC 8551 §3): application/pkcs7-mime
 //! entities around CMS objects, and taking received ones apart.
 
+use std::io::BufRead;
+
 use base64::Engine;
 
 use crate::message::header::split_entity;
-use crate::message::{mime, Field, Headers};
+use crate::message::{mime, walk, Field, Headers};
 use crate::{Error, Result};
 
 /// The `smime-type` of an application/pkcs7-mime entity.
@@ -132,27 +134,57 @@ pub struct NestedPart {
 /// signature or encryption covers only part of what a reader sees. Errors
 /// for MIME that does not parse or nests deeper than [`mime::MAX_DEPTH`].
 pub fn nested(entity: &[u8]) -> Result<Vec<NestedPart>> {
-    let sealed = |e: &mime::Entity| {
-        is_smime_entity(&e.headers)
-            || matches!(
-                e.headers.content_type().mime.as_str(),
-                "multipart/signed" | "multipart/encrypted"
-            )
-    };
-    Ok(mime::walk(entity, |e| !sealed(e))?
+    Ok(mime::walk(entity, |e| !is_sealed(&e.headers))?
         .into_iter()
-        .filter(|e| !e.path.is_empty() && is_smime_entity(&e.headers))
-        .map(|e| {
-            let ct = e.headers.content_type();
-            NestedPart {
-                encrypted: is_pkcs7_mime(&ct.mime)
-                    && !ct
-                        .param("smime-type")
-                        .is_some_and(|t| t.eq_ignore_ascii_case("signed-data")),
-                path: e.path,
-            }
-        })
+        .filter_map(|e| nested_part(e.path, &e.headers))
         .collect())
+}
+
+/// [`nested`] for an entity too large to hold: its header fields `top`
+/// and its body, which `body` reads from offset `base` on, walked once
+/// ([`walk::walk`]).
+pub fn nested_streamed(top: Headers, body: impl BufRead, base: u64) -> Result<Vec<NestedPart>> {
+    struct Collect(Vec<NestedPart>);
+    impl walk::Visitor for Collect {
+        fn descend(&self, headers: &Headers) -> bool {
+            !is_sealed(headers)
+        }
+        fn leaf(&mut self, leaf: walk::Leaf) -> Result<()> {
+            if let Ok(headers) = &leaf.headers {
+                self.0.extend(nested_part(leaf.path, headers));
+            }
+            Ok(())
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    walk::walk(body, base, top, &mut collect)?;
+    Ok(collect.0)
+}
+
+/// Whether an entity with `headers` is signed or encrypted (its parts are
+/// not searched).
+fn is_sealed(headers: &Headers) -> bool {
+    is_smime_entity(headers)
+        || matches!(
+            headers.content_type().mime.as_str(),
+            "multipart/signed" | "multipart/encrypted"
+        )
+}
+
+/// The entity at `path` with `headers` as a [`NestedPart`], when it is
+/// S/MIME below the top.
+fn nested_part(path: String, headers: &Headers) -> Option<NestedPart> {
+    if path.is_empty() || !is_smime_entity(headers) {
+        return None;
+    }
+    let ct = headers.content_type();
+    Some(NestedPart {
+        encrypted: is_pkcs7_mime(&ct.mime)
+            && !ct
+                .param("smime-type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("signed-data")),
+        path,
+    })
 }
 /// Takes apart `message`, which must already be CRLF canonical.
 pub fn parse(message: &[u8]) -> Result<Received<'_>> {

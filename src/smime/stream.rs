@@ -138,12 +138,6 @@ impl OpenedStream {
         }
         Ok(())
     }
-
-    /// Whether the plaintext was too large for its parts to be searched
-    /// for S/MIME signatures (which would cover only part of it).
-    pub fn parts_unchecked(&self) -> bool {
-        self.body.is_some()
-    }
 }
 
 /// Opens the application/pkcs7-mime enveloped message read from `input`
@@ -417,13 +411,24 @@ fn open_spilled(
             verify::open_decrypted(&outer, plaintext, integrity_protected, own, keyring)?.into(),
         );
     }
+    // S/MIME parts inside: their signatures cover only part of it.
     let end = spill.len();
+    let body = spill
+        .reader(body_start)
+        .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+    let nested = framing::nested_streamed(
+        inner.clone(),
+        BufReader::with_capacity(1 << 16, body),
+        body_start,
+    )
+    .map_err(verify::not_what_it_claims)?;
+    let signatures = verify::partial_report(&nested).into_iter().collect();
     Ok(OpenedStream {
         opened: Opened {
             message: protect::restore(&outer, &inner).with_body(b""),
             was_encrypted: true,
             integrity_protected,
-            signatures: Vec::new(),
+            signatures,
             certificates: Vec::new(),
         },
         body: Some((spill, body_start..end)),

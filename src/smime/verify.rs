@@ -50,7 +50,7 @@ impl Opened {
 }
 
 /// The report for S/MIME parts that cover only part of what a reader sees.
-fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
+pub(super) fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
     let parts: Vec<&str> = nested.iter().map(|p| p.path.as_str()).collect();
     (!parts.is_empty()).then(|| {
         report(
