@@ -19,9 +19,11 @@
 //! Decrypted plaintext up to [`spill::IN_MEMORY`] gets exactly the checks
 //! of [`super::decrypt_message`]. Larger plaintext gets its protected
 //! header fields restored, the OpenPGP layer's signatures (RFC 3156 §6.2)
-//! and an inner multipart/signed (§6.1) checked from the spill; signatures
-//! deeper inside (in parts of a multipart, inline in text) are not looked
-//! for, and the report says so.
+//! and an inner multipart/signed (§6.1) checked from the spill; without
+//! them, the signatures deeper inside (multipart/signed parts, inline
+//! signed text) are looked for in one more pass over the spill and
+//! checked as for a small message ([`spilled_verification`]), so that a
+//! message does not get another verdict by being made large.
 
 use std::io::{self, BufReader, Read, Write};
 use std::ops::Range;

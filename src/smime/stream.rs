@@ -18,8 +18,9 @@
 //! multipart/signed message inside is checked from the spill
 //! ([`super::signed_stream`]), other S/MIME inside (signed-data, another
 //! envelope) is opened by reading the plaintext into memory (not
-//! bounded), and S/MIME parts deeper inside a multipart are not looked for
-//! ([`OpenedStream::parts_unchecked`]).
+//! bounded), and S/MIME parts deeper inside a multipart are looked for in
+//! one more pass over the spill ([`framing::nested_streamed`]), giving the
+//! report of a small message: only part of it is signed.
 //!
 //! `verify` of large opaque signed-data reads it the same way
 //! ([`check_opaque`]), hashing the content as it arrives.
