@@ -639,3 +639,69 @@ fn verify_detached_in(
         .map_err(|e| Error::Malformed(format!("cannot check the signature: {e}")))?;
     Ok(verifier.into_helper().reports)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{CertStore, Unlocker};
+
+    /// What [`spilled_verification`] finds in `entity` (CRLF), and what
+    /// [`verify_entity`] finds in memory; errors as their messages.
+    fn both(entity: &str) -> [std::result::Result<Vec<String>, String>; 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CertStore::open(dir.path(), &dir.path().join("index")).unwrap();
+        let unlocker = Unlocker {
+            passphrase_file: None,
+        };
+        let keys = Keys {
+            store: &store,
+            own: &[],
+            unlocker: &unlocker,
+        };
+        let options = OpenOptions::default();
+        let in_memory = verify_entity(entity.as_bytes(), "the body", &keys, options, 0);
+        let mut spill = Spill::new(dir.path());
+        spill.write_all(entity.as_bytes()).unwrap();
+        spill.finish().unwrap();
+        let (head, body_start) = spill.header_at(0).unwrap();
+        let end = spill.len();
+        let streamed = spilled_verification(
+            Vec::new(),
+            &mut spill,
+            (&head, body_start..end),
+            &keys,
+            options,
+        );
+        [streamed, in_memory].map(|found| {
+            found
+                .map(|v| {
+                    assert!(v.signatures.is_empty());
+                    v.unsigned_parts
+                })
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    #[test]
+    fn finds_what_a_small_message_shows() {
+        let deep = (0..=crate::message::mime::MAX_DEPTH).fold("text\r\n".to_string(), |inner, level| {
+            format!("Content-Type: multipart/mixed; boundary=d{level}\r\n\r\n--d{level}\r\n{inner}\r\n--d{level}--\r\n")
+        });
+        let cases = [
+            "Content-Type: text/plain\r\n\r\nhello\r\n".to_string(),
+            "Content-Type: text/plain\r\n\r\n \r\n\t\r\n".into(),
+            "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nICAgCg==\r\n".into(),
+            "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=2D=2D=2D=2D=2DBEGIN PGP MESSAGE-----\r\nno end\r\n".into(),
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\npre\r\n--a\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--a\r\nContent-Type: application/pdf\r\n\r\n--a\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\r\nplain\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: s\r\n\r\ninner\r\n--b--\r\n--a\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=s\r\n\r\n--s\r\n\r\nx\r\n--s--\r\n--a--\r\nepilogue\r\n".into(),
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\ntruncated\r\n".into(),
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nnot a header\r\n\r\nbody\r\n--a--\r\n".into(),
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=s\r\n\r\n--s\r\n\r\nsigned\r\n--a\r\n\r\n--s--\r\n--a--\r\n".into(),
+            "Content-Type: text/plain\r\n\r\nbefore\r\n-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nx\r\n-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n".into(),
+            deep,
+        ];
+        for case in &cases {
+            let [streamed, in_memory] = both(case);
+            assert_eq!(streamed, in_memory, "{case}");
+        }
+    }
+}
