@@ -221,3 +221,37 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
     }
     Ok(Received::Other)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_streamed_finds_what_nested_finds() {
+        let cases = [
+            "Content-Type: text/plain\r\n\r\nx\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\ntext\r\n--a\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\nMIA=\r\n--a\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=s\r\n\r\n--s\r\n\r\nx\r\n--s--\r\n--a\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nMIA=\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/signed; boundary=s\r\n\r\n--s\r\nContent-Type: application/pkcs7-mime\r\n\r\n--s--\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nnot a header\r\n\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nopen\r\n",
+        ];
+        for case in cases {
+            let (header_bytes, body) = split_entity(case.as_bytes());
+            let base = (case.len() - body.len()) as u64;
+            let streamed = nested_streamed(Headers::parse(header_bytes).unwrap(), body, base);
+            let in_memory = nested(case.as_bytes());
+            match (streamed, in_memory) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{case}: streamed {a:?}, in memory {b:?}"),
+            }
+        }
+        let (header_bytes, body) = split_entity(cases[1].as_bytes());
+        let found = nested_streamed(Headers::parse(header_bytes).unwrap(), body, 0).unwrap();
+        let paths: Vec<_> = found
+            .iter()
+            .map(|p| (p.path.as_str(), p.encrypted))
+            .collect();
+        assert_eq!(paths, [("2", false), ("3.1", false), ("4", true)]);
+    }
+}
