@@ -15,6 +15,10 @@ use crate::{Error, Result};
 /// multiparts open at once may hold together.
 pub const MAX_HEADER: usize = 1 << 20;
 
+/// The most leaves a walk finds: what its visitors keep about each grows
+/// with their number, and no mail client shows a message with as many.
+pub const MAX_LEAVES: usize = 100_000;
+
 /// An entity the walk did not go into.
 #[derive(Debug)]
 pub struct Leaf {
@@ -49,7 +53,8 @@ pub trait Visitor {
 /// Walks the entity with the header fields `top` whose body `input` reads,
 /// starting at offset `base`, handing its leaves to `visitor` in order.
 /// Broken multiparts and too deep nesting are the errors
-/// [`mime::walk`] gives; header sections are bounded by [`MAX_HEADER`].
+/// [`mime::walk`] gives; header sections are bounded by [`MAX_HEADER`],
+/// and more than [`MAX_LEAVES`] leaves are an error.
 pub fn walk(
     input: impl BufRead,
     base: u64,
@@ -60,6 +65,7 @@ pub fn walk(
         visitor,
         open: Vec::new(),
         boundaries: 0,
+        leaves: 0,
         current: Current::Between,
     };
     walker.entity(String::new(), 0, Ok(top), base, base)?;
@@ -110,6 +116,8 @@ struct Walker<'v, V> {
     open: Vec<Open>,
     /// Boundary bytes held by `open`.
     boundaries: usize,
+    /// Leaves found so far.
+    leaves: usize,
     current: Current,
 }
 
@@ -333,6 +341,12 @@ impl<V: Visitor> Walker<'_, V> {
                         end
                     };
                     leaf.body.end = end.max(leaf.body.start);
+                    self.leaves += 1;
+                    if self.leaves > MAX_LEAVES {
+                        return Err(Error::Malformed(format!(
+                            "the message has more than {MAX_LEAVES} MIME parts; no mail client shows such a message, and mailseal refuses it"
+                        )));
+                    }
                     return self.visitor.leaf(leaf);
                 }
             }
@@ -462,6 +476,19 @@ mod tests {
         assert!(check(&nested(mime::MAX_DEPTH)).is_ok());
         let err = check(&nested(mime::MAX_DEPTH + 1)).unwrap_err();
         assert_eq!(err.exit_code(), 65);
+    }
+
+    #[test]
+    fn leaves_are_bounded() {
+        let parts = |count: usize| {
+            let mut body = "--a\r\n\r\nx\r\n".repeat(count);
+            body.push_str("--a--\r\n");
+            let top = Headers::parse(b"Content-Type: multipart/mixed; boundary=a\r\n").unwrap();
+            walk(body.as_bytes(), 0, top, &mut Record::default())
+        };
+        assert!(parts(MAX_LEAVES).is_ok());
+        let err = parts(MAX_LEAVES + 1).unwrap_err();
+        assert!(err.to_string().contains("MIME parts"), "{err}");
     }
 
     #[test]
