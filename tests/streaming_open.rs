@@ -426,8 +426,14 @@ fn a_deeply_nested_large_message_is_refused_in_bounded_memory() {
 #[test]
 fn a_100_mb_multipart_without_signatures_is_searched_in_bounded_memory() {
     let (alice, bob) = alice_and_bob();
-    let attachment = b"Content-Type: application/octet-stream\r\n\r\nAAAA";
-    let message = mixed_message(100, "bob@example.net", Some(MARKER), attachment);
+    // Beside the text, 50,000 small parts, each named in the report.
+    let mut attachments = b"Content-Type: multipart/mixed; boundary=p\r\n\r\n".to_vec();
+    for _ in 0..50_000 {
+        attachments
+            .extend_from_slice(b"--p\r\nContent-Type: application/octet-stream\r\n\r\nAAAA\r\n");
+    }
+    attachments.extend_from_slice(b"--p--\r\n");
+    let message = mixed_message(100, "bob@example.net", Some(MARKER), &attachments);
     let expected = body_sha256(&message);
     let sealed = sealed_by_mailseal(&alice, &message, false);
     drop(message);
