@@ -46,7 +46,8 @@ pub trait Visitor {
     /// The next piece of the body of the leaf that started last.
     fn body(&mut self, _piece: &[u8]) {}
 
-    /// A leaf ends (after the last piece of its body).
+    /// A leaf ends (after the last piece of its body); an error fails the
+    /// walk (see [`walk`]).
     fn leaf(&mut self, leaf: Leaf) -> Result<()>;
 }
 
@@ -54,7 +55,10 @@ pub trait Visitor {
 /// starting at offset `base`, handing its leaves to `visitor` in order.
 /// Broken multiparts and too deep nesting are the errors
 /// [`mime::walk`] gives; header sections are bounded by [`MAX_HEADER`],
-/// and more than [`MAX_LEAVES`] leaves are an error.
+/// and more than [`MAX_LEAVES`] leaves are an error. A broken multipart's
+/// error, or the visitor's for a leaf, does not stop the walk at once: a
+/// multipart around it may turn out broken too, and the error returned is
+/// the one of the entity that starts first, as [`mime::walk`] meets them.
 pub fn walk(
     input: impl BufRead,
     base: u64,
@@ -66,24 +70,34 @@ pub fn walk(
         open: Vec::new(),
         boundaries: 0,
         leaves: 0,
+        fault: None,
         current: Current::Between,
     };
-    walker.entity(String::new(), 0, Ok(top), base, base)?;
-    let mut lines = Lines::new(input);
-    let mut position = base;
-    while let Some((line, starts_line)) = lines
-        .next_piece()
-        .map_err(|e| Error::io("reading the decrypted plaintext back", e))?
-    {
-        walker.line(line, starts_line, position)?;
-        position += line.len() as u64;
+    let run = || -> Result<()> {
+        walker.entity(String::new(), 0, Ok(top), base, (base, base))?;
+        let mut lines = Lines::new(input);
+        let mut position = base;
+        while let Some((line, starts_line)) = lines
+            .next_piece()
+            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?
+        {
+            walker.line(line, starts_line, position)?;
+            position += line.len() as u64;
+        }
+        walker.close_above(None, true)
+    };
+    let walked = run();
+    // The first fault in document order, as mime::walk meets them.
+    match (walker.fault, walked) {
+        (Some((_, fault)), _) => Err(fault),
+        (None, walked) => walked,
     }
-    walker.close_above(None, true)
 }
 
 /// An entity the walk went into.
 struct Open {
     path: String,
+    start: u64,
     depth: usize,
     /// A multipart's delimiters; `None` for message/rfc822.
     delimiters: Option<Delimiters>,
@@ -118,18 +132,24 @@ struct Walker<'v, V> {
     boundaries: usize,
     /// Leaves found so far.
     leaves: usize,
+    /// The first fault found in a multipart or a leaf (by where the entity
+    /// starts: the one [`mime::walk`] would meet first), while the walk
+    /// goes on to find any earlier one.
+    fault: Option<(u64, Error)>,
     current: Current,
 }
 
 impl<V: Visitor> Walker<'_, V> {
-    /// Enters the entity at `start` whose body starts at `body_start`.
+    /// Enters the entity at `start` whose header section's content ends at
+    /// `header_end` and whose body starts at `body_start` (after the blank
+    /// line, if there is one).
     fn entity(
         &mut self,
         path: String,
         depth: usize,
         headers: Result<Headers>,
         start: u64,
-        body_start: u64,
+        (header_end, body_start): (u64, u64),
     ) -> Result<()> {
         let content_type = match &headers {
             Ok(fields) if self.visitor.descend(fields) => Some(fields.content_type()),
@@ -151,6 +171,7 @@ impl<V: Visitor> Walker<'_, V> {
                 delimiters: Some(Delimiters::new(boundary)),
                 boundary_len: boundary.len(),
                 path,
+                start,
                 depth,
             });
             self.current = Current::Between;
@@ -166,26 +187,28 @@ impl<V: Visitor> Walker<'_, V> {
             };
             self.open.push(Open {
                 path,
+                start,
                 depth,
                 delimiters: None,
                 boundary_len: 0,
             });
         } else {
-            let body_start = match &headers {
+            // A part whose header section does not parse is all body.
+            let (body, end) = match &headers {
                 Ok(fields) => {
                     self.visitor.start(fields);
-                    body_start
+                    (body_start..body_start, body_start)
                 }
-                Err(_) => start,
+                Err(_) => (start..start, header_end),
             };
             self.current = Current::Body {
                 leaf: Leaf {
                     path,
                     depth,
                     headers,
-                    body: body_start..body_start,
+                    body,
                 },
-                end: body_start,
+                end,
                 line_end: body_start,
                 held: b"",
             };
@@ -244,7 +267,8 @@ impl<V: Visitor> Walker<'_, V> {
                 else {
                     unreachable!("matched above")
                 };
-                self.entity(path, depth, Headers::parse(&bytes), start, end)
+                let ends = (position, end);
+                self.entity(path, depth, Headers::parse(&bytes), start, ends)
             }
             Current::Header { path, bytes, .. } => {
                 if bytes.len() + line.len() > MAX_HEADER {
@@ -288,13 +312,26 @@ impl<V: Visitor> Walker<'_, V> {
         self.end_current(eof)?;
         let keep = keep.map_or(0, |index| index + 1);
         while self.open.len() > keep {
-            let open = self.open.pop().expect("longer than keep");
-            self.boundaries -= open.boundary_len;
-            if let Some(delimiters) = open.delimiters {
-                delimiters.finish()?;
-            }
+            self.pop();
         }
         Ok(())
+    }
+
+    /// Leaves the innermost open entity, noting the fault of a multipart
+    /// that did not close.
+    fn pop(&mut self) {
+        let open = self.open.pop().expect("an entity is open");
+        self.boundaries -= open.boundary_len;
+        if let Some(Err(e)) = open.delimiters.map(|d| d.finish()) {
+            self.note_fault(open.start, e);
+        }
+    }
+
+    /// Keeps `error`, at `start`, when it comes before any fault found.
+    fn note_fault(&mut self, start: u64, error: Error) {
+        if self.fault.as_ref().is_none_or(|(first, _)| start < *first) {
+            self.fault = Some((start, error));
+        }
     }
 
     /// Ends the current entity (a header section that ends with its part
@@ -314,15 +351,11 @@ impl<V: Visitor> Walker<'_, V> {
                         bytes.truncate(cut);
                     }
                     let end = start + bytes.len() as u64;
-                    self.entity(path, depth, Headers::parse(&bytes), start, end)?;
+                    self.entity(path, depth, Headers::parse(&bytes), start, (end, end))?;
                     if matches!(self.current, Current::Between) {
                         // A multipart without a body: its delimiters say
                         // what is wrong.
-                        let open = self.open.pop().expect("a multipart was entered");
-                        self.boundaries -= open.boundary_len;
-                        if let Some(delimiters) = open.delimiters {
-                            delimiters.finish()?;
-                        }
+                        self.pop();
                         return Ok(());
                     }
                 }
@@ -347,7 +380,11 @@ impl<V: Visitor> Walker<'_, V> {
                             "the message has more than {MAX_LEAVES} MIME parts; no mail client shows such a message, and mailseal refuses it"
                         )));
                     }
-                    return self.visitor.leaf(leaf);
+                    let start = leaf.body.start;
+                    if let Err(e) = self.visitor.leaf(leaf) {
+                        self.note_fault(start, e);
+                    }
+                    return Ok(());
                 }
             }
         }
@@ -408,7 +445,12 @@ mod tests {
         let in_memory = match (streamed, in_memory) {
             (Ok(()), Ok(found)) => found,
             (Err(a), Err(b)) => {
-                assert_eq!(a.to_string(), b.to_string());
+                assert_eq!(
+                    a.to_string(),
+                    b.to_string(),
+                    "{:?}",
+                    String::from_utf8_lossy(entity)
+                );
                 return Err(a);
             }
             (a, b) => panic!("streamed {a:?}, in memory {:?}", b.map(|_| ())),
@@ -431,7 +473,12 @@ mod tests {
                 assert!(range.is_empty(), "part {path}");
             } else {
                 let at = (found.body.as_ptr() as usize - entity.as_ptr() as usize) as u64;
-                assert_eq!(*range, at..at + found.body.len() as u64, "part {path}");
+                assert_eq!(
+                    *range,
+                    at..at + found.body.len() as u64,
+                    "part {path} of {:?}",
+                    String::from_utf8_lossy(entity)
+                );
             }
         }
         Ok(record.leaves.into_iter().map(|l| l.0).collect())
@@ -455,6 +502,44 @@ mod tests {
         }
         let paths = check(messages[2].as_bytes()).unwrap();
         assert_eq!(paths, ["1.1", "1.2", "2.1", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn finds_what_mime_walk_finds_in_random_mime() {
+        // Lines that make and break multiparts, in random order.
+        let pieces: [&str; 17] = [
+            "--a \r\n",
+            "--a",
+            "Content-Type: multipart/alternative; boundary=\"b\"\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "Content-Type: text/plain\r\n",
+            "\r\n",
+            "\n",
+            "--a\r\n",
+            "--a--\r\n",
+            "--b\n",
+            "--b--",
+            "text\r\n",
+            "not a header\r\n",
+            " folded\r\n",
+            "\r",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5000 {
+            let mut entity = String::from("Content-Type: multipart/mixed; boundary=a\r\n\r\n");
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                entity.push_str(pieces[(state >> 32) as usize % pieces.len()]);
+            }
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let _ = check(entity.as_bytes());
+        }
     }
 
     /// `levels` multiparts, each holding the next, around a text part.
