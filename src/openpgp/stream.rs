@@ -703,5 +703,15 @@ mod tests {
             let [streamed, in_memory] = both(case);
             assert_eq!(streamed, in_memory, "{case}");
         }
+        // Random structures: the same parts, or both refused (with several
+        // faults, a signed part's is met after the walk's own).
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..300 {
+            let case = walk::line_soup(&mut state);
+            match both(&case) {
+                [Err(_), Err(_)] => {}
+                [streamed, in_memory] => assert_eq!(streamed, in_memory, "{case:?}"),
+            }
+        }
     }
 }
