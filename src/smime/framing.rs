@@ -186,6 +186,7 @@ fn nested_part(path: String, headers: &Headers) -> Option<NestedPart> {
         path,
     })
 }
+
 /// Takes apart `message`, which must already be CRLF canonical.
 pub fn parse(message: &[u8]) -> Result<Received<'_>> {
     let (header_bytes, body) = split_entity(message);
