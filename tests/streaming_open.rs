@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use base64::Engine;
-use common::measure::{body_sha256, check_open_files, large_message, run_measured};
+use common::measure::{
+    body_sha256, check_open_files, large_message, mixed_message, nested_multiparts, run_measured,
+};
 use common::{alice_and_bob, armored_block, Gpg, Home};
 
 /// The most a decrypt of a large message may take, whatever its size.
@@ -531,4 +533,178 @@ fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_
             run.stderr
         );
     }
+}
+
+/// A small message signed by Alice with `mailseal sign`: a PGP/MIME
+/// multipart/signed entity, to be a part of another message.
+fn signed_part(alice: &Home) -> Vec<u8> {
+    let plain = alice.write(
+        "part.eml",
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: part\r\n\
+          Content-Type: text/plain\r\n\r\nThe signed words.\r\n",
+    );
+    let signed = alice.file("part-signed.eml");
+    alice
+        .run(
+            &[
+                "sign",
+                plain.to_str().unwrap(),
+                "-o",
+                signed.to_str().unwrap(),
+            ],
+            b"",
+        )
+        .ok();
+    std::fs::read(signed).unwrap()
+}
+
+#[test]
+fn a_signature_on_one_part_of_a_large_message_is_a_failed_check_as_for_a_small_one() {
+    // An attacker who makes the message large must not turn a signature
+    // over one part into a passed check.
+    let (alice, bob) = alice_and_bob();
+    let part = signed_part(&alice);
+    let mut forged = part.clone();
+    let at = forged.windows(5).position(|w| w == b"words").unwrap();
+    forged[at] = b'W';
+    let mut reports = Vec::new();
+    for mib in [1, 6] {
+        let message = mixed_message(mib, "bob@example.net", Some(MARKER), &part);
+        let sealed = sealed_by_mailseal(&alice, &message, false);
+        let tmp = tempfile::tempdir().unwrap();
+        let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, 1, "{mib} MiB: {}", run.stderr);
+        assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("not covered by any signature: part 1 (text/plain)"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.body_sha256, body_sha256(&message));
+        reports.push(run.stderr);
+
+        // The nested signature is checked, not just found.
+        let message = mixed_message(mib, "bob@example.net", Some(MARKER), &forged);
+        let sealed = sealed_by_mailseal(&alice, &message, false);
+        let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, 1, "{mib} MiB: {}", run.stderr);
+        assert!(run.stderr.contains("BAD signature"), "{}", run.stderr);
+    }
+    assert_eq!(reports[0], reports[1], "small and large are reported alike");
+}
+
+/// `text` with a clear-signed block (its signature not valid) at its end.
+fn with_clear_signed_block(mut text: Vec<u8>) -> Vec<u8> {
+    text.extend_from_slice(
+        b"-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nPay Mallory.\r\n\
+          -----BEGIN PGP SIGNATURE-----\r\n\r\nwnUEARYKAB0WIQQ=\r\n-----END PGP SIGNATURE-----\r\n",
+    );
+    text
+}
+
+#[test]
+fn an_inline_signed_block_in_a_large_text_is_a_failed_check() {
+    let (alice, bob) = alice_and_bob();
+    let message = with_clear_signed_block(marked_message(6, "bob@example.net"));
+    let tmp = tempfile::tempdir().unwrap();
+    let not_checked = "holds an inline OpenPGP block, but the part is larger than 4 MiB";
+
+    // PGP/MIME around it.
+    let sealed = sealed_by_mailseal(&alice, &message, false);
+    let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(not_checked), "{}", run.stderr);
+
+    // Inline PGP: the decrypted text is the body.
+    let gpg = Gpg::new();
+    let bob_cert = common::testdata("keys/bob.pub.asc");
+    gpg.run(&["--import", bob_cert.to_str().unwrap()], b"").ok();
+    let body = &message[message.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let armored = gpg
+        .run(
+            &[
+                "--trust-model",
+                "always",
+                "-a",
+                "-e",
+                "-r",
+                "bob@example.net",
+            ],
+            body,
+        )
+        .ok()
+        .stdout;
+    let mut inline =
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: x\r\n\r\n".to_vec();
+    inline.extend_from_slice(&common::crlf(&armored));
+    let sealed = bob.write("inline.eml", &inline);
+    let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(not_checked), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the body (text/plain)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_deeply_nested_large_message_is_refused_in_bounded_memory() {
+    let (alice, bob) = alice_and_bob();
+    let message = mixed_message(
+        6,
+        "bob@example.net",
+        Some(MARKER),
+        &nested_multiparts(10_000),
+    );
+    let sealed = sealed_by_mailseal(&alice, &message, false);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("message.eml");
+    let tmp = tempfile::tempdir().unwrap();
+
+    for args in [vec![], vec!["-o", out.to_str().unwrap()]] {
+        let (run, _) = decrypt(&bob, &args, &sealed, tmp.path());
+        assert_eq!(run.code, 65, "{}", run.stderr);
+        assert!(run.stderr.contains("levels deep"), "{}", run.stderr);
+        assert_eq!(run.stdout_len, 0);
+        assert!(
+            run.peak_kib < PEAK_LIMIT_KIB,
+            "decrypt peaked at {} KiB",
+            run.peak_kib
+        );
+    }
+    assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_100_mb_multipart_without_signatures_is_searched_in_bounded_memory() {
+    let (alice, bob) = alice_and_bob();
+    // Beside the text, 50,000 small parts, each named in the report.
+    let mut attachments = b"Content-Type: multipart/mixed; boundary=p\r\n\r\n".to_vec();
+    for _ in 0..50_000 {
+        attachments
+            .extend_from_slice(b"--p\r\nContent-Type: application/octet-stream\r\n\r\nAAAA\r\n");
+    }
+    attachments.extend_from_slice(b"--p--\r\n");
+    let message = mixed_message(100, "bob@example.net", Some(MARKER), &attachments);
+    let expected = body_sha256(&message);
+    let sealed = sealed_by_mailseal(&alice, &message, false);
+    drop(message);
+    let tmp = tempfile::tempdir().unwrap();
+
+    let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the message was not signed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.body_sha256, expected);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use base64::Engine;
-use common::measure::{body_sha256, large_message, run_measured, Measured};
+use common::measure::{
+    body_sha256, large_message, mixed_message, nested_multiparts, run_measured, Measured,
+};
 use common::Home;
 use smime_pki::{home_with, pki, Gpgsm};
 
@@ -109,6 +111,11 @@ fn a_100_mb_message_from_openssl_gcm_decrypts_in_bounded_memory() {
 
     let run = decrypt(&bob, &[], &sealed, tmp.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the message was not signed"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.body_sha256, expected, "the decrypted body differs");
     assert_bounded(&run);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
@@ -758,4 +765,55 @@ fn a_signature_part_over_1_mib_is_refused_in_memory_as_in_a_stream() {
             run.stderr
         );
     }
+}
+
+#[test]
+fn a_signature_on_one_part_of_a_large_message_is_a_failed_check_as_for_a_small_one() {
+    // An attacker who makes the message large must not turn a signature
+    // over one part into a passed check.
+    let bob = home_with(&["bob"]);
+    let signed = signed_by_openssl(
+        &bob,
+        b"Content-Type: text/plain\r\n\r\nThe signed words.\r\n",
+        &[],
+    );
+    let part = common::crlf(&std::fs::read(signed).unwrap());
+    let mut reports = Vec::new();
+    for mib in [1, 6] {
+        let message = mixed_message(mib, "bob@example.net", None, &part);
+        let sealed = sealed_by_openssl(&bob, &message, &["-aes-256-gcm"], false);
+        let tmp = tempfile::tempdir().unwrap();
+        let run = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, 1, "{mib} MiB: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("only part of this message is signed: the S/MIME part 2 is signed"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.body_sha256, body_sha256(&message));
+        assert_bounded(&run);
+        reports.push(run.stderr);
+    }
+    assert_eq!(reports[0], reports[1], "small and large are reported alike");
+}
+
+#[test]
+fn a_deeply_nested_large_message_is_refused_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let message = mixed_message(6, "bob@example.net", None, &nested_multiparts(10_000));
+    let sealed = sealed_by_openssl(&bob, &message, &["-aes-256-gcm"], false);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("message.eml");
+    let tmp = tempfile::tempdir().unwrap();
+
+    for args in [vec![], vec!["-o", out.to_str().unwrap()]] {
+        let run = decrypt(&bob, &args, &sealed, tmp.path());
+        assert_eq!(run.code, 65, "{}", run.stderr);
+        assert!(run.stderr.contains("levels deep"), "{}", run.stderr);
+        assert_eq!(run.stdout_len, 0);
+        assert_bounded(&run);
+    }
+    assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

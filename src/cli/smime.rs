@@ -59,7 +59,6 @@ pub fn release(
         .write_to(&mut out)
         .map_err(|e| Error::io("writing the decrypted message", e))?;
     out.commit()?;
-    let parts_unchecked = stream.parts_unchecked();
     let opened = &stream.opened;
     if import {
         import_certs(context, &opened.certificates)?;
@@ -76,12 +75,6 @@ pub fn release(
     }
     if opened.signatures.is_empty() {
         context.note("mailseal: the message was not signed: nothing proves who sent it");
-    }
-    if parts_unchecked {
-        context.note(&format!(
-            "mailseal: the decrypted message is larger than {} MiB: its parts were not searched for S/MIME signatures",
-            mailseal::spill::IN_MEMORY >> 20
-        ));
     }
     if context.json && output.is_some() {
         context.print_json(&serde_json::json!({

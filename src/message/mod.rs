@@ -16,5 +16,6 @@ pub mod signed_parts;
 pub mod signing;
 pub mod stream;
 pub mod transfer;
+pub mod walk;
 
 pub use header::{Field, Headers};

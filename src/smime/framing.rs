@@ -1,10 +1,12 @@
 //! The MIME framing of S/MIME (RFC 8551 §3): application/pkcs7-mime
 //! entities around CMS objects, and taking received ones apart.
 
+use std::io::BufRead;
+
 use base64::Engine;
 
 use crate::message::header::split_entity;
-use crate::message::{mime, Field, Headers};
+use crate::message::{mime, walk, Field, Headers};
 use crate::{Error, Result};
 
 /// The `smime-type` of an application/pkcs7-mime entity.
@@ -132,28 +134,59 @@ pub struct NestedPart {
 /// signature or encryption covers only part of what a reader sees. Errors
 /// for MIME that does not parse or nests deeper than [`mime::MAX_DEPTH`].
 pub fn nested(entity: &[u8]) -> Result<Vec<NestedPart>> {
-    let sealed = |e: &mime::Entity| {
-        is_smime_entity(&e.headers)
-            || matches!(
-                e.headers.content_type().mime.as_str(),
-                "multipart/signed" | "multipart/encrypted"
-            )
-    };
-    Ok(mime::walk(entity, |e| !sealed(e))?
+    Ok(mime::walk(entity, |e| !is_sealed(&e.headers))?
         .into_iter()
-        .filter(|e| !e.path.is_empty() && is_smime_entity(&e.headers))
-        .map(|e| {
-            let ct = e.headers.content_type();
-            NestedPart {
-                encrypted: is_pkcs7_mime(&ct.mime)
-                    && !ct
-                        .param("smime-type")
-                        .is_some_and(|t| t.eq_ignore_ascii_case("signed-data")),
-                path: e.path,
-            }
-        })
+        .filter_map(|e| nested_part(e.path, &e.headers))
         .collect())
 }
+
+/// [`nested`] for an entity too large to hold: its header fields `top`
+/// and its body, which `body` reads from offset `base` on, walked once
+/// ([`walk::walk`]).
+pub fn nested_streamed(top: Headers, body: impl BufRead, base: u64) -> Result<Vec<NestedPart>> {
+    struct Collect(Vec<NestedPart>);
+    impl walk::Visitor for Collect {
+        fn descend(&self, headers: &Headers) -> bool {
+            !is_sealed(headers)
+        }
+        fn leaf(&mut self, leaf: walk::Leaf) -> Result<()> {
+            if let Ok(headers) = &leaf.headers {
+                self.0.extend(nested_part(leaf.path, headers));
+            }
+            Ok(())
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    walk::walk(body, base, top, &mut collect)?;
+    Ok(collect.0)
+}
+
+/// Whether an entity with `headers` is signed or encrypted (its parts are
+/// not searched).
+fn is_sealed(headers: &Headers) -> bool {
+    is_smime_entity(headers)
+        || matches!(
+            headers.content_type().mime.as_str(),
+            "multipart/signed" | "multipart/encrypted"
+        )
+}
+
+/// The entity at `path` with `headers` as a [`NestedPart`], when it is
+/// S/MIME below the top.
+fn nested_part(path: String, headers: &Headers) -> Option<NestedPart> {
+    if path.is_empty() || !is_smime_entity(headers) {
+        return None;
+    }
+    let ct = headers.content_type();
+    Some(NestedPart {
+        encrypted: is_pkcs7_mime(&ct.mime)
+            && !ct
+                .param("smime-type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("signed-data")),
+        path,
+    })
+}
+
 /// Takes apart `message`, which must already be CRLF canonical.
 pub fn parse(message: &[u8]) -> Result<Received<'_>> {
     let (header_bytes, body) = split_entity(message);
@@ -189,4 +222,38 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
         });
     }
     Ok(Received::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_streamed_finds_what_nested_finds() {
+        let cases = [
+            "Content-Type: text/plain\r\n\r\nx\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\ntext\r\n--a\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\nMIA=\r\n--a\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=s\r\n\r\n--s\r\n\r\nx\r\n--s--\r\n--a\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nMIA=\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/signed; boundary=s\r\n\r\n--s\r\nContent-Type: application/pkcs7-mime\r\n\r\n--s--\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nnot a header\r\n\r\n--a--\r\n",
+            "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nopen\r\n",
+        ];
+        for case in cases {
+            let (header_bytes, body) = split_entity(case.as_bytes());
+            let base = (case.len() - body.len()) as u64;
+            let streamed = nested_streamed(Headers::parse(header_bytes).unwrap(), body, base);
+            let in_memory = nested(case.as_bytes());
+            match (streamed, in_memory) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{case}: streamed {a:?}, in memory {b:?}"),
+            }
+        }
+        let (header_bytes, body) = split_entity(cases[1].as_bytes());
+        let found = nested_streamed(Headers::parse(header_bytes).unwrap(), body, 0).unwrap();
+        let paths: Vec<_> = found
+            .iter()
+            .map(|p| (p.path.as_str(), p.encrypted))
+            .collect();
+        assert_eq!(paths, [("2", false), ("3.1", false), ("4", true)]);
+    }
 }

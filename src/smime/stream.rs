@@ -25,7 +25,9 @@
 //! transfer encoding than base64, and signed content whose signer signed
 //! it without signed attributes (the signature covers the content itself,
 //! which the stream does not keep as it was signed). S/MIME parts deeper
-//! inside a multipart are not looked for ([`OpenedStream::parts_unchecked`]).
+//! inside a multipart are looked for in one more pass over the spill
+//! ([`framing::nested_streamed`]), giving the report of a small message:
+//! only part of it is signed.
 //!
 //! `verify` of large opaque signed-data reads it the same way
 //! ([`check_opaque`]), hashing the content as it arrives.
@@ -151,12 +153,6 @@ impl OpenedStream {
             )));
         }
         Ok(())
-    }
-
-    /// Whether the plaintext was too large for its parts to be searched
-    /// for S/MIME signatures (which would cover only part of it).
-    pub fn parts_unchecked(&self) -> bool {
-        self.body.is_some()
     }
 }
 
@@ -493,6 +489,18 @@ impl Opening<'_> {
                 (inner, body_start)
             }
         };
+        // S/MIME parts inside: their signatures cover only part of it.
+        let body = spill
+            .reader(body_start)
+            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+        let nested = framing::nested_streamed(
+            inner.clone(),
+            BufReader::with_capacity(1 << 16, body),
+            body_start,
+        )
+        .map_err(verify::not_what_it_claims)?;
+        let mut layers = layers;
+        layers.found_nested(&nested);
         let end = spill.len();
         Ok(OpenedStream {
             opened: layers.finish(&outer, &inner, b""),

@@ -50,7 +50,7 @@ impl Opened {
 }
 
 /// The report for S/MIME parts that cover only part of what a reader sees.
-fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
+pub(super) fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
     let parts: Vec<&str> = nested.iter().map(|p| p.path.as_str()).collect();
     (!parts.is_empty()).then(|| {
         report(
@@ -396,6 +396,15 @@ impl Layers {
         self.bare_text_allowed = opaque;
     }
 
+    /// Takes in the S/MIME parts found inside content that is neither
+    /// signed nor encrypted: unless a layer's signatures cover all of it,
+    /// a signature there covers only part of the message.
+    pub(super) fn found_nested(&mut self, nested: &[framing::NestedPart]) {
+        if self.signatures.is_empty() {
+            self.signatures.extend(partial_report(nested));
+        }
+    }
+
     /// Whether another layer may be opened.
     pub(super) fn may_open_another(&self) -> bool {
         self.count < MAX_LAYERS
@@ -522,9 +531,7 @@ fn open_layers(
                         )));
                     }
                 }
-                if layers.signatures.is_empty() {
-                    layers.signatures.extend(partial_report(&nested));
-                }
+                layers.found_nested(&nested);
                 break;
             }
         };

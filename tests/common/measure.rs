@@ -55,6 +55,41 @@ pub fn large_message(mib: usize, to: &str, marker: Option<&str>) -> Vec<u8> {
     message
 }
 
+/// A multipart/mixed message to `to`: the body of [`large_message`] of
+/// `mib` MiB as a text/plain part, then `part` (a MIME entity, CRLF).
+pub fn mixed_message(mib: usize, to: &str, marker: Option<&str>, part: &[u8]) -> Vec<u8> {
+    let text = large_message(mib, to, marker);
+    let body = &text[text.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let mut message = format!(
+        "From: alice@example.org\r\nTo: {to}\r\nSubject: mixed\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"mixed\"\r\n\r\n\
+         --mixed\r\nContent-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    message.extend_from_slice(body);
+    message.extend_from_slice(b"\r\n--mixed\r\n");
+    message.extend_from_slice(part);
+    message.extend_from_slice(b"\r\n--mixed--\r\n");
+    message
+}
+
+/// A MIME entity of `levels` multipart/mixed entities, each holding the
+/// next, around a text part.
+pub fn nested_multiparts(levels: usize) -> Vec<u8> {
+    let mut entity = Vec::new();
+    for level in 0..levels {
+        entity.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=n{level}\r\n\r\n--n{level}\r\n")
+                .as_bytes(),
+        );
+    }
+    entity.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep\r\n");
+    for level in (0..levels).rev() {
+        entity.extend_from_slice(format!("\r\n--n{level}--\r\n").as_bytes());
+    }
+    entity
+}
+
 /// SHA-256 of `data` after its header section (CRLF), as
 /// [`Measured::body_sha256`].
 pub fn body_sha256(data: &[u8]) -> Vec<u8> {
