@@ -18,7 +18,7 @@ use crate::message::{canon, Headers};
 use crate::openpgp::{self, verify::Keys, OpenOptions, SignedStream, Verification};
 use crate::seal::SmimeKeys;
 use crate::smime::{self, certs::SmimeCert, stream::OpenedStream};
-use crate::spill::IN_MEMORY;
+use crate::spill::{CanonicalFile, ReadFrom, IN_MEMORY};
 use crate::{Error, Result};
 
 /// How much of a large message is read to recognise it.
@@ -191,6 +191,16 @@ impl Opener<'_> {
             .ok()
             .filter(|_| !is_smime)
             .and_then(|headers| openpgp::stream::Kind::of(headers, body_head));
+        let parts = headers.as_ref().ok().filter(|headers| {
+            let content_type = headers.content_type();
+            !is_smime
+                && kind.is_none()
+                && content_type.is_multipart()
+                && content_type.mime != "multipart/signed"
+        });
+        if let Some(headers) = parts {
+            return self.verify_parts(input, headers, &head);
+        }
         if kind == Some(openpgp::stream::Kind::ClearSigned) {
             return self
                 .with_openpgp_keys(|keys| openpgp::signed_stream::verify_clearsigned(input, keys))
@@ -240,6 +250,48 @@ impl Opener<'_> {
         input.rewind().map_err(read_error)?;
         Ok(smime::stream::check_opaque(&mut *input, &keyring)?
             .map(|opened| Verified::smime(opened.signatures, opened.certificates)))
+    }
+
+    /// [`Opener::verify`] of a large multipart message with the header
+    /// fields `headers` (whose start is `head`), neither signed nor
+    /// encrypted at its root: its parts are searched for signatures as a
+    /// small message's are, in bounded memory. `None` when its header
+    /// section does not end in `head`.
+    fn verify_parts(
+        &self,
+        input: &mut File,
+        headers: &Headers,
+        head: &[u8],
+    ) -> Result<Option<Verified>> {
+        let canonical = canon::to_crlf(head);
+        let (_, body) = split_entity(&canonical);
+        if body.is_empty() {
+            return Ok(None);
+        }
+        let body_start = (canonical.len() - body.len()) as u64;
+        let mut file = CanonicalFile(input);
+        // S/MIME parts inside: the S/MIME verdict, as for a small message.
+        let body = file.read_from(body_start).map_err(read_error)?;
+        let nested = smime::framing::nested_streamed(
+            headers.clone(),
+            io::BufReader::with_capacity(1 << 16, body),
+            body_start,
+        )?;
+        if !nested.is_empty() {
+            let signatures = smime::verify::nested_verdict(&nested)?;
+            return Ok(Some(Verified::smime(signatures, Vec::new())));
+        }
+        self.with_openpgp_keys(|keys| {
+            let mut verification = openpgp::stream::spilled_verification(
+                Vec::new(),
+                &mut file,
+                (headers, body_start..u64::MAX),
+                keys,
+                self.options,
+            )?;
+            openpgp::verify::bind_to_sender(&mut verification.signatures, headers);
+            Ok(Some(Verified::openpgp(verification)))
+        })
     }
 
     /// The S/MIME keys and certificates.

@@ -346,6 +346,32 @@ impl Read for SpillReader<'_> {
     }
 }
 
+/// Content that can be read again from any offset: the plaintext in a
+/// [`Spill`], or a message in a file ([`CanonicalFile`]).
+pub trait ReadFrom {
+    /// A reader of the content from `offset` on.
+    fn read_from(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + Sync + '_>>;
+}
+
+impl ReadFrom for Spill {
+    fn read_from(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + Sync + '_>> {
+        Ok(Box::new(self.reader(offset)?))
+    }
+}
+
+/// A message in a file, read as its CRLF canonical form (offsets count
+/// canonical bytes; each read starts again from the start of the file).
+pub struct CanonicalFile<'a>(pub &'a mut File);
+
+impl ReadFrom for CanonicalFile<'_> {
+    fn read_from(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + Sync + '_>> {
+        self.0.rewind()?;
+        let mut canonical = crate::message::canon::CrlfReader::new(&mut *self.0);
+        io::copy(&mut (&mut canonical).take(offset), &mut io::sink())?;
+        Ok(Box::new(canonical))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

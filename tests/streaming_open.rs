@@ -708,3 +708,54 @@ fn a_100_mb_multipart_without_signatures_is_searched_in_bounded_memory() {
         run.peak_kib
     );
 }
+
+#[test]
+fn verify_of_a_large_multipart_message_searches_its_parts_as_for_a_small_one() {
+    // A signature over one part of a message that is not signed as a
+    // whole: verify says so (exit 1) whatever the size, LF or CRLF, with
+    // the signed part checked (a forged one is BAD).
+    let (alice, bob) = alice_and_bob();
+    let part = signed_part(&alice);
+    let mut forged = part.clone();
+    let at = forged.windows(5).position(|w| w == b"words").unwrap();
+    forged[at] = b'W';
+    let smime_part = b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n";
+    let verify = |name: &str, message: &[u8]| {
+        let input = bob.write(name, message);
+        let run = run_measured(
+            bob.command(&["verify", input.to_str().unwrap()]),
+            Stdio::null(),
+            |_| {},
+        );
+        assert!(
+            run.peak_kib < PEAK_LIMIT_KIB,
+            "{name}: verify peaked at {} KiB",
+            run.peak_kib
+        );
+        run
+    };
+    for (part, says) in [
+        (part.as_slice(), "Good signature"),
+        (forged.as_slice(), "BAD signature"),
+        (smime_part.as_slice(), "only part of this message is signed"),
+    ] {
+        let mut reports = Vec::new();
+        for mib in [1, 6] {
+            let message = mixed_message(mib, "bob@example.net", None, part);
+            let run = verify("mixed.eml", &message);
+            assert_eq!(run.code, 1, "{mib} MiB: {}", run.stderr);
+            assert!(run.stderr.contains(says), "{mib} MiB: {}", run.stderr);
+            reports.push(run.stderr);
+            let lf = String::from_utf8(message).unwrap().replace("\r\n", "\n");
+            let run = verify("mixed-lf.eml", lf.as_bytes());
+            assert_eq!(run.code, 1, "{mib} MiB, LF: {}", run.stderr);
+            assert!(run.stderr.contains(says), "{mib} MiB, LF: {}", run.stderr);
+        }
+        assert_eq!(reports[0], reports[1], "small and large are reported alike");
+    }
+    let large = mixed_message(100, "bob@example.net", None, &part);
+    let run = verify("large.eml", &large);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+}

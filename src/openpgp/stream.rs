@@ -32,24 +32,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 
-use sequoia_openpgp::parse::stream::DetachedVerifierBuilder;
-use sequoia_openpgp::parse::Parse;
-
 use super::ciphertext::Framing;
 use super::decrypt::{
     decrypt_into, embedded, inline_headers, not_encrypted, open_inline, open_plaintext, restored,
     seipd_v1_too_short, TextKind,
 };
-use super::verify::{bind_to_author, verify_entity, Helper, Keys};
-use super::{
-    ciphertext, pgpmime, policy, OpenOptions, SignatureReport, SignatureStatus, Verification,
-};
+use super::verify::{bind_to_author, verify_detached_reader, verify_entity, Keys};
+use super::{ciphertext, pgpmime, OpenOptions, SignatureReport, SignatureStatus, Verification};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::split_entity;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
 use crate::message::transfer::Decoder;
 use crate::message::{walk, Headers};
-use crate::spill::{self, Spill};
+use crate::spill::{self, ReadFrom, Spill};
 use crate::{Error, Result};
 
 /// The plaintext sequoia holds back before releasing it to the spill.
@@ -357,9 +352,9 @@ fn open_spilled(
 /// leave uncovered. The only difference: an inline signed block in a text
 /// part larger than [`spill::IN_MEMORY`] is not checked, and reported as a
 /// bad signature.
-pub(super) fn spilled_verification(
+pub fn spilled_verification(
     signatures: Vec<SignatureReport>,
-    spill: &mut Spill,
+    spill: &mut dyn ReadFrom,
     (head, body): (&Headers, Range<u64>),
     keys: &Keys,
     options: OpenOptions,
@@ -369,8 +364,8 @@ pub(super) fn spilled_verification(
     }
     let mut search = Search::default();
     let reader = spill
-        .reader(body.start)
-        .map_err(|e| Error::io("reading the decrypted plaintext back", e))?
+        .read_from(body.start)
+        .map_err(read_back_error)?
         .take(body.end - body.start);
     walk::walk(
         BufReader::with_capacity(1 << 16, reader),
@@ -401,9 +396,9 @@ pub(super) fn spilled_verification(
                 }
                 let mut entity = headers.with_body(b"");
                 spill
-                    .reader(body.start)
+                    .read_from(body.start)
                     .and_then(|r| r.take(body.end - body.start).read_to_end(&mut entity))
-                    .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+                    .map_err(read_back_error)?;
                 let found = verify_entity(&entity, &name, keys, options, depth)?;
                 verification.signatures.extend(found.signatures);
                 verification.unsigned_parts.extend(found.unsigned_parts);
@@ -623,11 +618,15 @@ struct SignedPart {
 /// Finds the two parts of the multipart/signed body with `boundary` at
 /// `body` in `spill` (by the rules of [`crate::message::mime::split`]),
 /// keeping the signature part (undoing its transfer encoding).
-fn find_signed_part(spill: &mut Spill, body: Range<u64>, boundary: &str) -> Result<SignedPart> {
-    let read_err = |e| Error::io("reading the decrypted plaintext back", e);
+fn find_signed_part(
+    source: &mut dyn ReadFrom,
+    body: Range<u64>,
+    boundary: &str,
+) -> Result<SignedPart> {
+    let read_err = read_back_error;
     let offset = body.start;
-    let reader = spill
-        .reader(offset)
+    let reader = source
+        .read_from(offset)
         .map_err(read_err)?
         .take(body.end - body.start);
     let reader = BufReader::with_capacity(1 << 16, reader);
@@ -687,24 +686,21 @@ fn find_signed_part(spill: &mut Spill, body: Range<u64>, boundary: &str) -> Resu
     })
 }
 
-/// Checks the detached signature of `signed` over its part in `spill`.
+/// Checks the detached signature of `signed` over its part in `source`.
 fn verify_detached_in(
-    spill: &mut Spill,
+    source: &mut dyn ReadFrom,
     signed: &SignedPart,
     keys: &Keys,
 ) -> Result<Vec<SignatureReport>> {
-    let helper = Helper::new(keys, OpenOptions::default(), false);
-    let mut verifier = DetachedVerifierBuilder::from_bytes(&signed.signature)
-        .and_then(|b| b.with_policy(policy(), None, helper))
-        .map_err(|e| Error::Malformed(format!("cannot read the signature: {e}")))?;
-    let data = spill
-        .reader(signed.start)
-        .map_err(|e| Error::io("reading the decrypted plaintext back", e))?
+    let data = source
+        .read_from(signed.start)
+        .map_err(read_back_error)?
         .take(signed.end - signed.start);
-    verifier
-        .verify_reader(data)
-        .map_err(|e| Error::Malformed(format!("cannot check the signature: {e}")))?;
-    Ok(verifier.into_helper().reports)
+    verify_detached_reader(data, &signed.signature, keys)
+}
+
+fn read_back_error(e: io::Error) -> Error {
+    Error::io("reading the message back", e)
 }
 
 #[cfg(test)]

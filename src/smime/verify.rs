@@ -49,6 +49,26 @@ impl Opened {
     }
 }
 
+/// What [`open_message`] finds in a message that is neither signed nor
+/// encrypted at its root and holds the S/MIME parts `nested`: an error
+/// when one is encrypted, else the report that only part of it is signed.
+pub fn nested_verdict(nested: &[framing::NestedPart]) -> Result<Vec<SignatureReport>> {
+    refuse_partly_encrypted(nested)?;
+    Ok(partial_report(nested).into_iter().collect())
+}
+
+/// Refuses a message with an encrypted S/MIME part inside content that
+/// was not encrypted: never decrypted into it (EFAIL).
+fn refuse_partly_encrypted(nested: &[framing::NestedPart]) -> Result<()> {
+    match nested.iter().find(|p| p.encrypted) {
+        Some(part) => Err(Error::Malformed(format!(
+            "only part {} of this message is S/MIME-encrypted, inside content that was not encrypted; mailseal decrypts a message only when it is encrypted as a whole, so that decrypted text is never merged into someone else's content (EFAIL); if you trust the rest, save part {} as a message of its own and decrypt that",
+            part.path, part.path
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The report for S/MIME parts that cover only part of what a reader sees.
 pub(super) fn partial_report(nested: &[framing::NestedPart]) -> Option<SignatureReport> {
     let parts: Vec<&str> = nested.iter().map(|p| p.path.as_str()).collect();
@@ -524,12 +544,7 @@ fn open_layers(
                     None => e,
                 })?;
                 if inner.is_none() {
-                    if let Some(part) = nested.iter().find(|p| p.encrypted) {
-                        return Err(Error::Malformed(format!(
-                            "only part {} of this message is S/MIME-encrypted, inside content that was not encrypted; mailseal decrypts a message only when it is encrypted as a whole, so that decrypted text is never merged into someone else's content (EFAIL); if you trust the rest, save part {} as a message of its own and decrypt that",
-                            part.path, part.path
-                        )));
-                    }
+                    refuse_partly_encrypted(&nested)?;
                 }
                 layers.found_nested(&nested);
                 break;
