@@ -172,10 +172,10 @@ impl Opener<'_> {
             .map(Verified::openpgp)
     }
 
-    /// [`Opener::verify`] of a large message that streams: PGP/MIME and
-    /// S/MIME encrypted (decrypted as a stream, the plaintext discarded),
-    /// S/MIME multipart/signed and opaque signed-data. `None` for any
-    /// other kind, or one that must be read whole.
+    /// [`Opener::verify`] of a large message that streams: PGP/MIME
+    /// encrypted (decrypted as a stream, the plaintext discarded), and
+    /// S/MIME layers in any nesting ([`smime::stream::verify_stream`]).
+    /// `None` for any other kind, or one that must be read whole.
     fn verify_stream(&self, input: &mut File) -> Result<Option<Verified>> {
         let mut head = Vec::new();
         input
@@ -228,28 +228,9 @@ impl Opener<'_> {
             return Ok(None);
         }
         let keys = self.smime_keys()?;
-        let keyring = keys.keyring();
-        if smime::stream::is_enveloped(&head) {
-            let opened =
-                smime::stream::open_stream(&mut *input, &keys.own, &keyring, self.spill_dir)?
-                    .opened;
-            return Ok(Some(Verified::smime(
-                opened.signatures,
-                opened.certificates,
-            )));
-        }
-        if let Some(checked) = smime::signed_stream::check(input, None, &keyring)? {
-            return Ok(Some(Verified::smime(
-                checked.signatures,
-                checked.certificates,
-            )));
-        }
-        if !smime::stream::is_opaque_signed(&head) {
-            return Ok(None);
-        }
-        input.rewind().map_err(read_error)?;
-        Ok(smime::stream::check_opaque(&mut *input, &keyring)?
-            .map(|opened| Verified::smime(opened.signatures, opened.certificates)))
+        let opened =
+            smime::stream::verify_stream(input, &keys.own, &keys.keyring(), self.spill_dir)?;
+        Ok(opened.map(|opened| Verified::smime(opened.signatures, opened.certificates)))
     }
 
     /// [`Opener::verify`] of a large multipart message with the header

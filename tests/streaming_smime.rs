@@ -493,14 +493,14 @@ fn header_section(message: &[u8]) -> &[u8] {
     &message[..end + 4]
 }
 
-/// [`decrypt`] of `input` to stdout, checking that no file the child
-/// holds open in `tmpdir` has plaintext in clear, and that when it
-/// succeeds, the plaintext waited in a spill there.
-fn decrypt_watched(home: &Home, input: &Path, tmpdir: &Path) -> Measured {
-    let mut command = home.command(&["decrypt"]);
+/// Runs `command` with `stdin`, spilling to `tmpdir`, checking that no
+/// file the child holds open there has the content in clear, that none
+/// is left behind, and that when it succeeds, the content waited in a
+/// spill there.
+fn run_watched(mut command: Command, stdin: Stdio, tmpdir: &Path) -> Measured {
     command.env("TMPDIR", tmpdir);
     let mut checked = 0;
-    let run = run_measured(command, Stdio::from(File::open(input).unwrap()), |pid| {
+    let run = run_measured(command, stdin, |pid| {
         checked += common::measure::check_open_files(pid, tmpdir, MARKER);
     });
     assert_eq!(
@@ -509,9 +509,15 @@ fn decrypt_watched(home: &Home, input: &Path, tmpdir: &Path) -> Measured {
         "a file was left in TMPDIR"
     );
     if run.code == 0 {
-        assert!(checked > 0, "the plaintext never waited in a spill");
+        assert!(checked > 0, "the content never waited in a spill");
     }
     run
+}
+
+/// [`decrypt`] of `input` to stdout, watched by [`run_watched`].
+fn decrypt_watched(home: &Home, input: &Path, tmpdir: &Path) -> Measured {
+    let stdin = Stdio::from(File::open(input).unwrap());
+    run_watched(home.command(&["decrypt"]), stdin, tmpdir)
 }
 
 #[test]
@@ -764,6 +770,129 @@ fn a_signature_part_over_1_mib_is_refused_in_memory_as_in_a_stream() {
             "{mib} MiB: {}",
             run.stderr
         );
+    }
+}
+
+/// `message` signed opaque by Alice, then signed again by her around that
+/// (opaque with `-nodetach` in `outer`, else multipart/signed); when
+/// `flip`, a byte of the inner signed content is changed before the
+/// second signature.
+fn signed_twice(home: &Home, message: &[u8], outer: &[&str], flip: bool) -> PathBuf {
+    let opaque = signed_by_openssl(home, message, &["-nodetach"]);
+    if flip {
+        flip_middle(&opaque);
+    }
+    let inner = home.file("inner.eml");
+    std::fs::rename(&opaque, &inner).unwrap();
+    let twice = signed_by_openssl(home, &std::fs::read(&inner).unwrap(), outer);
+    std::fs::remove_file(inner).unwrap();
+    twice
+}
+
+/// [`verify`] of `input`, watched by [`run_watched`]: it writes nothing.
+fn verify_watched(home: &Home, input: &Path, tmpdir: &Path) -> Measured {
+    let command = home.command(&["verify", input.to_str().unwrap()]);
+    let run = run_watched(command, Stdio::null(), tmpdir);
+    assert_eq!(run.stdout_len, 0, "verify wrote content");
+    run
+}
+
+/// The report lines of a verify run, signing times left out (the small
+/// twin was signed at another second).
+fn reports(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|line| match line.find(" made ") {
+            Some(at) => line[..at].to_string(),
+            None => line.to_string(),
+        })
+        .collect()
+}
+
+/// Verifies the small twin (`make(1 MiB message)`) in memory and the large
+/// one (`make(mib)`) as a stream: the same exit code and reports; the
+/// large run, bounded.
+#[track_caller]
+fn assert_twins(home: &Home, mib: usize, make: impl Fn(&[u8]) -> PathBuf) -> Measured {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = make(&large_message(1, "bob@example.net", Some(MARKER)));
+    let reference = verify(home, &small);
+    let large = make(&large_message(mib, "bob@example.net", Some(MARKER)));
+    let run = verify_watched(home, &large, tmp.path());
+    std::fs::remove_file(large).unwrap();
+    assert_eq!(
+        (run.code, reports(&run.stderr)),
+        (reference.code, reports(&reference.stderr)),
+        "streaming differs from in memory"
+    );
+    assert_bounded(&run);
+    run
+}
+
+#[test]
+fn a_100_mb_message_signed_twice_verifies_both_layers_in_bounded_memory() {
+    // Opaque signed-data inside opaque signed-data, and inside
+    // multipart/signed: both signatures good, as in memory.
+    let bob = home_with(&["bob"]);
+    for outer in [&["-nodetach"][..], &[]] {
+        let run = assert_twins(&bob, 100, |m| signed_twice(&bob, m, outer, false));
+        assert_eq!(run.code, 0, "{outer:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr
+                .matches("Good signature from alice@example.org")
+                .count(),
+            2,
+            "{outer:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn changed_content_inside_a_large_message_signed_twice_is_a_bad_signature() {
+    // The inner content changed, then signed again around it (a good
+    // outer signature, as anyone can make over what they received): the
+    // inner signature is still checked, BAD, exit 1.
+    let bob = home_with(&["bob"]);
+    for outer in [&["-nodetach"][..], &[]] {
+        let run = assert_twins(&bob, 24, |m| signed_twice(&bob, m, outer, true));
+        assert_digest_mismatch(&run);
+        assert_eq!(
+            run.stderr.matches("Good signature").count(),
+            1,
+            "{outer:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_envelope_inside_a_large_signed_message_is_opened_as_in_memory() {
+    // sign(encrypt(x)), opaque and multipart/signed: Bob, who holds the
+    // key, gets the signature and what is inside; Carol, who does not,
+    // the error the small twin gives.
+    let bob = home_with(&["bob"]);
+    let carol = home_with(&["carol"]);
+    for outer in [&["-nodetach"][..], &[]] {
+        let sign_encrypted = |home: &Home, message: &[u8]| {
+            let plain = home.write("plain.eml", message);
+            let sealed = encrypted_by_openssl(home, &plain, &["-aes-256-gcm"]);
+            std::fs::remove_file(plain).unwrap();
+            let inner = home.file("inner.eml");
+            std::fs::rename(sealed, &inner).unwrap();
+            let signed = signed_by_openssl(home, &std::fs::read(&inner).unwrap(), outer);
+            std::fs::remove_file(inner).unwrap();
+            signed
+        };
+        let run = assert_twins(&bob, 24, |m| sign_encrypted(&bob, m));
+        assert_eq!(run.code, 0, "{outer:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Good signature from alice@example.org"),
+            "{outer:?}: {}",
+            run.stderr
+        );
+        let run = assert_twins(&carol, 24, |m| sign_encrypted(&carol, m));
+        assert_ne!(run.code, 0, "{outer:?}: {}", run.stderr);
     }
 }
 

@@ -52,16 +52,6 @@ impl SignedParts {
     /// case), an error when it is one whose parts do not parse (as
     /// [`mime::split`] would say).
     pub fn scan(message: impl Read, protocol: impl Fn(&str) -> bool) -> Result<Option<Self>> {
-        Self::scan_until(message, protocol, |_| false)
-    }
-
-    /// [`SignedParts::scan`], also `None` as soon as `stop`, given the
-    /// signed part's header section, answers true: the rest is not read.
-    pub fn scan_until(
-        message: impl Read,
-        protocol: impl Fn(&str) -> bool,
-        stop: impl Fn(&[u8]) -> bool,
-    ) -> Result<Option<Self>> {
         let (outer, body) = canonical(message)?;
         let content_type = outer.content_type();
         let accepted = protocol(
@@ -76,11 +66,8 @@ impl SignedParts {
             }
             _ => return Ok(None),
         };
-        let mut parts = Parts::new(&boundary, &stop);
+        let mut parts = Parts::new(&boundary);
         scan_lines(body, &mut parts)?;
-        if parts.stopped {
-            return Ok(None);
-        }
         if !parts.closed {
             return Err(if parts.count == 0 {
                 mime::no_delimiter(&boundary)
@@ -132,7 +119,7 @@ fn canonical<R: Read>(message: R) -> Result<(Headers, Body<R>)> {
 
 /// The parts of a multipart body as they stream past, split as
 /// [`mime::split`] splits them.
-struct Parts<'a> {
+struct Parts {
     delimiter: Vec<u8>,
     /// Body bytes seen, and where the current line started.
     offset: u64,
@@ -146,13 +133,10 @@ struct Parts<'a> {
     signature: Vec<u8>,
     /// Where the current line starts in the buffer being filled.
     mark: usize,
-    /// Asked with the signed part's header section whether to stop.
-    stop: &'a dyn Fn(&[u8]) -> bool,
-    stopped: bool,
 }
 
-impl<'a> Parts<'a> {
-    fn new(boundary: &str, stop: &'a dyn Fn(&[u8]) -> bool) -> Parts<'a> {
+impl Parts {
+    fn new(boundary: &str) -> Parts {
         Parts {
             delimiter: format!("--{boundary}").into_bytes(),
             offset: 0,
@@ -164,15 +148,7 @@ impl<'a> Parts<'a> {
             inner_header_done: false,
             signature: Vec::new(),
             mark: 0,
-            stop,
-            stopped: false,
         }
-    }
-
-    /// The signed part's header section is complete.
-    fn finish_inner_header(&mut self) {
-        self.inner_header_done = true;
-        self.stopped = (self.stop)(&self.inner_header);
     }
 
     /// The buffer the current line goes to: the signed part's header
@@ -201,12 +177,12 @@ impl<'a> Parts<'a> {
             }
         }
         if self.count == 1 && !self.inner_header_done {
-            self.finish_inner_header();
+            self.inner_header_done = true;
         }
     }
 }
 
-impl LineSink for Parts<'_> {
+impl LineSink for Parts {
     fn piece(&mut self, bytes: &[u8]) -> Result<()> {
         self.offset += bytes.len() as u64;
         let limit = if self.count == 1 {
@@ -242,45 +218,11 @@ impl LineSink for Parts<'_> {
             self.mark = 0;
         } else if self.count == 1 && !self.inner_header_done && line.is_blank() {
             self.inner_header.truncate(self.mark);
-            self.finish_inner_header();
+            self.inner_header_done = true;
         } else if let Some(buffer) = self.buffer() {
             self.mark = buffer.len();
         }
         self.line_start = self.offset;
         Ok(())
-    }
-
-    fn done(&self) -> bool {
-        self.stopped
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A reader that fails: what follows the part of a message that may
-    /// be read.
-    struct Unreadable;
-
-    impl Read for Unreadable {
-        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            Err(io::Error::other(
-                "read past the signed part's header section",
-            ))
-        }
-    }
-
-    #[test]
-    fn a_scan_stops_after_the_signed_part_header_section_when_asked() {
-        let start: &[u8] = b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\n\r\n";
-        let message = || start.chain(Unreadable);
-        let is_pkcs7 = |protocol: &str| protocol == "application/pkcs7-signature";
-        let stopped = SignedParts::scan_until(message(), is_pkcs7, |header| {
-            header.starts_with(b"Content-Type: application/pkcs7-mime")
-        });
-        assert!(stopped.unwrap().is_none());
-        // Without stopping, the scan reads on.
-        assert!(SignedParts::scan_until(message(), is_pkcs7, |_| false).is_err());
     }
 }

@@ -180,17 +180,12 @@ pub trait LineSink {
     fn piece(&mut self, bytes: &[u8]) -> Result<()>;
     /// The current line ended: with its LF, or at the end of the stream.
     fn line(&mut self, line: &Line) -> Result<()>;
-    /// Whether the sink wants no more lines (the rest is not read).
-    fn done(&self) -> bool {
-        false
-    }
 }
 
-/// Reads `reader` (CRLF canonical) to its end, or until `sink` is done,
-/// handing each line to `sink`.
+/// Reads `reader` (CRLF canonical) to its end, handing each line to `sink`.
 pub fn scan_lines(mut reader: impl BufRead, sink: &mut impl LineSink) -> Result<()> {
     let mut line = Line::default();
-    while !sink.done() {
+    loop {
         let buf = match reader.fill_buf() {
             Ok([]) => break,
             Ok(buf) => buf,
@@ -216,9 +211,6 @@ pub fn scan_lines(mut reader: impl BufRead, sink: &mut impl LineSink) -> Result<
             sink.line(&line)?;
             line.clear();
             at = lf + 1;
-            if sink.done() {
-                return Ok(());
-            }
         }
         if at < n {
             line.push(&buf[at..n]);

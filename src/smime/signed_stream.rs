@@ -7,12 +7,10 @@
 //! good signature to the From address.
 //!
 //! A signed entity that is S/MIME itself is copied, as it is hashed, to a
-//! spill to be opened further ([`check_unbound`], for the layers inside a
-//! decrypted message); [`check`], which has no keys to open it with,
-//! declines it as soon as the signed part's header section is read, before
-//! the rest of the message. A signer that signed the content without
-//! signed attributes is found only after the first pass: [`check`] answers
-//! `None` then, and the message is opened in memory instead. The parts of
+//! spill to be opened further (by [`super::stream`], layer by layer). A
+//! signer that signed the content without signed attributes is found only
+//! after the first pass: [`check`] answers `None` then, and the message is
+//! opened in memory instead. The parts of
 //! a large signed entity are not searched for S/MIME parts or MIME errors:
 //! the signature covers all of them, so they do not change its report.
 
@@ -26,7 +24,6 @@ use super::plan::Keyring;
 use super::verify::{self, Content};
 use crate::message::signed_parts::SignedParts;
 use crate::message::Headers;
-use crate::openpgp::verify::bind_to_author;
 use crate::openpgp::SignatureReport;
 use crate::spill::Spill;
 use crate::{Error, Result};
@@ -57,14 +54,12 @@ impl Reread for Spill {
 /// The signatures of a multipart/signed message, checked.
 #[derive(Debug)]
 pub struct Checked {
-    /// The message's header fields.
-    pub outer: Headers,
     /// The signed entity's header fields.
     pub inner: Headers,
     /// Where the signed entity's body is in the (canonical) body of the
     /// message.
     pub body: Range<u64>,
-    /// Reports on every signature, bound to the author.
+    /// Reports on every signature, not yet bound to the author.
     pub signatures: Vec<SignatureReport>,
     /// Certificates carried by signatures that verified.
     pub certificates: Vec<SmimeCert>,
@@ -73,36 +68,18 @@ pub struct Checked {
 }
 
 /// Checks `message` (LF or CRLF) if it is S/MIME multipart/signed at its
-/// top level, binding good signatures to the From of `author` (None: of
-/// the message). `None` when it is something else, or when it must be
-/// opened in memory (see the module doc); errors as
+/// top level, without binding the signatures to the author (the caller
+/// does, against the innermost entity); `inside` a layer around it when
+/// it was decrypted or signed. A signed entity that is S/MIME itself is
+/// copied to `nested`, as it is hashed, to be opened further
+/// ([`Checked::nested`]). `None` when it is something else, or when it
+/// must be opened in memory (see the module doc); errors as
 /// [`super::open_message`] gives them.
-pub fn check(
-    message: &mut impl Reread,
-    author: Option<&Headers>,
-    keyring: &Keyring,
-) -> Result<Option<Checked>> {
-    let Some(mut checked) = check_unbound(message, author.is_some(), keyring, None)? else {
-        return Ok(None);
-    };
-    bind_to_author(
-        &mut checked.signatures,
-        author.unwrap_or(&checked.outer),
-        &checked.inner,
-    );
-    Ok(Some(checked))
-}
-
-/// [`check`] without binding the signatures to the author, for `message`
-/// decrypted from a layer around it when `inside`. A signed entity that is
-/// S/MIME itself is copied to `nested`, as it is hashed, to be opened
-/// further ([`Checked::nested`]); without `nested`, such a message is
-/// declined as soon as the signed part's header section is read.
-pub(super) fn check_unbound(
+pub(super) fn check(
     message: &mut impl Reread,
     inside: bool,
     keyring: &Keyring,
-    nested: Option<&mut Spill>,
+    nested: &mut Spill,
 ) -> Result<Option<Checked>> {
     // Inside a decrypted layer, framing that does not parse is content that
     // is not what it claims to be.
@@ -113,14 +90,8 @@ pub(super) fn check_unbound(
             e
         }
     };
-    let declines_nested = nested.is_none();
-    let stop = |header: &[u8]| {
-        declines_nested
-            && Headers::parse(header).is_ok_and(|h| verify::is_another_layer(&h).unwrap_or(false))
-    };
-    let Some(parts) =
-        SignedParts::scan_until(message.read_again()?, framing::is_pkcs7_signature, stop)
-            .map_err(framing_error)?
+    let Some(parts) = SignedParts::scan(message.read_again()?, framing::is_pkcs7_signature)
+        .map_err(framing_error)?
     else {
         return Ok(None);
     };
@@ -128,17 +99,12 @@ pub(super) fn check_unbound(
     let signed_data = verify::parse_signed_data(&signature)?;
     let inner = Headers::parse(&parts.inner_header).map_err(verify::not_what_it_claims)?;
     let open_further = verify::is_another_layer(&inner)?;
-    let without_attributes = signed_data
-        .signer_infos
-        .0
-        .iter()
-        .any(|signer| signer.signed_attrs.is_none());
-    if without_attributes {
+    if verify::without_signed_attributes(&signed_data) {
         return Ok(None);
     }
     let hashes = verify::digest_algorithms(&signed_data);
     let mut hashers: Vec<_> = hashes.iter().map(|h| h.hasher()).collect();
-    let mut copy = nested.filter(|_| open_further);
+    let mut copy = open_further.then_some(nested);
     let mut signed = parts.signed_part(message.read_again()?)?;
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -170,7 +136,6 @@ pub(super) fn check_unbound(
     )?;
     Ok(Some(Checked {
         body: parts.signed_body(),
-        outer: parts.outer,
         inner,
         nested: copy.is_some(),
         signatures,

@@ -29,14 +29,18 @@
 //! ([`framing::nested_streamed`]), giving the report of a small message:
 //! only part of it is signed.
 //!
-//! `verify` of large opaque signed-data reads it the same way
-//! ([`check_opaque`]), hashing the content as it arrives.
+//! `verify` of a large S/MIME message ([`verify_stream`]) removes its
+//! layers the same way from the start, the message itself (read again for
+//! multipart/signed) in place of the first spill: S/MIME inside a signed
+//! message is opened from spills too, an envelope decrypted with the own
+//! keys as in memory, and the content is then dropped.
 //!
 //! Opaque signed-data is hashed, as it streams, with the digest
 //! algorithms its digestAlgorithms set names; a signer whose algorithm is
 //! not among them (the set is not signed) gets its digest from a second
 //! read, so that it is checked as in memory.
 
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::Path;
@@ -58,7 +62,7 @@ use super::signed_stream::{self, Reread};
 use super::verify::{self, Layers, Opened};
 use super::{framing, oid};
 use crate::message::canon::CrlfWriter;
-use crate::message::header::{read_headers, split_entity, MAX_HEADER_BYTES};
+use crate::message::header::{read_headers, split_entity};
 use crate::message::Headers;
 use crate::spill::Spill;
 use crate::{Error, Result};
@@ -76,12 +80,6 @@ type Digests = Vec<(Hash, Vec<u8>)>;
 /// reads it).
 pub fn is_enveloped(head: &[u8]) -> bool {
     has_smime_type(head, &["enveloped-data", "authEnveloped-data"])
-}
-
-/// Whether `head`, the start of a message, is application/pkcs7-mime
-/// signed-data in base64 (so [`check_opaque`] reads it).
-pub fn is_opaque_signed(head: &[u8]) -> bool {
-    has_smime_type(head, &["signed-data"])
 }
 
 /// Whether `head` is application/pkcs7-mime in base64 with one of `types`.
@@ -182,6 +180,37 @@ pub fn open_stream(
     opening.open_spilled(outer, spill, Layers::after_decryption(integrity_protected))
 }
 
+/// Checks the signatures of the S/MIME message in `message` (4 MiB or
+/// more) in bounded memory, as [`super::open_message`] would, for
+/// `verify`: its layers (multipart/signed, signed-data or an envelope in
+/// base64) are removed one by one, each one's content going to a spill in
+/// `spill_dir` to be opened in turn, an envelope decrypted with `own`. The
+/// answer holds only the header section: `verify` releases no content.
+/// `None` when the message is not S/MIME, or must be read whole (see the
+/// module doc).
+pub fn verify_stream(
+    message: &mut File,
+    own: &[OwnIdentity],
+    keyring: &Keyring,
+    spill_dir: &Path,
+) -> Result<Option<Opened>> {
+    let (outer, _) = read_headers(&mut message.read_again()?)?;
+    if !framing::is_smime_entity(&outer) {
+        return Ok(None);
+    }
+    let opening = Opening {
+        own,
+        keyring,
+        spill_dir,
+    };
+    let mut layers = Layers::none();
+    Ok(match opening.remove_layer(message, &outer, &mut layers)? {
+        Removed::Spilled(content) => Some(opening.open_spilled(outer, content, layers)?.opened),
+        Removed::Signed { inner, .. } => Some(layers.finish(&outer, &inner, b"")),
+        Removed::ReadWhole => None,
+    })
+}
+
 /// Seals the last of what was written to `spill`.
 fn finish(spill: &mut Spill) -> Result<()> {
     spill
@@ -226,67 +255,6 @@ fn read_cms<T>(
     Ok((outer, result))
 }
 
-/// Checks the application/pkcs7-mime signed-data message in `input` in
-/// bounded memory: its content is hashed as it streams past and not kept,
-/// so `message` in the answer holds only the header section (for
-/// `verify`, which releases no content). `None` when the content is
-/// S/MIME itself, a signer signed without signed attributes, or the
-/// content's header section does not end in its first MiB: open it in
-/// memory then.
-pub fn check_opaque(input: &mut impl Reread, keyring: &Keyring) -> Result<Option<Opened>> {
-    let mut head = Head(Vec::new());
-    let (outer, (signed_data, digests)) = read_cms(
-        input.read_again()?,
-        "the message is not S/MIME signed-data",
-        |ber| {
-            read_content_info(ber, |ber, content_type| {
-                read_signed_data(ber, content_type, None, &mut head)
-            })
-        },
-    )?;
-    // A signer without signed attributes signed the content itself, which
-    // is not kept here: that is checked in memory.
-    if without_signed_attributes(&signed_data) {
-        return Ok(None);
-    }
-    let digests = complete_digests(input, &signed_data, digests)?;
-    let whole_head = head.0.len() < MAX_HEADER_BYTES;
-    // Content that is not a MIME entity (bare text) is the body under the
-    // outer header fields, as for [`super::open_message`].
-    let head = crate::message::canon::to_crlf(&head.0);
-    let (header_bytes, body) = split_entity(&head);
-    let inner = match Headers::parse(header_bytes) {
-        _ if body.is_empty() && !whole_head => return Ok(None),
-        Ok(fields) => {
-            if verify::is_another_layer(&fields)? {
-                return Ok(None);
-            }
-            fields
-        }
-        Err(_) => verify::bare_text_fields(&outer),
-    };
-    let mut layers = Layers::none();
-    let reports = verify::check_signed_data(
-        &signed_data,
-        verify::Content::Digests(&digests),
-        keyring,
-        &mut layers.certificates,
-    )?;
-    layers.signed(reports, true);
-    Ok(Some(layers.finish(&outer, &inner, b"")))
-}
-
-/// Whether a signer of `signed_data` signed the content itself, without
-/// signed attributes (which a check of content that is not kept cannot
-/// verify).
-fn without_signed_attributes(signed_data: &SignedData) -> bool {
-    signed_data
-        .signer_infos
-        .0
-        .iter()
-        .any(|s| s.signed_attrs.is_none())
-}
-
 /// `digests`, of the content of the signed-data `signed_data` read from
 /// the application/pkcs7-mime message in `source`, completed by reading
 /// it again for the checked digest algorithms its signers name that its
@@ -313,22 +281,6 @@ fn complete_digests(
         digests.extend(more);
     }
     Ok(digests)
-}
-
-/// The start of what is written to it: the first [`MAX_HEADER_BYTES`],
-/// where a header section must end.
-struct Head(Vec<u8>);
-
-impl Write for Head {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = MAX_HEADER_BYTES - self.0.len();
-        self.0.extend_from_slice(&buf[..buf.len().min(room)]);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Signed content as it streams past: hashed, and written on to `out`.
@@ -451,7 +403,8 @@ fn read_signed_data<R: Read>(
     Ok((signed_data, content.digests()))
 }
 
-/// What opening the layers inside a large decrypted message needs.
+/// What opening the layers of a large message needs (`decrypt`: those
+/// inside its envelope; `verify`: all of them).
 struct Opening<'a> {
     own: &'a [OwnIdentity],
     keyring: &'a Keyring<'a>,
@@ -464,6 +417,19 @@ enum Layer {
     Signed(SignedData, Digests),
     /// Enveloped-data, or authEnveloped-data when true.
     Encrypted(bool),
+}
+
+/// What removing an S/MIME layer gave.
+enum Removed {
+    /// Its content (CRLF), to be opened in turn.
+    Spilled(Spill),
+    /// multipart/signed around content that is not S/MIME: the signed
+    /// entity's header fields, and where its body is in the body of the
+    /// entity the layer was removed from.
+    Signed { inner: Headers, body: Range<u64> },
+    /// Nothing: the entity must be read whole into memory (see the module
+    /// doc).
+    ReadWhole,
 }
 
 impl Opening<'_> {
@@ -518,31 +484,51 @@ impl Opening<'_> {
         body_start: u64,
         mut layers: Layers,
     ) -> Result<OpenedStream> {
+        match self.remove_layer(&mut spill, inner, &mut layers)? {
+            Removed::Spilled(next) => {
+                drop(spill);
+                self.open_spilled(outer, next, layers)
+            }
+            Removed::Signed { inner, body } => Ok(OpenedStream {
+                opened: layers.finish(&outer, &inner, b""),
+                body: Some((spill, body_start + body.start..body_start + body.end)),
+            }),
+            Removed::ReadWhole => self.open_read_whole(outer, spill, layers),
+        }
+    }
+
+    /// Removes the S/MIME layer of the entity with header fields `inner`
+    /// read from `source`, counting it in `layers` (left as they were when
+    /// the entity must be read whole).
+    fn remove_layer(
+        &self,
+        source: &mut impl Reread,
+        inner: &Headers,
+        layers: &mut Layers,
+    ) -> Result<Removed> {
         if inner.content_type().mime == "multipart/signed" {
             let mut nested = Spill::new(self.spill_dir);
-            let Some(checked) =
-                signed_stream::check_unbound(&mut spill, true, self.keyring, Some(&mut nested))?
+            let inside = layers.removed_any();
+            let Some(checked) = signed_stream::check(source, inside, self.keyring, &mut nested)?
             else {
-                return self.open_read_whole(outer, spill, layers);
+                return Ok(Removed::ReadWhole);
             };
             layers.certificates.extend(checked.certificates);
             layers.signed(checked.signatures, false);
             if checked.nested {
-                drop(spill);
                 finish(&mut nested)?;
-                return self.open_spilled(outer, nested, layers);
+                return Ok(Removed::Spilled(nested));
             }
-            let body = body_start + checked.body.start..body_start + checked.body.end;
-            return Ok(OpenedStream {
-                opened: layers.finish(&outer, &checked.inner, b""),
-                body: Some((spill, body)),
+            return Ok(Removed::Signed {
+                inner: checked.inner,
+                body: checked.body,
             });
         }
         if !is_base64(inner) {
-            return self.open_read_whole(outer, spill, layers);
+            return Ok(Removed::ReadWhole);
         }
         let mut next = Spill::new(self.spill_dir);
-        let (_, layer) = read_cms(spill.read_again()?, "the content is not S/MIME", |ber| {
+        let (_, layer) = read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
             read_content_info(ber, |ber, content_type| {
                 if content_type == oid::SIGNED_DATA {
                     let mut content = CrlfWriter::new(&mut next);
@@ -557,12 +543,11 @@ impl Opening<'_> {
         match layer {
             Layer::Encrypted(authenticated) => layers.decrypted(authenticated),
             // The content itself is signed: checked in memory.
-            Layer::Signed(signed_data, _) if without_signed_attributes(&signed_data) => {
-                drop(next);
-                return self.open_read_whole(outer, spill, layers);
+            Layer::Signed(signed_data, _) if verify::without_signed_attributes(&signed_data) => {
+                return Ok(Removed::ReadWhole);
             }
             Layer::Signed(signed_data, digests) => {
-                let digests = complete_digests(&mut spill, &signed_data, digests)?;
+                let digests = complete_digests(source, &signed_data, digests)?;
                 let reports = verify::check_signed_data(
                     &signed_data,
                     verify::Content::Digests(&digests),
@@ -572,9 +557,8 @@ impl Opening<'_> {
                 layers.signed(reports, true);
             }
         }
-        drop(spill);
         finish(&mut next)?;
-        self.open_spilled(outer, next, layers)
+        Ok(Removed::Spilled(next))
     }
 
     /// Opens the entity in `spill` as [`Opening::open_spilled`], read whole

@@ -142,6 +142,17 @@ pub(super) fn digest_algorithms(signed_data: &SignedData) -> Vec<Hash> {
     hashes
 }
 
+/// Whether a signer of `signed_data` signed the content itself, without
+/// signed attributes (which a check of content that is not kept cannot
+/// verify).
+pub(super) fn without_signed_attributes(signed_data: &SignedData) -> bool {
+    signed_data
+        .signer_infos
+        .0
+        .iter()
+        .any(|s| s.signed_attrs.is_none())
+}
+
 /// Checks every signer of `signed_data` over `content`.
 pub(super) fn check_signed_data(
     signed_data: &SignedData,
@@ -423,6 +434,11 @@ impl Layers {
         if self.signatures.is_empty() {
             self.signatures.extend(partial_report(nested));
         }
+    }
+
+    /// Whether any layer was removed: what is left is inside one.
+    pub(super) fn removed_any(&self) -> bool {
+        self.count > 0
     }
 
     /// Whether another layer may be opened.
