@@ -327,11 +327,23 @@ def spool():
     put("spool", "size-overflow", b"mailseal-spool 1\n" + json.dumps(dict(entry, copies=[dict(entry["copies"][0], size=2**64 - 1)])).encode() + b"\nx")
 
 
+def open_stream():
+    """The streaming open paths read the messages the openpgp target reads."""
+    os.makedirs(os.path.join(CORPUS, "open_stream"), exist_ok=True)
+    for name in ["pgpmime-encrypted", "pgpmime-encrypted-signed", "inline-encrypted", "inline-signed",
+                 "inline-clearsigned", "partial-clearsigned", "efail-html-splice", "efail-multipart-mixed",
+                 "tampered", "truncated", "crash-truncated-seipd-panic"]:
+        source = os.path.join(CORPUS, "openpgp", name)
+        if os.path.exists(source):
+            shutil.copy(source, os.path.join(CORPUS, "open_stream", name))
+
+
 if __name__ == "__main__":
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     messages()
     bob = openpgp()
+    open_stream()
     smime()
     dns(bob)
     smtp()
