@@ -8,9 +8,8 @@
 //!
 //! A signed entity that is S/MIME itself is copied, as it is hashed, to a
 //! spill to be opened further (by [`super::stream`], layer by layer). A
-//! signer that signed the content without signed attributes is found only
-//! after the first pass: [`check`] answers `None` then, and the message is
-//! opened in memory instead. The parts of
+//! signer that signed the content without signed attributes is checked
+//! against the digest of the signed part, as the others. The parts of
 //! a large signed entity are not searched for S/MIME parts or MIME errors:
 //! the signature covers all of them, so they do not change its report.
 
@@ -72,8 +71,7 @@ pub struct Checked {
 /// does, against the innermost entity); `inside` a layer around it when
 /// it was decrypted or signed. A signed entity that is S/MIME itself is
 /// copied to `nested`, as it is hashed, to be opened further
-/// ([`Checked::nested`]). `None` when it is something else, or when it
-/// must be opened in memory (see the module doc); errors as
+/// ([`Checked::nested`]). `None` when it is something else; errors as
 /// [`super::open_message`] gives them.
 pub(super) fn check(
     message: &mut impl Reread,
@@ -99,9 +97,6 @@ pub(super) fn check(
     let signed_data = verify::parse_signed_data(&signature)?;
     let inner = Headers::parse(&parts.inner_header).map_err(verify::not_what_it_claims)?;
     let open_further = verify::is_another_layer(&inner)?;
-    if verify::without_signed_attributes(&signed_data) {
-        return Ok(None);
-    }
     let hashes = verify::digest_algorithms(&signed_data);
     let mut hashers: Vec<_> = hashes.iter().map(|h| h.hasher()).collect();
     let mut copy = open_further.then_some(nested);

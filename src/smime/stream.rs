@@ -21,10 +21,10 @@
 //! second spill, the first one dropped once read; the content is then
 //! opened in turn, and released only after every layer's check. Only the
 //! outermost header fields and the innermost entity's are kept in memory.
-//! Read back into memory instead (not bounded): S/MIME inside in another
-//! transfer encoding than base64, and signed content whose signer signed
-//! it without signed attributes (the signature covers the content itself,
-//! which the stream does not keep as it was signed). S/MIME parts deeper
+//! Content signed without signed attributes is checked against its digest
+//! computed as it streamed past. Read back into memory instead (not
+//! bounded): S/MIME inside in another transfer encoding than base64.
+//! S/MIME parts deeper
 //! inside a multipart are looked for in one more pass over the spill
 //! ([`framing::nested_streamed`]), giving the report of a small message:
 //! only part of it is signed.
@@ -542,10 +542,6 @@ impl Opening<'_> {
         })?;
         match layer {
             Layer::Encrypted(authenticated) => layers.decrypted(authenticated),
-            // The content itself is signed: checked in memory.
-            Layer::Signed(signed_data, _) if verify::without_signed_attributes(&signed_data) => {
-                return Ok(Removed::ReadWhole);
-            }
             Layer::Signed(signed_data, digests) => {
                 let digests = complete_digests(source, &signed_data, digests)?;
                 let reports = verify::check_signed_data(

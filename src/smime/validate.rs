@@ -17,6 +17,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 
 use super::certs::{PublicKey, SmimeCert};
 use super::params::Hash;
+use super::verify::Content;
 use crate::{Error, Result};
 
 const EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
@@ -48,14 +49,35 @@ pub fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> std::result::Result<(), String> {
+    verify_signature_over(
+        key,
+        algorithm,
+        parameters,
+        digest,
+        Content::Bytes(message),
+        signature,
+    )
+}
+
+/// [`verify_signature`] over `signed`: a message, or the digests of one
+/// computed as it streamed past (content signed without signed
+/// attributes, read as a stream).
+pub(super) fn verify_signature_over(
+    key: &PublicKey,
+    algorithm: Oid,
+    parameters: Option<&der::Any>,
+    digest: Option<Hash>,
+    signed: Content,
+    signature: &[u8],
+) -> std::result::Result<(), String> {
     if algorithm == RSASSA_PSS {
         return match key {
-            PublicKey::Rsa(public) => verify_pss(public, parameters, message, signature),
+            PublicKey::Rsa(public) => verify_pss(public, parameters, signed, signature),
             PublicKey::P256(_) => Err("an RSA-PSS signature from a P-256 key".into()),
         };
     }
     let (family, hash) = signature_hash(algorithm, digest)?;
-    let hashed = hash.digest(message);
+    let hashed = digest_of(signed, hash)?;
     let verified = match (key, family) {
         (PublicKey::Rsa(public), Family::Rsa) => {
             use rsa::Pkcs1v15Sign;
@@ -132,7 +154,7 @@ fn signature_hash(
 fn verify_pss(
     public: &rsa::RsaPublicKey,
     parameters: Option<&der::Any>,
-    message: &[u8],
+    signed: Content,
     signature: &[u8],
 ) -> std::result::Result<(), String> {
     let (hash, salt_len) = super::params::pss(parameters)?;
@@ -143,7 +165,7 @@ fn verify_pss(
             salt_len: Some(salt_len),
         }
     }
-    let hashed = hash.digest(message);
+    let hashed = digest_of(signed, hash)?;
     match hash {
         Hash::Sha1 => public.verify(scheme::<sha1_011::Sha1>(salt_len), &hashed, signature),
         Hash::Sha256 => public.verify(scheme::<sha2_11::Sha256>(salt_len), &hashed, signature),
@@ -151,6 +173,13 @@ fn verify_pss(
         Hash::Sha512 => public.verify(scheme::<sha2_11::Sha512>(salt_len), &hashed, signature),
     }
     .map_err(|_| "the signature does not verify".to_string())
+}
+
+/// The digest by `hash` of what `signed` is.
+fn digest_of(signed: Content, hash: Hash) -> std::result::Result<Vec<u8>, String> {
+    signed
+        .digest(hash)
+        .ok_or_else(|| format!("the content was not hashed with {hash:?} as it was read"))
 }
 
 fn check_time(cert: &SmimeCert, now: SystemTime, what: &str) -> std::result::Result<(), String> {

@@ -112,7 +112,7 @@ pub(super) enum Content<'a> {
 }
 
 impl Content<'_> {
-    fn digest(self, hash: Hash) -> Option<Vec<u8>> {
+    pub(super) fn digest(self, hash: Hash) -> Option<Vec<u8>> {
         match self {
             Content::Bytes(bytes) => Some(hash.digest(bytes)),
             Content::Digests(digests) => digests
@@ -140,17 +140,6 @@ pub(super) fn digest_algorithms(signed_data: &SignedData) -> Vec<Hash> {
         }
     }
     hashes
-}
-
-/// Whether a signer of `signed_data` signed the content itself, without
-/// signed attributes (which a check of content that is not kept cannot
-/// verify).
-pub(super) fn without_signed_attributes(signed_data: &SignedData) -> bool {
-    signed_data
-        .signer_infos
-        .0
-        .iter()
-        .any(|s| s.signed_attrs.is_none())
 }
 
 /// Checks every signer of `signed_data` over `content`.
@@ -247,21 +236,14 @@ pub(super) fn check_signed_data(
                     ));
                     continue;
                 }
-                attrs
-                    .to_der()
-                    .map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?
+                Some(
+                    attrs
+                        .to_der()
+                        .map_err(|e| Error::Malformed(format!("bad signed attributes: {e}")))?,
+                )
             }
-            None => match content {
-                Content::Bytes(bytes) => bytes.to_vec(),
-                Content::Digests(_) => {
-                    reports.push(report(
-                        bad("the signature has no signed attributes, which a message read as a stream needs"),
-                        Some(cert),
-                        None,
-                    ));
-                    continue;
-                }
-            },
+            // Without signed attributes, the content itself is signed.
+            None => None,
         };
         let key = match cert.public_key() {
             Ok(k) => k,
@@ -271,12 +253,16 @@ pub(super) fn check_signed_data(
             }
         };
         let alg = &signer.signature_algorithm;
-        if let Err(e) = validate::verify_signature(
+        let signed = match &signed_bytes {
+            Some(attrs) => Content::Bytes(attrs),
+            None => content,
+        };
+        if let Err(e) = validate::verify_signature_over(
             &key,
             alg.oid,
             alg.parameters.as_ref(),
             Some(hash),
-            &signed_bytes,
+            signed,
             signer.signature.as_bytes(),
         ) {
             reports.push(report(bad(e), Some(cert), signing_time));
