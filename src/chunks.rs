@@ -78,6 +78,15 @@ pub struct ChunkReceiver {
 }
 
 impl ChunkReceiver {
+    /// The chunks as one stream, which ends when the sender is gone.
+    pub fn into_reader(self) -> ChunkReader {
+        ChunkReader {
+            receiver: self,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+
     /// Hands every chunk to `f`, in order, until the sender is gone.
     pub fn for_each<E>(self, mut f: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
         for mut chunk in self.received {
@@ -86,5 +95,30 @@ impl ChunkReceiver {
             let _ = self.recycle.try_send(chunk);
         }
         Ok(())
+    }
+}
+
+/// The chunks of a [`ChunkReceiver`] read as one stream.
+pub struct ChunkReader {
+    receiver: ChunkReceiver,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            let Ok(next) = self.receiver.received.recv() else {
+                return Ok(0);
+            };
+            let mut done = std::mem::replace(&mut self.chunk, next);
+            done.clear();
+            let _ = self.receiver.recycle.try_send(done);
+            self.at = 0;
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }

@@ -265,6 +265,7 @@ impl Opener<'_> {
         self.with_openpgp_keys(|keys| {
             let mut verification = openpgp::stream::spilled_verification(
                 Vec::new(),
+                None,
                 &mut file,
                 (headers, body_start..u64::MAX),
                 keys,

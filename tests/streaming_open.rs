@@ -284,6 +284,23 @@ fn verify_of_a_100_mb_encrypted_message_streams_and_writes_no_plaintext() {
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
 
+/// Runs `bob verify` on `message`, written to `name`; asserts a bounded
+/// peak.
+fn verify_bounded(bob: &Home, name: &str, message: &[u8]) -> common::measure::Measured {
+    let input = bob.write(name, message);
+    let run = run_measured(
+        bob.command(&["verify", input.to_str().unwrap()]),
+        Stdio::null(),
+        |_| {},
+    );
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "{name}: verify peaked at {} KiB",
+        run.peak_kib
+    );
+    run
+}
+
 /// gpg's inline PGP message from Alice (signed when `sign`) to Bob of
 /// `plaintext`, with the header fields of a legacy inline message.
 fn inline_from_gpg(plaintext: &[u8], sign: bool) -> Vec<u8> {
@@ -484,20 +501,7 @@ fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_
     .concat();
     let header = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: signed\r\n\
         Content-Type: text/plain; charset=utf-8\r\n\r\n";
-    let verify = |name: &str, message: &[u8]| {
-        let input = bob.write(name, message);
-        let run = run_measured(
-            bob.command(&["verify", input.to_str().unwrap()]),
-            Stdio::null(),
-            |_| {},
-        );
-        assert!(
-            run.peak_kib < PEAK_LIMIT_KIB,
-            "{name}: verify peaked at {} KiB",
-            run.peak_kib
-        );
-        run
-    };
+    let verify = |name: &str, message: &[u8]| verify_bounded(&bob, name, message);
     for form in ["--sign", "--clearsign"] {
         let signed = gpg
             .run(&["-a", "-u", "alice@example.org", form], &text)
@@ -721,20 +725,7 @@ fn verify_of_a_large_multipart_message_searches_its_parts_as_for_a_small_one() {
     forged[at] = b'W';
     let smime_part = b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n\
         Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n";
-    let verify = |name: &str, message: &[u8]| {
-        let input = bob.write(name, message);
-        let run = run_measured(
-            bob.command(&["verify", input.to_str().unwrap()]),
-            Stdio::null(),
-            |_| {},
-        );
-        assert!(
-            run.peak_kib < PEAK_LIMIT_KIB,
-            "{name}: verify peaked at {} KiB",
-            run.peak_kib
-        );
-        run
-    };
+    let verify = |name: &str, message: &[u8]| verify_bounded(&bob, name, message);
     for (part, says) in [
         (part.as_slice(), "Good signature"),
         (forged.as_slice(), "BAD signature"),

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
             let start = (data.len() - body.len()) as u64;
             let _ = stream::spilled_verification(
                 Vec::new(),
+                None,
                 &mut spill,
                 (&headers, start..data.len() as u64),
                 keys,

@@ -312,7 +312,7 @@ pub fn new_boundary() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The parts of `body` as [`Lines`] and [`Delimiters`] find them.
@@ -381,7 +381,7 @@ mod tests {
     }
 
     /// `levels` multiparts, each holding the next, around a text part.
-    fn nested(levels: usize) -> Vec<u8> {
+    pub(crate) fn nested(levels: usize) -> Vec<u8> {
         let mut message = b"Content-Type: text/plain\r\n\r\nleaf\r\n".to_vec();
         for level in 0..levels {
             let mut outer =

@@ -549,19 +549,7 @@ mod tests {
         }
     }
 
-    /// `levels` multiparts, each holding the next, around a text part.
-    fn nested(levels: usize) -> Vec<u8> {
-        let mut message = b"Content-Type: text/plain\r\n\r\nleaf\r\n".to_vec();
-        for level in 0..levels {
-            let mut outer =
-                format!("Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n")
-                    .into_bytes();
-            outer.extend_from_slice(&message);
-            outer.extend_from_slice(format!("\r\n--b{level}--\r\n").as_bytes());
-            message = outer;
-        }
-        message
-    }
+    use crate::message::mime::tests::nested;
 
     #[test]
     fn stops_at_the_depth_limit() {

@@ -29,6 +29,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 
 use base64::Engine;
 
@@ -42,7 +43,7 @@ use super::{ciphertext, pgpmime, OpenOptions, SignatureReport, SignatureStatus, 
 use crate::message::canon::CrlfWriter;
 use crate::message::header::split_entity;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
-use crate::message::transfer::Decoder;
+use crate::message::transfer::{self, Decoder};
 use crate::message::{walk, Headers};
 use crate::spill::{self, ReadFrom, Spill};
 use crate::{Error, Result};
@@ -201,21 +202,32 @@ pub fn decrypt_stream(
         let seen = size.unwrap_or(0).max(consumed.load(Ordering::Relaxed));
         options.plaintext_limit(usize::try_from(seen).unwrap_or(usize::MAX))
     };
-    let mut sink = TextLearner {
-        inner: CrlfWriter::new(Spill::new(spill_dir)),
-        kind: TextKind::default(),
-    };
-    let signatures = std::thread::scope(|scope| -> Result<Vec<SignatureReport>> {
+    // The search of the plaintext's parts (for a plaintext too large to
+    // hold) runs on a thread of its own as the plaintext is written.
+    let top = inline.then(|| inline_headers(&outer, TextKind::default()));
+    let (signatures, text, mut spill, searched) = std::thread::scope(|scope| {
+        let (to_search, search_chunks) = crate::chunks::chunk_channel(SEARCH_CHUNKS);
+        let searcher = scope.spawn(move || search_stream(search_chunks.into_reader(), top));
+        let mut sink = TextLearner {
+            inner: CrlfWriter::new(SpillTee {
+                spill: Spill::new(spill_dir),
+                search: to_search,
+            }),
+            kind: TextKind::default(),
+        };
         let (mut chunks, reader) = ciphertext::spawn(scope, input, framing, &consumed);
         let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut sink);
         // Stops the reader thread if it is still sending.
         drop(chunks);
         let read = crate::chunks::joined(reader.join());
+        let SpillTee { spill, search } = sink.inner.into_inner();
+        // The search reads to the end of what was written.
+        let _ = search.finish();
+        let searched = crate::chunks::joined(searcher.join());
         // A MIME error explains a failed decryption; report it first.
         read.and(decrypted)
+            .map(|signatures| (signatures, sink.kind.end(), spill, searched))
     })?;
-    let text = sink.kind.end();
-    let mut spill = sink.inner.into_inner();
     spill
         .finish()
         .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
@@ -236,18 +248,122 @@ pub fn decrypt_stream(
                 body: None,
             })
         }
-        (Err(spill), false) => open_spilled(&outer, spill, signatures, keys, options),
+        (Err(spill), false) => open_spilled(&outer, spill, signatures, searched, keys, options),
         (Err(mut spill), true) => {
             let headers = inline_headers(&outer, text);
             let end = spill.len();
-            let mut verification =
-                spilled_verification(signatures, &mut spill, (&headers, 0..end), keys, options)?;
+            let mut verification = spilled_verification(
+                signatures,
+                Some(searched),
+                &mut spill,
+                (&headers, 0..end),
+                keys,
+                options,
+            )?;
             bind_to_author(&mut verification.signatures, &headers, &headers);
             Ok(Decrypted {
                 verification,
                 head: headers.with_body(b""),
                 body: Some((spill, 0, end)),
             })
+        }
+    }
+}
+
+/// Chunks of plaintext queued for the search: enough to let the threads
+/// overlap, little enough to keep memory flat.
+const SEARCH_CHUNKS: usize = 16;
+
+/// Writes the plaintext to the spill and hands it to the search.
+struct SpillTee {
+    spill: Spill,
+    search: crate::chunks::ChunkSender,
+}
+
+impl Write for SpillTee {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A search that stopped (on an error it keeps) takes no more.
+        let _ = self.search.write_all(buf);
+        self.spill.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.spill.flush()
+    }
+}
+
+/// The search of the parts of a plaintext read from `input` (CRLF), made
+/// as it is written: under `top`, the header fields of an inline PGP
+/// body, else under the header section it starts with.
+fn search_stream(input: impl Read, top: Option<Headers>) -> Searched {
+    let mut input = BufReader::with_capacity(
+        1 << 16,
+        CountingReader {
+            inner: input,
+            read: 0,
+        },
+    );
+    let top = match top {
+        Some(top) => Ok(top),
+        None => ciphertext::read_header(&mut input),
+    };
+    let base = input.get_ref().read - input.buffer().len() as u64;
+    let result = top.and_then(|top| {
+        let mut search = Search::default();
+        walk::walk(&mut input, base, top.clone(), &mut search).map(|()| (top, search))
+    });
+    // Whatever is left is read, so the writing side never waits.
+    let _ = io::copy(&mut input, &mut io::sink());
+    Searched { base, result }
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// A search made as the plaintext was written: where the body started,
+/// and the header fields it was made under with what it found.
+pub struct Searched {
+    base: u64,
+    result: Result<(Headers, Search)>,
+}
+
+impl Searched {
+    /// What it found, if it was made under header fields that walk the
+    /// way `head` does, from `base`.
+    fn matching(self, head: &Headers, base: u64) -> Option<Result<Search>> {
+        // What the walk looks at: the type, the boundary, the encoding.
+        let walks_as = |h: &Headers| {
+            let content_type = h.content_type();
+            let encoding = (!transfer::is_identity_encoded(h)).then(|| {
+                h.get("Content-Transfer-Encoding")
+                    .map(|f| f.value().to_ascii_lowercase())
+            });
+            (
+                content_type.mime.clone(),
+                content_type.param("boundary").map(str::to_string),
+                encoding,
+            )
+        };
+        let same = |top: &Headers| walks_as(top) == walks_as(head);
+        match self.result {
+            Ok((top, _)) if self.base != base || !same(&top) => None,
+            Ok((_, search)) => Some(Ok(search)),
+            // An error before the walk began: the walk from the spill says
+            // what is wrong, if anything.
+            Err(_) if self.base != base => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -318,6 +434,7 @@ fn open_spilled(
     outer: &Headers,
     mut spill: Spill,
     mut signatures: Vec<SignatureReport>,
+    searched: Searched,
     keys: &Keys,
     options: OpenOptions,
 ) -> Result<Decrypted> {
@@ -333,8 +450,14 @@ fn open_spilled(
         None => (inner, body_start..spill.len()),
     };
     let head = restored(outer, &inner);
-    let mut verification =
-        spilled_verification(signatures, &mut spill, (&head, body.clone()), keys, options)?;
+    let mut verification = spilled_verification(
+        signatures,
+        Some(searched),
+        &mut spill,
+        (&head, body.clone()),
+        keys,
+        options,
+    )?;
     bind_to_author(&mut verification.signatures, outer, &inner);
     Ok(Decrypted {
         verification,
@@ -354,6 +477,7 @@ fn open_spilled(
 /// bad signature.
 pub fn spilled_verification(
     signatures: Vec<SignatureReport>,
+    searched: Option<Searched>,
     spill: &mut dyn ReadFrom,
     (head, body): (&Headers, Range<u64>),
     keys: &Keys,
@@ -362,17 +486,23 @@ pub fn spilled_verification(
     if !signatures.is_empty() {
         return Ok(Verification::covering(signatures));
     }
-    let mut search = Search::default();
-    let reader = spill
-        .read_from(body.start)
-        .map_err(read_back_error)?
-        .take(body.end - body.start);
-    walk::walk(
-        BufReader::with_capacity(1 << 16, reader),
-        body.start,
-        head.clone(),
-        &mut search,
-    )?;
+    let search = match searched.and_then(|s| s.matching(head, body.start)) {
+        Some(search) => search?,
+        None => {
+            let mut search = Search::default();
+            let reader = spill
+                .read_from(body.start)
+                .map_err(read_back_error)?
+                .take(body.end - body.start);
+            walk::walk(
+                BufReader::with_capacity(1 << 16, reader),
+                body.start,
+                head.clone(),
+                &mut search,
+            )?;
+            search
+        }
+    };
     let mut verification = Verification::default();
     for finding in search.findings {
         match finding {
@@ -593,17 +723,35 @@ impl Default for MarkerScan {
 
 impl MarkerScan {
     fn take(&mut self, piece: &[u8]) {
-        self.blank &= piece.iter().all(u8::is_ascii_whitespace);
+        static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+            INLINE_MARKERS
+                .iter()
+                .map(|marker| memchr::memmem::Finder::new(marker))
+                .collect()
+        });
+        if self.blank {
+            self.blank = piece.iter().all(u8::is_ascii_whitespace);
+        }
         if self.found {
             return;
         }
-        self.tail.extend_from_slice(piece);
-        self.found = INLINE_MARKERS
-            .iter()
-            .any(|marker| memchr::memmem::find(&self.tail, marker).is_some());
-        let keep = INLINE_MARKERS[0].len() - 1;
-        let cut = self.tail.len().saturating_sub(keep);
-        self.tail.drain(..cut);
+        // A marker across the end of the text before and this piece, or
+        // in the piece.
+        let keep = INLINE_MARKERS.iter().map(|m| m.len()).max().unwrap_or(1) - 1;
+        self.tail.extend_from_slice(&piece[..piece.len().min(keep)]);
+        // Every marker starts with a dash: most text has none to look at.
+        let dash = |text: &[u8]| memchr::memchr(b'-', text).is_some();
+        self.found = (dash(&self.tail) || dash(piece))
+            && FINDERS
+                .iter()
+                .any(|finder| finder.find(&self.tail).is_some() || finder.find(piece).is_some());
+        if piece.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&piece[piece.len() - keep..]);
+        } else {
+            let cut = self.tail.len().saturating_sub(keep);
+            self.tail.drain(..cut);
+        }
     }
 }
 
@@ -728,21 +876,32 @@ mod tests {
         spill.finish().unwrap();
         let (head, body_start) = spill.header_at(0).unwrap();
         let end = spill.len();
-        let streamed = spilled_verification(
-            Vec::new(),
-            &mut spill,
-            (&head, body_start..end),
-            &keys,
-            options,
-        );
-        [streamed, in_memory].map(|found| {
+        let shown = |found: Result<Verification>| {
             found
                 .map(|v| {
                     assert!(v.signatures.is_empty());
                     v.unsigned_parts
                 })
                 .map_err(|e| e.to_string())
-        })
+        };
+        // The search made as the plaintext is written, and the walk of
+        // the spill, find the same.
+        let searched = search_stream(entity.as_bytes(), None);
+        let mut found = [Some(searched), None].map(|searched| {
+            shown(spilled_verification(
+                Vec::new(),
+                searched,
+                &mut spill,
+                (&head, body_start..end),
+                &keys,
+                options,
+            ))
+        });
+        assert_eq!(found[0], found[1], "{entity}");
+        [
+            std::mem::replace(&mut found[0], Ok(Vec::new())),
+            shown(in_memory),
+        ]
     }
 
     #[test]
