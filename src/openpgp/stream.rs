@@ -726,7 +726,7 @@ impl MarkerScan {
         static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
             INLINE_MARKERS
                 .iter()
-                .map(|marker| memchr::memmem::Finder::new(marker))
+                .map(memchr::memmem::Finder::new)
                 .collect()
         });
         if self.blank {
