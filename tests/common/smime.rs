@@ -321,40 +321,51 @@ impl Gpgsm {
     pub fn import_secret(&self, name: &str) {
         let pki = pki();
         let p12 = self.home.path().join(format!("{name}.p12"));
-        openssl(
-            &[
-                "pkcs12",
-                "-export",
-                "-certpbe",
-                "PBE-SHA1-3DES",
-                "-keypbe",
-                "PBE-SHA1-3DES",
-                "-macalg",
-                "sha1",
-                "-inkey",
-                &format!("{name}.key"),
-                "-in",
-                &format!("{name}.pem"),
-                "-passout",
-                &format!("pass:{GPGSM_PASSPHRASE}"),
-                "-out",
-                p12.to_str().unwrap(),
-            ],
-            &pki.dir,
-        );
+        let export = || {
+            openssl(
+                &[
+                    "pkcs12",
+                    "-export",
+                    "-certpbe",
+                    "PBE-SHA1-3DES",
+                    "-keypbe",
+                    "PBE-SHA1-3DES",
+                    "-macalg",
+                    "sha1",
+                    "-inkey",
+                    &format!("{name}.key"),
+                    "-in",
+                    &format!("{name}.pem"),
+                    "-passout",
+                    &format!("pass:{GPGSM_PASSPHRASE}"),
+                    "-out",
+                    p12.to_str().unwrap(),
+                ],
+                &pki.dir,
+            )
+        };
         // gpgsm starts gpg-agent on first use and gives up when it is slow
-        // to come up (a loaded machine): try again before failing.
+        // to come up (a loaded machine), and once (in a CI run) could not
+        // decrypt the file with the passphrase it was given: try again with
+        // a fresh agent and a fresh file before failing.
         let imported = |run: &Run| {
             ["secret keys imported: 1", "secret keys unchanged: 1"]
                 .iter()
                 .any(|s| run.stderr.contains(s))
         };
+        export();
         let mut run = self.run(&["--import", p12.to_str().unwrap()]);
-        for _ in 0..2 {
+        for _ in 0..3 {
             if imported(&run) {
                 break;
             }
+            let _ = Command::new("gpgconf")
+                .arg("--homedir")
+                .arg(self.home.path())
+                .args(["--kill", "gpg-agent"])
+                .status();
             std::thread::sleep(std::time::Duration::from_secs(1));
+            export();
             run = self.run(&["--import", p12.to_str().unwrap()]);
         }
         assert!(
