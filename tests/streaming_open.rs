@@ -213,20 +213,7 @@ fn a_large_signed_then_encrypted_message_is_checked_from_the_spill() {
     // RFC 3156 §6.1: a multipart/signed inside the encryption, larger
     // than what is checked in memory.
     let (alice, bob) = alice_and_bob();
-    let plain = alice.write("plain.eml", &marked_message(6, "bob@example.net"));
-    let signed = alice.file("signed.eml");
-    alice
-        .run(
-            &[
-                "sign",
-                plain.to_str().unwrap(),
-                "-o",
-                signed.to_str().unwrap(),
-            ],
-            b"",
-        )
-        .ok();
-    let signed = std::fs::read(signed).unwrap();
+    let signed = signed_by_mailseal(&alice, &marked_message(6, "bob@example.net"));
     let mut forged = signed.clone();
     let at = forged.len() / 2;
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
@@ -542,12 +529,17 @@ fn a_large_inline_signed_message_from_gpg_verifies_in_bounded_memory_and_cannot_
 /// A small message signed by Alice with `mailseal sign`: a PGP/MIME
 /// multipart/signed entity, to be a part of another message.
 fn signed_part(alice: &Home) -> Vec<u8> {
-    let plain = alice.write(
-        "part.eml",
+    signed_by_mailseal(
+        alice,
         b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: part\r\n\
           Content-Type: text/plain\r\n\r\nThe signed words.\r\n",
-    );
-    let signed = alice.file("part-signed.eml");
+    )
+}
+
+/// `message` signed by Alice with `mailseal sign` (PGP/MIME).
+fn signed_by_mailseal(alice: &Home, message: &[u8]) -> Vec<u8> {
+    let plain = alice.write("to-sign.eml", message);
+    let signed = alice.file("signed.eml");
     alice
         .run(
             &[
