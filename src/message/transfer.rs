@@ -3,7 +3,7 @@
 //! with "From ", so that no mail system on the way changes a signed byte.
 
 use std::borrow::Cow;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use base64::Engine;
 
@@ -157,6 +157,8 @@ impl Decoder {
                 line.extend_from_slice(data);
                 if line.ends_with(b"\n") {
                     Self::quoted_printable(line, out)?;
+                } else if line.len() > LONG_QP_LINE {
+                    Self::quoted_printable_start(line, out)?;
                 }
             }
         }
@@ -173,6 +175,35 @@ impl Decoder {
         }
     }
 
+    /// Decodes the start of the unfinished `line`, up to where nothing
+    /// that follows can change it: not into white space, which is dropped
+    /// if the line ends there, nor into an escape. A line of only white
+    /// space and escapes this long is refused, as it could not be held.
+    fn quoted_printable_start(
+        line: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), Undecodable> {
+        let mut cut = line.len();
+        loop {
+            while cut > 0 && matches!(line[cut - 1], b' ' | b'\t' | b'\r') {
+                cut -= 1;
+            }
+            let tail = cut.saturating_sub(2);
+            match line[tail..cut].iter().position(|&b| b == b'=') {
+                Some(at) => cut = tail + at,
+                None => break,
+            }
+        }
+        if cut == 0 {
+            return Err(Undecodable);
+        }
+        let decoded = quoted_printable::decode(&line[..cut], quoted_printable::ParseMode::Robust)
+            .map_err(|_| Undecodable)?;
+        out.extend_from_slice(&decoded);
+        line.drain(..cut);
+        Ok(())
+    }
+
     fn quoted_printable(
         line: &mut Vec<u8>,
         out: &mut Vec<u8>,
@@ -182,6 +213,73 @@ impl Decoder {
         out.extend_from_slice(&decoded);
         line.clear();
         Ok(())
+    }
+}
+
+/// A quoted-printable line (RFC 2045 allows 76 characters) longer than
+/// this is decoded before its end arrives (short in tests, so that they
+/// cut lines everywhere).
+const LONG_QP_LINE: usize = if cfg!(test) { 100 } else { 64 * 1024 };
+/// Encoded bytes decoded at a time by [`Decoding`].
+const DECODE_BATCH: usize = 64 * 1024;
+
+/// Reads the content of a body from `input`, its Content-Transfer-Encoding
+/// undone by `decoder` as it is read, in bounded memory. A body that does
+/// not decode gives an error of kind [`io::ErrorKind::InvalidData`].
+pub struct Decoding<R> {
+    input: R,
+    decoder: Decoder,
+    out: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl<R: BufRead> Decoding<R> {
+    /// Decodes what `input` yields with `decoder`.
+    pub fn new(decoder: Decoder, input: R) -> Self {
+        Decoding {
+            input,
+            decoder,
+            out: Vec::with_capacity(DECODE_BATCH),
+            at: 0,
+            ended: false,
+        }
+    }
+
+    fn undecodable() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the body does not decode as its Content-Transfer-Encoding says",
+        )
+    }
+}
+
+impl<R: BufRead> Read for Decoding<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.out.len() && !self.ended {
+            self.out.clear();
+            self.at = 0;
+            let chunk = match self.input.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                chunk => chunk?,
+            };
+            if chunk.is_empty() {
+                self.ended = true;
+                self.decoder
+                    .end(&mut self.out)
+                    .map_err(|_| Self::undecodable())?;
+                continue;
+            }
+            let n = chunk.len().min(DECODE_BATCH);
+            self.decoder
+                .decode(&chunk[..n], &mut self.out)
+                .map_err(|_| Self::undecodable())?;
+            self.input.consume(n);
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -432,6 +530,71 @@ mod tests {
                 .read_to_end(&mut streamed)
                 .unwrap();
             assert!(streamed == whole, "{encoding:?}");
+        }
+    }
+
+    /// The body decoded by [`Decoding`], read through a buffer of
+    /// `capacity` bytes.
+    fn decoded_in_pieces(encoding: &str, body: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
+        let headers =
+            Headers::parse(format!("Content-Transfer-Encoding: {encoding}\r\n").as_bytes())
+                .unwrap();
+        let mut out = Vec::new();
+        Decoding::new(
+            Decoder::for_headers(&headers),
+            io::BufReader::with_capacity(capacity, body),
+        )
+        .read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decoding_in_pieces_matches_the_whole_body_decoders() {
+        // Lines far longer than the longest held, with escapes, soft
+        // breaks and white space wherever a piece may end.
+        let mut qp = Vec::new();
+        for i in 0..40_000 {
+            qp.extend_from_slice(match i % 7 {
+                0 => b"ab=41 ".as_slice(),
+                1 => b"==3D\t",
+                2 => b"x  =",
+                3 => b"=C3=A9 \t ",
+                4 => b"plain",
+                5 => b"=4",
+                _ => b"1=",
+            });
+            if i % 15_000 == 0 {
+                qp.extend_from_slice(b"y \r\n");
+            }
+        }
+        let base64 = base64_lines(&qp);
+        let headers = |encoding: &str| {
+            Headers::parse(format!("Content-Transfer-Encoding: {encoding}\r\n").as_bytes()).unwrap()
+        };
+        for (encoding, body) in [
+            ("quoted-printable", &qp),
+            ("base64", &base64),
+            ("8bit", &qp),
+        ] {
+            let whole = decode_body(&headers(encoding), body).unwrap();
+            for capacity in [7, 1000, 1 << 17] {
+                let streamed = decoded_in_pieces(encoding, body, capacity).unwrap();
+                assert!(streamed == *whole, "{encoding} in pieces of {capacity}");
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_refuses_what_does_not_decode() {
+        for (encoding, body) in [
+            ("base64", b"QUJD\r\nRA==\r\nRQ==\r\n".to_vec()),
+            ("base64", b"QUJDRA\r\n".to_vec()),
+            ("base64", b"QU*D\r\n".to_vec()),
+            // White space this long cannot be held until its line ends.
+            ("quoted-printable", vec![b' '; LONG_QP_LINE * 2]),
+        ] {
+            let error = decoded_in_pieces(encoding, &body, 4096).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{encoding}");
         }
     }
 
