@@ -252,9 +252,14 @@ impl Delimiters {
 
 /// The lines of a stream, in pieces of at most [`Lines::MAX`] bytes, so
 /// that a long line (or data with no line breaks) takes bounded memory.
+/// A piece that lies whole in the reader's buffer is lent from there; only
+/// one that crosses the buffer's end is copied.
 pub struct Lines<R> {
     input: R,
     line: Vec<u8>,
+    /// Bytes of the reader's buffer lent out as the last piece, consumed
+    /// when the next is asked for.
+    lent: usize,
     starts_line: bool,
 }
 
@@ -267,6 +272,7 @@ impl<R: BufRead> Lines<R> {
         Lines {
             input,
             line: Vec::new(),
+            lent: 0,
             starts_line: true,
         }
     }
@@ -276,6 +282,13 @@ impl<R: BufRead> Lines<R> {
     /// `None` at the end of the input.
     pub fn next_piece(&mut self) -> io::Result<Option<(&[u8], bool)>> {
         let starts_line = std::mem::replace(&mut self.starts_line, true);
+        self.input.consume(std::mem::take(&mut self.lent));
+        if let Some(len) = Self::piece_in(self.input.fill_buf()?) {
+            self.lent = len;
+            let piece = &self.input.fill_buf()?[..len];
+            self.starts_line = piece.ends_with(b"\n");
+            return Ok(Some((piece, starts_line)));
+        }
         self.line.clear();
         let n = (&mut self.input)
             .take(Self::MAX as u64)
@@ -289,6 +302,22 @@ impl<R: BufRead> Lines<R> {
         }
         self.starts_line = self.line.ends_with(b"\n");
         Ok(Some((&self.line, starts_line)))
+    }
+
+    /// The length of the next piece if it lies whole in `buffer`: up to
+    /// and with a line break within [`Lines::MAX`] bytes, or
+    /// [`Lines::MAX`] bytes (one more if they end in CR and LF follows)
+    /// when the buffer holds more.
+    fn piece_in(buffer: &[u8]) -> Option<usize> {
+        let window = &buffer[..buffer.len().min(Self::MAX)];
+        if let Some(lf) = memchr::memchr(b'\n', window) {
+            return Some(lf + 1);
+        }
+        match buffer.get(Self::MAX) {
+            Some(b'\n') if window.ends_with(b"\r") => Some(Self::MAX + 1),
+            Some(_) => Some(Self::MAX),
+            None => None,
+        }
     }
 }
 
@@ -368,6 +397,61 @@ pub(crate) mod tests {
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
                 (a, b) => panic!("split {:?}, streamed {:?}", a.is_ok(), b.is_ok()),
             }
+        }
+    }
+
+    /// Every piece [`Lines`] yields from `input` read through a buffer of
+    /// `capacity` bytes.
+    fn pieces(input: &[u8], capacity: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut lines = Lines::new(io::BufReader::with_capacity(capacity, input));
+        let mut pieces = Vec::new();
+        while let Some((piece, starts_line)) = lines.next_piece().unwrap() {
+            pieces.push((piece.to_vec(), starts_line));
+        }
+        pieces
+    }
+
+    #[test]
+    fn pieces_do_not_depend_on_the_buffer() {
+        const MAX: usize = Lines::<&[u8]>::MAX;
+        let mut input = Vec::new();
+        for (i, len) in [0, 1, 75, MAX - 2, MAX - 1, MAX, MAX + 1, 2 * MAX + 3]
+            .into_iter()
+            .enumerate()
+        {
+            input.extend(std::iter::repeat_n(b'a' + i as u8, len));
+            input.extend_from_slice([b"\r\n".as_slice(), b"\n", b"\r", b"\rx\n"][i % 4]);
+        }
+        // A CR at the end of a longest piece, with and without LF after.
+        input.extend(std::iter::repeat_n(b'y', MAX - 1));
+        input.extend_from_slice(b"\r\n");
+        input.extend(std::iter::repeat_n(b'z', MAX - 1));
+        input.extend_from_slice(b"\rz\nno break at the end");
+        let whole = pieces(&input, input.len());
+        // What a piece is: all of the input, in order; each one ends a line
+        // or is a longest piece (CRLF kept together), or ends the input.
+        assert!(
+            whole
+                .iter()
+                .flat_map(|(piece, _)| piece.clone())
+                .collect::<Vec<u8>>()
+                == input
+        );
+        let mut after_break = true;
+        for (index, (piece, starts_line)) in whole.iter().enumerate() {
+            assert_eq!(*starts_line, after_break, "piece {index}");
+            after_break = piece.ends_with(b"\n");
+            let longest =
+                piece.len() == MAX || (piece.len() == MAX + 1 && piece.ends_with(b"\r\n"));
+            assert!(
+                after_break || longest || index + 1 == whole.len(),
+                "piece {index}"
+            );
+            assert!(piece.len() <= MAX || longest, "piece {index}");
+            assert!(!piece[..piece.len() - 1].contains(&b'\n'), "piece {index}");
+        }
+        for capacity in [1, 2, 77, MAX - 1, MAX, MAX + 1, MAX + 2, 3 * MAX] {
+            assert!(pieces(&input, capacity) == whole, "capacity {capacity}");
         }
     }
 
