@@ -7,6 +7,7 @@ mod ciphertext;
 mod dearmor;
 pub mod decrypt;
 pub mod encrypt;
+mod inline_block;
 pub mod pgpmime;
 pub mod recipients;
 mod seipdv1;
