@@ -13,6 +13,7 @@ pub mod recipients;
 mod seipdv1;
 pub mod sign;
 pub mod signed_stream;
+mod spilled_inline;
 pub mod stream;
 pub mod verify;
 
