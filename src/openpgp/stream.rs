@@ -850,14 +850,72 @@ mod tests {
     use super::*;
     use crate::keys::{CertStore, Unlocker};
 
+    /// An empty certificate store in `dir`, and no passphrase.
+    fn no_keys(dir: &Path) -> (CertStore, Unlocker) {
+        let store = CertStore::open(dir, &dir.join("index")).unwrap();
+        let unlocker = Unlocker {
+            passphrase_file: None,
+        };
+        (store, unlocker)
+    }
+
+    #[test]
+    fn a_large_block_that_cannot_be_decoded_in_bounded_memory_is_a_failed_check() {
+        // Quoted-printable white space that long may be dropped (at the
+        // line's end) or kept: the text is not known until the line ends.
+        let head =
+            "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+        let block = "-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nx\r\n\
+            -----BEGIN PGP SIGNATURE-----\r\n\r\nwnUEARYKAB0WIQQ=\r\n-----END PGP SIGNATURE-----\r\n";
+        let filler = "filler\r\n".repeat(spill::IN_MEMORY / 8);
+        let dir = tempfile::tempdir().unwrap();
+        let (store, unlocker) = no_keys(dir.path());
+        let keys = Keys {
+            store: &store,
+            own: &[],
+            unlocker: &unlocker,
+        };
+        for (spaces, refused) in [(1 << 10, false), (100 << 10, true)] {
+            let entity = format!("{head}{}x\r\n{block}{filler}", " ".repeat(spaces));
+            let mut spill = Spill::new(dir.path());
+            spill.write_all(entity.as_bytes()).unwrap();
+            spill.finish().unwrap();
+            let (headers, body_start) = spill.header_at(0).unwrap();
+            let end = spill.len();
+            let found = spilled_verification(
+                Vec::new(),
+                None,
+                &mut spill,
+                (&headers, body_start..end),
+                &keys,
+                OpenOptions::default(),
+            );
+            if !refused {
+                // The block is checked (and its signature does not parse).
+                assert!(found.is_err(), "{:?}", found.map(|v| v.signatures));
+                continue;
+            }
+            let found = found.unwrap();
+            let [report] = found.signatures.as_slice() else {
+                panic!("{:?}", found.signatures);
+            };
+            assert!(!report.is_good());
+            assert!(
+                report
+                    .describe()
+                    .contains("the body (text/plain) holds an inline OpenPGP block")
+                    && report.describe().contains("not checked"),
+                "{}",
+                report.describe()
+            );
+        }
+    }
+
     /// What [`spilled_verification`] finds in `entity` (CRLF), and what
     /// [`verify_entity`] finds in memory; errors as their messages.
     fn both(entity: &str) -> [std::result::Result<Vec<String>, String>; 2] {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertStore::open(dir.path(), &dir.path().join("index")).unwrap();
-        let unlocker = Unlocker {
-            passphrase_file: None,
-        };
+        let (store, unlocker) = no_keys(dir.path());
         let keys = Keys {
             store: &store,
             own: &[],
