@@ -590,59 +590,274 @@ fn a_signature_on_one_part_of_a_large_message_is_a_failed_check_as_for_a_small_o
     assert_eq!(reports[0], reports[1], "small and large are reported alike");
 }
 
-/// `text` with a clear-signed block (its signature not valid) at its end.
-fn with_clear_signed_block(mut text: Vec<u8>) -> Vec<u8> {
-    text.extend_from_slice(
-        b"-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nPay Mallory.\r\n\
-          -----BEGIN PGP SIGNATURE-----\r\n\r\nwnUEARYKAB0WIQQ=\r\n-----END PGP SIGNATURE-----\r\n",
-    );
-    text
+/// A scratch gpg with Alice's secret key and Bob's certificate.
+fn alice_gpg() -> Gpg {
+    let gpg = Gpg::new();
+    for key in ["keys/alice.sec.asc", "keys/bob.pub.asc"] {
+        gpg.run(&["--import", common::testdata(key).to_str().unwrap()], b"")
+            .ok();
+    }
+    gpg
+}
+
+/// `text` signed by Alice with gpg (`form`: `--clearsign` or `--sign`,
+/// uncompressed), CRLF; made at one fixed time, so that the reports on
+/// two signatures are alike.
+fn signed_by_gpg(gpg: &Gpg, form: &str, text: &[u8]) -> Vec<u8> {
+    let args = [
+        "--faked-system-time",
+        "20261206T120000!",
+        "-z",
+        "0",
+        "-a",
+        "-u",
+        "alice@example.org",
+        form,
+    ];
+    common::crlf(&gpg.run(&args, text).ok().stdout)
+}
+
+/// `message` encrypted (not signed) by gpg to Bob, in PGP/MIME.
+fn encrypted_by_gpg(gpg: &Gpg, message: &[u8]) -> Vec<u8> {
+    let args = [
+        "--trust-model",
+        "always",
+        "-z",
+        "0",
+        "-a",
+        "-e",
+        "-r",
+        "bob@example.net",
+    ];
+    pgp_mime(&gpg.run(&args, message).ok().stdout)
+}
+
+/// A text/plain part of `text` in the Content-Transfer-Encoding `cte`.
+fn text_part(text: &[u8], cte: &str) -> Vec<u8> {
+    let mut part = format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: {cte}\r\n\r\n"
+    )
+    .into_bytes();
+    match cte {
+        "quoted-printable" => part.extend_from_slice(&quoted_printable::encode(text)),
+        "base64" => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            for line in encoded.as_bytes().chunks(76) {
+                part.extend_from_slice(line);
+                part.extend_from_slice(b"\r\n");
+            }
+        }
+        _ => part.extend_from_slice(text),
+    }
+    part
+}
+
+/// A multipart/mixed message from Alice to Bob of the one `part`.
+fn mixed_of(part: &[u8]) -> Vec<u8> {
+    let mut message = b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: inline\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"mixed\"\r\n\r\n\
+        --mixed\r\n"
+        .to_vec();
+    message.extend_from_slice(part);
+    message.extend_from_slice(b"\r\n--mixed--\r\n");
+    message
+}
+
+/// `data` with a letter or digit at or after its middle changed.
+fn changed_in_middle(data: &[u8]) -> Vec<u8> {
+    let mut changed = data.to_vec();
+    let at = data.len() / 2
+        + data[data.len() / 2..]
+            .iter()
+            .position(u8::is_ascii_alphanumeric)
+            .unwrap();
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    changed
 }
 
 #[test]
-fn an_inline_signed_block_in_a_large_text_is_a_failed_check() {
-    let (alice, bob) = alice_and_bob();
-    let message = with_clear_signed_block(marked_message(6, "bob@example.net"));
+fn an_inline_signed_text_in_a_large_part_is_checked_as_in_a_small_one() {
+    // In a decrypted PGP/MIME message, a text part over 4 MiB holding a
+    // gpg signed text gets the report its 1 MiB twin gets in memory,
+    // whatever its transfer encoding.
+    let bob = Home::new();
+    bob.import_key("bob");
+    bob.import_cert("alice");
+    let gpg = alice_gpg();
     let tmp = tempfile::tempdir().unwrap();
-    let not_checked = "holds an inline OpenPGP block, but the part is larger than 4 MiB";
+    let texts = [1, 6].map(large_text);
+    for form in ["--clearsign", "--sign"] {
+        let signed = texts.each_ref().map(|text| signed_by_gpg(&gpg, form, text));
+        for cte in ["8bit", "quoted-printable", "base64"] {
+            let reports = signed.each_ref().map(|signed| {
+                let message = mixed_of(&text_part(signed, cte));
+                let sealed = bob.write("sealed.eml", &encrypted_by_gpg(&gpg, &message));
+                let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+                assert_eq!(run.code, 0, "{form} {cte}: {}", run.stderr);
+                assert!(
+                    run.stderr.contains("Good signature from alice@example.org"),
+                    "{form} {cte}: {}",
+                    run.stderr
+                );
+                assert_eq!(run.body_sha256, body_sha256(&message));
+                run.stderr
+            });
+            assert_eq!(
+                reports[0], reports[1],
+                "{form} {cte}: small and large differ"
+            );
+        }
+    }
+}
 
-    // PGP/MIME around it.
-    let sealed = sealed_by_mailseal(&alice, &message, false);
-    let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains(not_checked), "{}", run.stderr);
+#[test]
+fn a_large_inline_signed_text_that_was_changed_or_added_to_is_not_good() {
+    // The attacker's edits of a signed text in a part over 4 MiB: each
+    // is reported as for the 1 MiB twin checked in memory.
+    let bob = Home::new();
+    bob.import_key("bob");
+    bob.import_cert("alice");
+    let gpg = alice_gpg();
+    let tmp = tempfile::tempdir().unwrap();
+    let texts = [1, 6].map(large_text);
+    let before = b"Dear Bob, the signed text below is from Alice: pay Mallory.\r\n".as_slice();
+    let after = b"\r\nPS: send the money to mallory\r\n".as_slice();
+    for form in ["--clearsign", "--sign"] {
+        let signed = texts.each_ref().map(|text| signed_by_gpg(&gpg, form, text));
+        type Edit = fn(&[u8], &[u8], &[u8]) -> Vec<u8>;
+        let edits: [(&str, Edit, &str); 3] = [
+            ("changed", |s, _, _| changed_in_middle(s), ""),
+            (
+                "text before",
+                |s, before, _| [before, s].concat(),
+                "text before the signed block in part 1 (text/plain)",
+            ),
+            (
+                "text after",
+                |s, _, after| [s, after].concat(),
+                "text after the signed block in part 1 (text/plain)",
+            ),
+        ];
+        for (what, edit, says) in edits {
+            let runs = signed.each_ref().map(|signed| {
+                let message =
+                    mixed_of(&text_part(&edit(signed, before, after), "quoted-printable"));
+                let sealed = bob.write("sealed.eml", &encrypted_by_gpg(&gpg, &message));
+                let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+                assert_ne!(run.code, 0, "{form} {what}: {}", run.stderr);
+                assert!(run.stderr.contains(says), "{form} {what}: {}", run.stderr);
+                (run.code, run.stderr)
+            });
+            assert_eq!(runs[0], runs[1], "{form} {what}: small and large differ");
+            if what == "changed" && form == "--clearsign" {
+                assert!(runs[1].1.contains("BAD signature"), "{}", runs[1].1);
+            } else if what != "changed" {
+                assert!(runs[1].1.contains("Good signature"), "{}", runs[1].1);
+            }
+        }
+    }
+}
 
-    // Inline PGP: the decrypted text is the body.
-    let gpg = Gpg::new();
-    let bob_cert = common::testdata("keys/bob.pub.asc");
-    gpg.run(&["--import", bob_cert.to_str().unwrap()], b"").ok();
-    let body = &message[message.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-    let armored = gpg
-        .run(
-            &[
-                "--trust-model",
-                "always",
-                "-a",
-                "-e",
-                "-r",
-                "bob@example.net",
-            ],
-            body,
-        )
-        .ok()
-        .stdout;
-    let mut inline =
-        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: x\r\n\r\n".to_vec();
-    inline.extend_from_slice(&common::crlf(&armored));
-    let sealed = bob.write("inline.eml", &inline);
+#[test]
+fn a_100_mb_inline_signed_text_part_is_checked_in_bounded_memory() {
+    let bob = Home::new();
+    bob.import_key("bob");
+    bob.import_cert("alice");
+    let gpg = alice_gpg();
+    let signed = signed_by_gpg(&gpg, "--clearsign", &large_text(100));
+    let message = mixed_of(&text_part(&signed, "8bit"));
+    drop(signed);
+    let expected = body_sha256(&message);
+    let sealed = bob.write("sealed.eml", &encrypted_by_gpg(&gpg, &message));
+    drop(message);
+    let tmp = tempfile::tempdir().unwrap();
+
     let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains(not_checked), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.contains("the body (text/plain)"),
+        run.stderr.contains("Good signature from alice@example.org"),
         "{}",
         run.stderr
     );
+    assert_eq!(run.body_sha256, expected);
+    assert!(
+        run.peak_kib < PEAK_LIMIT_KIB,
+        "decrypt peaked at {} KiB",
+        run.peak_kib
+    );
+}
+
+#[test]
+fn verify_of_a_large_multipart_message_checks_an_inline_signed_part_as_for_a_small_one() {
+    let bob = Home::new();
+    bob.import_cert("alice");
+    let gpg = alice_gpg();
+    let texts = [1, 6].map(large_text);
+    for form in ["--clearsign", "--sign"] {
+        let signed = texts.each_ref().map(|text| signed_by_gpg(&gpg, form, text));
+        for (what, tail, code) in [
+            ("as signed", "", 0),
+            ("text after", "\r\nPS: pay Mallory\r\n", 1),
+        ] {
+            let reports = signed.each_ref().map(|signed| {
+                let part = text_part(&[signed, tail.as_bytes()].concat(), "base64");
+                let run = verify_bounded(&bob, "mixed.eml", &mixed_of(&part));
+                assert_eq!(run.code, code, "{form} {what}: {}", run.stderr);
+                assert!(
+                    run.stderr.contains("Good signature from alice@example.org"),
+                    "{form} {what}: {}",
+                    run.stderr
+                );
+                run.stderr
+            });
+            assert_eq!(
+                reports[0], reports[1],
+                "{form} {what}: small and large differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_large_inline_pgp_text_with_a_signed_block_after_other_text_is_reported_as_a_small_one() {
+    // Inline PGP: the decrypted text is the body; the text before the
+    // clear-signed block is named, at any size.
+    let bob = Home::new();
+    bob.import_key("bob");
+    bob.import_cert("alice");
+    let gpg = alice_gpg();
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = [1, 6].map(|mib| {
+        let body = [
+            large_text(mib),
+            signed_by_gpg(&gpg, "--clearsign", b"Pay Mallory.\r\n"),
+        ]
+        .concat();
+        let args = [
+            "--trust-model",
+            "always",
+            "-a",
+            "-e",
+            "-r",
+            "bob@example.net",
+        ];
+        let armored = gpg.run(&args, &body).ok().stdout;
+        let mut inline =
+            b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: x\r\n\r\n".to_vec();
+        inline.extend_from_slice(&common::crlf(&armored));
+        let sealed = bob.write("inline.eml", &inline);
+        let (run, _) = decrypt(&bob, &[], &sealed, tmp.path());
+        assert_eq!(run.code, 1, "{mib} MiB: {}", run.stderr);
+        assert!(run.stderr.contains("Good signature"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("text before the signed block in the body (text/plain)"),
+            "{}",
+            run.stderr
+        );
+        run.stderr
+    });
+    assert_eq!(reports[0], reports[1], "small and large differ");
 }
 
 #[test]

@@ -12,6 +12,7 @@ use sequoia_openpgp::parse::stream::DecryptorBuilder;
 use sequoia_openpgp::parse::Parse;
 use zeroize::Zeroizing;
 
+use super::inline_block::Armor;
 use super::verify::{
     bind_to_author, buffer_size, cipher_refused, draft_aead_refused, find_armored, is_whole,
     packet_tags, too_large, verify_detached, verify_entity, Helper, Keys,
@@ -52,7 +53,7 @@ pub fn decrypt_message(message: &[u8], keys: &Keys, options: OpenOptions) -> Res
                 .then(|| transfer::decode_body(&headers, body))
                 .flatten();
             let block = text.as_deref().and_then(|text| {
-                find_armored(text, "PGP MESSAGE")
+                find_armored(text, Armor::Message)
                     .filter(|&bounds| is_whole(text, bounds))
                     .map(|(start, end)| &text[start..end])
             });
@@ -392,7 +393,7 @@ fn unreadable(e: anyhow::Error, ciphertext: &[u8]) -> Error {
             cipher_refused(*cipher)
         }
         Some(sequoia_openpgp::Error::PolicyViolation(..))
-            if packet_tags(ciphertext, 64).contains(&Tag::AED) =>
+            if packet_tags(ciphertext, |tags| tags.len() >= 64).contains(&Tag::AED) =>
         {
             draft_aead_refused()
         }

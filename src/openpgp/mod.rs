@@ -7,11 +7,13 @@ mod ciphertext;
 mod dearmor;
 pub mod decrypt;
 pub mod encrypt;
+mod inline_block;
 pub mod pgpmime;
 pub mod recipients;
 mod seipdv1;
 pub mod sign;
 pub mod signed_stream;
+mod spilled_inline;
 pub mod stream;
 pub mod verify;
 

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 use super::verify::{
     bind_to_sender, verify_detached_reader, verify_inline_into, verify_signed, Keys, Verification,
 };
-use super::{ciphertext, pgpmime, OpenOptions};
+use super::{ciphertext, pgpmime, OpenOptions, SignatureReport};
 use crate::message::mime::{split_eol, Lines};
 use crate::message::signed_parts::SignedParts;
 use crate::message::Headers;
@@ -95,7 +95,7 @@ pub fn verify_inline(
 /// `signatures` bound to the author, and text after the block, if there
 /// was some, named as unsigned.
 fn inline_verification(
-    mut signatures: Vec<crate::openpgp::SignatureReport>,
+    mut signatures: Vec<SignatureReport>,
     headers: &Headers,
     text_after: bool,
 ) -> Verification {
@@ -128,8 +128,18 @@ pub fn verify_clearsigned<R: Read + Seek + Send + Sync>(
     let (signature, text_after) = find_signature(&mut lines)?;
     drop(lines);
     let (_, lines) = body_lines(input)?;
-    let signatures = verify_detached_reader(SignedText::new(lines), &signature, keys)?;
+    let signatures = verify_signed_text(lines, &signature, keys)?;
     Ok(inline_verification(signatures, &headers, text_after))
+}
+
+/// Checks `signature` over the clear-signed text read as `lines` (the
+/// lines [`find_signature`] read), in the form the signature covers.
+pub(super) fn verify_signed_text(
+    lines: Lines<impl io::BufRead + Send + Sync>,
+    signature: &[u8],
+    keys: &Keys,
+) -> Result<Vec<SignatureReport>> {
+    verify_detached_reader(SignedText::new(lines), signature, keys)
 }
 
 /// The header fields of the message in `input`, read from its start, and
@@ -147,7 +157,7 @@ fn body_lines<R: Read + Seek + Send + Sync>(
 
 /// Reads the clear-signed body in `lines` through: its armored signature
 /// block, and whether anything but white space follows it.
-fn find_signature(lines: &mut Lines<impl io::BufRead>) -> Result<(Vec<u8>, bool)> {
+pub(super) fn find_signature(lines: &mut Lines<impl io::BufRead>) -> Result<(Vec<u8>, bool)> {
     let read_err = |e| Error::io("reading the message", e);
     let mut signature = Vec::new();
     let mut in_signature = false;

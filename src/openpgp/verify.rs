@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -23,8 +24,8 @@ use sequoia_openpgp::policy::Policy;
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sequoia_openpgp::{Fingerprint, KeyHandle};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
+use super::inline_block::{text_verification, Armor, BlockFinder};
 use super::{pgpmime, policy, reading_policy, OpenOptions};
 use crate::keys::{CertStore, Unlocker};
 use crate::message::header::split_entity;
@@ -510,16 +511,17 @@ pub(super) fn verify_signed(
 }
 
 /// Checks an inline clear-signed or signed (`gpg --armor --sign`) OpenPGP
-/// block, returning the signed text and the reports.
-fn verify_inline(
-    block: &[u8],
-    keys: &Keys,
-    options: OpenOptions,
-) -> Result<(Vec<u8>, Vec<SignatureReport>)> {
+/// block held in memory.
+fn verify_inline(block: &[u8], keys: &Keys, options: OpenOptions) -> Result<Vec<SignatureReport>> {
     let limit = options.plaintext_limit(block.len());
-    let mut text = Zeroizing::new(Vec::new());
-    let reports = verify_inline_into(block, buffer_size(limit), limit, keys, options, &mut *text)?;
-    Ok((std::mem::take(&mut *text), reports))
+    verify_inline_into(
+        block,
+        buffer_size(limit),
+        limit,
+        keys,
+        options,
+        &mut std::io::sink(),
+    )
 }
 
 /// Checks the inline signed OpenPGP block read from `block`, sequoia
@@ -555,25 +557,23 @@ pub(super) fn verify_inline_into(
     Ok(verifier.into_helper().reports)
 }
 
-/// Finds the armored block starting with `-----BEGIN {label}-----`.
-pub(super) fn find_armored(body: &[u8], label: &str) -> Option<(usize, usize)> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end_label = if label == "PGP SIGNED MESSAGE" {
-        "-----END PGP SIGNATURE-----".to_string()
-    } else {
-        format!("-----END {label}-----")
-    };
-    let start = find(body, begin.as_bytes())?;
-    let end = find(&body[start..], end_label.as_bytes())? + start + end_label.len();
-    Some((start, end))
+/// Finds the first armored block of `armor` in `body`.
+pub(super) fn find_armored(body: &[u8], armor: Armor) -> Option<(usize, usize)> {
+    BlockFinder::of(body).block(armor).map(held)
 }
 
 /// The first inline signed or encrypted OpenPGP block in `body`.
 pub(super) fn find_inline(body: &[u8]) -> Option<(usize, usize)> {
-    ["PGP SIGNED MESSAGE", "PGP MESSAGE"]
-        .iter()
-        .filter_map(|label| find_armored(body, label))
-        .min()
+    BlockFinder::of(body)
+        .layout()
+        .block
+        .map(|(_, block)| held(block))
+}
+
+/// The bounds of a block found in a text held in memory.
+fn held(block: Range<u64>) -> (usize, usize) {
+    let index = |at: u64| usize::try_from(at).expect("within a text in memory");
+    (index(block.start), index(block.end))
 }
 
 /// Whether `body` is nothing but `body[start..end]` and white space.
@@ -585,16 +585,20 @@ fn is_blank(text: &[u8]) -> bool {
     text.iter().all(u8::is_ascii_whitespace)
 }
 
-/// The tags of the first `max` top-level packets of the OpenPGP message
-/// `block` (as far as it parses).
-pub(super) fn packet_tags(block: &[u8], max: usize) -> Vec<Tag> {
+/// The tags of the top-level packets of the OpenPGP message read from
+/// `block` (as far as it parses), up to where `enough` says the tags so
+/// far are enough.
+pub(super) fn packet_tags(
+    block: impl Read + Send + Sync,
+    enough: impl Fn(&[Tag]) -> bool,
+) -> Vec<Tag> {
     let mut tags = Vec::new();
-    let Ok(mut ppr) = PacketParser::from_bytes(block) else {
+    let Ok(mut ppr) = PacketParser::from_reader(block) else {
         return tags;
     };
     while let PacketParserResult::Some(pp) = ppr {
         tags.push(pp.packet.tag());
-        if tags.len() >= max {
+        if enough(&tags) {
             break;
         }
         match pp.next() {
@@ -605,22 +609,21 @@ pub(super) fn packet_tags(block: &[u8], max: usize) -> Vec<Tag> {
     tags
 }
 
-/// Whether the OpenPGP message `block` is encrypted (its first packet,
-/// a marker aside, is an encrypted session key or encrypted data).
-pub(super) fn is_encrypted(block: &[u8]) -> bool {
-    packet_tags(block, 2)
-        .into_iter()
-        .find(|&tag| tag != Tag::Marker)
-        .is_some_and(|tag| {
-            matches!(
-                tag,
-                Tag::PKESK | Tag::SKESK | Tag::SEIP | Tag::AED | Tag::SED
-            )
-        })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// Whether the OpenPGP message read from `block` is encrypted (its first
+/// packet, a marker aside, is an encrypted session key or encrypted
+/// data); read only that far.
+pub(super) fn is_encrypted(block: impl Read + Send + Sync) -> bool {
+    packet_tags(block, |tags| {
+        tags.len() == 2 || tags.last().is_some_and(|&tag| tag != Tag::Marker)
+    })
+    .into_iter()
+    .find(|&tag| tag != Tag::Marker)
+    .is_some_and(|tag| {
+        matches!(
+            tag,
+            Tag::PKESK | Tag::SKESK | Tag::SEIP | Tag::AED | Tag::SED
+        )
+    })
 }
 
 /// Finds and checks the signatures in the MIME entity `entity` (header
@@ -668,28 +671,14 @@ pub(super) fn verify_entity(
         }
         (mime, _) if mime.starts_with("text/") => {
             let text = transfer::decode_body(&headers, body).unwrap_or(Cow::Borrowed(body));
-            let Some((start, end)) = find_inline(&text).filter(|&b| !is_encrypted(&text[b.0..b.1]))
-            else {
-                return Ok(Verification {
-                    signatures: Vec::new(),
-                    unsigned_parts: if is_blank(&text) {
-                        Vec::new()
-                    } else {
-                        vec![described]
-                    },
-                });
+            let mut layout = BlockFinder::of(&text).layout();
+            let in_text = |(_, block): &(Armor, Range<u64>)| {
+                let (start, end) = held(block.clone());
+                &text[start..end]
             };
-            let (_, signatures) = verify_inline(&text[start..end], keys, options)?;
-            let mut unsigned_parts = Vec::new();
-            if !is_blank(&text[..start]) {
-                unsigned_parts.push(format!("text before the signed block in {described}"));
-            }
-            if !is_blank(&text[end..]) {
-                unsigned_parts.push(format!("text after the signed block in {described}"));
-            }
-            Ok(Verification {
-                signatures,
-                unsigned_parts,
+            layout.block.take_if(|block| is_encrypted(in_text(block)));
+            text_verification(&described, layout, |armor, block| {
+                verify_inline(in_text(&(armor, block)), keys, options)
             })
         }
         _ => Ok(Verification {
