@@ -1,8 +1,10 @@
 //! multipart/signed (RFC 1847) made as a stream, for either technology:
 //! the entity is read twice, once to check its MIME structure and plan
 //! the transfer encodings that make it safe to sign, then to copy and
-//! encode it while a second thread hashes exactly the bytes emitted. What
-//! differs between PGP/MIME and S/MIME is a [`Detached`] signature.
+//! encode it while a second thread hashes exactly the bytes emitted. A
+//! base64 or quoted-printable part that must be re-encoded costs one more
+//! read in between, to learn whether it decodes. What differs between
+//! PGP/MIME and S/MIME is a [`Detached`] signature.
 
 use std::io::{self, BufRead, Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,9 +37,9 @@ pub trait Detached {
 /// multipart/signed message to `output`. With `protect_headers`, a copy of
 /// the header fields is signed inside (RFC 9788, `hp="clear"`).
 ///
-/// Memory stays flat whatever the size, except for a base64 or
-/// quoted-printable part that is not safe as it is (lines too long,
-/// trailing white space): that one part is re-encoded in memory.
+/// Memory stays flat whatever the size, also when a base64 or
+/// quoted-printable part is not safe as it is (lines too long, trailing
+/// white space) and is decoded and encoded again.
 pub fn sign_stream<R: Read + Seek>(
     input: &mut R,
     signature: impl Detached,
@@ -90,7 +92,8 @@ pub fn sign_entity<R, D: Detached>(
     scanned?;
     // Everything that can fail for a reason of the message or the key
     // fails before the first byte is written.
-    let plan = scan.finish()?;
+    let mut plan = scan.finish()?;
+    plan.find_undecodable(|| body(input))?;
     let verbatim = plan.is_verbatim(&entity_head, body_len);
     let hash = if verbatim {
         None
