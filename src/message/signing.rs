@@ -358,6 +358,7 @@ impl Read for PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use sha2::Digest;
 
     /// A "signature" that is the hex SHA-256 of what it was fed.
@@ -522,6 +523,44 @@ mod tests {
                 .contains("changed while it was being signed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reencoded_part_that_stops_decoding_between_the_reads_is_not_signed() {
+        // Its trailing white space makes the base64 part unsafe; the last
+        // change turns "QUJD " into "QUJD!", which does not decode.
+        let message = b"From: a@example.org\r\nContent-Type: image/png\r\n\
+                        Content-Transfer-Encoding: base64\r\n\r\nQUJD \r\nQUJD \r\n"
+            .to_vec();
+        let changing = |change_at| Changing {
+            data: io::Cursor::new(message.clone()),
+            rewinds: 0,
+            change_at,
+        };
+        // Read for its header, for the plan, to check that the part
+        // decodes, then for the copy.
+        let mut unchanged = changing(usize::MAX);
+        let mut signed = Vec::new();
+        sign_stream(&mut unchanged, Sha256Signature, false, &mut signed).unwrap();
+        assert_eq!(unchanged.rewinds, 4);
+        let (entity, _) = entity_and_signature(&signed);
+        assert!(entity.ends_with(b"\r\n\r\nQUJDQUJD\r\n"));
+        // Changed before the check: encoded as it is, and signed as sent.
+        let mut signed = Vec::new();
+        sign_stream(&mut changing(3), Sha256Signature, false, &mut signed).unwrap();
+        let (entity, signature) = entity_and_signature(&signed);
+        let raw = base64::engine::general_purpose::STANDARD.encode(b"QUJD \r\nQUJD!\r\n");
+        assert!(entity.ends_with(format!("\r\n\r\n{raw}\r\n").as_bytes()));
+        let expected: String = sha2::Sha256::digest(&entity)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(String::from_utf8(signature).unwrap(), expected);
+        // Changed after the check: an error, not a signature of
+        // something else.
+        let err =
+            sign_stream(&mut changing(4), Sha256Signature, false, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("does not decode"), "{err}");
     }
 
     #[test]
