@@ -482,8 +482,8 @@ impl EntityScan {
     }
 
     /// Ends the scan at the end of the body: the plan that makes the entity
-    /// safe to sign, or the error for MIME that [`mime::walk`] would refuse
-    /// (or that cannot be rewritten).
+    /// safe to sign (once [`Plan::find_undecodable`] ran), or the error for
+    /// MIME that [`mime::walk`] would refuse (or that cannot be rewritten).
     pub fn finish(mut self) -> Result<Plan> {
         let top = self.end_entities(0, self.offset)?.expect("the top entity");
         let mut plan = Plan(Vec::new());
