@@ -4,7 +4,10 @@
 //! byte anywhere in the signed part fails, and what is signed is byte for
 //! byte what the in-memory construction (header protection, 7-bit
 //! transfer encoding, the multipart/signed frame) gives. The same for
-//! S/MIME (`sign --smime`), checked by `openssl cms -verify`.
+//! S/MIME (`sign --smime`), checked by `openssl cms -verify`. A base64
+//! attachment in one line, or quoted-printable in long lines, is decoded
+//! and encoded again in the same bounded memory, and what is sent passes
+//! every mail system unchanged.
 
 mod common;
 #[path = "common/smime.rs"]
@@ -517,4 +520,234 @@ fn tamper_offsets(signed: &[u8]) -> [usize; 3] {
     let start = part.as_ptr() as usize - signed.as_ptr() as usize;
     let len = part.len();
     [start + 2, start + len / 2, start + len - 1]
+}
+
+/// How the attachment of [`unsafe_attachment`] is encoded, unsafely.
+#[derive(Clone, Copy, Debug)]
+enum Unsafe {
+    /// Base64 in one line, as some clients send it.
+    Base64OneLine,
+    /// Quoted-printable text in lines of about 3,000 characters, with
+    /// trailing white space and "From " at line starts.
+    QuotedPrintableLongLines,
+}
+
+/// A multipart/mixed message from Alice of about `size` bytes (CRLF): a
+/// short text part and an attachment encoded as `how` says. Returns the
+/// SHA-256 of the attachment's content for [`Unsafe::Base64OneLine`].
+fn unsafe_attachment(path: &Path, size: usize, how: Unsafe) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut out = BufWriter::new(File::create(path).unwrap());
+    let attachment: &[u8] = match how {
+        Unsafe::Base64OneLine => {
+            b"Content-Type: application/octet-stream; name=\"data.bin\"\r\n\
+              Content-Transfer-Encoding: base64\r\n\r\n"
+        }
+        Unsafe::QuotedPrintableLongLines => {
+            b"Content-Type: text/plain; charset=utf-8\r\n\
+              Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        }
+    };
+    out.write_all(
+        b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: unsafe\r\n\
+          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n\r\n\
+          --big\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThe attachment.\r\n\
+          --big\r\n",
+    )
+    .unwrap();
+    out.write_all(attachment).unwrap();
+    let mut content = sha2::Sha256::new();
+    let mut written = 0;
+    match how {
+        Unsafe::Base64OneLine => {
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let mut raw = vec![0u8; 3 << 16];
+            while written < size {
+                for byte in raw.iter_mut() {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    *byte = state as u8;
+                }
+                content.update(&raw);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+                out.write_all(encoded.as_bytes()).unwrap();
+                written += encoded.len();
+            }
+        }
+        Unsafe::QuotedPrintableLongLines => {
+            let line = format!(
+                "From {} \t\r\n",
+                "Gr=C3=BC=C3=9Fe aus K=C3=B6ln, a=3Db = \t".repeat(80)
+            );
+            while written < size {
+                out.write_all(line.as_bytes()).unwrap();
+                written += line.len();
+            }
+        }
+    }
+    out.write_all(b"\r\n--big--\r\n").unwrap();
+    out.flush().unwrap();
+    matches!(how, Unsafe::Base64OneLine).then(|| content.finalize().to_vec())
+}
+
+/// The content of the base64 attachment in the signed part `part`.
+fn attachment_sha256(part: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    use sha2::Digest;
+    let start = find(part, b"name=\"data.bin\"").expect("the attachment");
+    let start = start + find(&part[start..], b"\r\n\r\n").unwrap() + 4;
+    let end = rfind(part, b"\r\n--big--").unwrap();
+    let base64: Vec<u8> = part[start..end]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .expect("the re-encoded attachment decodes");
+    sha2::Sha256::digest(content).to_vec()
+}
+
+/// What is sent passes every mail system unchanged: each line at most 998
+/// octets, 7-bit, without trailing white space or "From " at its start.
+#[track_caller]
+fn safe_to_send(signed: &[u8], what: &str) {
+    let unsafe_line = signed
+        .split(|&b| b == b'\n')
+        .position(|line| !transfer::body_is_safe(line));
+    assert_eq!(unsafe_line, None, "{what}: a line would not pass unchanged");
+}
+
+#[test]
+fn big_unsafe_base64_and_quoted_printable_are_reencoded_in_bounded_memory() {
+    let (alice, bob) = common::alice_and_bob();
+    let gpg = gpg_with_alice(false);
+    for how in [Unsafe::Base64OneLine, Unsafe::QuotedPrintableLongLines] {
+        let input = alice.file("big.eml");
+        let content = unsafe_attachment(&input, BIG, how);
+        let signed_path = alice.file("signed.eml");
+        measured(
+            &alice,
+            &["sign", path_str(&input)],
+            None,
+            Some(&signed_path),
+        )
+        .expect(0, &format!("mailseal sign ({how:?})"));
+        drop(std::fs::remove_file(&input));
+        measured(&bob, &["verify", path_str(&signed_path)], None, None)
+            .expect(0, &format!("mailseal verify ({how:?})"));
+
+        // gpg checks the signed part exactly as it was sent, and what was
+        // sent passes unchanged; the content is the attachment's.
+        let signed = std::fs::read(&signed_path).unwrap();
+        drop(std::fs::remove_file(&signed_path));
+        safe_to_send(&signed, &format!("{how:?}"));
+        let part = signed_part(&signed);
+        if let Some(content) = content {
+            assert!(
+                attachment_sha256(part) == content,
+                "{how:?}: content changed"
+            );
+        } else {
+            // Decoded, then encoded: not the quoted-printable re-encoded.
+            let head = &part[..4096];
+            assert!(
+                find(
+                    head,
+                    b"quoted-printable\r\n\r\n=46rom Gr=C3=BC=C3=9Fe aus K=C3=B6ln, a=3Db ="
+                )
+                .is_some(),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        let data = alice.file("data");
+        std::fs::write(&data, part).unwrap();
+        let signature = alice.file("data.sig");
+        std::fs::write(&signature, armored_block(&signed, "PGP SIGNATURE")).unwrap();
+        gpg_verifies(&gpg, &signature, &data);
+        drop(std::fs::remove_file(&data));
+    }
+}
+
+#[test]
+fn unsafe_encoded_parts_sign_as_in_memory_byte_for_byte() {
+    // Over the 4 MiB that large inputs are handled from, signed part by
+    // part the same as by the in-memory rewrite, for either technology,
+    // and inside S/MIME encryption (where the body waits in a spill).
+    const TWIN: usize = 6 << 20;
+    let (alice, _) = common::alice_and_bob();
+    let smime = smime_pki::home_with(&["alice"]);
+    let smime_bob = smime_pki::home_with(&["bob"]);
+    let gpg = gpg_with_alice(false);
+    let ca = smime_pki::pki().path("ca.pem");
+    let config = format!("[policy]\nprotect_headers = true\n[smime]\ntrust_anchors = [{ca:?}]\n");
+    for home in [&alice, &smime] {
+        home.write("config.toml", config.as_bytes());
+    }
+    for how in [Unsafe::Base64OneLine, Unsafe::QuotedPrintableLongLines] {
+        let input = alice.file("twin.eml");
+        unsafe_attachment(&input, TWIN, how);
+        let original = std::fs::read(&input).unwrap();
+        let (header_bytes, body) = split_entity(&original);
+        let split = protect::for_signing(&Headers::parse(header_bytes).unwrap(), true);
+        let entity = transfer::seven_bit_safe(&split.inner.with_body(body)).unwrap();
+
+        let signed = alice.run(&["sign", path_str(&input)], b"").ok().stdout;
+        assert!(signed_part(&signed) == entity, "{how:?}: OpenPGP");
+        safe_to_send(&signed, &format!("{how:?}: OpenPGP"));
+        let data = alice.write("data", signed_part(&signed));
+        let signature = alice.write("data.sig", &armored_block(&signed, "PGP SIGNATURE"));
+        gpg_verifies(&gpg, &signature, &data);
+
+        let args = ["sign", "--smime", "--from", "alice@example.org"];
+        let signed = smime
+            .run(&[&args[..], &[path_str(&input)]].concat(), b"")
+            .ok()
+            .stdout;
+        assert!(signed_part(&signed) == entity, "{how:?}: S/MIME");
+        safe_to_send(&signed, &format!("{how:?}: S/MIME"));
+        let (code, stderr) = openssl_verify(&smime.write("signed.eml", &signed));
+        assert_eq!(code, 0, "openssl cms -verify ({how:?}):\n{stderr}");
+
+        let sealed = smime
+            .run(&["encrypt", "--smime", "--sign", path_str(&input)], b"")
+            .ok()
+            .stdout;
+        let opened = smime_bob.run(&["decrypt"], &sealed).ok();
+        assert!(
+            opened.stderr.contains("Good signature"),
+            "{how:?}: {}",
+            opened.stderr
+        );
+    }
+}
+
+#[test]
+fn big_smime_one_line_base64_is_reencoded_in_bounded_memory() {
+    let home = smime_pki::home_with(&["alice"]);
+    let input = home.file("big.eml");
+    let content = unsafe_attachment(&input, BIG, Unsafe::Base64OneLine).unwrap();
+    let signed_path = home.file("signed.eml");
+    measured(
+        &home,
+        &[
+            "sign",
+            "--smime",
+            "--from",
+            "alice@example.org",
+            path_str(&input),
+        ],
+        None,
+        Some(&signed_path),
+    )
+    .expect(0, "mailseal sign --smime (one-line base64)");
+    drop(std::fs::remove_file(&input));
+    let (code, stderr) = openssl_verify(&signed_path);
+    assert_eq!(code, 0, "openssl cms -verify:\n{stderr}");
+    let signed = std::fs::read(&signed_path).unwrap();
+    safe_to_send(&signed, "S/MIME");
+    assert!(attachment_sha256(signed_part(&signed)) == content);
 }

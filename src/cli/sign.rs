@@ -16,9 +16,9 @@ use super::{open_rereadable, Context};
 ///
 /// Without --openpgp or --smime, the sender's key of the technology that
 /// `[policy] prefer` names signs, else its key of the other. The message
-/// is read twice and not held whole, so memory stays flat at any size
-/// (stdin is first copied to an unnamed temporary file); only a base64 or
-/// quoted-printable part that must be re-encoded is held in memory.
+/// is read twice (three times when a base64 or quoted-printable part must
+/// be re-encoded) and not held whole, so memory stays flat at any size
+/// (stdin is first copied to an unnamed temporary file).
 ///
 /// Parts that could be changed in transit (8-bit text, long lines, trailing
 /// white space, "From " at a line start) are re-encoded as quoted-printable

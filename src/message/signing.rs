@@ -1,8 +1,10 @@
 //! multipart/signed (RFC 1847) made as a stream, for either technology:
 //! the entity is read twice, once to check its MIME structure and plan
 //! the transfer encodings that make it safe to sign, then to copy and
-//! encode it while a second thread hashes exactly the bytes emitted. What
-//! differs between PGP/MIME and S/MIME is a [`Detached`] signature.
+//! encode it while a second thread hashes exactly the bytes emitted. A
+//! base64 or quoted-printable part that must be re-encoded costs one more
+//! read in between, to learn whether it decodes. What differs between
+//! PGP/MIME and S/MIME is a [`Detached`] signature.
 
 use std::io::{self, BufRead, Read, Seek, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,9 +37,9 @@ pub trait Detached {
 /// multipart/signed message to `output`. With `protect_headers`, a copy of
 /// the header fields is signed inside (RFC 9788, `hp="clear"`).
 ///
-/// Memory stays flat whatever the size, except for a base64 or
-/// quoted-printable part that is not safe as it is (lines too long,
-/// trailing white space): that one part is re-encoded in memory.
+/// Memory stays flat whatever the size, also when a base64 or
+/// quoted-printable part is not safe as it is (lines too long, trailing
+/// white space) and is decoded and encoded again.
 pub fn sign_stream<R: Read + Seek>(
     input: &mut R,
     signature: impl Detached,
@@ -90,7 +92,8 @@ pub fn sign_entity<R, D: Detached>(
     scanned?;
     // Everything that can fail for a reason of the message or the key
     // fails before the first byte is written.
-    let plan = scan.finish()?;
+    let mut plan = scan.finish()?;
+    plan.find_undecodable(|| body(input))?;
     let verbatim = plan.is_verbatim(&entity_head, body_len);
     let hash = if verbatim {
         None
@@ -355,6 +358,7 @@ impl Read for PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use sha2::Digest;
 
     /// A "signature" that is the hex SHA-256 of what it was fed.
@@ -519,6 +523,44 @@ mod tests {
                 .contains("changed while it was being signed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reencoded_part_that_stops_decoding_between_the_reads_is_not_signed() {
+        // Its trailing white space makes the base64 part unsafe; the last
+        // change turns "QUJD " into "QUJD!", which does not decode.
+        let message = b"From: a@example.org\r\nContent-Type: image/png\r\n\
+                        Content-Transfer-Encoding: base64\r\n\r\nQUJD \r\nQUJD \r\n"
+            .to_vec();
+        let changing = |change_at| Changing {
+            data: io::Cursor::new(message.clone()),
+            rewinds: 0,
+            change_at,
+        };
+        // Read for its header, for the plan, to check that the part
+        // decodes, then for the copy.
+        let mut unchanged = changing(usize::MAX);
+        let mut signed = Vec::new();
+        sign_stream(&mut unchanged, Sha256Signature, false, &mut signed).unwrap();
+        assert_eq!(unchanged.rewinds, 4);
+        let (entity, _) = entity_and_signature(&signed);
+        assert!(entity.ends_with(b"\r\n\r\nQUJDQUJD\r\n"));
+        // Changed before the check: encoded as it is, and signed as sent.
+        let mut signed = Vec::new();
+        sign_stream(&mut changing(3), Sha256Signature, false, &mut signed).unwrap();
+        let (entity, signature) = entity_and_signature(&signed);
+        let raw = base64::engine::general_purpose::STANDARD.encode(b"QUJD \r\nQUJD!\r\n");
+        assert!(entity.ends_with(format!("\r\n\r\n{raw}\r\n").as_bytes()));
+        let expected: String = sha2::Sha256::digest(&entity)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(String::from_utf8(signature).unwrap(), expected);
+        // Changed after the check: an error, not a signature of
+        // something else.
+        let err =
+            sign_stream(&mut changing(4), Sha256Signature, false, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("does not decode"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::canon::CrlfReader;
 use super::header::{read_headers, Headers, MAX_HEADER_BYTES};
 use super::mime::{self, MAX_DEPTH};
-use super::transfer::{self, Encoder, Encoding, MAX_LINE};
+use super::transfer::{self, Decoder, Decoding, Encoder, Encoding, MAX_LINE};
 use crate::{Error, Result};
 
 /// Bytes kept of each line's start, for matching boundary delimiters (RFC
@@ -174,6 +174,13 @@ pub fn from_start<R: Read + Seek>(input: &mut R) -> Result<(Headers, impl BufRea
     Ok((headers, io::Cursor::new(body_start).chain(reader)))
 }
 
+/// Reads `body` on from offset `at` to `to`, discarding what it reads.
+fn skip_to(body: &mut dyn BufRead, at: &mut u64, to: u64) -> io::Result<()> {
+    pass(body, to.saturating_sub(*at), &mut io::sink())?;
+    *at = to;
+    Ok(())
+}
+
 /// What consumes a stream line by line.
 pub trait LineSink {
     /// The next bytes of the current line (a line may come in pieces).
@@ -289,11 +296,12 @@ pub struct Plan(Vec<Op>);
 enum Op {
     Insert(Vec<u8>),
     Copy(Range<u64>),
-    /// A leaf body without transfer encoding, encoded as it streams.
+    /// A leaf body without transfer encoding, or one whose base64 or
+    /// quoted-printable does not decode, encoded as it streams.
     Encode(Range<u64>, Encoding),
-    /// A base64 or quoted-printable leaf body that is not safe: decoded
-    /// and encoded again, in memory.
-    Reencode(Range<u64>, Headers),
+    /// A base64 or quoted-printable leaf body that is not safe, decoded as
+    /// its header fields say and encoded again as it streams.
+    Reencode(Range<u64>, Headers, Encoding),
 }
 
 impl Plan {
@@ -303,15 +311,49 @@ impl Plan {
         matches!(self.0.as_slice(), [Op::Insert(h), Op::Copy(r)] if h == head && *r == (0..len))
     }
 
+    /// Finds the base64 or quoted-printable bodies to re-encode that do
+    /// not decode, reading the body stream the plan was made from (which
+    /// `open` opens) once if there are any, and not at all otherwise: such
+    /// a body is encoded as it is, as [`transfer::reencode_leaf`] does.
+    /// Until then, [`Plan::write`] fails on it.
+    pub fn find_undecodable<B: BufRead>(&mut self, open: impl FnOnce() -> Result<B>) -> Result<()> {
+        let mut reencoded = self
+            .0
+            .iter_mut()
+            .filter(|op| matches!(op, Op::Reencode(..)))
+            .peekable();
+        if reencoded.peek().is_none() {
+            return Ok(());
+        }
+        let read_error = |e| Error::io("reading the message", e);
+        let mut body = open()?;
+        let mut at = 0;
+        for op in reencoded {
+            let Op::Reencode(range, headers, encoding) = op else {
+                unreachable!("only re-encoded bodies are checked")
+            };
+            skip_to(&mut body, &mut at, range.start).map_err(read_error)?;
+            let mut part = (&mut body).take(range.end - range.start);
+            let decoded = io::copy(
+                &mut Decoding::new(Decoder::for_headers(headers), &mut part),
+                &mut io::sink(),
+            );
+            at = range.end - part.limit();
+            match decoded {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    *op = Op::Encode(range.clone(), *encoding);
+                }
+                Err(e) => return Err(read_error(e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the entity: `headers`, then what the plan makes of `body`
     /// (the body stream the plan was made from, read once).
     pub fn write(&self, mut body: impl BufRead, output: &mut dyn Write) -> io::Result<()> {
         let mut at = 0;
-        fn skip_to(body: &mut dyn BufRead, at: &mut u64, to: u64) -> io::Result<()> {
-            pass(body, to.saturating_sub(*at), &mut io::sink())?;
-            *at = to;
-            Ok(())
-        }
         for op in &self.0 {
             match op {
                 Op::Insert(bytes) => output.write_all(bytes)?,
@@ -326,13 +368,11 @@ impl Plan {
                     io::copy(&mut Encoder::new(*encoding, part), output)?;
                     at = range.end;
                 }
-                Op::Reencode(range, headers) => {
+                Op::Reencode(range, headers, encoding) => {
                     skip_to(&mut body, &mut at, range.start)?;
-                    let mut part = Vec::new();
-                    (&mut body)
-                        .take(range.end - range.start)
-                        .read_to_end(&mut part)?;
-                    output.write_all(&transfer::reencode_leaf(headers, &part))?;
+                    let part = (&mut body).take(range.end - range.start);
+                    let decoded = Decoding::new(Decoder::for_headers(headers), part);
+                    io::copy(&mut Encoder::new(*encoding, decoded), output)?;
                     at = range.end;
                 }
             }
@@ -383,14 +423,16 @@ impl Plan {
                     self.add(enclosed, None)?;
                 }
             }
-            Kind::Leaf if transfer::is_identity_encoded(headers) => {
-                let (headers, encoding) = transfer::encoded_headers(headers);
-                self.0.push(Op::Insert(headers.with_body(b"")));
-                self.0.push(Op::Encode(node.body_start..node.end, encoding));
+            Kind::Leaf => {
+                let (new_headers, encoding) = transfer::encoded_headers(headers);
+                self.0.push(Op::Insert(new_headers.with_body(b"")));
+                let body = node.body_start..node.end;
+                self.0.push(if transfer::is_identity_encoded(headers) {
+                    Op::Encode(body, encoding)
+                } else {
+                    Op::Reencode(body, headers.clone(), encoding)
+                });
             }
-            Kind::Leaf => self
-                .0
-                .push(Op::Reencode(node.body_start..node.end, headers.clone())),
         }
         Ok(())
     }
@@ -440,8 +482,8 @@ impl EntityScan {
     }
 
     /// Ends the scan at the end of the body: the plan that makes the entity
-    /// safe to sign, or the error for MIME that [`mime::walk`] would refuse
-    /// (or that cannot be rewritten).
+    /// safe to sign (once [`Plan::find_undecodable`] ran), or the error for
+    /// MIME that [`mime::walk`] would refuse (or that cannot be rewritten).
     pub fn finish(mut self) -> Result<Plan> {
         let top = self.end_entities(0, self.offset)?.expect("the top entity");
         let mut plan = Plan(Vec::new());
@@ -655,9 +697,11 @@ mod tests {
             io::BufReader::with_capacity(step, Trickle(body, step)),
             &mut scan,
         )?;
-        let plan = scan.finish()?;
+        let mut plan = scan.finish()?;
+        let pieces = || io::BufReader::with_capacity(step, Trickle(body, step));
+        plan.find_undecodable(|| Ok(pieces()))?;
         let mut out = Vec::new();
-        plan.write(body, &mut out).unwrap();
+        plan.write(pieces(), &mut out).unwrap();
         Ok(out)
     }
 
@@ -747,8 +791,71 @@ mod tests {
         );
     }
 
+    /// Base64 or quoted-printable leaf bodies that are not safe as they
+    /// are, and whether they decode: one base64 line far over 998
+    /// characters, base64 that does not decode (a bad character, a missing
+    /// one, data after the padding), quoted-printable with trailing white
+    /// space and a line over 998 characters, and with a line of only white
+    /// space longer than a batch of [`Decoding`], which refuses it.
+    fn unsafe_encoded_bodies() -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("base64", format!("{}\r\n", "QUJD".repeat(800)), true),
+            ("base64", format!("{}QU*D\r\n", "QUJD".repeat(300)), false),
+            ("base64", "QUJD RA \r\n".to_string(), false),
+            (
+                "base64",
+                format!("QQ==\r\n{}\r\n", "QUJD".repeat(300)),
+                false,
+            ),
+            (
+                "quoted-printable",
+                format!("caf=C3=A9 \r\n{}x=\r\ny \r\n", "a=3Db ".repeat(200)),
+                true,
+            ),
+            (
+                "quoted-printable",
+                format!("{}\r\nFrom x\r\n", " ".repeat(70_000)),
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn unsafe_base64_and_quoted_printable_are_reencoded_as_they_stream() {
+        for (encoding, body, decodes) in unsafe_encoded_bodies() {
+            let leaf = format!(
+                "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n{body}"
+            );
+            let text = leaf.replace("application/octet-stream", "text/plain");
+            for entity in [&leaf, &text] {
+                agrees(entity.as_bytes());
+                // Safe to sign, and what a reader decodes is the content
+                // (or, when it does not decode, the body as it was).
+                let rewritten = transfer::seven_bit_safe(entity.as_bytes()).unwrap();
+                let (header_bytes, new_body) = split_entity(&rewritten);
+                assert!(transfer::body_is_safe(new_body), "{entity:?}");
+                let headers = Headers::parse(header_bytes).unwrap();
+                let content = transfer::decode_body(&headers, new_body).unwrap();
+                let (header_bytes, body) = split_entity(entity.as_bytes());
+                let expected = if decodes {
+                    transfer::decode_body(&Headers::parse(header_bytes).unwrap(), body).unwrap()
+                } else {
+                    body.into()
+                };
+                assert!(content == expected, "{entity:?}");
+            }
+            agrees(format!("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nsafe\r\n--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n{text}\r\n--c\r\n{leaf}--c--\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n{leaf}\r\n--b--\r\n").as_bytes());
+        }
+    }
+
     #[test]
     fn agrees_on_random_mime() {
+        let long_lines: Vec<String> = unsafe_encoded_bodies()
+            .into_iter()
+            .map(|(_, body, _)| body)
+            .filter(|body| body.len() < 10_000)
+            .collect();
+        let long_lines: Vec<&str> = long_lines.iter().map(String::as_str).collect();
         const LINES: &[&str] = &[
             "--b\r\n",
             "--b--\r\n",
@@ -769,8 +876,10 @@ mod tests {
             "=C3=A9 x\r\n",
             "AAEC\r\n",
             "bare\rcr\r\n",
+            "QU*D\r\n",
             "end",
         ];
+        let lines = [LINES, &long_lines].concat();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = |n: usize| {
             state ^= state << 13;
@@ -781,7 +890,7 @@ mod tests {
         for _ in 0..3000 {
             let mut entity = String::from("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
             for _ in 0..next(24) {
-                entity.push_str(LINES[next(LINES.len())]);
+                entity.push_str(lines[next(lines.len())]);
             }
             agrees(entity.as_bytes());
         }

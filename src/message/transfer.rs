@@ -64,16 +64,22 @@ fn rebuild_multipart(body: &[u8], boundary: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A leaf entity with `headers` and `body`, its body decoded (when its
-/// transfer encoding decodes) and encoded again as [`encoded_headers`] says.
+/// A leaf entity with `headers` and `body`, its body decoded (when
+/// [`Decoding`] decodes it) and encoded again as [`encoded_headers`] says;
+/// a body that does not decode is encoded as it is. The streamed rewrite
+/// ([`super::stream::Plan`]) does the same with the same pieces.
 pub fn reencode_leaf(headers: &Headers, body: &[u8]) -> Vec<u8> {
-    let decoded = decode_body(headers, body).map_or_else(|| body.to_vec(), Cow::into_owned);
-    let (headers, encoding) = encoded_headers(headers);
-    let new_body = match encoding {
-        Encoding::QuotedPrintable => quoted_printable_encode(&decoded),
-        Encoding::Base64 => base64_lines(&decoded),
-    };
-    headers.with_body(&new_body)
+    let (new_headers, encoding) = encoded_headers(headers);
+    let mut new_body = Vec::new();
+    let decoded = Encoder::new(encoding, Decoding::new(Decoder::for_headers(headers), body))
+        .read_to_end(&mut new_body);
+    if decoded.is_err() {
+        new_body.clear();
+        Encoder::new(encoding, body)
+            .read_to_end(&mut new_body)
+            .expect("a body in memory reads");
+    }
+    new_headers.with_body(&new_body)
 }
 
 /// Whether every line of `body` passes through any mail system unchanged.
@@ -337,15 +343,6 @@ fn base64_decode_lenient(body: &[u8]) -> Option<Vec<u8>> {
 /// Input bytes per line of base64 (76 characters).
 const BASE64_LINE_INPUT: usize = QP_LINE / 4 * 3;
 
-/// Base64 in lines of 76 characters, CRLF-terminated.
-pub fn base64_lines(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 3 * 4 + data.len() / 28 + 8);
-    for line in data.chunks(BASE64_LINE_INPUT) {
-        base64_line(line, &mut out);
-    }
-    out
-}
-
 fn base64_line(input: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + input.len().div_ceil(3) * 4, 0);
@@ -354,21 +351,6 @@ fn base64_line(input: &[u8], out: &mut Vec<u8>) {
         .expect("sized for the input");
     out.truncate(start + written);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Quoted-printable (RFC 2045 §6.7) that also protects "From " at a line
-/// start and trailing white space; CRLF in `data` are hard line breaks.
-pub fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + data.len() / 8);
-    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
-    for (index, line) in lines.iter().enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        qp_line(line, line.len(), &mut 0, &mut out);
-        if index + 1 < lines.len() {
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    out
 }
 
 /// Bytes of a line held back by [`Encoder`] until the line goes on or
@@ -408,8 +390,10 @@ fn qp_line(line: &[u8], upto: usize, width: &mut usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Reads `inner` encoded as `encoding`, in bounded memory: the same bytes
-/// as [`quoted_printable_encode`] or [`base64_lines`] of all of it.
+/// Reads `inner` encoded as `encoding`, in bounded memory: base64 in lines
+/// of 76 characters, or quoted-printable (RFC 2045 §6.7) that also protects
+/// "From " at a line start and trailing white space, CRLF in the input
+/// being hard line breaks.
 pub struct Encoder<R: Read> {
     inner: R,
     encoding: Encoding,
@@ -499,6 +483,32 @@ impl<R: Read> Read for Encoder<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Base64 in lines of 76 characters, CRLF-terminated, of a whole body:
+    /// what [`Encoder`] must give.
+    fn base64_lines(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() / 3 * 4 + data.len() / 28 + 8);
+        for line in data.chunks(BASE64_LINE_INPUT) {
+            base64_line(line, &mut out);
+        }
+        out
+    }
+
+    /// Quoted-printable (RFC 2045 §6.7) of a whole body that also protects
+    /// "From " at a line start and trailing white space, CRLF in `data` being
+    /// hard line breaks: what [`Encoder`] must give.
+    fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8);
+        let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+        for (index, line) in lines.iter().enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            qp_line(line, line.len(), &mut 0, &mut out);
+            if index + 1 < lines.len() {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out
+    }
 
     #[test]
     fn qp_protects_from_and_trailing_space_and_round_trips() {
@@ -595,6 +605,39 @@ mod tests {
         ] {
             let error = decoded_in_pieces(encoding, &body, 4096).unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{encoding}");
+        }
+    }
+
+    #[test]
+    fn reencode_leaf_decodes_what_decode_body_decodes() {
+        let long_qp = format!("caf=C3=A9 \r\n{}x=\r\ny \r\n", "a=3Db ".repeat(200));
+        for (encoding, body) in [
+            ("base64", "QUJD".repeat(800)),
+            ("base64", format!("{}\r\nRA==\r\n", "QUJD".repeat(19))),
+            ("base64", "QU*D\r\n".to_string()),
+            ("base64", "QUJDRA\r\n".to_string()),
+            ("base64", "QQ==\r\nQUJD\r\n".to_string()),
+            ("quoted-printable", long_qp),
+            ("quoted-printable", "From =C3=A9 \r\n=3".to_string()),
+        ] {
+            for content_type in ["text/plain", "image/png"] {
+                let headers = Headers::parse(
+                    format!(
+                        "Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+                let content = decode_body(&headers, body.as_bytes())
+                    .map_or_else(|| body.as_bytes().to_vec(), Cow::into_owned);
+                let (new_headers, encoding) = encoded_headers(&headers);
+                let expected = new_headers.with_body(&match encoding {
+                    Encoding::QuotedPrintable => quoted_printable_encode(&content),
+                    Encoding::Base64 => base64_lines(&content),
+                });
+                let got = reencode_leaf(&headers, body.as_bytes());
+                assert!(got == expected, "{content_type}, {encoding:?}: {body:?}");
+            }
         }
     }
 
