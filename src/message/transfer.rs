@@ -160,11 +160,19 @@ impl Decoder {
                 }
             }
             Decoder::QuotedPrintable(line) => {
-                line.extend_from_slice(data);
-                if line.ends_with(b"\n") {
-                    Self::quoted_printable(line, out)?;
-                } else if line.len() > LONG_QP_LINE {
-                    Self::quoted_printable_start(line, out)?;
+                // Taken so that an unfinished line is cut exactly when it
+                // grows past LONG_QP_LINE, however the body is read.
+                let mut data = data;
+                while !data.is_empty() {
+                    let room = data.len().min(LONG_QP_LINE + 1 - line.len());
+                    let take = memchr::memrchr(b'\n', &data[..room]).map_or(room, |lf| lf + 1);
+                    line.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if line.ends_with(b"\n") {
+                        Self::quoted_printable(line, out)?;
+                    } else if line.len() > LONG_QP_LINE {
+                        Self::quoted_printable_start(line, out)?;
+                    }
                 }
             }
         }
@@ -184,7 +192,8 @@ impl Decoder {
     /// Decodes the start of the unfinished `line`, up to where nothing
     /// that follows can change it: not into white space, which is dropped
     /// if the line ends there, nor into an escape. A line of only white
-    /// space and escapes this long is refused, as it could not be held.
+    /// space and escapes this long is refused, as it could not be held;
+    /// what is left is shorter than `line`.
     fn quoted_printable_start(
         line: &mut Vec<u8>,
         out: &mut Vec<u8>,
@@ -605,6 +614,35 @@ mod tests {
         ] {
             let error = decoded_in_pieces(encoding, &body, 4096).unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{encoding}");
+        }
+    }
+
+    #[test]
+    fn what_decodes_does_not_depend_on_read_sizes() {
+        // Lines of white space and escapes around the longest held, ended
+        // in every way: each decodes, or is refused, whatever the reads.
+        for len in [
+            LONG_QP_LINE - 1,
+            LONG_QP_LINE,
+            LONG_QP_LINE + 1,
+            3 * LONG_QP_LINE,
+        ] {
+            for (fill, end) in [
+                (" ", "\r\n"),
+                ("\t =", "x\r\n"),
+                ("=A ", "=\r\n"),
+                (" ", ""),
+            ] {
+                let mut body = fill.repeat(len).into_bytes();
+                body.truncate(len);
+                body.extend_from_slice(end.as_bytes());
+                body.extend_from_slice(b"next line\r\n");
+                let whole = decoded_in_pieces("quoted-printable", &body, body.len()).ok();
+                for capacity in [1, 7, LONG_QP_LINE - 1, LONG_QP_LINE + 2] {
+                    let pieces = decoded_in_pieces("quoted-printable", &body, capacity).ok();
+                    assert!(pieces == whole, "{len} x {fill:?} {end:?} in {capacity}");
+                }
+            }
         }
     }
 
