@@ -234,7 +234,7 @@ impl Decoder {
 /// A quoted-printable line (RFC 2045 allows 76 characters) longer than
 /// this is decoded before its end arrives (short in tests, so that they
 /// cut lines everywhere).
-const LONG_QP_LINE: usize = if cfg!(test) { 100 } else { 64 * 1024 };
+pub(crate) const LONG_QP_LINE: usize = if cfg!(test) { 100 } else { 64 * 1024 };
 /// Encoded bytes decoded at a time by [`Decoding`].
 const DECODE_BATCH: usize = 64 * 1024;
 

@@ -875,7 +875,8 @@ mod tests {
             own: &[],
             unlocker: &unlocker,
         };
-        for (spaces, refused) in [(1 << 10, false), (100 << 10, true)] {
+        let longest = crate::message::transfer::LONG_QP_LINE;
+        for (spaces, refused) in [(longest / 2, false), (longest * 2, true)] {
             let entity = format!("{head}{}x\r\n{block}{filler}", " ".repeat(spaces));
             let mut spill = Spill::new(dir.path());
             spill.write_all(entity.as_bytes()).unwrap();
