@@ -1,11 +1,11 @@
 //! The MIME framing of S/MIME (RFC 8551 §3): application/pkcs7-mime
 //! entities around CMS objects, and taking received ones apart.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
-use base64::Engine;
-
 use crate::message::header::split_entity;
+use crate::message::transfer::{self, Undecodable};
 use crate::message::{mime, walk, Field, Headers};
 use crate::{Error, Result};
 
@@ -71,24 +71,11 @@ pub fn is_pkcs7_signature(mime: &str) -> bool {
     )
 }
 
-/// Decodes a body in `Content-Transfer-Encoding` base64 (or binary).
+/// A body with its Content-Transfer-Encoding (any one) undone.
 fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
-    let encoding = headers
-        .get("Content-Transfer-Encoding")
-        .map(|f| f.value().trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if encoding == "base64" {
-        let clean: Vec<u8> = body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(&clean)
-            .map_err(|e| Error::Malformed(format!("the S/MIME part is not valid base64: {e}")))
-    } else {
-        Ok(body.to_vec())
-    }
+    transfer::decode_body(headers, body)
+        .map(Cow::into_owned)
+        .ok_or_else(|| Error::Malformed(format!("cannot read the S/MIME part: {Undecodable}")))
 }
 
 /// The decoded body of the signature part `part` (header section and

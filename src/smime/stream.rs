@@ -1,8 +1,9 @@
 //! `decrypt` of S/MIME enveloped-data and authEnveloped-data in bounded
-//! memory: the message is read once; its base64 body is decoded (on a
-//! second thread), its BER (definite or indefinite lengths, the encrypted
-//! content in one piece or as a constructed OCTET STRING of any number of
-//! segments) parsed and its content decrypted as they arrive.
+//! memory: the message is read once; its body is decoded from its
+//! Content-Transfer-Encoding (any one: base64, quoted-printable or none,
+//! on a second thread), its BER (definite or indefinite lengths, the
+//! encrypted content in one piece or as a constructed OCTET STRING of any
+//! number of segments) parsed and its content decrypted as they arrive.
 //!
 //! No plaintext is released before it is authenticated: it waits in a
 //! [`Spill`] (memory up to [`crate::spill::IN_MEMORY`], beyond that a temporary
@@ -16,14 +17,14 @@
 //! of [`super::open_message`]. Larger plaintext is opened from the spill,
 //! layer by layer, with the same checks: S/MIME multipart/signed is
 //! checked from the spill in two passes ([`super::signed_stream`]);
-//! opaque signed-data and another envelope (base64) are read from the
-//! spill as a stream, their content (hashed, or decrypted) going to a
-//! second spill, the first one dropped once read; the content is then
-//! opened in turn, and released only after every layer's check. Only the
-//! outermost header fields and the innermost entity's are kept in memory.
-//! Content signed without signed attributes is checked against its digest
-//! computed as it streamed past. Read back into memory instead (not
-//! bounded): S/MIME inside in another transfer encoding than base64.
+//! opaque signed-data and another envelope (in any transfer encoding) are
+//! read from the spill as a stream, their content (hashed, or decrypted)
+//! going to a second spill, the first one dropped once read; the content
+//! is then opened in turn, and released only after every layer's check.
+//! Only the outermost header fields and the innermost entity's are kept
+//! in memory. Content signed without signed attributes is checked against
+//! its digest computed as it streamed past. Read back into memory instead
+//! (not bounded): multipart/signed inside without a boundary parameter.
 //! S/MIME parts deeper
 //! inside a multipart are looked for in one more pass over the spill
 //! ([`framing::nested_streamed`]), giving the report of a small message:
@@ -41,12 +42,11 @@
 //! read, so that it is checked as in memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use base64::Engine;
 use cms::enveloped_data::RecipientInfos;
 use cms::signed_data::{DigestAlgorithmIdentifiers, SignedData};
 use der::asn1::{ObjectIdentifier, OctetString};
@@ -63,6 +63,7 @@ use super::verify::{self, Layers, Opened};
 use super::{framing, oid};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::{read_headers, split_entity};
+use crate::message::transfer::{Decoder, Decoding};
 use crate::message::Headers;
 use crate::spill::Spill;
 use crate::{Error, Result};
@@ -76,29 +77,21 @@ const BATCH: usize = 1 << 16;
 type Digests = Vec<(Hash, Vec<u8>)>;
 
 /// Whether `head`, the start of a message, is application/pkcs7-mime with
-/// an enveloped or authEnveloped smime-type in base64 (so [`open_stream`]
-/// reads it).
+/// an enveloped or authEnveloped smime-type (so [`open_stream`] reads it).
 pub fn is_enveloped(head: &[u8]) -> bool {
     has_smime_type(head, &["enveloped-data", "authEnveloped-data"])
 }
 
-/// Whether `head` is application/pkcs7-mime in base64 with one of `types`.
+/// Whether `head` is application/pkcs7-mime with one of `types`.
 fn has_smime_type(head: &[u8], types: &[&str]) -> bool {
     let (header_bytes, _) = split_entity(head);
     Headers::parse(&crate::message::canon::to_crlf(header_bytes)).is_ok_and(|headers| {
         let ct = headers.content_type();
         framing::is_pkcs7_mime(&ct.mime)
-            && is_base64(&headers)
             && ct
                 .param("smime-type")
                 .is_some_and(|t| types.iter().any(|want| t.eq_ignore_ascii_case(want)))
     })
-}
-
-fn is_base64(headers: &Headers) -> bool {
-    headers
-        .get("Content-Transfer-Encoding")
-        .is_some_and(|f| f.value().trim().eq_ignore_ascii_case("base64"))
 }
 
 /// An opened S/MIME message whose body may still wait in a spill.
@@ -182,8 +175,8 @@ pub fn open_stream(
 
 /// Checks the signatures of the S/MIME message in `message` (4 MiB or
 /// more) in bounded memory, as [`super::open_message`] would, for
-/// `verify`: its layers (multipart/signed, signed-data or an envelope in
-/// base64) are removed one by one, each one's content going to a spill in
+/// `verify`: its layers (multipart/signed, signed-data or an envelope)
+/// are removed one by one, each one's content going to a spill in
 /// `spill_dir` to be opened in turn, an envelope decrypted with `own`. The
 /// answer holds only the header section: `verify` releases no content.
 /// `None` when the message is not S/MIME, or must be read whole (see the
@@ -220,7 +213,8 @@ fn finish(spill: &mut Spill) -> Result<()> {
 
 /// Reads the header section of the application/pkcs7-mime message in
 /// `input` (`not_smime`: the error when it is not one), then hands its
-/// CMS object to `read`, decoded from base64 on a second thread.
+/// CMS object to `read`, its Content-Transfer-Encoding undone (any one)
+/// on a second thread.
 fn read_cms<T>(
     input: impl Read + Send,
     not_smime: &str,
@@ -232,15 +226,11 @@ fn read_cms<T>(
     if !framing::is_pkcs7_mime(&outer.content_type().mime) {
         return Err(Error::Malformed(not_smime.into()));
     }
-    if !is_base64(&outer) {
-        return Err(Error::Malformed(
-            "the S/MIME message is not in Content-Transfer-Encoding base64".into(),
-        ));
-    }
-    // Reading and base64 on a second thread, the rest on this one.
+    let body = Decoding::new(Decoder::for_headers(&outer), input);
+    // Reading and decoding on a second thread, the rest on this one.
     let result = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(4);
-        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
+        let reader = scope.spawn(move || send_batches(body, &sender));
         let mut decoded = Decoded {
             receiver,
             batch: Vec::new(),
@@ -427,8 +417,8 @@ enum Removed {
     /// entity's header fields, and where its body is in the body of the
     /// entity the layer was removed from.
     Signed { inner: Headers, body: Range<u64> },
-    /// Nothing: the entity must be read whole into memory (see the module
-    /// doc).
+    /// Nothing: the entity, multipart/signed without a boundary, must be
+    /// read whole into memory (see the module doc).
     ReadWhole,
 }
 
@@ -523,9 +513,6 @@ impl Opening<'_> {
                 inner: checked.inner,
                 body: checked.body,
             });
-        }
-        if !is_base64(inner) {
-            return Ok(Removed::ReadWhole);
         }
         let mut next = Spill::new(self.spill_dir);
         let (_, layer) = read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
@@ -672,6 +659,16 @@ fn malformed(e: der::Error) -> Error {
     Error::Malformed(format!("cannot read the S/MIME envelope: {e}"))
 }
 
+/// The error for `e`, met `doing` something with the CMS object: cut
+/// short, not decoding as its Content-Transfer-Encoding says, or another.
+fn read_failed(e: io::Error, doing: &str) -> Error {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => truncated(),
+        io::ErrorKind::InvalidData => Error::Malformed(format!("cannot read the S/MIME part: {e}")),
+        _ => Error::io(doing, e),
+    }
+}
+
 fn truncated() -> Error {
     Error::Malformed(
         "cannot read the S/MIME envelope: it is truncated or not an enveloped CMS object".into(),
@@ -771,13 +768,9 @@ impl<R: Read> Ber<R> {
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        self.input.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => truncated(),
-            io::ErrorKind::InvalidData => {
-                Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
-            }
-            _ => Error::io("reading the message", e),
-        })?;
+        self.input
+            .read_exact(buf)
+            .map_err(|e| read_failed(e, "reading the message"))?;
         self.position += buf.len() as u64;
         Ok(())
     }
@@ -869,10 +862,7 @@ impl<R: Read> Ber<R> {
             Ok(_) => Err(Error::Malformed(
                 "cannot read the S/MIME envelope: data follows its end".into(),
             )),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::Malformed(format!(
-                "the S/MIME part is not valid base64: {e}"
-            ))),
-            Err(e) => Err(Error::io("reading the message", e)),
+            Err(e) => Err(read_failed(e, "reading the message")),
         }
     }
 
@@ -950,13 +940,8 @@ impl<R: Read> Ber<R> {
 
     /// Copies `len` content octets to `out`.
     fn copy(&mut self, len: u64, out: &mut impl Write) -> Result<()> {
-        let copied =
-            io::copy(&mut (&mut self.input).take(len), out).map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidData => {
-                    Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
-                }
-                _ => Error::io("decrypting the message", e),
-            })?;
+        let copied = io::copy(&mut (&mut self.input).take(len), out)
+            .map_err(|e| read_failed(e, "decrypting the message"))?;
         self.position += copied;
         if copied < len {
             return Err(truncated());
@@ -987,89 +972,24 @@ impl<R: Read> Ber<R> {
     }
 }
 
-/// Decodes base64 as it is read, in batches, skipping whitespace; strict
-/// about padding as the whole-message decoder is.
-struct Base64Reader<R> {
-    input: R,
-    /// Characters read but not yet decoded (fewer than 4 at a time).
-    pending: Vec<u8>,
-    decoded: Vec<u8>,
-    /// Padding was seen: only whitespace may follow.
-    ended: bool,
-}
-
-impl<R: BufRead> Base64Reader<R> {
-    fn new(input: R) -> Self {
-        Base64Reader {
-            input,
-            pending: Vec::with_capacity(BATCH + 4),
-            decoded: Vec::with_capacity(BATCH),
-            ended: false,
-        }
-    }
-
-    fn invalid(what: &str) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-    }
-
-    /// Decodes the next batch; false at the end of the input.
-    fn refill(&mut self) -> io::Result<bool> {
-        self.decoded.clear();
-        loop {
-            let chunk = self.input.fill_buf()?;
-            if chunk.is_empty() {
-                if !self.pending.is_empty() {
-                    return Err(Self::invalid("the base64 ends in the middle of a group"));
-                }
-                return Ok(false);
-            }
-            let n = chunk.len().min(BATCH);
-            self.pending.extend(
-                chunk[..n]
-                    .iter()
-                    .copied()
-                    .filter(|b| !b.is_ascii_whitespace()),
-            );
-            self.input.consume(n);
-            let whole = self.pending.len() / 4 * 4;
-            if whole == 0 {
-                continue;
-            }
-            if self.ended {
-                return Err(Self::invalid("data follows the base64 padding"));
-            }
-            self.decoded.resize(whole / 4 * 3, 0);
-            let n = base64::engine::general_purpose::STANDARD
-                .decode_slice(&self.pending[..whole], &mut self.decoded)
-                .map_err(|e| Self::invalid(&e.to_string()))?;
-            self.decoded.truncate(n);
-            self.ended = self.pending[whole - 1] == b'=';
-            self.pending.drain(..whole);
-            return Ok(true);
-        }
-    }
-
-    /// Sends the decoded batches, then an error if there was one, until
-    /// the receiver is gone.
-    fn send_to(mut self, sender: &SyncSender<io::Result<Vec<u8>>>) {
-        loop {
-            let batch = match self.refill() {
-                Ok(true) => Ok(std::mem::replace(
-                    &mut self.decoded,
-                    Vec::with_capacity(BATCH),
-                )),
-                Ok(false) => return,
-                Err(e) => Err(e),
-            };
-            let failed = batch.is_err();
-            if sender.send(batch).is_err() || failed {
-                return;
-            }
+/// Sends what `body` reads in batches, then an error if there was one,
+/// until the receiver is gone.
+fn send_batches(mut body: impl Read, sender: &SyncSender<io::Result<Vec<u8>>>) {
+    loop {
+        let mut batch = Vec::with_capacity(BATCH);
+        let batch = match (&mut body).take(BATCH as u64).read_to_end(&mut batch) {
+            Ok(0) => return,
+            Ok(_) => Ok(batch),
+            Err(e) => Err(e),
+        };
+        let failed = batch.is_err();
+        if sender.send(batch).is_err() || failed {
+            return;
         }
     }
 }
 
-/// The batches a [`Base64Reader`] decoded on the reading thread, read in
+/// The batches [`send_batches`] sent from the reading thread, read in
 /// order.
 struct Decoded {
     receiver: Receiver<io::Result<Vec<u8>>>,
@@ -1097,36 +1017,70 @@ impl Read for Decoded {
 mod tests {
     use super::*;
 
-    fn decode(text: &[u8]) -> io::Result<Vec<u8>> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                Base64Reader::new(io::BufReader::with_capacity(7, text)).send_to(&sender)
-            });
+    /// The CMS object of `message`, as [`read_cms`] hands it on.
+    fn cms_of(message: &[u8]) -> Result<Vec<u8>> {
+        let (_, cms) = read_cms(message, "not S/MIME", |ber| {
             let mut out = Vec::new();
-            Decoded {
-                receiver,
-                batch: Vec::new(),
-                position: 0,
-            }
-            .read_to_end(&mut out)?;
+            ber.input
+                .read_to_end(&mut out)
+                .map_err(|e| read_failed(e, "reading the message"))?;
             Ok(out)
-        })
+        })?;
+        Ok(cms)
+    }
+
+    /// `body` under an application/pkcs7-mime header section in
+    /// `encoding`.
+    fn in_encoding(encoding: &str, body: &[u8]) -> Vec<u8> {
+        let mut message = format!(
+            "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+        )
+        .into_bytes();
+        message.extend_from_slice(body);
+        message
+    }
+
+    /// Binary data in quoted-printable: every byte that is not printable
+    /// escaped, soft line breaks every 72 characters.
+    fn quoted_printable(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut width = 0;
+        for &byte in data {
+            if width >= 72 {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+            }
+            if (33..=126).contains(&byte) && byte != b'=' {
+                out.push(byte);
+                width += 1;
+            } else {
+                out.extend_from_slice(format!("={byte:02X}").as_bytes());
+                width += 3;
+            }
+        }
+        out
     }
 
     #[test]
-    fn base64_is_decoded_across_lines_and_strictly() {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
-        let mut lines = Vec::new();
-        for line in encoded.as_bytes().chunks(76) {
-            lines.extend_from_slice(line);
-            lines.extend_from_slice(b"\r\n");
+    fn the_cms_object_is_read_in_any_transfer_encoding_and_strictly() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let base64 = crate::message::transfer::base64_lines(&data);
+        for (encoding, body) in [
+            ("base64", base64),
+            ("quoted-printable", quoted_printable(&data)),
+            ("binary", data.clone()),
+            ("8bit", data.clone()),
+        ] {
+            let cms = cms_of(&in_encoding(encoding, &body)).unwrap();
+            assert!(cms == data, "{encoding}");
         }
-        assert_eq!(decode(&lines).unwrap(), data);
-        assert_eq!(decode(b"QQ==\r\n").unwrap(), b"A");
         for bad in [&b"QQ"[..], b"QQ==QUJD", b"Q!==", b"QUJDRA"] {
-            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            let error = cms_of(&in_encoding("base64", bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("does not decode as its Content-Transfer-Encoding says"),
+                "{:?}: {error}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
