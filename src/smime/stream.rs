@@ -25,9 +25,10 @@
 //! in memory. Content signed without signed attributes is checked against
 //! its digest computed as it streamed past. Read back into memory instead
 //! (not bounded): multipart/signed inside without a boundary parameter.
-//! S/MIME parts deeper
-//! inside a multipart are looked for in one more pass over the spill
-//! ([`framing::nested_streamed`]), giving the report of a small message:
+//! S/MIME parts deeper inside a multipart are looked for as the
+//! plaintext of each layer is written to its spill, on a thread of its
+//! own ([`crate::spill_search`]; else in one more pass over the spill,
+//! [`framing::nested_streamed`]), giving the report of a small message:
 //! only part of it is signed.
 //!
 //! `verify` of a large S/MIME message ([`verify_stream`]) removes its
@@ -56,16 +57,18 @@ use spki::AlgorithmIdentifierOwned;
 use super::certs::OwnIdentity;
 use super::cipher::ContentDecryptor;
 use super::envelope::{self, decryption_failed};
+use super::framing::{self, NestedSearch};
+use super::oid;
 use super::params::{Hash, Hasher};
 use super::plan::Keyring;
 use super::signed_stream::{self, Reread};
 use super::verify::{self, Layers, Opened};
-use super::{framing, oid};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::{read_headers, split_entity};
 use crate::message::transfer::{Decoder, Decoding};
 use crate::message::Headers;
 use crate::spill::Spill;
+use crate::spill_search::{spill_searched, Searched};
 use crate::{Error, Result};
 
 /// The largest BER element held whole (recipient infos, parameters).
@@ -157,20 +160,22 @@ pub fn open_stream(
     keyring: &Keyring,
     spill_dir: &Path,
 ) -> Result<OpenedStream> {
-    let mut spill = Spill::new(spill_dir);
-    let (outer, integrity_protected) =
+    let (read, mut spill, searched) = spill_searched(spill_dir, None, |plaintext| {
         read_cms(input, "the message is not S/MIME encrypted", |ber| {
             read_content_info(ber, |ber, content_type| {
-                decrypt(ber, content_type, own, &mut spill)
+                decrypt(ber, content_type, own, plaintext)
             })
-        })?;
+        })
+    });
+    let (outer, integrity_protected) = read?;
     finish(&mut spill)?;
     let opening = Opening {
         own,
         keyring,
         spill_dir,
     };
-    opening.open_spilled(outer, spill, Layers::after_decryption(integrity_protected))
+    let layers = Layers::after_decryption(integrity_protected);
+    opening.open_spilled(outer, spill, Some(searched), layers)
 }
 
 /// Checks the signatures of the S/MIME message in `message` (4 MiB or
@@ -198,7 +203,11 @@ pub fn verify_stream(
     };
     let mut layers = Layers::none();
     Ok(match opening.remove_layer(message, &outer, &mut layers)? {
-        Removed::Spilled(content) => Some(opening.open_spilled(outer, content, layers)?.opened),
+        Removed::Spilled(content, searched) => Some(
+            opening
+                .open_spilled(outer, content, searched, layers)?
+                .opened,
+        ),
         Removed::Signed { inner, .. } => Some(layers.finish(&outer, &inner, b"")),
         Removed::ReadWhole => None,
     })
@@ -409,10 +418,14 @@ enum Layer {
     Encrypted(bool),
 }
 
+/// The search for S/MIME parts made as a layer's content was spilled.
+type NestedSearched = Searched<NestedSearch>;
+
 /// What removing an S/MIME layer gave.
 enum Removed {
-    /// Its content (CRLF), to be opened in turn.
-    Spilled(Spill),
+    /// Its content (CRLF), to be opened in turn, and the search made as it
+    /// was written, if one was.
+    Spilled(Spill, Option<NestedSearched>),
     /// multipart/signed around content that is not S/MIME: the signed
     /// entity's header fields, and where its body is in the body of the
     /// entity the layer was removed from.
@@ -425,35 +438,47 @@ enum Removed {
 impl Opening<'_> {
     /// Opens the entity (CRLF) in `spill`, what is left of a message with
     /// header fields `outer` after `layers`: in memory when it is small,
-    /// else from the spill.
-    fn open_spilled(&self, outer: Headers, spill: Spill, layers: Layers) -> Result<OpenedStream> {
+    /// else from the spill (with what `searched` found in it as it was
+    /// written, when that was searched under the same header fields).
+    fn open_spilled(
+        &self,
+        outer: Headers,
+        spill: Spill,
+        searched: Option<NestedSearched>,
+        layers: Layers,
+    ) -> Result<OpenedStream> {
         let mut spill = match spill.into_memory() {
             Ok(entity) => return self.open_in_memory(&outer, entity.to_vec(), layers),
             Err(spill) => spill,
         };
-        let (inner, body_start) = match spill.header_at(0) {
+        let (inner, body_start, searched) = match spill.header_at(0) {
             // Bare text inside opaque signed-data: the body under the
             // outer header fields.
             Err(Error::Malformed(_)) if layers.bare_text_allowed => {
-                (verify::bare_text_fields(&outer), 0)
+                (verify::bare_text_fields(&outer), 0, None)
             }
             Err(e) => return Err(verify::not_what_it_claims(e)),
             Ok((inner, body_start)) => {
                 if layers.may_open_another() && verify::is_another_layer(&inner)? {
                     return self.open_smime_inside(outer, spill, &inner, body_start, layers);
                 }
-                (inner, body_start)
+                (inner, body_start, searched)
             }
         };
         // S/MIME parts inside: their signatures cover only part of it.
-        let body = spill
-            .reader(body_start)
-            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
-        let nested = framing::nested_streamed(
-            inner.clone(),
-            BufReader::with_capacity(1 << 16, body),
-            body_start,
-        )
+        let nested = match searched.and_then(|s| s.matching(&inner, body_start)) {
+            Some(found) => found.map(|search| search.parts),
+            None => {
+                let body = spill
+                    .reader(body_start)
+                    .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+                framing::nested_streamed(
+                    inner.clone(),
+                    BufReader::with_capacity(1 << 16, body),
+                    body_start,
+                )
+            }
+        }
         .map_err(verify::not_what_it_claims)?;
         let mut layers = layers;
         layers.found_nested(&nested);
@@ -475,9 +500,9 @@ impl Opening<'_> {
         mut layers: Layers,
     ) -> Result<OpenedStream> {
         match self.remove_layer(&mut spill, inner, &mut layers)? {
-            Removed::Spilled(next) => {
+            Removed::Spilled(next, searched) => {
                 drop(spill);
-                self.open_spilled(outer, next, layers)
+                self.open_spilled(outer, next, searched, layers)
             }
             Removed::Signed { inner, body } => Ok(OpenedStream {
                 opened: layers.finish(&outer, &inner, b""),
@@ -507,26 +532,28 @@ impl Opening<'_> {
             layers.signed(checked.signatures, false);
             if checked.nested {
                 finish(&mut nested)?;
-                return Ok(Removed::Spilled(nested));
+                return Ok(Removed::Spilled(nested, None));
             }
             return Ok(Removed::Signed {
                 inner: checked.inner,
                 body: checked.body,
             });
         }
-        let mut next = Spill::new(self.spill_dir);
-        let (_, layer) = read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
-            read_content_info(ber, |ber, content_type| {
-                if content_type == oid::SIGNED_DATA {
-                    let mut content = CrlfWriter::new(&mut next);
-                    let (signed_data, digests) =
-                        read_signed_data(ber, content_type, None, &mut content)?;
-                    Ok(Layer::Signed(signed_data, digests))
-                } else {
-                    decrypt(ber, content_type, self.own, &mut next).map(Layer::Encrypted)
-                }
+        let (read, mut next, searched) = spill_searched(self.spill_dir, None, |content| {
+            read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
+                read_content_info(ber, |ber, content_type| {
+                    if content_type == oid::SIGNED_DATA {
+                        let mut content = CrlfWriter::new(&mut *content);
+                        let (signed_data, digests) =
+                            read_signed_data(ber, content_type, None, &mut content)?;
+                        Ok(Layer::Signed(signed_data, digests))
+                    } else {
+                        decrypt(ber, content_type, self.own, content).map(Layer::Encrypted)
+                    }
+                })
             })
-        })?;
+        });
+        let (_, layer) = read?;
         match layer {
             Layer::Encrypted(authenticated) => layers.decrypted(authenticated),
             Layer::Signed(signed_data, digests) => {
@@ -541,7 +568,7 @@ impl Opening<'_> {
             }
         }
         finish(&mut next)?;
-        Ok(Removed::Spilled(next))
+        Ok(Removed::Spilled(next, Some(searched)))
     }
 
     /// Opens the entity in `spill` as [`Opening::open_spilled`], read whole
@@ -572,13 +599,13 @@ impl Opening<'_> {
 }
 
 /// Reads the EnvelopedData or AuthEnvelopedData (`content_type`) of a
-/// ContentInfo from `ber`, decrypts its content into `spill` (CRLF) and
-/// checks it; returns whether it was authEnveloped-data.
+/// ContentInfo from `ber`, decrypts its content to `plaintext` (CRLF, to
+/// a spill) and checks it; returns whether it was authEnveloped-data.
 fn decrypt<R: Read>(
     ber: &mut Ber<R>,
     content_type: ObjectIdentifier,
     own: &[OwnIdentity],
-    spill: &mut Spill,
+    plaintext: &mut dyn Write,
 ) -> Result<bool> {
     let authenticated = if content_type == oid::AUTH_ENVELOPED_DATA {
         true
@@ -616,7 +643,7 @@ fn decrypt<R: Read>(
     let decryptor =
         envelope::content_decryptor(&infos, &algorithm, authenticated.then_some(16), own)?;
     drop(infos);
-    let mut plaintext = Plaintext::new(decryptor, spill);
+    let mut plaintext = Plaintext::new(decryptor, plaintext);
     match ber.next(&content)? {
         Some(Header {
             tag: 0x80,
@@ -675,21 +702,21 @@ fn truncated() -> Error {
     )
 }
 
-/// Ciphertext in, plaintext (CRLF) out to the spill: decrypted in batches
+/// Ciphertext in, plaintext (CRLF) out to a spill: decrypted in batches
 /// of whole blocks, the last block (CBC) or bytes (GCM) held back for
 /// [`ContentDecryptor::finish`].
 struct Plaintext<'a> {
     decryptor: Box<dyn ContentDecryptor>,
     buffer: Vec<u8>,
-    out: CrlfWriter<&'a mut Spill>,
+    out: CrlfWriter<&'a mut dyn Write>,
 }
 
 impl<'a> Plaintext<'a> {
-    fn new(decryptor: Box<dyn ContentDecryptor>, spill: &'a mut Spill) -> Self {
+    fn new(decryptor: Box<dyn ContentDecryptor>, out: &'a mut dyn Write) -> Self {
         Plaintext {
             decryptor,
             buffer: Vec::with_capacity(BATCH + 16),
-            out: CrlfWriter::new(spill),
+            out: CrlfWriter::new(out),
         }
     }
 
