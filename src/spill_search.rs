@@ -1,7 +1,7 @@
 //! The search of a large plaintext's MIME parts, made on a thread of its
 //! own as the plaintext is written to its [`Spill`], instead of one more
 //! pass over the spill once it is written: a [`walk::Visitor`] walks it
-//! from what [`SpillTee`] hands over through a [`crate::chunks`] pipe.
+//! from what [`SpillTee`] hands over through a bounded pipe of chunks.
 //! The caller uses what the search found only when it was made under
 //! header fields that walk as the ones it opens the plaintext with, from
 //! the same offset ([`Searched::matching`]); else it walks the spill.

@@ -453,7 +453,7 @@ fn unchecked_inline(name: &str, headers: &Headers) -> SignatureReport {
     }
 }
 
-/// What [`super::verify::verify_entity`] would look at in a large
+/// What `verify_entity` (in [`super::verify`]) would look at in a large
 /// plaintext, found in one pass over it, in order.
 #[derive(Default)]
 pub struct Search {
