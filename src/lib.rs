@@ -26,6 +26,7 @@ pub mod seal;
 pub mod secrets;
 pub mod smime;
 pub mod spill;
+pub mod spill_search;
 pub mod submit;
 
 pub use error::{Error, Result};

@@ -302,8 +302,8 @@ fn signed_by_openssl(home: &Home, message: &[u8], extra: &[&str]) -> PathBuf {
     signed
 }
 
-/// Changes the letter or digit in the middle of the file at `path` to
-/// another one (valid base64 still).
+/// Changes the first letter or digit from the middle of the file at
+/// `path` on to another one (valid base64 still).
 fn flip_middle(path: &Path) {
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut file = std::fs::OpenOptions::new()
@@ -312,12 +312,19 @@ fn flip_middle(path: &Path) {
         .open(path)
         .unwrap();
     let middle = file.metadata().unwrap().len() / 2;
+    let mut at = middle;
     let mut byte = [0u8];
-    file.seek(SeekFrom::Start(middle)).unwrap();
-    file.read_exact(&mut byte).unwrap();
-    assert!(byte[0].is_ascii_alphanumeric(), "not in the content");
+    file.seek(SeekFrom::Start(at)).unwrap();
+    loop {
+        file.read_exact(&mut byte).unwrap();
+        if byte[0].is_ascii_alphanumeric() {
+            break;
+        }
+        at += 1;
+        assert!(at - middle < 64, "not in the content");
+    }
     byte[0] = if byte[0] == b'A' { b'B' } else { b'A' };
-    file.seek(SeekFrom::Start(middle)).unwrap();
+    file.seek(SeekFrom::Start(at)).unwrap();
     file.write_all(&byte).unwrap();
 }
 
@@ -950,4 +957,250 @@ fn a_deeply_nested_large_message_is_refused_in_bounded_memory() {
     }
     assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// `content` made into a CMS object by `openssl cms ARGS -binary -outform
+/// DER` (the content taken as it is), the DER under `head` (a header
+/// section, with its blank line) as the body, written to `name`.
+fn der_message(home: &Home, content: &Path, args: &[&str], head: &str, name: &str) -> PathBuf {
+    let der = home.file("object.der");
+    let mut all = vec!["-binary", "-outform", "DER"];
+    all.extend_from_slice(args);
+    openssl_file(&all, content, &der);
+    let message = home.file(name);
+    let mut out = File::create(&message).unwrap();
+    std::io::Write::write_all(&mut out, head.as_bytes()).unwrap();
+    std::io::copy(&mut File::open(&der).unwrap(), &mut out).unwrap();
+    std::fs::remove_file(der).unwrap();
+    message
+}
+
+/// The header section of an application/pkcs7-mime message of
+/// `smime_type` in the transfer encoding `encoding`.
+fn pkcs7_head(smime_type: &str, encoding: &str) -> String {
+    format!(
+        "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: large\r\nMIME-Version: 1.0\r\n\
+         Content-Type: application/pkcs7-mime; smime-type={smime_type}; name=smime.p7m\r\n\
+         Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    )
+}
+
+/// `message` encrypted to Bob (AES-256-GCM) by openssl, the DER as the
+/// body in Content-Transfer-Encoding binary.
+fn binary_envelope(home: &Home, message: &[u8]) -> PathBuf {
+    let plain = home.write("plain.eml", message);
+    let bob = pki().path("bob.pem");
+    let head = pkcs7_head("authEnveloped-data", "binary");
+    let sealed = der_message(
+        home,
+        &plain,
+        &["-encrypt", "-aes-256-gcm", &bob],
+        &head,
+        "sealed.eml",
+    );
+    std::fs::remove_file(plain).unwrap();
+    sealed
+}
+
+/// Decrypts the small twin (`make(1 MiB message)`) in memory and the large
+/// one (`make(mib)`) as a stream: the same exit code and stderr, the
+/// content on stdout when it succeeds; the large run, bounded.
+#[track_caller]
+fn assert_decrypt_twins(home: &Home, mib: usize, make: impl Fn(&[u8]) -> PathBuf) -> Measured {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = large_message(1, "bob@example.net", Some(MARKER));
+    let sealed = make(&small);
+    let reference = decrypt(home, &[], &sealed, tmp.path());
+    if reference.code == 0 {
+        assert_eq!(reference.body_sha256, body_sha256(&small), "in memory");
+    }
+    let message = large_message(mib, "bob@example.net", Some(MARKER));
+    let expected = body_sha256(&message);
+    let sealed = make(&message);
+    drop(message);
+    let run = decrypt_watched(home, &sealed, tmp.path());
+    std::fs::remove_file(sealed).unwrap();
+    assert_eq!(
+        (run.code, reports(&run.stderr)),
+        (reference.code, reports(&reference.stderr)),
+        "streaming differs from in memory"
+    );
+    if run.code == 0 {
+        assert_eq!(run.body_sha256, expected, "the decrypted body differs");
+    }
+    assert_bounded(&run);
+    run
+}
+
+#[test]
+fn a_100_mb_envelope_in_binary_transfer_encoding_decrypts_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let run = assert_decrypt_twins(&bob, 100, |m| binary_envelope(&bob, m));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the message was not signed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Decrypts `input` to stdout and with `-o`: refused with exit `code` and
+/// a message holding `says`; nothing on stdout, no file beside -o, none
+/// left in TMPDIR; bounded. Returns the stderr.
+#[track_caller]
+fn assert_nothing_released(home: &Home, input: &Path, code: i32, says: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = decrypt(home, &[], input, tmp.path());
+    assert_eq!(run.code, code, "{}", run.stderr);
+    assert!(run.stderr.contains(says), "{}", run.stderr);
+    assert_eq!(run.stdout_len, 0, "plaintext on stdout");
+    assert_bounded(&run);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("message.eml");
+    let to_file = decrypt(home, &["-o", out.to_str().unwrap()], input, tmp.path());
+    assert_eq!(to_file.code, code, "{}", to_file.stderr);
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "a file was left beside -o"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    run.stderr
+}
+
+#[test]
+fn a_changed_cut_or_undecodable_envelope_in_any_encoding_releases_nothing() {
+    let bob = home_with(&["bob"]);
+    let mut stderr = Vec::new();
+    for mib in [1, 8] {
+        let sealed = std::fs::read(binary_envelope(&bob, &to_bob(mib))).unwrap();
+        // The last byte of the ciphertext: just before the 16-byte MAC.
+        let tail = sealed.len() - 64;
+        let mac = tail
+            + sealed[tail..]
+                .windows(2)
+                .rposition(|w| w == [0x04, 0x10])
+                .expect("a 16-byte MAC near the end");
+        let mut changed = sealed.clone();
+        changed[mac - 1] ^= 0x01;
+        let changed = bob.write("changed.eml", &changed);
+        let cut = bob.write("cut.eml", &sealed[..sealed.len() * 3 / 4]);
+        // The same CMS object in base64, with a character that is not.
+        let head_end = sealed.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let mut base64 = pkcs7_head("authEnveloped-data", "base64").into_bytes();
+        let mut body = base64::engine::general_purpose::STANDARD
+            .encode(&sealed[head_end..])
+            .into_bytes();
+        let middle = body.len() / 2;
+        body[middle] = b'*';
+        for line in body.chunks(76) {
+            base64.extend_from_slice(line);
+            base64.extend_from_slice(b"\r\n");
+        }
+        let undecodable = bob.write("undecodable.eml", &base64);
+        // Cut short: refused alike, in other words (the parsers differ).
+        assert_nothing_released(&bob, &cut, 65, "truncated");
+        stderr.push([
+            assert_nothing_released(&bob, &changed, 65, "no plaintext was released"),
+            assert_nothing_released(
+                &bob,
+                &undecodable,
+                65,
+                "does not decode as its Content-Transfer-Encoding says",
+            ),
+        ]);
+    }
+    assert_eq!(stderr[0], stderr[1], "small and large are refused alike");
+}
+
+/// `message` signed by Alice as opaque signed-data by openssl, the DER as
+/// the body in Content-Transfer-Encoding binary.
+fn binary_signed_data(home: &Home, message: &[u8]) -> PathBuf {
+    let pki = pki();
+    let plain = home.write("plain.eml", message);
+    let (cert, key) = (pki.path("alice.pem"), pki.path("alice.key"));
+    let head = pkcs7_head("signed-data", "binary");
+    let signed = der_message(
+        home,
+        &plain,
+        &["-sign", "-nodetach", "-signer", &cert, "-inkey", &key],
+        &head,
+        "signed.eml",
+    );
+    std::fs::remove_file(plain).unwrap();
+    signed
+}
+
+#[test]
+fn a_100_mb_signed_data_in_binary_transfer_encoding_verifies_in_bounded_memory() {
+    let bob = home_with(&["bob"]);
+    let run = assert_twins(&bob, 100, |m| binary_signed_data(&bob, m));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Good signature from alice@example.org"),
+        "{}",
+        run.stderr
+    );
+
+    // A byte of the content changed: BAD, as in memory.
+    let run = assert_twins(&bob, 24, |m| {
+        let signed = binary_signed_data(&bob, m);
+        flip_middle(&signed);
+        signed
+    });
+    assert_digest_mismatch(&run);
+}
+
+/// Binary data in quoted-printable: every byte that is not printable
+/// escaped (line breaks too), soft line breaks every 72 characters.
+fn quoted_printable(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    let mut width = 0;
+    for &byte in data {
+        if width >= 72 {
+            out.extend_from_slice(b"=\r\n");
+            width = 0;
+        }
+        if (33..=126).contains(&byte) && byte != b'=' {
+            out.push(byte);
+            width += 1;
+        } else {
+            out.extend_from_slice(format!("={byte:02X}").as_bytes());
+            width += 3;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_layer_in_quoted_printable_inside_a_large_envelope_opens_as_in_memory() {
+    // Opaque signed-data in quoted-printable, encrypted: the inner layer
+    // is read from the spill as a stream; changed, it is BAD as in memory.
+    let bob = home_with(&["bob"]);
+    for flip in [false, true] {
+        let run = assert_decrypt_twins(&bob, 24, |m| {
+            let signed = binary_signed_data(&bob, m);
+            if flip {
+                flip_middle(&signed);
+            }
+            let der = std::fs::read(&signed).unwrap();
+            let head_end = der.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let mut inner = pkcs7_head("signed-data", "quoted-printable").into_bytes();
+            inner.extend_from_slice(&quoted_printable(&der[head_end..]));
+            std::fs::write(&signed, inner).unwrap();
+            let sealed = encrypted_by_openssl(&bob, &signed, &["-aes-256-gcm"]);
+            std::fs::remove_file(signed).unwrap();
+            sealed
+        });
+        if flip {
+            assert_digest_mismatch(&run);
+        } else {
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert!(
+                run.stderr.contains("Good signature from alice@example.org"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
 }

@@ -14,8 +14,8 @@ use super::{open_input, Context};
 /// OpenPGP (PGP/MIME, inline) and S/MIME are recognised by themselves.
 /// Protected headers (RFC 9788) are restored. Nothing is written unless the
 /// whole message decrypted and passed its integrity check. PGP/MIME and
-/// S/MIME (base64 enveloped or authEnveloped) messages of 4 MiB or more are
-/// decrypted as a stream in bounded memory; their plaintext waits for the
+/// S/MIME (enveloped or authEnveloped, in any transfer encoding) messages
+/// of 4 MiB or more are decrypted as a stream in bounded memory; their plaintext waits for the
 /// check in a temporary file that is itself encrypted, in $TMPDIR or beside
 /// OUT. Only a message
 /// encrypted as a whole is opened: an encrypted part inside other content

@@ -110,6 +110,14 @@ pub fn decode_body<'a>(headers: &Headers, body: &'a [u8]) -> Option<Cow<'a, [u8]
 #[derive(Debug)]
 pub struct Undecodable;
 
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the body does not decode as its Content-Transfer-Encoding says")
+    }
+}
+
+impl std::error::Error for Undecodable {}
+
 /// Undoes a Content-Transfer-Encoding piece by piece, as [`decode_body`]
 /// does for a whole body (strict about base64 after its padding).
 pub enum Decoder {
@@ -262,10 +270,7 @@ impl<R: BufRead> Decoding<R> {
     }
 
     fn undecodable() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the body does not decode as its Content-Transfer-Encoding says",
-        )
+        io::Error::new(io::ErrorKind::InvalidData, Undecodable)
     }
 }
 

@@ -21,9 +21,10 @@
 //! header fields restored, the OpenPGP layer's signatures (RFC 3156 §6.2)
 //! and an inner multipart/signed (§6.1) checked from the spill; without
 //! them, the signatures deeper inside (multipart/signed parts, inline
-//! signed text) are looked for in one more pass over the spill and
-//! checked as for a small message ([`spilled_verification`]), so that a
-//! message does not get another verdict by being made large.
+//! signed text) are looked for as the plaintext is written to the spill
+//! ([`crate::spill_search`]) and checked as for a small message
+//! ([`spilled_verification`]), so that a message does not get another
+//! verdict by being made large.
 
 use std::io::{self, BufReader, Read, Write};
 use std::ops::Range;
@@ -45,9 +46,10 @@ use super::{ciphertext, pgpmime, OpenOptions, SignatureReport, Verification};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::split_entity;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
-use crate::message::transfer::{self, Decoder};
+use crate::message::transfer::Decoder;
 use crate::message::{walk, Headers};
 use crate::spill::{self, ReadFrom, Spill};
+use crate::spill_search::{spill_searched, Searched};
 use crate::{Error, Result};
 
 /// The plaintext sequoia holds back before releasing it to the spill.
@@ -207,29 +209,23 @@ pub fn decrypt_stream(
     // The search of the plaintext's parts (for a plaintext too large to
     // hold) runs on a thread of its own as the plaintext is written.
     let top = inline.then(|| inline_headers(&outer, TextKind::default()));
-    let (signatures, text, mut spill, searched) = std::thread::scope(|scope| {
-        let (to_search, search_chunks) = crate::chunks::chunk_channel(SEARCH_CHUNKS);
-        let searcher = scope.spawn(move || search_stream(search_chunks.into_reader(), top));
-        let mut sink = TextLearner {
-            inner: CrlfWriter::new(SpillTee {
-                spill: Spill::new(spill_dir),
-                search: to_search,
-            }),
-            kind: TextKind::default(),
-        };
-        let (mut chunks, reader) = ciphertext::spawn(scope, input, framing, &consumed);
-        let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut sink);
-        // Stops the reader thread if it is still sending.
-        drop(chunks);
-        let read = crate::chunks::joined(reader.join());
-        let SpillTee { spill, search } = sink.inner.into_inner();
-        // The search reads to the end of what was written.
-        let _ = search.finish();
-        let searched = crate::chunks::joined(searcher.join());
-        // A MIME error explains a failed decryption; report it first.
-        read.and(decrypted)
-            .map(|signatures| (signatures, sink.kind.end(), spill, searched))
-    })?;
+    let (decrypted, mut spill, searched) = spill_searched::<Search, _>(spill_dir, top, |tee| {
+        std::thread::scope(|scope| {
+            let mut sink = TextLearner {
+                inner: CrlfWriter::new(tee),
+                kind: TextKind::default(),
+            };
+            let (mut chunks, reader) = ciphertext::spawn(scope, input, framing, &consumed);
+            let decrypted = decrypt_chunks(&mut chunks, keys, options, &limit, &mut sink);
+            // Stops the reader thread if it is still sending.
+            drop(chunks);
+            let read = crate::chunks::joined(reader.join());
+            // A MIME error explains a failed decryption; report it first.
+            read.and(decrypted)
+                .map(|signatures| (signatures, sink.kind.end()))
+        })
+    });
+    let (signatures, text) = decrypted?;
     spill
         .finish()
         .map_err(|e| Error::io("holding the decrypted plaintext", e))?;
@@ -268,104 +264,6 @@ pub fn decrypt_stream(
                 head: headers.with_body(b""),
                 body: Some((spill, 0, end)),
             })
-        }
-    }
-}
-
-/// Chunks of plaintext queued for the search: enough to let the threads
-/// overlap, little enough to keep memory flat.
-const SEARCH_CHUNKS: usize = 16;
-
-/// Writes the plaintext to the spill and hands it to the search.
-struct SpillTee {
-    spill: Spill,
-    search: crate::chunks::ChunkSender,
-}
-
-impl Write for SpillTee {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // A search that stopped (on an error it keeps) takes no more.
-        let _ = self.search.write_all(buf);
-        self.spill.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.spill.flush()
-    }
-}
-
-/// The search of the parts of a plaintext read from `input` (CRLF), made
-/// as it is written: under `top`, the header fields of an inline PGP
-/// body, else under the header section it starts with.
-fn search_stream(input: impl Read, top: Option<Headers>) -> Searched {
-    let mut input = BufReader::with_capacity(
-        1 << 16,
-        CountingReader {
-            inner: input,
-            read: 0,
-        },
-    );
-    let top = match top {
-        Some(top) => Ok(top),
-        None => ciphertext::read_header(&mut input),
-    };
-    let base = input.get_ref().read - input.buffer().len() as u64;
-    let result = top.and_then(|top| {
-        let mut search = Search::default();
-        walk::walk(&mut input, base, top.clone(), &mut search).map(|()| (top, search))
-    });
-    // Whatever is left is read, so the writing side never waits.
-    let _ = io::copy(&mut input, &mut io::sink());
-    Searched { base, result }
-}
-
-/// Counts the bytes read through it.
-struct CountingReader<R> {
-    inner: R,
-    read: u64,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
-}
-
-/// A search made as the plaintext was written: where the body started,
-/// and the header fields it was made under with what it found.
-pub struct Searched {
-    base: u64,
-    result: Result<(Headers, Search)>,
-}
-
-impl Searched {
-    /// What it found, if it was made under header fields that walk the
-    /// way `head` does, from `base`.
-    fn matching(self, head: &Headers, base: u64) -> Option<Result<Search>> {
-        // What the walk looks at: the type, the boundary, the encoding.
-        let walks_as = |h: &Headers| {
-            let content_type = h.content_type();
-            let encoding = (!transfer::is_identity_encoded(h)).then(|| {
-                h.get("Content-Transfer-Encoding")
-                    .map(|f| f.value().to_ascii_lowercase())
-            });
-            (
-                content_type.mime.clone(),
-                content_type.param("boundary").map(str::to_string),
-                encoding,
-            )
-        };
-        let same = |top: &Headers| walks_as(top) == walks_as(head);
-        match self.result {
-            Ok((top, _)) if self.base != base || !same(&top) => None,
-            Ok((_, search)) => Some(Ok(search)),
-            // An error before the walk began: the walk from the spill says
-            // what is wrong, if anything.
-            Err(_) if self.base != base => None,
-            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -436,7 +334,7 @@ fn open_spilled(
     outer: &Headers,
     mut spill: Spill,
     mut signatures: Vec<SignatureReport>,
-    searched: Searched,
+    searched: Searched<Search>,
     keys: &Keys,
     options: OpenOptions,
 ) -> Result<Decrypted> {
@@ -482,7 +380,7 @@ fn open_spilled(
 /// as a bad signature that was not checked.
 pub fn spilled_verification(
     signatures: Vec<SignatureReport>,
-    searched: Option<Searched>,
+    searched: Option<Searched<Search>>,
     spill: &mut dyn ReadFrom,
     (head, body): (&Headers, Range<u64>),
     keys: &Keys,
@@ -539,10 +437,10 @@ pub fn spilled_verification(
     Ok(verification)
 }
 
-/// What [`super::verify::verify_entity`] would look at in a large
+/// What `verify_entity` (in [`super::verify`]) would look at in a large
 /// plaintext, found in one pass over it, in order.
 #[derive(Default)]
-struct Search {
+pub struct Search {
     findings: Vec<Finding>,
     /// The scan of the text part being read.
     text: Option<TextScan>,
@@ -939,7 +837,7 @@ mod tests {
         };
         // The search made as the plaintext is written, and the walk of
         // the spill, find the same.
-        let searched = search_stream(entity.as_bytes(), None);
+        let searched = crate::spill_search::search_stream::<Search>(entity.as_bytes(), None);
         let mut found = [Some(searched), None].map(|searched| {
             shown(spilled_verification(
                 Vec::new(),

@@ -1,11 +1,11 @@
 //! The MIME framing of S/MIME (RFC 8551 §3): application/pkcs7-mime
 //! entities around CMS objects, and taking received ones apart.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
-use base64::Engine;
-
 use crate::message::header::split_entity;
+use crate::message::transfer::{self, Undecodable};
 use crate::message::{mime, walk, Field, Headers};
 use crate::{Error, Result};
 
@@ -71,24 +71,11 @@ pub fn is_pkcs7_signature(mime: &str) -> bool {
     )
 }
 
-/// Decodes a body in `Content-Transfer-Encoding` base64 (or binary).
+/// A body with its Content-Transfer-Encoding (any one) undone.
 fn decode_body(headers: &Headers, body: &[u8]) -> Result<Vec<u8>> {
-    let encoding = headers
-        .get("Content-Transfer-Encoding")
-        .map(|f| f.value().trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if encoding == "base64" {
-        let clean: Vec<u8> = body
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(&clean)
-            .map_err(|e| Error::Malformed(format!("the S/MIME part is not valid base64: {e}")))
-    } else {
-        Ok(body.to_vec())
-    }
+    transfer::decode_body(headers, body)
+        .map(Cow::into_owned)
+        .ok_or_else(|| Error::Malformed(format!("cannot read the S/MIME part: {Undecodable}")))
 }
 
 /// The decoded body of the signature part `part` (header section and
@@ -144,21 +131,28 @@ pub fn nested(entity: &[u8]) -> Result<Vec<NestedPart>> {
 /// and its body, which `body` reads from offset `base` on, walked once
 /// ([`walk::walk`]).
 pub fn nested_streamed(top: Headers, body: impl BufRead, base: u64) -> Result<Vec<NestedPart>> {
-    struct Collect(Vec<NestedPart>);
-    impl walk::Visitor for Collect {
-        fn descend(&self, headers: &Headers) -> bool {
-            !is_sealed(headers)
-        }
-        fn leaf(&mut self, leaf: walk::Leaf) -> Result<()> {
-            if let Ok(headers) = &leaf.headers {
-                self.0.extend(nested_part(leaf.path, headers));
-            }
-            Ok(())
-        }
+    let mut search = NestedSearch::default();
+    walk::walk(body, base, top, &mut search)?;
+    Ok(search.parts)
+}
+
+/// The walk of [`nested_streamed`]: the S/MIME parts it found.
+#[derive(Default)]
+pub struct NestedSearch {
+    pub parts: Vec<NestedPart>,
+}
+
+impl walk::Visitor for NestedSearch {
+    fn descend(&self, headers: &Headers) -> bool {
+        !is_sealed(headers)
     }
-    let mut collect = Collect(Vec::new());
-    walk::walk(body, base, top, &mut collect)?;
-    Ok(collect.0)
+
+    fn leaf(&mut self, leaf: walk::Leaf) -> Result<()> {
+        if let Ok(headers) = &leaf.headers {
+            self.parts.extend(nested_part(leaf.path, headers));
+        }
+        Ok(())
+    }
 }
 
 /// Whether an entity with `headers` is signed or encrypted (its parts are
@@ -227,6 +221,7 @@ pub fn parse(message: &[u8]) -> Result<Received<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spill_search::search_stream;
 
     #[test]
     fn nested_streamed_finds_what_nested_finds() {
@@ -248,6 +243,33 @@ mod tests {
                 (a, b) => panic!("{case}: streamed {a:?}, in memory {b:?}"),
             }
         }
+        // The search made as a plaintext is written finds what the walk
+        // of the spill finds, here and in random structures.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let soups = (0..300).map(|_| walk::line_soup(&mut state));
+        let mut compared = 0;
+        for case in cases.iter().map(|c| c.to_string()).chain(soups) {
+            let (header_bytes, body) = split_entity(case.as_bytes());
+            let Ok(headers) = Headers::parse(header_bytes) else {
+                continue;
+            };
+            let base = (case.len() - body.len()) as u64;
+            let walked = nested_streamed(headers.clone(), body, base);
+            // Searched under other header fields: the spill is walked.
+            let Some(searched) =
+                search_stream::<NestedSearch>(case.as_bytes(), None).matching(&headers, base)
+            else {
+                continue;
+            };
+            compared += 1;
+            match (searched.map(|search| search.parts), walked) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{case:?}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case:?}"),
+                (a, b) => panic!("{case:?}: searched {a:?}, walked {b:?}"),
+            }
+        }
+        assert!(compared > 200, "only {compared} searches were used");
+
         let (header_bytes, body) = split_entity(cases[1].as_bytes());
         let found = nested_streamed(Headers::parse(header_bytes).unwrap(), body, 0).unwrap();
         let paths: Vec<_> = found

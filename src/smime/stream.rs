@@ -1,8 +1,9 @@
 //! `decrypt` of S/MIME enveloped-data and authEnveloped-data in bounded
-//! memory: the message is read once; its base64 body is decoded (on a
-//! second thread), its BER (definite or indefinite lengths, the encrypted
-//! content in one piece or as a constructed OCTET STRING of any number of
-//! segments) parsed and its content decrypted as they arrive.
+//! memory: the message is read once; its body is decoded from its
+//! Content-Transfer-Encoding (any one: base64, quoted-printable or none,
+//! on a second thread), its BER (definite or indefinite lengths, the
+//! encrypted content in one piece or as a constructed OCTET STRING of any
+//! number of segments) parsed and its content decrypted as they arrive.
 //!
 //! No plaintext is released before it is authenticated: it waits in a
 //! [`Spill`] (memory up to [`crate::spill::IN_MEMORY`], beyond that a temporary
@@ -16,17 +17,18 @@
 //! of [`super::open_message`]. Larger plaintext is opened from the spill,
 //! layer by layer, with the same checks: S/MIME multipart/signed is
 //! checked from the spill in two passes ([`super::signed_stream`]);
-//! opaque signed-data and another envelope (base64) are read from the
-//! spill as a stream, their content (hashed, or decrypted) going to a
-//! second spill, the first one dropped once read; the content is then
-//! opened in turn, and released only after every layer's check. Only the
-//! outermost header fields and the innermost entity's are kept in memory.
-//! Content signed without signed attributes is checked against its digest
-//! computed as it streamed past. Read back into memory instead (not
-//! bounded): S/MIME inside in another transfer encoding than base64.
-//! S/MIME parts deeper
-//! inside a multipart are looked for in one more pass over the spill
-//! ([`framing::nested_streamed`]), giving the report of a small message:
+//! opaque signed-data and another envelope (in any transfer encoding) are
+//! read from the spill as a stream, their content (hashed, or decrypted)
+//! going to a second spill, the first one dropped once read; the content
+//! is then opened in turn, and released only after every layer's check.
+//! Only the outermost header fields and the innermost entity's are kept
+//! in memory. Content signed without signed attributes is checked against
+//! its digest computed as it streamed past. Read back into memory instead
+//! (not bounded): multipart/signed inside without a boundary parameter.
+//! S/MIME parts deeper inside a multipart are looked for as the
+//! plaintext of each layer is written to its spill, on a thread of its
+//! own ([`crate::spill_search`]; else in one more pass over the spill,
+//! [`framing::nested_streamed`]), giving the report of a small message:
 //! only part of it is signed.
 //!
 //! `verify` of a large S/MIME message ([`verify_stream`]) removes its
@@ -41,12 +43,11 @@
 //! read, so that it is checked as in memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use base64::Engine;
 use cms::enveloped_data::RecipientInfos;
 use cms::signed_data::{DigestAlgorithmIdentifiers, SignedData};
 use der::asn1::{ObjectIdentifier, OctetString};
@@ -56,15 +57,18 @@ use spki::AlgorithmIdentifierOwned;
 use super::certs::OwnIdentity;
 use super::cipher::ContentDecryptor;
 use super::envelope::{self, decryption_failed};
+use super::framing::{self, NestedSearch};
+use super::oid;
 use super::params::{Hash, Hasher};
 use super::plan::Keyring;
 use super::signed_stream::{self, Reread};
 use super::verify::{self, Layers, Opened};
-use super::{framing, oid};
 use crate::message::canon::CrlfWriter;
 use crate::message::header::{read_headers, split_entity};
+use crate::message::transfer::{Decoder, Decoding};
 use crate::message::Headers;
 use crate::spill::Spill;
+use crate::spill_search::{spill_searched, Searched};
 use crate::{Error, Result};
 
 /// The largest BER element held whole (recipient infos, parameters).
@@ -76,29 +80,21 @@ const BATCH: usize = 1 << 16;
 type Digests = Vec<(Hash, Vec<u8>)>;
 
 /// Whether `head`, the start of a message, is application/pkcs7-mime with
-/// an enveloped or authEnveloped smime-type in base64 (so [`open_stream`]
-/// reads it).
+/// an enveloped or authEnveloped smime-type (so [`open_stream`] reads it).
 pub fn is_enveloped(head: &[u8]) -> bool {
     has_smime_type(head, &["enveloped-data", "authEnveloped-data"])
 }
 
-/// Whether `head` is application/pkcs7-mime in base64 with one of `types`.
+/// Whether `head` is application/pkcs7-mime with one of `types`.
 fn has_smime_type(head: &[u8], types: &[&str]) -> bool {
     let (header_bytes, _) = split_entity(head);
     Headers::parse(&crate::message::canon::to_crlf(header_bytes)).is_ok_and(|headers| {
         let ct = headers.content_type();
         framing::is_pkcs7_mime(&ct.mime)
-            && is_base64(&headers)
             && ct
                 .param("smime-type")
                 .is_some_and(|t| types.iter().any(|want| t.eq_ignore_ascii_case(want)))
     })
-}
-
-fn is_base64(headers: &Headers) -> bool {
-    headers
-        .get("Content-Transfer-Encoding")
-        .is_some_and(|f| f.value().trim().eq_ignore_ascii_case("base64"))
 }
 
 /// An opened S/MIME message whose body may still wait in a spill.
@@ -164,26 +160,28 @@ pub fn open_stream(
     keyring: &Keyring,
     spill_dir: &Path,
 ) -> Result<OpenedStream> {
-    let mut spill = Spill::new(spill_dir);
-    let (outer, integrity_protected) =
+    let (read, mut spill, searched) = spill_searched(spill_dir, None, |plaintext| {
         read_cms(input, "the message is not S/MIME encrypted", |ber| {
             read_content_info(ber, |ber, content_type| {
-                decrypt(ber, content_type, own, &mut spill)
+                decrypt(ber, content_type, own, plaintext)
             })
-        })?;
+        })
+    });
+    let (outer, integrity_protected) = read?;
     finish(&mut spill)?;
     let opening = Opening {
         own,
         keyring,
         spill_dir,
     };
-    opening.open_spilled(outer, spill, Layers::after_decryption(integrity_protected))
+    let layers = Layers::after_decryption(integrity_protected);
+    opening.open_spilled(outer, spill, Some(searched), layers)
 }
 
 /// Checks the signatures of the S/MIME message in `message` (4 MiB or
 /// more) in bounded memory, as [`super::open_message`] would, for
-/// `verify`: its layers (multipart/signed, signed-data or an envelope in
-/// base64) are removed one by one, each one's content going to a spill in
+/// `verify`: its layers (multipart/signed, signed-data or an envelope)
+/// are removed one by one, each one's content going to a spill in
 /// `spill_dir` to be opened in turn, an envelope decrypted with `own`. The
 /// answer holds only the header section: `verify` releases no content.
 /// `None` when the message is not S/MIME, or must be read whole (see the
@@ -205,7 +203,11 @@ pub fn verify_stream(
     };
     let mut layers = Layers::none();
     Ok(match opening.remove_layer(message, &outer, &mut layers)? {
-        Removed::Spilled(content) => Some(opening.open_spilled(outer, content, layers)?.opened),
+        Removed::Spilled(content, searched) => Some(
+            opening
+                .open_spilled(outer, content, searched, layers)?
+                .opened,
+        ),
         Removed::Signed { inner, .. } => Some(layers.finish(&outer, &inner, b"")),
         Removed::ReadWhole => None,
     })
@@ -220,7 +222,8 @@ fn finish(spill: &mut Spill) -> Result<()> {
 
 /// Reads the header section of the application/pkcs7-mime message in
 /// `input` (`not_smime`: the error when it is not one), then hands its
-/// CMS object to `read`, decoded from base64 on a second thread.
+/// CMS object to `read`, its Content-Transfer-Encoding undone (any one)
+/// on a second thread.
 fn read_cms<T>(
     input: impl Read + Send,
     not_smime: &str,
@@ -232,15 +235,11 @@ fn read_cms<T>(
     if !framing::is_pkcs7_mime(&outer.content_type().mime) {
         return Err(Error::Malformed(not_smime.into()));
     }
-    if !is_base64(&outer) {
-        return Err(Error::Malformed(
-            "the S/MIME message is not in Content-Transfer-Encoding base64".into(),
-        ));
-    }
-    // Reading and base64 on a second thread, the rest on this one.
+    let body = Decoding::new(Decoder::for_headers(&outer), input);
+    // Reading and decoding on a second thread, the rest on this one.
     let result = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(4);
-        let reader = scope.spawn(move || Base64Reader::new(input).send_to(&sender));
+        let reader = scope.spawn(move || send_batches(body, &sender));
         let mut decoded = Decoded {
             receiver,
             batch: Vec::new(),
@@ -419,51 +418,67 @@ enum Layer {
     Encrypted(bool),
 }
 
+/// The search for S/MIME parts made as a layer's content was spilled.
+type NestedSearched = Searched<NestedSearch>;
+
 /// What removing an S/MIME layer gave.
 enum Removed {
-    /// Its content (CRLF), to be opened in turn.
-    Spilled(Spill),
+    /// Its content (CRLF), to be opened in turn, and the search made as it
+    /// was written, if one was.
+    Spilled(Spill, Option<NestedSearched>),
     /// multipart/signed around content that is not S/MIME: the signed
     /// entity's header fields, and where its body is in the body of the
     /// entity the layer was removed from.
     Signed { inner: Headers, body: Range<u64> },
-    /// Nothing: the entity must be read whole into memory (see the module
-    /// doc).
+    /// Nothing: the entity, multipart/signed without a boundary, must be
+    /// read whole into memory (see the module doc).
     ReadWhole,
 }
 
 impl Opening<'_> {
     /// Opens the entity (CRLF) in `spill`, what is left of a message with
     /// header fields `outer` after `layers`: in memory when it is small,
-    /// else from the spill.
-    fn open_spilled(&self, outer: Headers, spill: Spill, layers: Layers) -> Result<OpenedStream> {
+    /// else from the spill (with what `searched` found in it as it was
+    /// written, when that was searched under the same header fields).
+    fn open_spilled(
+        &self,
+        outer: Headers,
+        spill: Spill,
+        searched: Option<NestedSearched>,
+        layers: Layers,
+    ) -> Result<OpenedStream> {
         let mut spill = match spill.into_memory() {
             Ok(entity) => return self.open_in_memory(&outer, entity.to_vec(), layers),
             Err(spill) => spill,
         };
-        let (inner, body_start) = match spill.header_at(0) {
+        let (inner, body_start, searched) = match spill.header_at(0) {
             // Bare text inside opaque signed-data: the body under the
             // outer header fields.
             Err(Error::Malformed(_)) if layers.bare_text_allowed => {
-                (verify::bare_text_fields(&outer), 0)
+                (verify::bare_text_fields(&outer), 0, None)
             }
             Err(e) => return Err(verify::not_what_it_claims(e)),
             Ok((inner, body_start)) => {
                 if layers.may_open_another() && verify::is_another_layer(&inner)? {
                     return self.open_smime_inside(outer, spill, &inner, body_start, layers);
                 }
-                (inner, body_start)
+                (inner, body_start, searched)
             }
         };
         // S/MIME parts inside: their signatures cover only part of it.
-        let body = spill
-            .reader(body_start)
-            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
-        let nested = framing::nested_streamed(
-            inner.clone(),
-            BufReader::with_capacity(1 << 16, body),
-            body_start,
-        )
+        let nested = match searched.and_then(|s| s.matching(&inner, body_start)) {
+            Some(found) => found.map(|search| search.parts),
+            None => {
+                let body = spill
+                    .reader(body_start)
+                    .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
+                framing::nested_streamed(
+                    inner.clone(),
+                    BufReader::with_capacity(1 << 16, body),
+                    body_start,
+                )
+            }
+        }
         .map_err(verify::not_what_it_claims)?;
         let mut layers = layers;
         layers.found_nested(&nested);
@@ -485,9 +500,9 @@ impl Opening<'_> {
         mut layers: Layers,
     ) -> Result<OpenedStream> {
         match self.remove_layer(&mut spill, inner, &mut layers)? {
-            Removed::Spilled(next) => {
+            Removed::Spilled(next, searched) => {
                 drop(spill);
-                self.open_spilled(outer, next, layers)
+                self.open_spilled(outer, next, searched, layers)
             }
             Removed::Signed { inner, body } => Ok(OpenedStream {
                 opened: layers.finish(&outer, &inner, b""),
@@ -517,29 +532,28 @@ impl Opening<'_> {
             layers.signed(checked.signatures, false);
             if checked.nested {
                 finish(&mut nested)?;
-                return Ok(Removed::Spilled(nested));
+                return Ok(Removed::Spilled(nested, None));
             }
             return Ok(Removed::Signed {
                 inner: checked.inner,
                 body: checked.body,
             });
         }
-        if !is_base64(inner) {
-            return Ok(Removed::ReadWhole);
-        }
-        let mut next = Spill::new(self.spill_dir);
-        let (_, layer) = read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
-            read_content_info(ber, |ber, content_type| {
-                if content_type == oid::SIGNED_DATA {
-                    let mut content = CrlfWriter::new(&mut next);
-                    let (signed_data, digests) =
-                        read_signed_data(ber, content_type, None, &mut content)?;
-                    Ok(Layer::Signed(signed_data, digests))
-                } else {
-                    decrypt(ber, content_type, self.own, &mut next).map(Layer::Encrypted)
-                }
+        let (read, mut next, searched) = spill_searched(self.spill_dir, None, |content| {
+            read_cms(source.read_again()?, "the content is not S/MIME", |ber| {
+                read_content_info(ber, |ber, content_type| {
+                    if content_type == oid::SIGNED_DATA {
+                        let mut content = CrlfWriter::new(&mut *content);
+                        let (signed_data, digests) =
+                            read_signed_data(ber, content_type, None, &mut content)?;
+                        Ok(Layer::Signed(signed_data, digests))
+                    } else {
+                        decrypt(ber, content_type, self.own, content).map(Layer::Encrypted)
+                    }
+                })
             })
-        })?;
+        });
+        let (_, layer) = read?;
         match layer {
             Layer::Encrypted(authenticated) => layers.decrypted(authenticated),
             Layer::Signed(signed_data, digests) => {
@@ -554,7 +568,7 @@ impl Opening<'_> {
             }
         }
         finish(&mut next)?;
-        Ok(Removed::Spilled(next))
+        Ok(Removed::Spilled(next, Some(searched)))
     }
 
     /// Opens the entity in `spill` as [`Opening::open_spilled`], read whole
@@ -585,13 +599,13 @@ impl Opening<'_> {
 }
 
 /// Reads the EnvelopedData or AuthEnvelopedData (`content_type`) of a
-/// ContentInfo from `ber`, decrypts its content into `spill` (CRLF) and
-/// checks it; returns whether it was authEnveloped-data.
+/// ContentInfo from `ber`, decrypts its content to `plaintext` (CRLF, to
+/// a spill) and checks it; returns whether it was authEnveloped-data.
 fn decrypt<R: Read>(
     ber: &mut Ber<R>,
     content_type: ObjectIdentifier,
     own: &[OwnIdentity],
-    spill: &mut Spill,
+    plaintext: &mut dyn Write,
 ) -> Result<bool> {
     let authenticated = if content_type == oid::AUTH_ENVELOPED_DATA {
         true
@@ -629,7 +643,7 @@ fn decrypt<R: Read>(
     let decryptor =
         envelope::content_decryptor(&infos, &algorithm, authenticated.then_some(16), own)?;
     drop(infos);
-    let mut plaintext = Plaintext::new(decryptor, spill);
+    let mut plaintext = Plaintext::new(decryptor, plaintext);
     match ber.next(&content)? {
         Some(Header {
             tag: 0x80,
@@ -672,27 +686,37 @@ fn malformed(e: der::Error) -> Error {
     Error::Malformed(format!("cannot read the S/MIME envelope: {e}"))
 }
 
+/// The error for `e`, met `doing` something with the CMS object: cut
+/// short, not decoding as its Content-Transfer-Encoding says, or another.
+fn read_failed(e: io::Error, doing: &str) -> Error {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => truncated(),
+        io::ErrorKind::InvalidData => Error::Malformed(format!("cannot read the S/MIME part: {e}")),
+        _ => Error::io(doing, e),
+    }
+}
+
 fn truncated() -> Error {
     Error::Malformed(
         "cannot read the S/MIME envelope: it is truncated or not an enveloped CMS object".into(),
     )
 }
 
-/// Ciphertext in, plaintext (CRLF) out to the spill: decrypted in batches
+/// Ciphertext in, plaintext (CRLF) out to a spill: decrypted in batches
 /// of whole blocks, the last block (CBC) or bytes (GCM) held back for
 /// [`ContentDecryptor::finish`].
 struct Plaintext<'a> {
     decryptor: Box<dyn ContentDecryptor>,
     buffer: Vec<u8>,
-    out: CrlfWriter<&'a mut Spill>,
+    out: CrlfWriter<&'a mut dyn Write>,
 }
 
 impl<'a> Plaintext<'a> {
-    fn new(decryptor: Box<dyn ContentDecryptor>, spill: &'a mut Spill) -> Self {
+    fn new(decryptor: Box<dyn ContentDecryptor>, out: &'a mut dyn Write) -> Self {
         Plaintext {
             decryptor,
             buffer: Vec::with_capacity(BATCH + 16),
-            out: CrlfWriter::new(spill),
+            out: CrlfWriter::new(out),
         }
     }
 
@@ -771,13 +795,9 @@ impl<R: Read> Ber<R> {
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        self.input.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => truncated(),
-            io::ErrorKind::InvalidData => {
-                Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
-            }
-            _ => Error::io("reading the message", e),
-        })?;
+        self.input
+            .read_exact(buf)
+            .map_err(|e| read_failed(e, "reading the message"))?;
         self.position += buf.len() as u64;
         Ok(())
     }
@@ -869,10 +889,7 @@ impl<R: Read> Ber<R> {
             Ok(_) => Err(Error::Malformed(
                 "cannot read the S/MIME envelope: data follows its end".into(),
             )),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::Malformed(format!(
-                "the S/MIME part is not valid base64: {e}"
-            ))),
-            Err(e) => Err(Error::io("reading the message", e)),
+            Err(e) => Err(read_failed(e, "reading the message")),
         }
     }
 
@@ -950,13 +967,8 @@ impl<R: Read> Ber<R> {
 
     /// Copies `len` content octets to `out`.
     fn copy(&mut self, len: u64, out: &mut impl Write) -> Result<()> {
-        let copied =
-            io::copy(&mut (&mut self.input).take(len), out).map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidData => {
-                    Error::Malformed(format!("the S/MIME part is not valid base64: {e}"))
-                }
-                _ => Error::io("decrypting the message", e),
-            })?;
+        let copied = io::copy(&mut (&mut self.input).take(len), out)
+            .map_err(|e| read_failed(e, "decrypting the message"))?;
         self.position += copied;
         if copied < len {
             return Err(truncated());
@@ -987,89 +999,24 @@ impl<R: Read> Ber<R> {
     }
 }
 
-/// Decodes base64 as it is read, in batches, skipping whitespace; strict
-/// about padding as the whole-message decoder is.
-struct Base64Reader<R> {
-    input: R,
-    /// Characters read but not yet decoded (fewer than 4 at a time).
-    pending: Vec<u8>,
-    decoded: Vec<u8>,
-    /// Padding was seen: only whitespace may follow.
-    ended: bool,
-}
-
-impl<R: BufRead> Base64Reader<R> {
-    fn new(input: R) -> Self {
-        Base64Reader {
-            input,
-            pending: Vec::with_capacity(BATCH + 4),
-            decoded: Vec::with_capacity(BATCH),
-            ended: false,
-        }
-    }
-
-    fn invalid(what: &str) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-    }
-
-    /// Decodes the next batch; false at the end of the input.
-    fn refill(&mut self) -> io::Result<bool> {
-        self.decoded.clear();
-        loop {
-            let chunk = self.input.fill_buf()?;
-            if chunk.is_empty() {
-                if !self.pending.is_empty() {
-                    return Err(Self::invalid("the base64 ends in the middle of a group"));
-                }
-                return Ok(false);
-            }
-            let n = chunk.len().min(BATCH);
-            self.pending.extend(
-                chunk[..n]
-                    .iter()
-                    .copied()
-                    .filter(|b| !b.is_ascii_whitespace()),
-            );
-            self.input.consume(n);
-            let whole = self.pending.len() / 4 * 4;
-            if whole == 0 {
-                continue;
-            }
-            if self.ended {
-                return Err(Self::invalid("data follows the base64 padding"));
-            }
-            self.decoded.resize(whole / 4 * 3, 0);
-            let n = base64::engine::general_purpose::STANDARD
-                .decode_slice(&self.pending[..whole], &mut self.decoded)
-                .map_err(|e| Self::invalid(&e.to_string()))?;
-            self.decoded.truncate(n);
-            self.ended = self.pending[whole - 1] == b'=';
-            self.pending.drain(..whole);
-            return Ok(true);
-        }
-    }
-
-    /// Sends the decoded batches, then an error if there was one, until
-    /// the receiver is gone.
-    fn send_to(mut self, sender: &SyncSender<io::Result<Vec<u8>>>) {
-        loop {
-            let batch = match self.refill() {
-                Ok(true) => Ok(std::mem::replace(
-                    &mut self.decoded,
-                    Vec::with_capacity(BATCH),
-                )),
-                Ok(false) => return,
-                Err(e) => Err(e),
-            };
-            let failed = batch.is_err();
-            if sender.send(batch).is_err() || failed {
-                return;
-            }
+/// Sends what `body` reads in batches, then an error if there was one,
+/// until the receiver is gone.
+fn send_batches(mut body: impl Read, sender: &SyncSender<io::Result<Vec<u8>>>) {
+    loop {
+        let mut batch = Vec::with_capacity(BATCH);
+        let batch = match (&mut body).take(BATCH as u64).read_to_end(&mut batch) {
+            Ok(0) => return,
+            Ok(_) => Ok(batch),
+            Err(e) => Err(e),
+        };
+        let failed = batch.is_err();
+        if sender.send(batch).is_err() || failed {
+            return;
         }
     }
 }
 
-/// The batches a [`Base64Reader`] decoded on the reading thread, read in
+/// The batches [`send_batches`] sent from the reading thread, read in
 /// order.
 struct Decoded {
     receiver: Receiver<io::Result<Vec<u8>>>,
@@ -1096,37 +1043,75 @@ impl Read for Decoded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::transfer::{Encoder, Encoding};
 
-    fn decode(text: &[u8]) -> io::Result<Vec<u8>> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                Base64Reader::new(io::BufReader::with_capacity(7, text)).send_to(&sender)
-            });
+    /// The CMS object of `message`, as [`read_cms`] hands it on.
+    fn cms_of(message: &[u8]) -> Result<Vec<u8>> {
+        let (_, cms) = read_cms(message, "not S/MIME", |ber| {
             let mut out = Vec::new();
-            Decoded {
-                receiver,
-                batch: Vec::new(),
-                position: 0,
-            }
-            .read_to_end(&mut out)?;
+            ber.input
+                .read_to_end(&mut out)
+                .map_err(|e| read_failed(e, "reading the message"))?;
             Ok(out)
-        })
+        })?;
+        Ok(cms)
+    }
+
+    /// `body` under an application/pkcs7-mime header section in
+    /// `encoding`.
+    fn in_encoding(encoding: &str, body: &[u8]) -> Vec<u8> {
+        let mut message = format!(
+            "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+        )
+        .into_bytes();
+        message.extend_from_slice(body);
+        message
+    }
+
+    /// Binary data in quoted-printable: every byte that is not printable
+    /// escaped, soft line breaks every 72 characters.
+    fn quoted_printable(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut width = 0;
+        for &byte in data {
+            if width >= 72 {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+            }
+            if (33..=126).contains(&byte) && byte != b'=' {
+                out.push(byte);
+                width += 1;
+            } else {
+                out.extend_from_slice(format!("={byte:02X}").as_bytes());
+                width += 3;
+            }
+        }
+        out
     }
 
     #[test]
-    fn base64_is_decoded_across_lines_and_strictly() {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
-        let mut lines = Vec::new();
-        for line in encoded.as_bytes().chunks(76) {
-            lines.extend_from_slice(line);
-            lines.extend_from_slice(b"\r\n");
+    fn the_cms_object_is_read_in_any_transfer_encoding_and_strictly() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut base64 = Vec::new();
+        Encoder::new(Encoding::Base64, data.as_slice())
+            .read_to_end(&mut base64)
+            .unwrap();
+        for (encoding, body) in [
+            ("base64", base64),
+            ("quoted-printable", quoted_printable(&data)),
+            ("binary", data.clone()),
+            ("8bit", data.clone()),
+        ] {
+            let cms = cms_of(&in_encoding(encoding, &body)).unwrap();
+            assert!(cms == data, "{encoding}");
         }
-        assert_eq!(decode(&lines).unwrap(), data);
-        assert_eq!(decode(b"QQ==\r\n").unwrap(), b"A");
         for bad in [&b"QQ"[..], b"QQ==QUJD", b"Q!==", b"QUJDRA"] {
-            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            let error = cms_of(&in_encoding("base64", bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("does not decode as its Content-Transfer-Encoding says"),
+                "{:?}: {error}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

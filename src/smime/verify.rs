@@ -318,9 +318,16 @@ pub(super) fn parse_signed_data(data: &[u8]) -> Result<SignedData> {
 /// covering only part of the message. Decrypted content must be the MIME
 /// entity it claims to be.
 pub fn open_message(message: &[u8], own: &[OwnIdentity], keyring: &Keyring) -> Result<Opened> {
-    let message = canon::to_crlf(message);
-    let (header_bytes, _) = split_entity(&message);
+    let canonical = canon::to_crlf(message);
+    let (header_bytes, _) = split_entity(&canonical);
     let outer = Headers::parse(header_bytes)?;
+    // The body of application/pkcs7-mime is a CMS object in a transfer
+    // encoding, not text: in binary, a line break in it is data.
+    let message = if framing::is_pkcs7_mime(&outer.content_type().mime) {
+        [header_bytes, b"\r\n", split_entity(message).1].concat()
+    } else {
+        canonical
+    };
     open_layers(&outer, &message, None, Layers::none(), own, keyring)
 }
 
