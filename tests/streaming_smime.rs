@@ -1204,3 +1204,38 @@ fn a_layer_in_quoted_printable_inside_a_large_envelope_opens_as_in_memory() {
         }
     }
 }
+
+/// `message` with its Content-Type made S/MIME multipart/signed without a
+/// boundary parameter: it does not split into parts, so it is content,
+/// not a layer to remove.
+fn signed_without_boundary(message: &[u8]) -> Vec<u8> {
+    let text = "Content-Type: text/plain\r\n";
+    let at = message
+        .windows(text.len())
+        .position(|w| w == text.as_bytes())
+        .expect("the message has a text/plain Content-Type");
+    [
+        &message[..at],
+        b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256\r\n",
+        &message[at + text.len()..],
+    ]
+    .concat()
+}
+
+#[test]
+fn multipart_signed_without_a_boundary_is_content_in_bounded_memory() {
+    // Inside an envelope and at the top: opened as a small one is, never
+    // read whole into memory.
+    let bob = home_with(&["bob"]);
+    let run = assert_decrypt_twins(&bob, 80, |m| {
+        let plain = bob.write("plain.eml", &signed_without_boundary(m));
+        let sealed = encrypted_by_openssl(&bob, &plain, &["-aes-256-gcm"]);
+        std::fs::remove_file(plain).unwrap();
+        sealed
+    });
+    assert_ne!(run.stderr, "", "the verdict is reported");
+    let run = assert_twins(&bob, 80, |m| {
+        bob.write("unsplit.eml", &signed_without_boundary(m))
+    });
+    assert_ne!(run.code, 0, "{}", run.stderr);
+}

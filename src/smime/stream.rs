@@ -23,8 +23,8 @@
 //! is then opened in turn, and released only after every layer's check.
 //! Only the outermost header fields and the innermost entity's are kept
 //! in memory. Content signed without signed attributes is checked against
-//! its digest computed as it streamed past. Read back into memory instead
-//! (not bounded): multipart/signed inside without a boundary parameter.
+//! its digest computed as it streamed past. multipart/signed without a
+//! boundary parameter does not split: it is content, as in memory.
 //! S/MIME parts deeper inside a multipart are looked for as the
 //! plaintext of each layer is written to its spill, on a thread of its
 //! own ([`crate::spill_search`]; else in one more pass over the spill,
@@ -67,7 +67,7 @@ use crate::message::canon::CrlfWriter;
 use crate::message::header::{read_headers, split_entity};
 use crate::message::transfer::{Decoder, Decoding};
 use crate::message::Headers;
-use crate::spill::Spill;
+use crate::spill::{CanonicalFile, ReadFrom, Spill};
 use crate::spill_search::{spill_searched, Searched};
 use crate::{Error, Result};
 
@@ -184,8 +184,7 @@ pub fn open_stream(
 /// are removed one by one, each one's content going to a spill in
 /// `spill_dir` to be opened in turn, an envelope decrypted with `own`. The
 /// answer holds only the header section: `verify` releases no content.
-/// `None` when the message is not S/MIME, or must be read whole (see the
-/// module doc).
+/// `None` when the message is not S/MIME.
 pub fn verify_stream(
     message: &mut File,
     own: &[OwnIdentity],
@@ -209,8 +208,30 @@ pub fn verify_stream(
                 .opened,
         ),
         Removed::Signed { inner, .. } => Some(layers.finish(&outer, &inner, b"")),
-        Removed::ReadWhole => None,
+        Removed::NotALayer => {
+            // The message itself is the content, as in memory: an
+            // encrypted part inside it is refused.
+            let mut file = CanonicalFile(message);
+            let mut canonical = file
+                .read_from(0)
+                .map_err(|e| Error::io("reading the message", e))?;
+            let (_, start) = read_headers(&mut canonical)?;
+            let nested = nested_in(io::Cursor::new(start).chain(canonical), &outer, 0)?;
+            verify::refuse_partly_encrypted(&nested)?;
+            layers.found_nested(&nested);
+            Some(layers.finish(&outer, &outer, b""))
+        }
     })
+}
+
+/// The S/MIME parts in the entity with header fields `top` whose body
+/// `body` reads (from offset `body_start` on).
+fn nested_in(body: impl Read, top: &Headers, body_start: u64) -> Result<Vec<framing::NestedPart>> {
+    framing::nested_streamed(
+        top.clone(),
+        BufReader::with_capacity(1 << 16, body),
+        body_start,
+    )
 }
 
 /// Seals the last of what was written to `spill`.
@@ -430,9 +451,9 @@ enum Removed {
     /// entity's header fields, and where its body is in the body of the
     /// entity the layer was removed from.
     Signed { inner: Headers, body: Range<u64> },
-    /// Nothing: the entity, multipart/signed without a boundary, must be
-    /// read whole into memory (see the module doc).
-    ReadWhole,
+    /// Nothing: the entity, multipart/signed without a boundary, is not a
+    /// layer but content (as [`framing::parse`] finds in memory).
+    NotALayer,
 }
 
 impl Opening<'_> {
@@ -465,26 +486,36 @@ impl Opening<'_> {
                 (inner, body_start, searched)
             }
         };
-        // S/MIME parts inside: their signatures cover only part of it.
-        let nested = match searched.and_then(|s| s.matching(&inner, body_start)) {
+        Ok(Self::content(
+            outer, spill, &inner, body_start, searched, layers,
+        )?)
+    }
+
+    /// The content with header fields `inner` and its body at `body_start`
+    /// in `spill`, inside `layers`: S/MIME parts in it (found by `searched`
+    /// as it was written, when that was searched under the same header
+    /// fields, else by reading it again) are covered by their signatures
+    /// only in part.
+    fn content(
+        outer: Headers,
+        mut spill: Spill,
+        inner: &Headers,
+        body_start: u64,
+        searched: Option<NestedSearched>,
+        mut layers: Layers,
+    ) -> Result<OpenedStream> {
+        let nested = match searched.and_then(|s| s.matching(inner, body_start)) {
             Some(found) => found.map(|search| search.parts),
-            None => {
-                let body = spill
-                    .reader(body_start)
-                    .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
-                framing::nested_streamed(
-                    inner.clone(),
-                    BufReader::with_capacity(1 << 16, body),
-                    body_start,
-                )
-            }
+            None => spill
+                .reader(body_start)
+                .map_err(|e| Error::io("reading the decrypted plaintext back", e))
+                .and_then(|body| nested_in(body, inner, body_start)),
         }
         .map_err(verify::not_what_it_claims)?;
-        let mut layers = layers;
         layers.found_nested(&nested);
         let end = spill.len();
         Ok(OpenedStream {
-            opened: layers.finish(&outer, &inner, b""),
+            opened: layers.finish(&outer, inner, b""),
             body: Some((spill, body_start..end)),
         })
     }
@@ -508,13 +539,13 @@ impl Opening<'_> {
                 opened: layers.finish(&outer, &inner, b""),
                 body: Some((spill, body_start + body.start..body_start + body.end)),
             }),
-            Removed::ReadWhole => self.open_read_whole(outer, spill, layers),
+            Removed::NotALayer => Self::content(outer, spill, inner, body_start, None, layers),
         }
     }
 
     /// Removes the S/MIME layer of the entity with header fields `inner`
     /// read from `source`, counting it in `layers` (left as they were when
-    /// the entity must be read whole).
+    /// it is not a layer).
     fn remove_layer(
         &self,
         source: &mut impl Reread,
@@ -526,7 +557,7 @@ impl Opening<'_> {
             let inside = layers.removed_any();
             let Some(checked) = signed_stream::check(source, inside, self.keyring, &mut nested)?
             else {
-                return Ok(Removed::ReadWhole);
+                return Ok(Removed::NotALayer);
             };
             layers.certificates.extend(checked.certificates);
             layers.signed(checked.signatures, false);
@@ -569,23 +600,6 @@ impl Opening<'_> {
         }
         finish(&mut next)?;
         Ok(Removed::Spilled(next, Some(searched)))
-    }
-
-    /// Opens the entity in `spill` as [`Opening::open_spilled`], read whole
-    /// into memory (not bounded).
-    fn open_read_whole(
-        &self,
-        outer: Headers,
-        mut spill: Spill,
-        layers: Layers,
-    ) -> Result<OpenedStream> {
-        let mut entity = Vec::new();
-        spill
-            .reader(0)
-            .and_then(|mut r| r.read_to_end(&mut entity))
-            .map_err(|e| Error::io("reading the decrypted plaintext back", e))?;
-        drop(spill);
-        self.open_in_memory(&outer, entity, layers)
     }
 
     fn open_in_memory(

@@ -59,7 +59,7 @@ pub fn nested_verdict(nested: &[framing::NestedPart]) -> Result<Vec<SignatureRep
 
 /// Refuses a message with an encrypted S/MIME part inside content that
 /// was not encrypted: never decrypted into it (EFAIL).
-fn refuse_partly_encrypted(nested: &[framing::NestedPart]) -> Result<()> {
+pub(super) fn refuse_partly_encrypted(nested: &[framing::NestedPart]) -> Result<()> {
     match nested.iter().find(|p| p.encrypted) {
         Some(part) => Err(Error::Malformed(format!(
             "only part {} of this message is S/MIME-encrypted, inside content that was not encrypted; mailseal decrypts a message only when it is encrypted as a whole, so that decrypted text is never merged into someone else's content (EFAIL); if you trust the rest, save part {} as a message of its own and decrypt that",
