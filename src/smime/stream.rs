@@ -486,9 +486,7 @@ impl Opening<'_> {
                 (inner, body_start, searched)
             }
         };
-        Ok(Self::content(
-            outer, spill, &inner, body_start, searched, layers,
-        )?)
+        Self::content(outer, spill, &inner, body_start, searched, layers)
     }
 
     /// The content with header fields `inner` and its body at `body_start`
