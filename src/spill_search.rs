@@ -10,8 +10,8 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::chunks::{chunk_channel, ChunkSender};
+use crate::message::header::read_header_fields;
 use crate::message::{transfer, walk, Headers};
-use crate::openpgp::ciphertext;
 use crate::spill::Spill;
 use crate::Result;
 
@@ -81,7 +81,7 @@ pub fn search_stream<V: walk::Visitor + Default>(
     );
     let top = match top {
         Some(top) => Ok(top),
-        None => ciphertext::read_header(&mut input),
+        None => read_header_fields(&mut input),
     };
     let base = input.get_ref().read - input.buffer().len() as u64;
     let result = top.and_then(|top| {

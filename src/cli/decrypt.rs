@@ -15,10 +15,9 @@ use super::{open_input, Context};
 /// Protected headers (RFC 9788) are restored. Nothing is written unless the
 /// whole message decrypted and passed its integrity check. PGP/MIME and
 /// S/MIME (enveloped or authEnveloped, in any transfer encoding) messages
-/// of 4 MiB or more are decrypted as a stream in bounded memory; their plaintext waits for the
-/// check in a temporary file that is itself encrypted, in $TMPDIR or beside
-/// OUT. Only a message
-/// encrypted as a whole is opened: an encrypted part inside other content
+/// of 4 MiB or more are decrypted as a stream in bounded memory; their
+/// plaintext waits for the check in a temporary file that is itself
+/// encrypted, in $TMPDIR or beside OUT. Only a message encrypted as a whole is opened: an encrypted part inside other content
 /// is refused (exit 65, EFAIL), as are OpenPGP data that was never
 /// encrypted and decompression bombs. Exits 1 (after writing the output)
 /// when the message is signed but a signature is bad, is not the author's,

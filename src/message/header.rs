@@ -1,7 +1,7 @@
 //! Header sections as written: fields keep their exact bytes (folding and
 //! all), with CRLF line endings.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use mail_parser::{Addr, HeaderName, MessageParser};
 
@@ -333,6 +333,31 @@ fn find_header_end(data: &[u8]) -> Option<(usize, usize)> {
         i = eol + 1;
     }
     None
+}
+
+/// Reads the header section of `input` (a message or a MIME part) up to
+/// and including the blank line, leaving `input` at the body's first
+/// byte: the fields, CRLF canonical.
+pub fn read_header_fields(input: &mut impl BufRead) -> Result<Headers> {
+    let mut raw = Vec::new();
+    loop {
+        let start = raw.len();
+        let n = (&mut *input)
+            .take((MAX_HEADER_BYTES + 1 - start) as u64)
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| Error::io("reading the message", e))?;
+        if raw.len() > MAX_HEADER_BYTES {
+            return Err(Error::Malformed(format!(
+                "a header section is larger than {} KiB",
+                MAX_HEADER_BYTES >> 10
+            )));
+        }
+        let line = &raw[start..];
+        if n == 0 || line == b"\r\n" || line == b"\n" {
+            raw.truncate(start);
+            return Headers::parse(&to_crlf(&raw));
+        }
+    }
 }
 
 /// Reads the header section from `reader`, leaving the body unread except

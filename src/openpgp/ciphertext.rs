@@ -9,6 +9,7 @@ use std::io::{self, BufRead, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
+use crate::message::header::MAX_HEADER_BYTES;
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
 use crate::message::transfer::Decoder;
 use crate::message::{canon, Headers};
@@ -20,34 +21,6 @@ const CHUNK: usize = 256 << 10;
 const IN_FLIGHT: usize = 4;
 /// Decoded bytes gathered before the dearmoring reads them.
 const FILL: usize = 64 << 10;
-/// The most a header section (the message's or the encrypted part's) may
-/// take.
-const MAX_HEADER: usize = 1 << 20;
-
-/// Reads the header section of `input` (a message or a MIME part) up to
-/// and including the blank line: the fields, CRLF canonical.
-pub fn read_header(input: &mut impl BufRead) -> Result<Headers> {
-    let mut raw = Vec::new();
-    loop {
-        let start = raw.len();
-        let n = (&mut *input)
-            .take((MAX_HEADER + 1 - start) as u64)
-            .read_until(b'\n', &mut raw)
-            .map_err(|e| Error::io("reading the message", e))?;
-        if raw.len() > MAX_HEADER {
-            return Err(Error::Malformed(format!(
-                "a header section is larger than {} KiB",
-                MAX_HEADER >> 10
-            )));
-        }
-        let line = &raw[start..];
-        if n == 0 || line == b"\r\n" || line == b"\n" {
-            raw.truncate(start);
-            return Headers::parse(&canon::to_crlf(&raw));
-        }
-    }
-}
-
 /// Where the OpenPGP message is in a message's body.
 pub enum Framing {
     /// PGP/MIME: the second part of the multipart/encrypted body with this
@@ -307,7 +280,7 @@ impl<'a, R: BufRead> EncryptedPart<'a, R> {
                         let headers = Headers::parse(&canon::to_crlf(raw))?;
                         *decoder = Decoder::for_headers(&headers);
                         *state = State::Body;
-                    } else if raw.len() + line.len() > MAX_HEADER {
+                    } else if raw.len() + line.len() > MAX_HEADER_BYTES {
                         return Err(Error::Malformed(
                             "the encrypted part's header section is larger than 1 MiB".into(),
                         ));

@@ -3,7 +3,7 @@
 //! input.
 
 mod ascii_armor;
-pub(crate) mod ciphertext;
+mod ciphertext;
 mod dearmor;
 pub mod decrypt;
 pub mod encrypt;

@@ -15,6 +15,7 @@ use super::verify::{
     bind_to_sender, verify_detached_reader, verify_inline_into, verify_signed, Keys, Verification,
 };
 use super::{ciphertext, pgpmime, OpenOptions, SignatureReport};
+use crate::message::header::read_header_fields;
 use crate::message::mime::{split_eol, Lines};
 use crate::message::signed_parts::SignedParts;
 use crate::message::Headers;
@@ -82,7 +83,7 @@ pub fn verify_inline(
     options: OpenOptions,
 ) -> Result<Verification> {
     let mut input = BufReader::with_capacity(1 << 16, input);
-    let headers = ciphertext::read_header(&mut input)?;
+    let headers = read_header_fields(&mut input)?;
     let consumed = AtomicU64::new(0);
     let mut body = BlockEnd::new(ciphertext::inline_body(input, headers.clone(), &consumed));
     let limit = options.plaintext_limit(usize::try_from(size.unwrap_or(0)).unwrap_or(usize::MAX));
@@ -148,7 +149,7 @@ fn body_lines<R: Read + Seek + Send + Sync>(
     input: &mut R,
 ) -> Result<(Headers, Lines<BufReader<impl Read + Send + Sync + '_>>)> {
     let mut input = BufReader::with_capacity(1 << 16, from_start(input)?);
-    let headers = ciphertext::read_header(&mut input)?;
+    let headers = read_header_fields(&mut input)?;
     // The count of bytes read is for decrypting's limit; not needed here.
     static UNCOUNTED: AtomicU64 = AtomicU64::new(0);
     let body = ciphertext::inline_body(input, headers.clone(), &UNCOUNTED);

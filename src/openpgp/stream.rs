@@ -44,7 +44,7 @@ use super::spilled_inline::{self, PartText, TextPart};
 use super::verify::{bind_to_author, verify_detached_reader, verify_entity, Keys};
 use super::{ciphertext, pgpmime, OpenOptions, SignatureReport, Verification};
 use crate::message::canon::CrlfWriter;
-use crate::message::header::split_entity;
+use crate::message::header::{read_header_fields, split_entity};
 use crate::message::mime::{split_eol, Delimiters, Line, Lines};
 use crate::message::transfer::Decoder;
 use crate::message::{walk, Headers};
@@ -189,7 +189,7 @@ pub fn decrypt_stream(
     spill_dir: &Path,
 ) -> Result<Decrypted> {
     let mut input = BufReader::with_capacity(1 << 20, input);
-    let outer = ciphertext::read_header(&mut input)?;
+    let outer = read_header_fields(&mut input)?;
     if outer.fields().is_empty() {
         return Err(Error::Malformed(
             "not an RFC 5322 message: it has no header fields".into(),
