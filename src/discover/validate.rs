@@ -42,7 +42,7 @@ pub fn parse_certs(data: &[u8]) -> std::result::Result<Vec<Cert>, String> {
 fn only_address(cert: Cert, address: &str) -> Cert {
     let wanted = normalize_address(address);
     cert.retain_userids(|u| {
-        u.userid().email_normalized().ok().flatten().as_deref() == Some(wanted.as_str())
+        crate::keys::userid_address(u.userid()).as_deref() == Some(wanted.as_str())
     })
 }
 

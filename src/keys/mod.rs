@@ -3,6 +3,7 @@
 //! files, 0600), the passphrases that unlock them, and the S/MIME stores
 //! (own keys with their chains, others' X.509 certificates).
 
+pub mod address;
 pub mod certstore;
 pub mod last_used;
 pub mod passphrase;
@@ -14,6 +15,7 @@ use sequoia_openpgp::parse::{PacketParserResult, Parse};
 
 use crate::{Error, Result};
 
+pub use address::userid_address;
 pub use certstore::CertStore;
 pub use passphrase::Unlocker;
 pub use secret::SecretKeys;
@@ -89,7 +91,7 @@ pub fn addresses(cert: &Cert) -> Vec<String> {
     let mut out: Vec<String> = valid
         .userids()
         .filter(|u| !matches!(u.revocation_status(), RevocationStatus::Revoked(_)))
-        .filter_map(|u| u.userid().email_normalized().ok().flatten())
+        .filter_map(|u| userid_address(u.userid()))
         .collect();
     out.sort();
     out.dedup();

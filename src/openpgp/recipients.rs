@@ -56,7 +56,7 @@ fn binds_address(cert: &Cert, address: &str) -> bool {
     cert.with_policy(policy(), None).is_ok_and(|valid| {
         valid.userids().any(|u| {
             !matches!(u.revocation_status(), RevocationStatus::Revoked(_))
-                && u.userid().email_normalized().ok().flatten().as_deref() == Some(wanted.as_str())
+                && crate::keys::userid_address(u.userid()).as_deref() == Some(wanted.as_str())
         })
     })
 }

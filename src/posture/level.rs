@@ -276,7 +276,7 @@ fn certified_by(cert: &Cert, address: &str, own: &[Cert]) -> Option<String> {
         })
         .collect();
     cert.userids()
-        .filter(|ua| ua.userid().email_normalized().ok().flatten().as_deref() == Some(&normalized))
+        .filter(|ua| crate::keys::userid_address(ua.userid()).as_deref() == Some(&normalized))
         .flat_map(|ua| ua.certifications().map(move |sig| (ua.userid(), sig)))
         .find_map(|(userid, sig)| {
             certifiers.iter().find_map(|(fingerprint, key)| {
