@@ -122,3 +122,153 @@ impl io::Read for ChunkReader {
         Ok(n)
     }
 }
+
+/// Up to 256 KiB goes to an [`Offloaded`] sink on the writing thread: a
+/// thread of its own would cost more than it saves.
+const WRITTEN_HERE: usize = 256 * 1024;
+
+/// A sink (a hash) fed on the writing thread while little has come, then
+/// on a thread of its own through a [`chunk_channel`], so that a short
+/// input pays for no thread and a long one gets a second core.
+pub struct Offloaded<S> {
+    state: Offload<S>,
+    in_flight: usize,
+}
+
+enum Offload<S> {
+    /// At most [`WRITTEN_HERE`] octets so far.
+    Here(S, usize),
+    Thread {
+        chunks: ChunkSender,
+        thread: std::thread::JoinHandle<io::Result<S>>,
+    },
+    /// No thread could be started for it.
+    Lost,
+}
+
+impl<S: Write + Send + 'static> Offloaded<S> {
+    /// Feeds `sink`; once on its thread, at most `in_flight` chunks wait.
+    pub fn new(sink: S, in_flight: usize) -> Self {
+        Offloaded {
+            state: Offload::Here(sink, 0),
+            in_flight,
+        }
+    }
+
+    /// The sink, fed with everything written. Its own error comes first:
+    /// that explains a failed write.
+    pub fn finish(self) -> io::Result<S> {
+        match self.state {
+            Offload::Here(sink, _) => Ok(sink),
+            Offload::Thread { chunks, thread } => {
+                let sent = chunks.finish();
+                let fed = joined(thread.join())?;
+                sent.map(|()| fed)
+            }
+            Offload::Lost => Err(lost()),
+        }
+    }
+
+    /// Starts the thread that feeds `sink` from now on.
+    fn offload(sink: S, in_flight: usize) -> io::Result<Offload<S>> {
+        let (chunks, received) = chunk_channel(in_flight);
+        let thread = std::thread::Builder::new().spawn(move || {
+            let mut sink = sink;
+            received.for_each(|chunk| sink.write_all(chunk))?;
+            Ok(sink)
+        })?;
+        Ok(Offload::Thread { chunks, thread })
+    }
+}
+
+fn lost() -> io::Error {
+    io::Error::other("no thread could be started for hashing")
+}
+
+impl<S: Write + Send + 'static> Write for Offloaded<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Offload::Here(sink, written) = &mut self.state {
+            if *written + buf.len() <= WRITTEN_HERE {
+                sink.write_all(buf)?;
+                *written += buf.len();
+                return Ok(buf.len());
+            }
+            if let Offload::Here(sink, _) = std::mem::replace(&mut self.state, Offload::Lost) {
+                self.state = Self::offload(sink, self.in_flight)?;
+            }
+        }
+        match &mut self.state {
+            Offload::Thread { chunks, .. } => chunks.write(buf),
+            _ => Err(lost()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sink that takes `room` octets, then fails.
+    struct Cramped {
+        got: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Cramped {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.got.len() + buf.len() > self.room {
+                return Err(io::Error::other("full"));
+            }
+            self.got.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Everything written reaches the sink in order, whether it was fed
+    /// here, on its thread, or first here and then there, whatever the
+    /// writes' sizes; only more than [`WRITTEN_HERE`] octets start a thread.
+    #[test]
+    fn an_offloaded_sink_gets_everything_here_or_on_its_thread() {
+        let most = WRITTEN_HERE;
+        for len in [0, 1, most - 1, most, most + 1, 3 * most + 7] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for piece in [1000, most - 3, most, 2 * most + 1] {
+                let mut sink = Offloaded::new(Vec::new(), 4);
+                for part in data.chunks(piece) {
+                    sink.write_all(part).unwrap();
+                }
+                let threaded = matches!(sink.state, Offload::Thread { .. });
+                assert_eq!(threaded, len > most, "{len} octets in {piece}");
+                assert!(sink.finish().unwrap() == data, "{len} octets in {piece}");
+            }
+        }
+    }
+
+    /// A sink's error is reported, from here or from its thread, and
+    /// before the failed writes it explains.
+    #[test]
+    fn an_offloaded_sinks_error_is_reported() {
+        for room in [10, WRITTEN_HERE + 10] {
+            let mut sink = Offloaded::new(
+                Cramped {
+                    got: Vec::new(),
+                    room,
+                },
+                4,
+            );
+            let written = vec![7; 2 * WRITTEN_HERE]
+                .chunks(1000)
+                .try_for_each(|part| sink.write_all(part));
+            let error = sink.finish().err().or(written.err()).expect("an error");
+            assert_eq!(error.to_string(), "full", "room {room}");
+        }
+    }
+}

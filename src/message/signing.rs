@@ -1,7 +1,8 @@
 //! multipart/signed (RFC 1847) made as a stream, for either technology:
 //! the entity is read twice, once to check its MIME structure and plan
 //! the transfer encodings that make it safe to sign, then to copy and
-//! encode it while a second thread hashes exactly the bytes emitted. A
+//! encode it while exactly the bytes emitted are hashed (on a second
+//! thread when there are more than a few hundred KiB of them). A
 //! base64 or quoted-printable part that must be re-encoded costs one more
 //! read in between, to learn whether it decodes. What differs between
 //! PGP/MIME and S/MIME is a [`Detached`] signature.
@@ -12,13 +13,13 @@ use std::sync::mpsc;
 
 use super::stream::{from_start, pass, scan_lines, EntityScan};
 use super::{mime, protect, Field, Headers};
-use crate::chunks::{chunk_channel, ChunkSender};
+use crate::chunks::Offloaded;
 use crate::{Error, Result};
 
 /// A detached signature technology for multipart/signed.
 pub trait Detached {
-    /// What hashes the signed entity (on the second thread).
-    type Hash: Write + Send;
+    /// What hashes the signed entity (on a second thread for a large one).
+    type Hash: Write + Send + 'static;
     /// The first line of the preamble, for readers that do not know MIME.
     const PREAMBLE: &'static str;
 
@@ -217,45 +218,34 @@ pub fn tail(boundary: &str, part: &[u8]) -> Vec<u8> {
 /// threads to overlap, little enough to keep memory flat.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// Runs `write`, whose bytes go to `output` while a second thread feeds
-/// the same bytes to `hash`; returns the fed hash.
-fn hash_copy<H: Write + Send>(
+/// Runs `write`, whose bytes go to `output` and are fed to `hash` (on a
+/// second thread once there are more than a few hundred KiB); returns
+/// the fed hash.
+fn hash_copy<H: Write + Send + 'static>(
     hash: H,
     output: &mut dyn Write,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<H> {
-    std::thread::scope(|scope| {
-        let (chunks, received) = chunk_channel(CHUNKS_IN_FLIGHT);
-        let hasher = scope.spawn(move || -> Result<H> {
-            let mut hash = hash;
-            received
-                .for_each(|chunk| hash.write_all(chunk))
-                .map_err(|e| Error::io("signing", e))?;
-            Ok(hash)
-        });
-        let mut tee = Tee { output, chunks };
-        let written = write(&mut tee);
-        // The sender goes here, on success or not: the hashing thread's
-        // loop ends.
-        let Tee { chunks, .. } = tee;
-        let written = written.and_then(|()| chunks.finish());
-        let hashed = crate::chunks::joined(hasher.join());
-        // A hashing failure explains a failed send; report it first.
-        let hash = hashed?;
-        written.map_err(|e| Error::io("reading the message or writing the signed message", e))?;
-        Ok(hash)
-    })
+    let mut tee = Tee {
+        output,
+        hash: Offloaded::new(hash, CHUNKS_IN_FLIGHT),
+    };
+    let written = write(&mut tee);
+    // A hashing failure explains a failed write; report it first.
+    let hash = tee.hash.finish().map_err(|e| Error::io("signing", e))?;
+    written.map_err(|e| Error::io("reading the message or writing the signed message", e))?;
+    Ok(hash)
 }
 
-/// Writes to `output` and hands the same bytes to the hashing thread.
-struct Tee<'a> {
+/// Writes to `output` and feeds the same bytes to the hash.
+struct Tee<'a, H> {
     output: &'a mut dyn Write,
-    chunks: ChunkSender,
+    hash: Offloaded<H>,
 }
 
-impl Write for Tee<'_> {
+impl<H: Write + Send + 'static> Write for Tee<'_, H> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let taken = self.chunks.write(buf)?;
+        let taken = self.hash.write(buf)?;
         self.output.write_all(&buf[..taken])?;
         Ok(taken)
     }

@@ -6,18 +6,17 @@
 //! hash we make of our own plaintext, and it took most of a large
 //! encryption's time. This writer makes the same packet with plain SHA-1
 //! (SHA-NI where the CPU has it): the integrity protection is unchanged.
-//! The hashing runs on a thread of its own, beside the encryption.
+//! The hashing runs on a thread of its own, beside the encryption, once
+//! the plaintext is more than a few hundred KiB.
 
-use std::convert::Infallible;
 use std::io::{self, Write};
-use std::thread::JoinHandle;
 
 use sequoia_openpgp::crypto::symmetric::{BlockCipherMode, Encryptor, PaddingMode};
 use sequoia_openpgp::crypto::{self, SessionKey};
 use sequoia_openpgp::types::SymmetricAlgorithm;
 use sha1::{Digest, Sha1};
 
-use crate::chunks::{chunk_channel, ChunkSender};
+use crate::chunks::Offloaded;
 
 /// The data cipher of every SEIPDv1 packet written here.
 pub const CIPHER: SymmetricAlgorithm = SymmetricAlgorithm::AES256;
@@ -84,38 +83,24 @@ impl<W: Write> Write for Seipdv1Writer<W> {
     }
 }
 
-/// The MDC's SHA-1 of everything encrypted, computed on a thread of its
-/// own from the plaintext handed over in chunks.
-struct MdcHasher {
-    plaintext: ChunkSender,
-    thread: JoinHandle<Sha1>,
-}
+/// The MDC's SHA-1 of everything encrypted, hashed beside the encryption
+/// once there is enough of it.
+struct MdcHasher(Offloaded<Sha1>);
 
 /// 1 MiB of plaintext may wait for the hashing thread.
 const HASH_CHUNKS_IN_FLIGHT: usize = 16;
 
 impl MdcHasher {
     fn new() -> Self {
-        let (plaintext, received) = chunk_channel(HASH_CHUNKS_IN_FLIGHT);
-        let thread = std::thread::spawn(move || {
-            let mut sha1 = Sha1::new();
-            let _ = received.for_each(|chunk| {
-                sha1.update(chunk);
-                Ok::<(), Infallible>(())
-            });
-            sha1
-        });
-        MdcHasher { plaintext, thread }
+        MdcHasher(Offloaded::new(Sha1::new(), HASH_CHUNKS_IN_FLIGHT))
     }
 
     fn update(&mut self, data: &[u8]) -> io::Result<()> {
-        self.plaintext.write_all(data)
+        self.0.write_all(data)
     }
 
     fn digest(self) -> io::Result<[u8; 20]> {
-        self.plaintext.finish()?;
-        let sha1 = crate::chunks::joined(self.thread.join());
-        Ok(sha1.finalize().into())
+        Ok(self.0.finish()?.finalize().into())
     }
 }
 
