@@ -122,6 +122,45 @@ fn gpg_decrypts_mailseal_encryption_rsa3072() {
     gpg_decrypts_mailseal("rsa3072");
 }
 
+/// Bodies just under and over the size mailseal encrypts on one thread
+/// (256 KiB; above it, armoring and the MDC's hashing each move to a
+/// thread of their own), and one of several times that: gpg decrypts each,
+/// finds the MDC good, and gets every byte of the body.
+#[test]
+fn gpg_decrypts_mailseal_encryption_around_the_one_thread_size() {
+    let gpg = Gpg::new();
+    gpg.generate("bob@example.net", "ed25519", None);
+    let alice = Home::new();
+    alice.import_key("alice");
+    alice
+        .run(&["cert", "import"], &export_cert(&gpg, "bob@example.net"))
+        .ok();
+    for size in [256 * 1024 - 40, 256 * 1024 + 40, 900 * 1024] {
+        let line =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab\r\n";
+        let mut body: Vec<u8> = line.iter().copied().cycle().take(size).collect();
+        body.truncate(size - size % line.len());
+        let mut message =
+            b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: size\r\n\r\n".to_vec();
+        message.extend_from_slice(&body);
+        let file = alice.write("size.eml", &message);
+        let sealed = alice
+            .run(&["encrypt", "--no-sign", path_str(&file)], b"")
+            .ok();
+        let decrypted = gpg
+            .run(
+                &["--status-fd", "2", "--decrypt"],
+                &armored_block(&sealed.stdout, "PGP MESSAGE"),
+            )
+            .ok();
+        assert_status(&decrypted, &["DECRYPTION_OKAY", "GOODMDC"]);
+        assert!(
+            decrypted.stdout.ends_with(&body),
+            "{size}: the body gpg decrypted differs"
+        );
+    }
+}
+
 // Brainpool keys work only with the OpenSSL backend (the default one
 // refuses them at import: tests/interop_openpgp.rs); CI runs this file
 // with `--no-default-features --features crypto-openssl` too.

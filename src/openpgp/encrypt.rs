@@ -1,7 +1,7 @@
 //! `encrypt`: a message in, a PGP/MIME multipart/encrypted message out,
-//! streamed so that memory stays flat whatever the body's size, with
-//! encryption and armoring on two threads (and a SEIPDv1 packet's MDC
-//! hashed on a third).
+//! streamed so that memory stays flat whatever the body's size. A body
+//! over 256 KiB is encrypted and armored on two threads (and a SEIPDv1
+//! packet's MDC hashed on a third); a smaller one on one.
 
 use std::io::{self, Read, Write};
 
@@ -18,7 +18,7 @@ use sequoia_openpgp::{KeyHandle, Packet};
 use super::ascii_armor::MessageArmorer;
 use super::seipdv1::{self, Seipdv1Writer};
 use super::{pgpmime, policy, RecipientKeys};
-use crate::chunks::{chunk_channel, ChunkSender};
+use crate::chunks::chunk_channel;
 use crate::message::canon::CrlfWriter;
 use crate::message::{mime, protect, Headers};
 use crate::{Error, Result};
@@ -61,7 +61,7 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         .map_err(write_err)?;
 
     let others = recipients.iter().filter(|r| !r.own).count();
-    let mut encryption_keys = Vec::new();
+    let mut keys = Vec::new();
     let mut all_support_seipdv2 = true;
     for recipient in recipients {
         let features = announced_features(recipient.cert);
@@ -69,41 +69,57 @@ pub fn encrypt_message<W: Write + Send + Sync>(
         let named = !recipient.hidden || others == 1;
         for key in &recipient.keys {
             let handle = named.then(|| key.key_handle());
-            encryption_keys.push((features.clone(), handle, *key));
+            keys.push((features.clone(), handle, *key));
         }
     }
-
-    // Encryption runs here, armoring (base64, CRLF) on a second thread:
-    // the two halves of the work each get a core. SEIPDv1 goes with the
-    // armor checksum of RFC 4880, SEIPDv2 without (RFC 9580).
+    // SEIPDv1 goes with the armor checksum of RFC 4880, SEIPDv2 without
+    // (RFC 9580).
     let checksum = !all_support_seipdv2;
-    let armored_output = &mut *output;
-    std::thread::scope(|scope| -> Result<()> {
-        let (mut sender, received) = chunk_channel(CHUNKS_IN_FLIGHT);
-        let armorer = scope.spawn(move || -> Result<()> {
-            let mut armor = MessageArmorer::new(armored_output, checksum).map_err(write_err)?;
-            received
-                .for_each(|chunk| armor.write_all(chunk))
-                .map_err(write_err)?;
-            armor.finish().map_err(write_err)?;
-            Ok(())
-        });
-        let sealed = if all_support_seipdv2 {
-            let recipients = encryption_keys
-                .into_iter()
-                .map(|(features, handle, key)| Recipient::new(features, handle, key));
-            seal_into_seipdv2(&mut sender, recipients, signer, &split.inner, body)
+    let seal = |sink: &mut dyn WriteSync, body: &mut dyn Read| {
+        if all_support_seipdv2 {
+            let recipients = keys.iter().map(|(features, handle, key)| {
+                Recipient::new(features.clone(), handle.clone(), *key)
+            });
+            seal_into_seipdv2(sink, recipients, signer, &split.inner, body)
         } else {
-            let keys = encryption_keys
-                .iter()
-                .map(|(_, handle, key)| (handle, *key));
-            seal_into_seipdv1(&mut sender, keys, signer, &split.inner, body)
-        };
-        let sent = sealed.and_then(|()| sender.finish().map_err(write_err));
-        let armored = crate::chunks::joined(armorer.join());
-        // An armoring failure explains a failed send; report it first.
-        armored.and(sent)
-    })?;
+            let keys = keys.iter().map(|(_, handle, key)| (handle, *key));
+            seal_into_seipdv1(sink, keys, signer, &split.inner, body)
+        }
+    };
+
+    // A small body is encrypted and armored on this thread: a second
+    // thread would cost more than it saves.
+    let mut head = Vec::new();
+    body.take(SMALL_BODY as u64 + 1)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("reading the message body", e))?;
+    let small = head.len() <= SMALL_BODY;
+    let mut body = (&head[..]).chain(body);
+    if small {
+        let mut armor = MessageArmorer::new(&mut *output, checksum).map_err(write_err)?;
+        seal(&mut armor, &mut body)?;
+        armor.finish().map_err(write_err)?;
+    } else {
+        // Encryption runs here, armoring (base64, CRLF) on a second
+        // thread: the two halves of the work each get a core.
+        let armored_output = &mut *output;
+        std::thread::scope(|scope| -> Result<()> {
+            let (mut sender, received) = chunk_channel(CHUNKS_IN_FLIGHT);
+            let armorer = scope.spawn(move || -> Result<()> {
+                let mut armor = MessageArmorer::new(armored_output, checksum).map_err(write_err)?;
+                received
+                    .for_each(|chunk| armor.write_all(chunk))
+                    .map_err(write_err)?;
+                armor.finish().map_err(write_err)?;
+                Ok(())
+            });
+            let sent =
+                seal(&mut sender, &mut body).and_then(|()| sender.finish().map_err(write_err));
+            let armored = crate::chunks::joined(armorer.join());
+            // An armoring failure explains a failed send; report it first.
+            armored.and(sent)
+        })?;
+    }
 
     output
         .write_all(&pgpmime::encrypted_tail(&boundary))
@@ -123,7 +139,7 @@ fn announced_features(cert: &Cert) -> Features {
 /// Encrypts (and signs) the inner entity, headers then body, into `sink`
 /// as PKESKv6 packets and a SEIPDv2 packet (sequoia's encryptor).
 fn seal_into_seipdv2<'k>(
-    sink: &mut ChunkSender,
+    sink: &mut dyn WriteSync,
     recipients: impl IntoIterator<Item = Recipient<'k>>,
     signer: Option<KeyPair>,
     inner: &Headers,
@@ -139,7 +155,7 @@ fn seal_into_seipdv2<'k>(
 /// as PKESKv3 packets to `keys` (each named by its handle, or hidden) and a
 /// SEIPDv1 packet (our [`Seipdv1Writer`], faster than sequoia's).
 fn seal_into_seipdv1<'k>(
-    sink: &mut ChunkSender,
+    sink: &mut dyn WriteSync,
     keys: impl IntoIterator<Item = (&'k Option<KeyHandle>, &'k Key<PublicParts, UnspecifiedRole>)>,
     signer: Option<KeyPair>,
     inner: &Headers,
@@ -185,6 +201,13 @@ fn write_plaintext(
     io::copy(body, &mut plaintext).map_err(|e| Error::io("reading the message body", e))?;
     plaintext.into_inner().finalize().map_err(engine)
 }
+
+/// A writer sequoia's message writers accept.
+trait WriteSync: Write + Send + Sync {}
+impl<W: Write + Send + Sync> WriteSync for W {}
+
+/// The largest body encrypted without the armoring thread.
+const SMALL_BODY: usize = 256 * 1024;
 
 /// Enough to take one of sequoia's 4 MiB bursts while the armoring thread
 /// works on the previous one; this is what lets the two threads overlap.
