@@ -28,5 +28,7 @@ pub mod smime;
 pub mod spill;
 pub mod spill_search;
 pub mod submit;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{Error, Result};

@@ -764,18 +764,13 @@ fn crash_safety_kill_9_at_random_moments_and_restart() {
     let upstream = Server::start(Mode::Starttls, CertKind::Good, None);
     let home = agent_home(&upstream, "plain", "auth = \"none\"\n");
     let fates: Arc<Mutex<HashMap<String, Fate>>> = Arc::default();
-    let mut seed = std::time::SystemTime::now()
+    let initial_seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos() as u64
         | 1;
-    let initial_seed = seed;
-    let mut random = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut rng = common::XorShift(initial_seed);
+    let mut random = move |below: u64| rng.next_u64() % below;
     let spool = Spool::open(&home.path().join("spool")).unwrap();
     for round in 0..5 {
         let mut agent = helpers::start(&home);

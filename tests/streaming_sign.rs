@@ -90,16 +90,13 @@ impl Measured {
 /// Lines of pseudo-random base64, 76 characters each, about `size` bytes.
 fn write_base64_lines(out: &mut impl Write, size: usize, seed: u64) {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut state = seed | 1;
+    let mut rng = common::XorShift(seed | 1);
     let mut line = [0u8; 78];
     line[76] = b'\r';
     line[77] = b'\n';
     for _ in 0..size / line.len() {
         for byte in &mut line[..76] {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = ALPHABET[(state % 64) as usize];
+            *byte = ALPHABET[(rng.next_u64() % 64) as usize];
         }
         out.write_all(&line).unwrap();
     }
@@ -561,14 +558,11 @@ fn unsafe_attachment(path: &Path, size: usize, how: Unsafe) -> Option<Vec<u8>> {
     let mut written = 0;
     match how {
         Unsafe::Base64OneLine => {
-            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let mut rng = common::XorShift(0x2545_f491_4f6c_dd1d);
             let mut raw = vec![0u8; 3 << 16];
             while written < size {
                 for byte in raw.iter_mut() {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    *byte = state as u8;
+                    *byte = rng.next_u64() as u8;
                 }
                 content.update(&raw);
                 let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);

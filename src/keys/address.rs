@@ -179,13 +179,8 @@ mod tests {
         const WORDS: &[&str] = &[
             "a", "Z", "0", "alice", "Bob", "example", "org", "x-y", "o'b",
         ];
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| rng.below(n);
         // Up to `words` words, some with a tricky piece or a dot after.
         fn part(next: &mut impl FnMut(usize) -> usize, words: usize) -> String {
             (0..1 + next(words))

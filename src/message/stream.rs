@@ -880,13 +880,8 @@ mod tests {
             "end",
         ];
         let lines = [LINES, &long_lines].concat();
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| rng.below(n);
         for _ in 0..3000 {
             let mut entity = String::from("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
             for _ in 0..next(24) {

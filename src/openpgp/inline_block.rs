@@ -209,13 +209,8 @@ mod tests {
             b"text",
             b"-",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| rng.below(n);
         for _ in 0..3000 {
             let text: Vec<u8> = (0..next(16))
                 .flat_map(|_| words[next(words.len())].to_vec())

@@ -33,14 +33,11 @@ pub fn large_message(mib: usize, to: &str, marker: Option<&str>) -> Vec<u8> {
         "From: alice@example.org\r\nTo: {to}\r\nSubject: large\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
     )
     .into_bytes();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = super::XorShift(0x9e37_79b9_7f4a_7c15);
     let mut raw = vec![0u8; 57 * 1000];
     while message.len() < mib << 20 {
         for byte in raw.iter_mut() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            *byte = state as u8;
+            *byte = rng.next_u64() as u8;
         }
         for line in raw.chunks(57) {
             let line = base64::engine::general_purpose::STANDARD.encode(line);

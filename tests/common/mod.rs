@@ -398,3 +398,17 @@ pub fn signed_bytes(message: &str) -> &str {
 }
 
 pub mod measure;
+
+/// A small deterministic random generator (xorshift64, as the unit tests'
+/// `test_rng`): the same seed gives the same data on every run.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
