@@ -123,9 +123,11 @@ impl io::Read for ChunkReader {
     }
 }
 
-/// Up to 256 KiB goes to an [`Offloaded`] sink on the writing thread: a
-/// thread of its own would cost more than it saves.
-const WRITTEN_HERE: usize = 256 * 1024;
+/// The most data worth handling on one thread: for less, starting a
+/// second thread costs more than it saves. An [`Offloaded`] sink takes
+/// this much on the writing thread; `encrypt` seals a body this small on
+/// one thread.
+pub const ONE_THREAD_MOST: usize = 256 * 1024;
 
 /// A sink (a hash) fed on the writing thread while little has come, then
 /// on a thread of its own through a [`chunk_channel`], so that a short
@@ -136,7 +138,7 @@ pub struct Offloaded<S> {
 }
 
 enum Offload<S> {
-    /// At most [`WRITTEN_HERE`] octets so far.
+    /// At most [`ONE_THREAD_MOST`] octets so far.
     Here(S, usize),
     Thread {
         chunks: ChunkSender,
@@ -188,7 +190,7 @@ fn lost() -> io::Error {
 impl<S: Write + Send + 'static> Write for Offloaded<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Offload::Here(sink, written) = &mut self.state {
-            if *written + buf.len() <= WRITTEN_HERE {
+            if *written + buf.len() <= ONE_THREAD_MOST {
                 sink.write_all(buf)?;
                 *written += buf.len();
                 return Ok(buf.len());
@@ -234,10 +236,10 @@ mod tests {
 
     /// Everything written reaches the sink in order, whether it was fed
     /// here, on its thread, or first here and then there, whatever the
-    /// writes' sizes; only more than [`WRITTEN_HERE`] octets start a thread.
+    /// writes' sizes; only more than [`ONE_THREAD_MOST`] octets start a thread.
     #[test]
     fn an_offloaded_sink_gets_everything_here_or_on_its_thread() {
-        let most = WRITTEN_HERE;
+        let most = ONE_THREAD_MOST;
         for len in [0, 1, most - 1, most, most + 1, 3 * most + 7] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for piece in [1000, most - 3, most, 2 * most + 1] {
@@ -256,7 +258,7 @@ mod tests {
     /// before the failed writes it explains.
     #[test]
     fn an_offloaded_sinks_error_is_reported() {
-        for room in [10, WRITTEN_HERE + 10] {
+        for room in [10, ONE_THREAD_MOST + 10] {
             let mut sink = Offloaded::new(
                 Cramped {
                     got: Vec::new(),
@@ -264,7 +266,7 @@ mod tests {
                 },
                 4,
             );
-            let written = vec![7; 2 * WRITTEN_HERE]
+            let written = vec![7; 2 * ONE_THREAD_MOST]
                 .chunks(1000)
                 .try_for_each(|part| sink.write_all(part));
             let error = sink.finish().err().or(written.err()).expect("an error");

@@ -18,7 +18,7 @@ use sequoia_openpgp::{KeyHandle, Packet};
 use super::ascii_armor::MessageArmorer;
 use super::seipdv1::{self, Seipdv1Writer};
 use super::{pgpmime, policy, RecipientKeys};
-use crate::chunks::chunk_channel;
+use crate::chunks::{chunk_channel, ONE_THREAD_MOST};
 use crate::message::canon::CrlfWriter;
 use crate::message::{mime, protect, Headers};
 use crate::{Error, Result};
@@ -90,10 +90,10 @@ pub fn encrypt_message<W: Write + Send + Sync>(
     // A small body is encrypted and armored on this thread: a second
     // thread would cost more than it saves.
     let mut head = Vec::new();
-    body.take(SMALL_BODY as u64 + 1)
+    body.take(ONE_THREAD_MOST as u64 + 1)
         .read_to_end(&mut head)
         .map_err(|e| Error::io("reading the message body", e))?;
-    let small = head.len() <= SMALL_BODY;
+    let small = head.len() <= ONE_THREAD_MOST;
     let mut body = (&head[..]).chain(body);
     if small {
         let mut armor = MessageArmorer::new(&mut *output, checksum).map_err(write_err)?;
@@ -205,9 +205,6 @@ fn write_plaintext(
 /// A writer sequoia's message writers accept.
 trait WriteSync: Write + Send + Sync {}
 impl<W: Write + Send + Sync> WriteSync for W {}
-
-/// The largest body encrypted without the armoring thread.
-const SMALL_BODY: usize = 256 * 1024;
 
 /// Enough to take one of sequoia's 4 MiB bursts while the armoring thread
 /// works on the previous one; this is what lets the two threads overlap.

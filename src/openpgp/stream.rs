@@ -748,13 +748,38 @@ mod tests {
     use super::*;
     use crate::keys::{CertStore, Unlocker};
 
-    /// An empty certificate store in `dir`, and no passphrase.
-    fn no_keys(dir: &Path) -> (CertStore, Unlocker) {
-        let store = CertStore::open(dir, &dir.join("index")).unwrap();
-        let unlocker = Unlocker {
-            passphrase_file: None,
-        };
-        (store, unlocker)
+    /// An empty certificate store, no own keys and no passphrase.
+    struct NoKeys(CertStore, Unlocker);
+
+    impl NoKeys {
+        fn new(dir: &Path) -> NoKeys {
+            let store = CertStore::open(dir, &dir.join("index")).unwrap();
+            NoKeys(
+                store,
+                Unlocker {
+                    passphrase_file: None,
+                },
+            )
+        }
+
+        fn keys(&self) -> Keys<'_> {
+            Keys {
+                store: &self.0,
+                own: &[],
+                unlocker: &self.1,
+            }
+        }
+    }
+
+    /// `entity` (CRLF) spilled in `dir`: the spill, the entity's header
+    /// fields and where its body lies.
+    fn spilled(dir: &Path, entity: &str) -> (Spill, Headers, Range<u64>) {
+        let mut spill = Spill::new(dir);
+        spill.write_all(entity.as_bytes()).unwrap();
+        spill.finish().unwrap();
+        let (headers, body_start) = spill.header_at(0).unwrap();
+        let end = spill.len();
+        (spill, headers, body_start..end)
     }
 
     #[test]
@@ -767,26 +792,17 @@ mod tests {
             -----BEGIN PGP SIGNATURE-----\r\n\r\nwnUEARYKAB0WIQQ=\r\n-----END PGP SIGNATURE-----\r\n";
         let filler = "filler\r\n".repeat(spill::IN_MEMORY / 8);
         let dir = tempfile::tempdir().unwrap();
-        let (store, unlocker) = no_keys(dir.path());
-        let keys = Keys {
-            store: &store,
-            own: &[],
-            unlocker: &unlocker,
-        };
+        let no_keys = NoKeys::new(dir.path());
         let longest = crate::message::transfer::LONG_QP_LINE;
         for (spaces, refused) in [(longest / 2, false), (longest * 2, true)] {
             let entity = format!("{head}{}x\r\n{block}{filler}", " ".repeat(spaces));
-            let mut spill = Spill::new(dir.path());
-            spill.write_all(entity.as_bytes()).unwrap();
-            spill.finish().unwrap();
-            let (headers, body_start) = spill.header_at(0).unwrap();
-            let end = spill.len();
+            let (mut spill, headers, body) = spilled(dir.path(), &entity);
             let found = spilled_verification(
                 Vec::new(),
                 None,
                 &mut spill,
-                (&headers, body_start..end),
-                &keys,
+                (&headers, body),
+                &no_keys.keys(),
                 OpenOptions::default(),
             );
             if !refused {
@@ -814,19 +830,11 @@ mod tests {
     /// [`verify_entity`] finds in memory; errors as their messages.
     fn both(entity: &str) -> [std::result::Result<Vec<String>, String>; 2] {
         let dir = tempfile::tempdir().unwrap();
-        let (store, unlocker) = no_keys(dir.path());
-        let keys = Keys {
-            store: &store,
-            own: &[],
-            unlocker: &unlocker,
-        };
+        let no_keys = NoKeys::new(dir.path());
+        let keys = no_keys.keys();
         let options = OpenOptions::default();
         let in_memory = verify_entity(entity.as_bytes(), "the body", &keys, options, 0);
-        let mut spill = Spill::new(dir.path());
-        spill.write_all(entity.as_bytes()).unwrap();
-        spill.finish().unwrap();
-        let (head, body_start) = spill.header_at(0).unwrap();
-        let end = spill.len();
+        let (mut spill, head, body) = spilled(dir.path(), entity);
         let shown = |found: Result<Verification>| {
             found
                 .map(|v| {
@@ -843,7 +851,7 @@ mod tests {
                 Vec::new(),
                 searched,
                 &mut spill,
-                (&head, body_start..end),
+                (&head, body.clone()),
                 &keys,
                 options,
             ))
